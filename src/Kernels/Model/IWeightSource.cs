@@ -1,0 +1,22 @@
+using Llama4Cluster.Kernels.Config;
+using TorchSharp;
+
+namespace Llama4Cluster.Kernels.Model;
+
+/// <summary>
+/// Where a model's tensors come from: a checkpoint on disk or, in tests, tensors built in memory.
+/// Names are the logical text-model names (<c>model.layers.{i}.self_attn.q_proj.weight</c>,
+/// <c>lm_head.weight</c>, …) whatever the on-disk prefix.
+/// </summary>
+public interface IWeightSource
+{
+    Llama4TextConfig Config { get; }
+
+    /// <summary>Loads one tensor, checked against <paramref name="shape"/>, converted to <paramref name="dtype"/>.
+    /// The caller owns the result.</summary>
+    torch.Tensor Load(string name, long[] shape, torch.ScalarType dtype, torch.Device device);
+
+    /// <summary>Loads the routed experts <paramref name="experts"/> of one MoE layer in nn.Linear orientation:
+    /// GateUp <c>[n, 2F, D]</c> (rows 0..F-1 gate, F..2F-1 up) and Down <c>[n, D, F]</c>. Reads only those experts.</summary>
+    (torch.Tensor GateUp, torch.Tensor Down) LoadExperts(int layer, IReadOnlyList<int> experts, torch.ScalarType dtype, torch.Device device);
+}

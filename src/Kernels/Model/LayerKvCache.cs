@@ -1,0 +1,106 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Llama4Cluster.Kernels.Model;
+
+/// <summary>
+/// One layer's keys and values for one sequence: k after RoPE and QK norm, v raw (spec §2.3).
+/// Owns its storage (detached from every dispose scope). A chunked (RoPE) layer drops the
+/// previous chunk once the next query position starts a new one, so it never holds more than
+/// <c>C − 1</c> entries between steps; a global (NoPE) layer keeps everything.
+/// </summary>
+public sealed class LayerKvCache : IDisposable
+{
+    private readonly int? _chunk;
+    private readonly int _kvHeads;
+    private readonly int _headDim;
+    private readonly ScalarType _dtype;
+    private readonly Device _device;
+    private Tensor? _keys;   // [capacity, KV, hd]
+    private Tensor? _values; // [capacity, KV, hd]
+    private int _count;
+
+    public LayerKvCache(int? chunk, int kvHeads, int headDim, ScalarType dtype, Device device)
+    {
+        _chunk = chunk;
+        _kvHeads = kvHeads;
+        _headDim = headDim;
+        _dtype = dtype;
+        _device = device;
+    }
+
+    /// <summary>Absolute position of the first live entry.</summary>
+    public long StartPosition { get; private set; }
+
+    /// <summary>Live entries.</summary>
+    public int Count => _count;
+
+    public long Capacity => _keys?.shape[0] ?? 0;
+
+    /// <summary>Bytes of the allocated storage.</summary>
+    public long AllocatedBytes => 2 * Capacity * _kvHeads * _headDim * (_dtype == ScalarType.Float32 ? 4 : 2);
+
+    /// <summary>
+    /// Appends n new entries for positions <c>StartPosition + Count …</c> and returns views of all
+    /// live entries <c>[m, KV, hd]</c>, valid until the next call. The caller keeps the views in a scope.
+    /// </summary>
+    public (Tensor Keys, Tensor Values) Append(Tensor k, Tensor v)
+    {
+        int n = (int)k.shape[0];
+        EnsureCapacity(_count + n);
+        _keys!.narrow(0, _count, n).copy_(k);
+        _values!.narrow(0, _count, n).copy_(v);
+        _count += n;
+        return (_keys.narrow(0, 0, _count), _values!.narrow(0, 0, _count));
+    }
+
+    /// <summary>Drops entries that no query at or after <paramref name="nextPosition"/> can see.</summary>
+    public void Trim(long nextPosition)
+    {
+        if (_chunk is not { } c || _count == 0) return;
+        long keepFrom = nextPosition / c * c;
+        int drop = (int)Math.Clamp(keepFrom - StartPosition, 0, _count);
+        if (drop == 0) return;
+        int keep = _count - drop;
+        if (keep > 0)
+        {
+            using var scope = NewDisposeScope();
+            // Overlapping ranges: copy through a temporary.
+            var k = _keys!.narrow(0, drop, keep).clone();
+            var v = _values!.narrow(0, drop, keep).clone();
+            _keys.narrow(0, 0, keep).copy_(k);
+            _values!.narrow(0, 0, keep).copy_(v);
+        }
+        _count = keep;
+        StartPosition += drop;
+    }
+
+    private void EnsureCapacity(int needed)
+    {
+        if (_keys is not null && _keys.shape[0] >= needed) return;
+        long capacity = Math.Max(needed, Math.Max(16, 2 * Capacity));
+        if (_chunk is { } c && needed <= c) capacity = Math.Min(capacity, c);
+        capacity = Math.Max(capacity, needed);
+        var keys = torch.empty([capacity, _kvHeads, _headDim], dtype: _dtype, device: _device);
+        var values = torch.empty([capacity, _kvHeads, _headDim], dtype: _dtype, device: _device);
+        keys.DetachFromDisposeScope();
+        values.DetachFromDisposeScope();
+        if (_count > 0)
+        {
+            keys.narrow(0, 0, _count).copy_(_keys!.narrow(0, 0, _count));
+            values.narrow(0, 0, _count).copy_(_values!.narrow(0, 0, _count));
+        }
+        _keys?.Dispose();
+        _values?.Dispose();
+        _keys = keys;
+        _values = values;
+    }
+
+    public void Dispose()
+    {
+        _keys?.Dispose();
+        _values?.Dispose();
+        _keys = _values = null;
+        _count = 0;
+    }
+}

@@ -1,0 +1,190 @@
+using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Kernels.Model.Moe;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Llama4Cluster.Kernels.Model;
+
+/// <summary>
+/// The Llama 4 text model (spec §2): embedding, decoder layers, final norm, lm_head. Runs a ragged
+/// batch of sequence slices per step against their KV caches. Routed experts are reached through an
+/// <see cref="IExpertDispatcher"/>: in process for <see cref="LocalExpertDispatcher"/>, remote in the cluster.
+/// </summary>
+public sealed class Llama4TextModel : IDisposable
+{
+    private readonly Tensor _embed;   // [V, D]
+    private readonly Tensor _norm;    // [D]
+    private readonly Tensor _lmHead;  // [V, D]
+    private readonly DecoderLayer[] _layers;
+    private readonly RotaryEmbedding _rope;
+    private readonly LocalExpertDispatcher? _ownedDispatcher;
+
+    private Llama4TextModel(Llama4TextConfig config, ModelOptions options, Tensor embed, DecoderLayer[] layers, Tensor norm, Tensor lmHead,
+        IExpertDispatcher dispatcher, LocalExpertDispatcher? owned)
+    {
+        Config = config;
+        Options = options;
+        _embed = embed;
+        _layers = layers;
+        _norm = norm;
+        _lmHead = lmHead;
+        Dispatcher = dispatcher;
+        _ownedDispatcher = owned;
+        _rope = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling, options.Device);
+    }
+
+    public Llama4TextConfig Config { get; }
+    public ModelOptions Options { get; }
+    public IExpertDispatcher Dispatcher { get; }
+    public IReadOnlyList<DecoderLayer> Layers => _layers;
+    public RotaryEmbedding Rope => _rope;
+
+    /// <summary>
+    /// Loads every non-expert weight from <paramref name="source"/>. Routed experts: when
+    /// <paramref name="dispatcher"/> is null, all of them are loaded into a local dispatcher;
+    /// otherwise the given dispatcher reaches them (the cluster) and none are loaded here.
+    /// </summary>
+    public static Llama4TextModel Load(IWeightSource source, ModelOptions options, IExpertDispatcher? dispatcher = null, IProgress<LoadProgress>? progress = null)
+    {
+        var c = source.Config;
+        var dt = options.ComputeDType;
+        var dev = options.Device;
+        long d = c.HiddenSize, hd = c.HeadDim;
+        Tensor L(string name, params long[] shape) => source.Load(name, shape, dt, dev).DetachFromDisposeScope();
+        Tensor Fuse(params Tensor[] parts)
+        {
+            var fused = torch.cat(parts, 0).DetachFromDisposeScope();
+            foreach (var p in parts) p.Dispose();
+            return fused;
+        }
+
+        LocalExpertDispatcher? local = dispatcher is null ? new LocalExpertDispatcher() : null;
+        var layers = new DecoderLayer[c.NumHiddenLayers];
+        int totalSteps = c.NumHiddenLayers + 2;
+        progress?.Report(new LoadProgress(0, totalSteps, "embeddings"));
+        var embed = L("model.embed_tokens.weight", c.VocabSize, d);
+        for (int i = 0; i < c.NumHiddenLayers; i++)
+        {
+            string p = $"model.layers.{i}.";
+            var qkv = Fuse(
+                L(p + "self_attn.q_proj.weight", c.NumAttentionHeads * hd, d),
+                L(p + "self_attn.k_proj.weight", c.NumKeyValueHeads * hd, d),
+                L(p + "self_attn.v_proj.weight", c.NumKeyValueHeads * hd, d));
+            var attention = new AttentionLayer(c, i, qkv, L(p + "self_attn.o_proj.weight", d, c.NumAttentionHeads * hd));
+            var inNorm = L(p + "input_layernorm.weight", d);
+            var postNorm = L(p + "post_attention_layernorm.weight", d);
+            SwiGluMlp? dense = null;
+            MoeBlock? moe = null;
+            string f = p + "feed_forward.";
+            if (c.IsMoeLayer(i))
+            {
+                long ff = c.IntermediateSize;
+                var router = new Router(L(f + "router.weight", c.NumLocalExperts, d), c.NumExpertsPerToken);
+                var shared = new SwiGluMlp(
+                    Fuse(L(f + "shared_expert.gate_proj.weight", ff, d), L(f + "shared_expert.up_proj.weight", ff, d)),
+                    L(f + "shared_expert.down_proj.weight", d, ff));
+                moe = new MoeBlock(router, shared);
+                if (local is not null)
+                {
+                    var all = Enumerable.Range(0, c.NumLocalExperts).ToArray();
+                    var (gateUp, down) = source.LoadExperts(i, all, dt, dev);
+                    local.Add(i, new GroupedExperts(all, gateUp.DetachFromDisposeScope(), down.DetachFromDisposeScope()));
+                }
+            }
+            else
+            {
+                long fm = c.IntermediateSizeMlp;
+                dense = new SwiGluMlp(Fuse(L(f + "gate_proj.weight", fm, d), L(f + "up_proj.weight", fm, d)), L(f + "down_proj.weight", d, fm));
+            }
+            layers[i] = new DecoderLayer(i, inNorm, attention, postNorm, dense, moe, c.RmsNormEps);
+            progress?.Report(new LoadProgress(i + 1, totalSteps, $"layer {i}"));
+        }
+        var norm = L("model.norm.weight", d);
+        var lmHead = L("lm_head.weight", c.VocabSize, d);
+        progress?.Report(new LoadProgress(totalSteps, totalSteps, "done"));
+        return new Llama4TextModel(c, options, embed, layers, norm, lmHead, dispatcher ?? local!, local);
+    }
+
+    /// <summary>A new, empty KV cache for one sequence, in this model's dtype and device.</summary>
+    public KvCache CreateCache() => new(Config, Options.ComputeDType, Options.Device);
+
+    /// <summary>
+    /// Runs one step over <paramref name="slices"/> (each sequence's new tokens appended to its cache)
+    /// and returns fp32 logits <c>[R, V]</c> for the requested rows, in slice order (all rows of an
+    /// <see cref="LogitsRequest.All"/> slice, the last row of a <see cref="LogitsRequest.Last"/> slice), or
+    /// null when no slice asks for logits. The caller owns the result. Advances every cache.
+    /// </summary>
+    public async ValueTask<Tensor?> ForwardAsync(IReadOnlyList<SequenceSlice> slices, CancellationToken cancellationToken = default)
+    {
+        if (slices.Count == 0) throw new ArgumentException("a step needs at least one sequence", nameof(slices));
+        foreach (var s in slices)
+        {
+            if (s.Tokens.Count == 0) throw new ArgumentException("every sequence in a step needs at least one new token", nameof(slices));
+            foreach (int tok in s.Tokens)
+                if ((uint)tok >= (uint)Config.VocabSize)
+                    throw new ArgumentOutOfRangeException(nameof(slices), $"token id {tok} is outside the vocabulary (0..{Config.VocabSize - 1})");
+        }
+
+        using var step = new StepContext(slices, _rope, Options.Device);
+        Tensor x = Embed(slices);
+        try
+        {
+            foreach (var layer in _layers)
+            {
+                var next = await layer.ForwardAsync(x, step, Dispatcher, cancellationToken).ConfigureAwait(false);
+                x.Dispose();
+                x = next;
+            }
+            foreach (var s in slices) s.Cache.Advance(s.Tokens.Count);
+            return Head(x, slices);
+        }
+        finally
+        {
+            x.Dispose();
+        }
+    }
+
+    /// <summary>Synchronous convenience for callers whose dispatcher completes synchronously.</summary>
+    public Tensor? Forward(IReadOnlyList<SequenceSlice> slices) => ForwardAsync(slices).AsTask().GetAwaiter().GetResult();
+
+    private Tensor Embed(IReadOnlyList<SequenceSlice> slices)
+    {
+        using var scope = NewDisposeScope();
+        var ids = slices.SelectMany(s => s.Tokens).Select(t => (long)t).ToArray();
+        var index = torch.tensor(ids, dtype: ScalarType.Int64, device: Options.Device);
+        return _embed.index_select(0, index).DetachFromDisposeScope();
+    }
+
+    private Tensor? Head(Tensor x, IReadOnlyList<SequenceSlice> slices)
+    {
+        using var scope = NewDisposeScope();
+        var rows = new List<long>();
+        long row = 0;
+        foreach (var s in slices)
+        {
+            int n = s.Tokens.Count;
+            if (s.Logits == LogitsRequest.All)
+                for (int j = 0; j < n; j++) rows.Add(row + j);
+            else if (s.Logits == LogitsRequest.Last)
+                rows.Add(row + n - 1);
+            row += n;
+        }
+        if (rows.Count == 0) return null;
+        var selected = rows.Count == x.shape[0] ? x : x.index_select(0, torch.tensor(rows.ToArray(), dtype: ScalarType.Int64, device: x.device));
+        var normed = RmsNorm.Apply(selected, _norm, Config.RmsNormEps);
+        return nn.functional.linear(normed, _lmHead).to_type(ScalarType.Float32).DetachFromDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        _embed.Dispose();
+        _norm.Dispose();
+        _lmHead.Dispose();
+        foreach (var l in _layers) l.Dispose();
+        _rope.Dispose();
+        _ownedDispatcher?.Dispose();
+    }
+}
+
+/// <summary>Load progress: <paramref name="Done"/> of <paramref name="Total"/> steps.</summary>
+public readonly record struct LoadProgress(int Done, int Total, string Stage);

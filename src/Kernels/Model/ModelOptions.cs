@@ -1,0 +1,11 @@
+using TorchSharp;
+
+namespace Llama4Cluster.Kernels.Model;
+
+/// <summary>Runtime settings of a loaded model: where it runs and in which dtype it computes.</summary>
+public sealed record ModelOptions
+{
+    /// <summary>Weights and activations dtype. RMS norms, RoPE, router sigmoid, softmax and logits are fp32 regardless.</summary>
+    public torch.ScalarType ComputeDType { get; init; } = torch.ScalarType.Float32;
+    public torch.Device Device { get; init; } = torch.CPU;
+}

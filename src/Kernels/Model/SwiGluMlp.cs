@@ -1,0 +1,36 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Llama4Cluster.Kernels.Model;
+
+/// <summary>
+/// <c>MLP(x) = (SiLU(x·Wgᵀ) ⊙ (x·Wuᵀ)) · Wdᵀ</c> (spec §2.5): the dense layers' MLP and the MoE
+/// shared expert. Gate and up are fused into one <c>[2F, D]</c> weight so one GEMM reads both.
+/// </summary>
+public sealed class SwiGluMlp : IDisposable
+{
+    private readonly Tensor _gateUp; // [2F, D]
+    private readonly Tensor _down;   // [D, F]
+    private readonly int _intermediate;
+
+    public SwiGluMlp(Tensor gateUp, Tensor down)
+    {
+        _gateUp = gateUp;
+        _down = down;
+        _intermediate = (int)down.shape[1];
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var gu = nn.functional.linear(x, _gateUp);
+        var h = nn.functional.silu(gu.narrow(-1, 0, _intermediate)).mul_(gu.narrow(-1, _intermediate, _intermediate));
+        return nn.functional.linear(h, _down).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        _gateUp.Dispose();
+        _down.Dispose();
+    }
+}
