@@ -79,7 +79,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             success = true;
             return file;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is (IOException or UnauthorizedAccessException) and not CheckpointException)
         {
             throw new CheckpointException(path, null, $"cannot map the file ({e.Message})", e);
         }
