@@ -1,0 +1,465 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Llama4Cluster.Kernels.Config;
+using TorchSharp;
+
+namespace Llama4Cluster.Kernels.Checkpoints;
+
+/// <summary>
+/// A Hugging Face Llama 4 checkpoint directory: <c>config.json</c> plus either <c>model.safetensors.index.json</c>
+/// with its shards or a single <c>model.safetensors</c> (spec §3.1, §3.2). Every file is memory-mapped and
+/// validated at <see cref="Open"/>; tensors are read on demand, and <see cref="LoadExperts"/> reads only the
+/// bytes of the requested experts. Names are logical (<c>model.*</c>, <c>lm_head.weight</c>) whichever layout
+/// the files use.
+/// </summary>
+public sealed class CheckpointReader : IDisposable
+{
+    // Whole-tensor reads go through a Span<byte>, so copy at most 1 GiB at a time (Span lengths are int).
+    private const long MaxChunkBytes = 1L << 30;
+
+    private readonly List<SafetensorsFile> _files;
+    private readonly Dictionary<string, Located> _tensors;
+    private readonly ConcurrentDictionary<string, byte> _consumed = new(StringComparer.Ordinal);
+    private readonly string _describedFile;
+
+    private CheckpointReader(string directory, Llama4TextConfig config, List<SafetensorsFile> files, Dictionary<string, Located> tensors, string describedFile)
+    {
+        Directory = directory;
+        Config = config;
+        _files = files;
+        _tensors = tensors;
+        _describedFile = describedFile;
+        ConsumedNames = new ConsumedView(_consumed);
+    }
+
+    public string Directory { get; }
+
+    public Llama4TextConfig Config { get; }
+
+    /// <summary>Logical names of every tensor in the checkpoint (vision tensors, if any, keep their on-disk names).</summary>
+    public IReadOnlyCollection<string> TensorNames => _tensors.Keys;
+
+    /// <summary>Logical names read so far by <see cref="Load"/> and <see cref="LoadExperts"/> (FP8 scales included).</summary>
+    public IReadOnlySet<string> ConsumedNames { get; }
+
+    /// <summary>Bytes copied out of tensor data, over all files.</summary>
+    public long BytesRead => _files.Sum(f => f.BytesRead);
+
+    /// <summary>The mapped files (one, or one per shard).</summary>
+    public IReadOnlyList<SafetensorsFile> Files => _files;
+
+    public static CheckpointReader Open(string modelDirectory, Action<string>? warn = null)
+    {
+        string dir = Path.GetFullPath(modelDirectory);
+        if (!System.IO.Directory.Exists(dir))
+            throw new CheckpointException(dir, null, "checkpoint directory not found");
+        string configPath = Path.Combine(dir, "config.json");
+        Llama4TextConfig config;
+        try
+        {
+            config = Llama4ConfigReader.Load(dir, warn);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            throw new CheckpointException(configPath, null, e.Message, e);
+        }
+
+        string indexPath = Path.Combine(dir, SafetensorsWriter.IndexFileName);
+        string singlePath = Path.Combine(dir, SafetensorsWriter.SingleFileName);
+        var files = new List<SafetensorsFile>();
+        try
+        {
+            string described;
+            if (File.Exists(indexPath))
+            {
+                described = indexPath;
+                OpenSharded(dir, indexPath, files);
+            }
+            else if (File.Exists(singlePath))
+            {
+                described = singlePath;
+                files.Add(SafetensorsFile.Open(singlePath));
+            }
+            else
+            {
+                throw new CheckpointException(dir, null,
+                    $"no {SafetensorsWriter.IndexFileName} and no {SafetensorsWriter.SingleFileName}: not a Hugging Face safetensors checkpoint");
+            }
+
+            var tensors = new Dictionary<string, Located>(StringComparer.Ordinal);
+            foreach (var file in files)
+            {
+                foreach (var info in file.Tensors.Values)
+                {
+                    string logical = CheckpointNames.ToLogical(info.Name);
+                    if (!tensors.TryAdd(logical, new Located(file, info)))
+                    {
+                        var other = tensors[logical];
+                        throw new CheckpointException(file.Path, info.Name,
+                            $"is tensor '{logical}' after prefix stripping, which is also stored as '{other.Info.Name}' in {other.File.Path}; a checkpoint must use one name layout");
+                    }
+                }
+            }
+            return new CheckpointReader(dir, config, files, tensors, described);
+        }
+        catch
+        {
+            foreach (var f in files) f.Dispose();
+            throw;
+        }
+    }
+
+    public bool Contains(string logicalName) => TryLocate(logicalName, out _);
+
+    /// <summary>
+    /// Loads one tensor, checks its shape, converts it to <paramref name="dtype"/> and places it on <paramref name="device"/>.
+    /// BF16/F16/F32/F64 are converted by torch; an F8_E4M3 weight with a <c>weight_scale</c> is dequantised on the CPU.
+    /// The caller owns the result.
+    /// </summary>
+    public torch.Tensor Load(string logicalName, long[] shape, torch.ScalarType dtype, torch.Device device)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        var at = Locate(logicalName);
+        CheckShape(at, logicalName, shape);
+        using var scope = torch.NewDisposeScope();
+        var result = ReadWeight(at, logicalName, dtype, device);
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Loads routed experts <paramref name="expertIds"/> (in that order) of MoE layer <paramref name="layer"/> in nn.Linear
+    /// orientation. Reads only those experts' bytes: expert e of a fused tensor is one contiguous range, and per-expert
+    /// tensors are separate entries.
+    /// </summary>
+    public ExpertWeights LoadExperts(int layer, IReadOnlyList<int> expertIds, torch.ScalarType dtype, torch.Device device)
+    {
+        ArgumentNullException.ThrowIfNull(expertIds);
+        var plan = PlanExperts(layer, expertIds);
+        long d = Config.HiddenSize, f = Config.IntermediateSize;
+        int n = expertIds.Count;
+
+        using var scope = torch.NewDisposeScope();
+        torch.Tensor gateUp, down;
+        if (plan.Fused is { } fused)
+        {
+            // gate_up_proj[e] is [D, 2F] (z · W); nn.Linear wants [2F, D]: transpose each expert. Gate = first F columns.
+            gateUp = ReadExpertSlices(fused.GateUp, expertIds, [d, 2 * f]).transpose(1, 2).to(dtype, device).contiguous();
+            down = ReadExpertSlices(fused.Down, expertIds, [f, d]).transpose(1, 2).to(dtype, device).contiguous();
+            MarkConsumed(CheckpointNames.FusedGateUp(layer));
+            MarkConsumed(CheckpointNames.FusedDown(layer));
+        }
+        else
+        {
+            var gateUps = new torch.Tensor[n];
+            var downs = new torch.Tensor[n];
+            for (int i = 0; i < n; i++)
+            {
+                var p = plan.PerExpert![i];
+                using var g = ReadWeight(p.Gate, p.GateName, dtype, device);
+                using var u = ReadWeight(p.Up, p.UpName, dtype, device);
+                gateUps[i] = torch.cat([g, u], 0);
+                downs[i] = ReadWeight(p.Down, p.DownName, dtype, device);
+            }
+            gateUp = n == 0 ? torch.empty([0, 2 * f, d], dtype, device) : torch.stack(gateUps, 0);
+            down = n == 0 ? torch.empty([0, d, f], dtype, device) : torch.stack(downs, 0);
+        }
+        return new ExpertWeights(expertIds, gateUp, down);
+    }
+
+    /// <summary>The bytes <see cref="LoadExperts"/> reads for these experts: their slices or tensors, plus FP8 scales.</summary>
+    public long ExpertBytesOnDisk(int layer, IReadOnlyList<int> expertIds)
+    {
+        ArgumentNullException.ThrowIfNull(expertIds);
+        var plan = PlanExperts(layer, expertIds);
+        if (plan.Fused is { } fused)
+        {
+            long e = Config.NumLocalExperts;
+            return expertIds.Count * (fused.GateUp.Info.ByteLength / e + fused.Down.Info.ByteLength / e);
+        }
+        long total = 0;
+        foreach (var p in plan.PerExpert!)
+        {
+            foreach (var (at, name) in new[] { (p.Gate, p.GateName), (p.Up, p.UpName), (p.Down, p.DownName) })
+            {
+                total += at.Info.ByteLength;
+                if (at.Info.DType == SafetensorsDType.F8_E4M3 && TryLocate(CheckpointNames.ScaleOf(name), out var scale))
+                    total += scale.Info.ByteLength;
+            }
+        }
+        return total;
+    }
+
+    public void Dispose()
+    {
+        foreach (var f in _files) f.Dispose();
+    }
+
+    private static void OpenSharded(string dir, string indexPath, List<SafetensorsFile> files)
+    {
+        Dictionary<string, List<string>> byShard;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object
+                || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            {
+                throw new CheckpointException(indexPath, null, "has no \"weight_map\" object (tensor name → shard file)");
+            }
+            byShard = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+            foreach (var entry in map.EnumerateObject())
+            {
+                if (entry.Value.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(entry.Value.GetString()))
+                    throw new CheckpointException(indexPath, entry.Name, "weight_map value is not a shard file name");
+                string shard = entry.Value.GetString()!;
+                if (Path.GetFileName(shard) != shard)
+                    throw new CheckpointException(indexPath, entry.Name, $"weight_map names '{shard}', which is not a file name in the checkpoint directory");
+                if (!byShard.TryGetValue(shard, out var list)) byShard[shard] = list = [];
+                list.Add(entry.Name);
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException(indexPath, null, $"is not valid JSON ({e.Message})", e);
+        }
+
+        foreach (var (shard, names) in byShard.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            string path = Path.Combine(dir, shard);
+            string which = names.Count == 1 ? "it" : $"it and {names.Count - 1} other tensors";
+            if (!File.Exists(path))
+                throw new CheckpointException(path, names[0], $"{SafetensorsWriter.IndexFileName} maps {which} to this shard, which does not exist");
+            SafetensorsFile file;
+            try
+            {
+                file = SafetensorsFile.Open(path);
+            }
+            catch (CheckpointException e) when (e.Tensor is null)
+            {
+                // The header is unreadable, so name a tensor the index puts in this shard.
+                throw new CheckpointException(path, names[0], $"cannot be read because its shard is broken: {e.Message}", e);
+            }
+            files.Add(file);
+            foreach (string name in names)
+            {
+                if (!file.Tensors.ContainsKey(name))
+                    throw new CheckpointException(path, name, $"{SafetensorsWriter.IndexFileName} maps it to this shard, but the shard's header does not contain it");
+            }
+        }
+    }
+
+    private bool TryLocate(string logicalName, out Located located)
+    {
+        if (_tensors.TryGetValue(logicalName, out located)) return true;
+        // Tied embeddings: the head reuses embed_tokens when the checkpoint has no lm_head.
+        return logicalName == CheckpointNames.LmHead && Config.TieWordEmbeddings
+            && _tensors.TryGetValue(CheckpointNames.EmbedTokens, out located);
+    }
+
+    private Located Locate(string logicalName)
+    {
+        if (TryLocate(logicalName, out var at)) return at;
+        throw new CheckpointException(_describedFile, logicalName,
+            $"missing from the checkpoint (looked for '{logicalName}' and '{CheckpointNames.ConditionalGenerationPrefix}{logicalName}')");
+    }
+
+    private static void CheckShape(Located at, string logicalName, IReadOnlyList<long> expected)
+    {
+        if (!at.Info.Shape.SequenceEqual(expected))
+        {
+            throw new CheckpointException(at.File.Path, at.Info.Name,
+                $"shape {at.Info.ShapeText} does not match the expected {SafetensorsDTypes.FormatShape(expected)} (logical '{logicalName}'); " +
+                "the checkpoint does not belong to this config.json");
+        }
+    }
+
+    private void MarkConsumed(string logicalName) => _consumed.TryAdd(logicalName, 0);
+
+    /// <summary>A whole weight as <paramref name="dtype"/> on <paramref name="device"/>; shape already checked.</summary>
+    private torch.Tensor ReadWeight(Located at, string logicalName, torch.ScalarType dtype, torch.Device device)
+    {
+        var info = at.Info;
+        string scaleName = CheckpointNames.ScaleOf(logicalName);
+        bool hasScale = logicalName.EndsWith(".weight", StringComparison.Ordinal) && _tensors.ContainsKey(scaleName);
+        if (SafetensorsDTypes.IsPlainFloat(info.DType))
+        {
+            if (hasScale)
+            {
+                throw new CheckpointException(at.File.Path, info.Name,
+                    $"is {info.DType} but has a companion '{scaleName}'; only F8_E4M3 weights are expected to carry a weight_scale");
+            }
+            using var raw = ReadRaw(at, 0, info.Shape);
+            MarkConsumed(logicalName);
+            return raw.to(dtype, device);
+        }
+        if (info.DType == SafetensorsDType.F8_E4M3 && hasScale && info.Shape.Length == 2)
+        {
+            using var w = DequantiseFp8(at, _tensors[scaleName], logicalName);
+            MarkConsumed(logicalName);
+            MarkConsumed(scaleName);
+            return w.to(dtype, device);
+        }
+        string why = info.DType == SafetensorsDType.F8_E4M3
+            ? (hasScale ? "an FP8 weight must be 2-D [out, in]" : $"it is F8_E4M3 without a companion '{scaleName}' (per-row scale)")
+            : "expected BF16, F16, F32 or F64, or F8_E4M3 with a weight_scale";
+        throw new CheckpointException(at.File.Path, info.Name, $"dtype {info.DType} is not supported for a weight (logical '{logicalName}'): {why}");
+    }
+
+    /// <summary>Copies <c>numel(shape)</c> elements starting <paramref name="byteOffset"/> bytes into the tensor into a new CPU tensor of the file's dtype.</summary>
+    private static torch.Tensor ReadRaw(Located at, long byteOffset, long[] shape)
+    {
+        var type = SafetensorsDTypes.ToTorch(at.Info.DType)
+            ?? throw new CheckpointException(at.File.Path, at.Info.Name, $"dtype {at.Info.DType} has no torch equivalent");
+        var t = torch.empty(shape, type, torch.CPU);
+        FillFrom(at, byteOffset, t);
+        return t;
+    }
+
+    /// <summary>Fills the contiguous CPU tensor <paramref name="destination"/> with file bytes, straight into its storage.</summary>
+    private static void FillFrom(Located at, long byteOffset, torch.Tensor destination)
+    {
+        int elementSize = SafetensorsDTypes.ElementSize(at.Info.DType);
+        long count = destination.numel();
+        if (count == 0) return;
+        using var flat = destination.view(-1);
+        long chunk = Math.Max(1, MaxChunkBytes / elementSize);
+        for (long start = 0; start < count; start += chunk)
+        {
+            long len = Math.Min(chunk, count - start);
+            using var part = flat.narrow(0, start, len);
+            at.File.Read(at.Info.Name, byteOffset + start * elementSize, part.bytes);
+        }
+    }
+
+    /// <summary>
+    /// Reads expert slices of a fused [E, a, b] tensor into one [n, a, b] CPU tensor of the file's dtype. Expert e is the
+    /// contiguous range [e·a·b·size, (e+1)·a·b·size): only those bytes are read.
+    /// </summary>
+    private static torch.Tensor ReadExpertSlices(Located at, IReadOnlyList<int> expertIds, long[] perExpertShape)
+    {
+        var type = SafetensorsDTypes.ToTorch(at.Info.DType)!.Value;
+        long perExpertBytes = at.Info.ByteLength / at.Info.Shape[0];
+        var all = torch.empty([expertIds.Count, .. perExpertShape], type, torch.CPU);
+        for (int i = 0; i < expertIds.Count; i++)
+        {
+            using var slot = all[i];
+            FillFrom(at, expertIds[i] * perExpertBytes, slot);
+        }
+        return all;
+    }
+
+    /// <summary>W[o, :] = float(W_fp8[o, :]) · scale[o], in fp32 on the CPU (spec §3.2).</summary>
+    private static torch.Tensor DequantiseFp8(Located weight, Located scale, string logicalName)
+    {
+        long rows = weight.Info.Shape[0], cols = weight.Info.Shape[1];
+        var s = scale.Info;
+        bool shapeOk = (s.Shape.Length == 1 && s.Shape[0] == rows) || (s.Shape.Length == 2 && s.Shape[0] == rows && s.Shape[1] == 1);
+        if (!shapeOk)
+        {
+            throw new CheckpointException(scale.File.Path, s.Name,
+                $"shape {s.ShapeText} is not a per-row scale for weight {weight.Info.ShapeText}; expected [{rows}, 1] or [{rows}] (logical '{logicalName}')");
+        }
+        if (s.DType is not (SafetensorsDType.BF16 or SafetensorsDType.F32 or SafetensorsDType.F16))
+        {
+            throw new CheckpointException(scale.File.Path, s.Name,
+                $"dtype {s.DType} is not supported for a weight_scale; expected BF16, F16 or F32 (logical '{logicalName}')");
+        }
+        var scales = new float[rows];
+        FloatFormats.DecodeToSingle(s.DType, scale.File.ReadAll(s.Name), scales);
+
+        var result = torch.empty([rows, cols], torch.ScalarType.Float32, torch.CPU);
+        // Row blocks of about 1 MiB of FP8 bytes keep the staging buffer small for 8192 × 5120 weights.
+        int blockRows = (int)Math.Clamp((1 << 20) / Math.Max(1, cols), 1, rows);
+        var staging = new byte[blockRows * cols];
+        for (long r0 = 0; r0 < rows; r0 += blockRows)
+        {
+            int nRows = (int)Math.Min(blockRows, rows - r0);
+            var src = staging.AsSpan(0, (int)(nRows * cols));
+            weight.File.Read(weight.Info.Name, r0 * cols, src);
+            using var block = result.narrow(0, r0, nRows);
+            var dst = MemoryMarshal.Cast<byte, float>(block.bytes);
+            FloatFormats.DecodeToSingle(SafetensorsDType.F8_E4M3, src, dst);
+            for (int r = 0; r < nRows; r++)
+            {
+                float k = scales[r0 + r];
+                var row = dst.Slice((int)(r * cols), (int)cols);
+                for (int c = 0; c < row.Length; c++) row[c] *= k;
+            }
+        }
+        return result;
+    }
+
+    private ExpertPlan PlanExperts(int layer, IReadOnlyList<int> expertIds)
+    {
+        if (layer < 0 || layer >= Config.NumHiddenLayers)
+            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"the model has {Config.NumHiddenLayers} layers");
+        if (!Config.IsMoeLayer(layer))
+            throw new ArgumentException($"layer {layer} is a dense layer; it has no routed experts", nameof(layer));
+        foreach (int e in expertIds)
+        {
+            if (e < 0 || e >= Config.NumLocalExperts)
+                throw new ArgumentOutOfRangeException(nameof(expertIds), e, $"expert ids must be in 0..{Config.NumLocalExperts - 1}");
+        }
+        long E = Config.NumLocalExperts, d = Config.HiddenSize, f = Config.IntermediateSize;
+
+        string gateUpName = CheckpointNames.FusedGateUp(layer), downName = CheckpointNames.FusedDown(layer);
+        if (TryLocate(gateUpName, out var gu))
+        {
+            var dn = Locate(downName);
+            CheckShape(gu, gateUpName, [E, d, 2 * f]);
+            CheckShape(dn, downName, [E, f, d]);
+            foreach (var (at, name) in new[] { (gu, gateUpName), (dn, downName) })
+            {
+                if (!SafetensorsDTypes.IsPlainFloat(at.Info.DType))
+                {
+                    throw new CheckpointException(at.File.Path, at.Info.Name,
+                        $"dtype {at.Info.DType} is not supported for fused experts (logical '{name}'); expected BF16, F16, F32 or F64");
+                }
+            }
+            return new ExpertPlan(new FusedExperts(gu, dn), null);
+        }
+        string probe = CheckpointNames.ExpertWeight(layer, expertIds.Count > 0 ? expertIds[0] : 0, "gate_proj");
+        if (!Contains(probe))
+        {
+            throw new CheckpointException(_describedFile, gateUpName,
+                $"missing from the checkpoint, and so is the per-expert layout ('{probe}'): MoE layer {layer} has no routed experts");
+        }
+        var perExpert = new PerExpertTensors[expertIds.Count];
+        for (int i = 0; i < expertIds.Count; i++)
+        {
+            int e = expertIds[i];
+            string g = CheckpointNames.ExpertWeight(layer, e, "gate_proj"), u = CheckpointNames.ExpertWeight(layer, e, "up_proj"),
+                dw = CheckpointNames.ExpertWeight(layer, e, "down_proj");
+            var (ga, ua, da) = (Locate(g), Locate(u), Locate(dw));
+            CheckShape(ga, g, [f, d]);
+            CheckShape(ua, u, [f, d]);
+            CheckShape(da, dw, [d, f]);
+            perExpert[i] = new PerExpertTensors(ga, g, ua, u, da, dw);
+        }
+        return new ExpertPlan(null, perExpert);
+    }
+
+    private readonly record struct Located(SafetensorsFile File, SafetensorsTensorInfo Info);
+
+    private sealed record FusedExperts(Located GateUp, Located Down);
+
+    private sealed record PerExpertTensors(Located Gate, string GateName, Located Up, string UpName, Located Down, string DownName);
+
+    private sealed record ExpertPlan(FusedExperts? Fused, PerExpertTensors[]? PerExpert);
+
+    /// <summary>Live read-only view of the consumed-name set.</summary>
+    private sealed class ConsumedView(ConcurrentDictionary<string, byte> set) : IReadOnlySet<string>
+    {
+        public int Count => set.Count;
+        public bool Contains(string item) => set.ContainsKey(item);
+        public IEnumerator<string> GetEnumerator() => set.Keys.GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+        public bool IsProperSubsetOf(IEnumerable<string> other) => Snapshot().IsProperSubsetOf(other);
+        public bool IsProperSupersetOf(IEnumerable<string> other) => Snapshot().IsProperSupersetOf(other);
+        public bool IsSubsetOf(IEnumerable<string> other) => Snapshot().IsSubsetOf(other);
+        public bool IsSupersetOf(IEnumerable<string> other) => Snapshot().IsSupersetOf(other);
+        public bool Overlaps(IEnumerable<string> other) => Snapshot().Overlaps(other);
+        public bool SetEquals(IEnumerable<string> other) => Snapshot().SetEquals(other);
+        private HashSet<string> Snapshot() => new(set.Keys, StringComparer.Ordinal);
+    }
+}
