@@ -13,6 +13,8 @@ namespace Llama4Cluster.Kernels.Tokenization;
 /// BMP (emoji, CJK extension B, math letters) would be seen as two <c>Cs</c> surrogates and split differently.
 /// Text containing surrogates is therefore matched on a stand-in string with one BMP char per code point of the same
 /// general category (no astral code point is whitespace or ASCII), and the matches are mapped back.
+/// The stand-in also writes U+017F (long s) as 's' (both Ll): Rust's <c>(?i)</c> uses Unicode simple case folding, so
+/// <c>'ſ</c> is a contraction there, while .NET's case-insensitive <c>'s</c> does not match it.
 /// </remarks>
 public static partial class Llama4PreTokenizer
 {
@@ -83,7 +85,7 @@ public static partial class Llama4PreTokenizer
 
     internal static IEnumerable<string> SplitRegex(string text)
     {
-        if (!HasSurrogates(text))
+        if (!NeedsStandIn(text))
         {
             for (var match = PieceRegex().Match(text); match.Success; match = match.NextMatch())
             {
@@ -102,14 +104,16 @@ public static partial class Llama4PreTokenizer
         }
     }
 
+    private const char LongS = '\u017F';
+
     [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
     private static partial Regex PieceRegex();
 
-    private static bool HasSurrogates(string text)
+    private static bool NeedsStandIn(string text)
     {
         foreach (var c in text)
         {
-            if (char.IsSurrogate(c))
+            if (char.IsSurrogate(c) || c == LongS)
             {
                 return true;
             }
@@ -133,7 +137,7 @@ public static partial class Llama4PreTokenizer
             }
             else
             {
-                chars.Append(text[i]);
+                chars.Append(text[i] == LongS ? 's' : text[i]);
                 i++;
             }
         }

@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
 using Llama4Cluster.Kernels.Tokenization;
+using Microsoft.ML.Tokenizers;
 
 namespace Llama4Cluster.Kernels.Tests.Tokenization;
 
@@ -71,6 +74,29 @@ public sealed class RealTokenizerGoldenTests
     {
         const string text = "Llama 4 says héllo to 東京, Москва and 🦙🚀 — 12345 tokens!\n\tdone";
         Assert.Equal(text, Real.Value.Decode(Real.Value.Encode(text)));
+    }
+
+    [RealTokenizerFact]
+    public void Matches_Microsoft_ML_Tokenizers_tiktoken_on_bmp_text()
+    {
+        var path = Environment.GetEnvironmentVariable(RealTokenizerFactAttribute.EnvironmentVariable)!;
+        using var stream = File.OpenRead(File.Exists(path) ? path : Path.Combine(path, "original", "tokenizer.model"));
+        var reference = TiktokenTokenizer.Create(stream, new RegexPreTokenizer(new Regex(Llama4PreTokenizer.Pattern), null), normalizer: null);
+        foreach (var text in Llama4TokenizerTests.Corpus.Where(t => !t.Any(char.IsSurrogate) && !t.Contains("<|", StringComparison.Ordinal)))
+        {
+            Assert.Equal(reference.EncodeToIds(text), Real.Value.Encode(text));
+        }
+    }
+
+    [RealTokenizerFact]
+    public void Long_runs_encode_in_reasonable_time()
+    {
+        var text = new string('a', 30_000) + " " + string.Concat(Enumerable.Repeat("東京", 5_000));
+        var watch = Stopwatch.StartNew();
+        var ids = Real.Value.Encode(text);
+        watch.Stop();
+        Assert.Equal(text, Real.Value.Decode(ids));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
     }
 
     private static string Escape(string s) => s.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
