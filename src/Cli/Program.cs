@@ -1,10 +1,54 @@
+using Llama4Cluster.Cli;
+using Llama4Cluster.Cli.Commands;
+using Llama4Cluster.Kernels.Checkpoints;
+
 namespace Llama4Cluster.Cli;
 
+/// <summary>The <c>llama4</c> command line.</summary>
 internal static class Program
 {
+    private static readonly HashSet<string> Flags = ["json", "chat", "ignore-eos", "quick"];
+
+    private static readonly (string Name, string Usage, Func<Arguments, int> Run)[] Commands =
+    [
+        ("demo", DemoCommand.Usage, DemoCommand.Run),
+        ("create-tiny", CreateTinyCommand.Usage, CreateTinyCommand.Run),
+        ("logits", LogitsCommand.Usage, LogitsCommand.Run),
+        ("generate", GenerateCommand.Usage, GenerateCommand.Run),
+        ("bench", BenchCommand.Usage, BenchCommand.Run),
+    ];
+
     private static int Main(string[] args)
     {
-        Console.Error.WriteLine("llama4: no commands yet");
-        return 2;
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            Console.Error.WriteLine("usage: llama4 <command> [options]");
+            foreach (var c in Commands) Console.Error.WriteLine("  llama4 " + c.Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+        try
+        {
+            if (command.Name is null)
+                throw new UsageException($"unknown command '{args[0]}' (commands: {string.Join(", ", Commands.Select(c => c.Name))})");
+            return command.Run(new Arguments(args.Skip(1), Flags));
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"llama4: error: {e.Message}");
+            return 2;
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"llama4: error: {Flatten(e.Message)}");
+            return 2;
+        }
+        catch (Exception e) when (e is CheckpointException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"llama4: error: {Flatten(e.Message)}");
+            return 1;
+        }
     }
+
+    private static string Flatten(string message) => message.ReplaceLineEndings(" ");
 }

@@ -53,6 +53,20 @@ public sealed class ReferenceWeights : IWeightSource
         Add(rng, "lm_head.weight", 1 / Math.Sqrt(d), config.VocabSize, d);
     }
 
+    /// <summary>Every tensor of a checkpoint on disk, as float64 (fused expert layout required).</summary>
+    public ReferenceWeights(Kernels.Checkpoints.CheckpointReader reader)
+    {
+        Config = reader.Config;
+        foreach (var name in reader.TensorNames)
+        {
+            using var t = reader.Load(name, ShapeOf(reader, name), torch.ScalarType.Float64, torch.CPU);
+            _tensors[name] = (t.data<double>().ToArray(), t.shape);
+        }
+    }
+
+    private static long[] ShapeOf(Kernels.Checkpoints.CheckpointReader reader, string name) =>
+        reader.Files.SelectMany(f => f.Tensors.Values).First(t => Kernels.Checkpoints.CheckpointNames.ToLogical(t.Name) == name).Shape;
+
     public Llama4TextConfig Config { get; }
 
     public IReadOnlyCollection<string> Names => _tensors.Keys;

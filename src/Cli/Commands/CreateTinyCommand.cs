@@ -1,0 +1,70 @@
+using Llama4Cluster.Cli.Ui;
+using Llama4Cluster.Kernels.Checkpoints;
+using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Kernels.Tokenization;
+
+namespace Llama4Cluster.Cli.Commands;
+
+/// <summary>
+/// <c>create-tiny --preset tiny-scout|tiny-maverick --out DIR [--seed N] [--dtype bf16|fp8|f32]
+/// [--layout conditional|causal] [--shards N] [--experts fused|per-expert]</c>: writes a tiny random
+/// checkpoint in the exact Hugging Face layout (config.json, safetensors, tokenizer files).
+/// </summary>
+internal static class CreateTinyCommand
+{
+    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick --out DIR [--seed N] [--dtype bf16|fp8|f32] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
+
+    public static int Run(Arguments a)
+    {
+        string preset = a.Required("preset");
+        if (preset is not ("tiny-scout" or "tiny-maverick"))
+            throw new UsageException($"--preset must be tiny-scout or tiny-maverick; got '{preset}'");
+        string output = a.Required("out");
+        int seed = a.Int("seed") ?? 0;
+        string dtype = a.Optional("dtype") ?? "bf16";
+        var layout = (a.Optional("layout") ?? "conditional") switch
+        {
+            "conditional" => CheckpointNameLayout.ConditionalGeneration,
+            "causal" => CheckpointNameLayout.CausalLm,
+            var s => throw new UsageException($"--layout must be conditional or causal; got '{s}'"),
+        };
+        int shards = a.Int("shards", 1, 64) ?? 1;
+        var experts = (a.Optional("experts") ?? "fused") switch
+        {
+            "fused" => ExpertStorage.Fused,
+            "per-expert" => ExpertStorage.PerExpert,
+            var s => throw new UsageException($"--experts must be fused or per-expert; got '{s}'"),
+        };
+        var (tensorDType, expertStorage) = dtype switch
+        {
+            "bf16" or "bfloat16" => (SafetensorsDType.BF16, experts),
+            "f32" or "float32" => (SafetensorsDType.F32, experts),
+            "fp8" => (SafetensorsDType.BF16, ExpertStorage.PerExpertFp8),
+            _ => throw new UsageException($"--dtype must be bf16, fp8 or f32; got '{dtype}'"),
+        };
+        var config = Llama4Presets.Get(preset);
+        int? topK = a.Int("top-k", 1, config.NumLocalExperts);
+        a.EnsureAllUsed();
+
+        if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
+            throw new UsageException($"--out: '{output}' exists and is not empty");
+
+        Directory.CreateDirectory(output);
+        var ids = TinyTokenizerWriter.Write(output, config.VocabSize);
+        config = config with
+        {
+            BosTokenId = ids.BeginOfText,
+            EosTokenIds = ids.EosTokenIds.ToArray(),
+            PadTokenId = ids.Pad,
+            NumExpertsPerToken = topK ?? config.NumExpertsPerToken,
+        };
+        var options = new TinyCheckpointOptions { Seed = seed, DType = tensorDType, Layout = layout, Shards = shards, Experts = expertStorage };
+        Terminal.WithProgress($"writing {preset}", p =>
+        {
+            TinyCheckpointWriter.Write(output, config, options, new ImageTokenIds(ids.ImageStart, ids.ImageEnd, ids.Patch), p);
+            return 0;
+        });
+        Terminal.Info($"wrote {preset} ({config.TotalParameters:N0} parameters, {dtype}, seed {seed}) to {output}");
+        return 0;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text.Json;
+using Llama4Cluster.Cli.Ui;
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Kernels.Tokenization;
+
+namespace Llama4Cluster.Cli.Commands;
+
+/// <summary>
+/// <c>generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T]
+/// [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype float32] [--ignore-eos] [--json]</c>.
+/// Greedy when the temperature is 0 (the default). With --json, stdout is exactly one object:
+/// <c>{"tokens": [new ids], "text": "...", "finish_reason": "stop|length", "timings": {...}}</c>.
+/// </summary>
+internal static class GenerateCommand
+{
+    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype float32|bfloat16] [--device cpu|cuda:N] [--ignore-eos] [--json]";
+
+    public static int Run(Arguments a)
+    {
+        var engineArgs = EngineArguments.Parse(a);
+        var tokens = a.IntList("tokens");
+        string? prompt = a.Optional("prompt");
+        bool chat = a.Flag("chat");
+        int maxTokens = a.Int("max-tokens", 1, 1 << 24) ?? throw new UsageException("missing required option --max-tokens");
+        var sampling = new SamplingParams
+        {
+            MaxTokens = maxTokens,
+            Temperature = (float)(a.Double("temperature", 0, 100) ?? 0),
+            TopP = (float)(a.Double("top-p", 0, 1) ?? 1),
+            TopK = a.Int("top-k", -1) ?? 0,
+            MinP = (float)(a.Double("min-p", 0, 1) ?? 0),
+            Seed = a.Long("seed"),
+            RepetitionPenalty = (float)(a.Double("repetition-penalty") ?? 1),
+            PresencePenalty = (float)(a.Double("presence-penalty") ?? 0),
+            FrequencyPenalty = (float)(a.Double("frequency-penalty") ?? 0),
+            IgnoreEos = a.Flag("ignore-eos"),
+        };
+        bool json = a.Flag("json");
+        a.EnsureAllUsed();
+        if ((tokens is null) == (prompt is null))
+            throw new UsageException("give exactly one of --tokens and --prompt");
+        if (chat && prompt is null)
+            throw new UsageException("--chat applies to --prompt");
+        try
+        {
+            sampling.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        using var engine = engineArgs.Load();
+        int vocab = engine.Model.Config.VocabSize;
+        var tokenizer = engine.Tokenizer;
+        IReadOnlyList<int> promptTokens;
+        if (prompt is not null)
+        {
+            if (tokenizer is null)
+                throw new UsageException($"--prompt needs tokenizer files (tokenizer.model or tokenizer.json) in {engineArgs.ModelDirectory}; use --tokens");
+            promptTokens = chat
+                ? ChatTemplate.Encode(tokenizer, [new ChatMessage("user", prompt)])
+                : [tokenizer.BeginOfText, .. tokenizer.Encode(prompt)];
+        }
+        else
+        {
+            foreach (int t in tokens!)
+                if (t < 0 || t >= vocab)
+                    throw new UsageException($"--tokens: id {t} is outside the vocabulary (0..{vocab - 1})");
+            promptTokens = tokens;
+        }
+
+        var decoder = !json && tokenizer is not null ? tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true) : null;
+        var results = engine.GenerateAsync([new GenerationRequest(promptTokens, sampling)], (_, token) =>
+        {
+            if (json) return;
+            if (decoder is not null) Console.Write(decoder.Add(token.TokenId));
+            else Console.Write(token.TokenId.ToString(CultureInfo.InvariantCulture) + " ");
+        }).GetAwaiter().GetResult();
+        var result = results[0];
+        var timings = engine.LastTimings!;
+        string text = tokenizer?.Decode(result.Tokens, skipSpecialTokens: true) ?? "";
+
+        if (json)
+        {
+            using var stdout = Console.OpenStandardOutput();
+            using var w = new Utf8JsonWriter(stdout);
+            w.WriteStartObject();
+            w.WriteStartArray("tokens");
+            foreach (int t in result.Tokens) w.WriteNumberValue(t);
+            w.WriteEndArray();
+            w.WriteString("text", text);
+            w.WriteString("finish_reason", result.FinishReason == FinishReason.Stop ? "stop" : "length");
+            w.WriteStartObject("timings");
+            w.WriteNumber("load_s", Math.Round(engine.LoadSeconds, 4));
+            w.WriteNumber("prefill_tokens", timings.PrefillTokens);
+            w.WriteNumber("prefill_tokens_per_s", Math.Round(timings.PrefillTokensPerSecond, 2));
+            w.WriteNumber("decode_tokens", timings.DecodeTokens);
+            w.WriteNumber("decode_tokens_per_s", Math.Round(timings.DecodeTokensPerSecond, 2));
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.Flush();
+            stdout.WriteByte((byte)'\n');
+        }
+        else
+        {
+            if (decoder is not null) Console.Write(decoder.Flush());
+            Console.WriteLine();
+            Terminal.Info(string.Create(CultureInfo.InvariantCulture,
+                $"{result.Tokens.Count} tokens ({(result.FinishReason == FinishReason.Stop ? "stop" : "length")}); load {engine.LoadSeconds:F2} s; " +
+                $"prefill {timings.PrefillTokens} tokens at {timings.PrefillTokensPerSecond:F1} tok/s; decode {timings.DecodeTokens} tokens at {timings.DecodeTokensPerSecond:F1} tok/s"));
+        }
+        return 0;
+    }
+}

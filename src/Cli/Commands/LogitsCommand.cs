@@ -1,0 +1,50 @@
+using System.Text.Json;
+
+namespace Llama4Cluster.Cli.Commands;
+
+/// <summary>
+/// <c>logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32] --json</c>: one JSON
+/// object on stdout, <c>{"logits": {"0": [V floats], "2": [...]}}</c>, all positions when
+/// --positions is absent. Needs no tokenizer files.
+/// </summary>
+internal static class LogitsCommand
+{
+    public const string Usage = "logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32|bfloat16] [--device cpu|cuda:N] --json";
+
+    public static int Run(Arguments a)
+    {
+        var engineArgs = EngineArguments.Parse(a);
+        var tokens = a.IntList("tokens") ?? throw new UsageException("missing required option --tokens");
+        var positions = a.IntList("positions");
+        bool json = a.Flag("json");
+        a.EnsureAllUsed();
+        if (!json) throw new UsageException("logits prints JSON only: add --json");
+        if (positions is not null)
+            foreach (int p in positions)
+                if (p < 0 || p >= tokens.Length)
+                    throw new UsageException($"--positions: {p} is outside 0..{tokens.Length - 1}");
+
+        using var engine = engineArgs.Load();
+        int vocab = engine.Model.Config.VocabSize;
+        foreach (int t in tokens)
+            if (t < 0 || t >= vocab)
+                throw new UsageException($"--tokens: id {t} is outside the vocabulary (0..{vocab - 1})");
+        var rows = engine.Logits(tokens);
+
+        using var stdout = Console.OpenStandardOutput();
+        using var writer = new Utf8JsonWriter(stdout);
+        writer.WriteStartObject();
+        writer.WriteStartObject("logits");
+        foreach (int p in positions ?? Enumerable.Range(0, tokens.Length).ToArray())
+        {
+            writer.WriteStartArray(p.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            foreach (float v in rows[p]) writer.WriteNumberValue(v);
+            writer.WriteEndArray();
+        }
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        writer.Flush();
+        stdout.WriteByte((byte)'\n');
+        return 0;
+    }
+}

@@ -1,0 +1,16 @@
+using TorchSharp;
+
+namespace Llama4Cluster.Kernels.Engine;
+
+/// <summary>Settings of a <see cref="LocalEngine"/>.</summary>
+public sealed record LocalEngineOptions
+{
+    public torch.ScalarType ComputeDType { get; init; } = torch.ScalarType.Float32;
+    public torch.Device Device { get; init; } = torch.CPU;
+
+    /// <summary>Torch intra-op threads; null = one per core. Several processes on one host should split the cores.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Most tokens (prefill chunks plus decode tokens) in one step; long prompts are prefilled in chunks.</summary>
+    public int MaxStepTokens { get; init; } = 512;
+}
