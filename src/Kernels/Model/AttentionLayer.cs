@@ -79,32 +79,11 @@ public sealed class AttentionLayer : IDisposable
             int n = slice.Tokens.Count;
             var cache = slice.Cache.Layer(_layer);
             var (keys, values) = cache.Append(k.narrow(0, row, n), v.narrow(0, row, n));
-            outputs.Add(Attend(q.narrow(0, row, n), keys, values, slice.Cache.Length, cache.StartPosition));
+            outputs.Add(AttentionCore.Attend(q.narrow(0, row, n), keys, values, slice.Cache.Length, cache.StartPosition, _chunk, _scale));
             row += n;
         }
         var o = outputs.Count == 1 ? outputs[0] : torch.cat(outputs, 0);
         return nn.functional.linear(o, _o).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>q <c>[n, H, hd]</c> at positions q0…; keys/values <c>[m, KV, hd]</c> at k0…. Returns <c>[n, H·hd]</c>.</summary>
-    private Tensor Attend(Tensor q, Tensor keys, Tensor values, long q0, long k0)
-    {
-        long n = q.shape[0], m = keys.shape[0];
-        int g = _heads / _kvHeads;
-        // [n, H, hd] -> [H, n, hd] -> [KV, G·n, hd]: head h = kv·G + j reads kv head h / G.
-        var qh = q.permute(1, 0, 2).reshape(_kvHeads, g * n, _headDim);
-        var kh = keys.permute(1, 0, 2);
-        var vh = values.permute(1, 0, 2);
-        var scores = torch.bmm(qh, kh.transpose(1, 2)).mul_(_scale);
-        // One decode token against a cache trimmed to its chunk sees every entry: no mask needed.
-        if (n > 1 || k0 + m - 1 != q0 || (_chunk is { } c && k0 / c != q0 / c))
-        {
-            var mask = AttentionMask.Additive(q0, n, k0, m, _chunk, scores.dtype, scores.device);
-            scores = scores.view(_kvHeads, g, n, m).add_(mask).view(_kvHeads, g * n, m);
-        }
-        var probs = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
-        var o = torch.bmm(probs, vh);
-        return o.view(_heads, n, _headDim).permute(1, 0, 2).reshape(n, _heads * _headDim);
     }
 
     public void Dispose()

@@ -1,0 +1,37 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Llama4Cluster.Kernels.Model;
+
+/// <summary>
+/// Scores, mask, softmax and weighted sum for one sequence (spec §2.3 steps 5–7), GQA without
+/// materialising repeated keys: the G query heads that share a kv head are stacked into one batch
+/// row of a bmm.
+/// </summary>
+public static class AttentionCore
+{
+    /// <summary>
+    /// q <c>[n, H, hd]</c> at absolute positions <c>q0…</c>; keys/values <c>[m, KV, hd]</c> at <c>k0…</c>
+    /// (the last key is the last query's own). Returns <c>[n, H·hd]</c> in q's dtype; softmax in fp32.
+    /// </summary>
+    public static Tensor Attend(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale)
+    {
+        using var scope = NewDisposeScope();
+        long n = q.shape[0], heads = q.shape[1], hd = q.shape[2], m = keys.shape[0], kvHeads = keys.shape[1];
+        long g = heads / kvHeads;
+        // [n, H, hd] -> [H, n, hd] -> [KV, G·n, hd]: head h = kv·G + j reads kv head h / G.
+        var qh = q.permute(1, 0, 2).reshape(kvHeads, g * n, hd);
+        var kh = keys.permute(1, 0, 2);
+        var vh = values.permute(1, 0, 2);
+        var scores = torch.bmm(qh, kh.transpose(1, 2)).mul_(scale);
+        // One decode token against a cache trimmed to its chunk sees every entry: no mask needed.
+        if (n > 1 || k0 + m - 1 != q0 || (chunk is { } c && k0 / c != q0 / c))
+        {
+            var mask = AttentionMask.Additive(q0, n, k0, m, chunk, scores.dtype, scores.device);
+            scores = scores.view(kvHeads, g, n, m).add_(mask).view(kvHeads, g * n, m);
+        }
+        var probs = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
+        var o = torch.bmm(probs, vh);
+        return o.view(heads, n, hd).permute(1, 0, 2).reshape(n, heads * hd).MoveToOuterDisposeScope();
+    }
+}
