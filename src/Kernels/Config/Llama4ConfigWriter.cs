@@ -102,6 +102,3 @@ public static class Llama4ConfigWriter
             ? v.ToString("0.0", CultureInfo.InvariantCulture)
             : v.ToString("R", CultureInfo.InvariantCulture))!;
 }
-
-/// <summary>Image token ids written at the top level of a ConditionalGeneration config.</summary>
-public sealed record ImageTokenIds(int ImageStart, int ImageEnd, int Patch);
