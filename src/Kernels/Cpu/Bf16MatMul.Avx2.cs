@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -6,6 +7,7 @@ namespace Llama4Cluster.Kernels.Cpu;
 /// <summary>AVX2 fallback: 2 weight rows × 1 batch row per pass, lane-order blocks of 16.</summary>
 public static unsafe partial class Bf16MatMul
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsAvx2(ref MatMulSegment s, int o0, int o1)
     {
         int full = s.In & ~15;
@@ -33,8 +35,10 @@ public static unsafe partial class Bf16MatMul
                 }
 
                 float* y = s.Y + (long)b * s.YStride + o;
-                y[0] = Vector256.Sum(a0 + c0) + DotScalar(w0 + full, x + full, tail);
-                y[1] = Vector256.Sum(a1 + c1) + DotScalar(w1 + full, x + full, tail);
+                y[0] = Vector256.Sum(a0 + c0);
+                y[1] = Vector256.Sum(a1 + c1);
+                y[0] += DotScalar(w0 + full, x + full, tail);
+                y[1] += DotScalar(w1 + full, x + full, tail);
             }
         }
 
@@ -52,7 +56,8 @@ public static unsafe partial class Bf16MatMul
                     c = Fma.MultiplyAdd((r & hi).AsSingle(), Vector256.Load(x + k + 8), c);
                 }
 
-                s.Y[(long)b * s.YStride + o] = Vector256.Sum(a + c) + DotScalar(w + full, x + full, tail);
+                float sum = Vector256.Sum(a + c);
+                s.Y[(long)b * s.YStride + o] = sum + DotScalar(w + full, x + full, tail);
             }
         }
     }

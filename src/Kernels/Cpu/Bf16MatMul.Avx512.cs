@@ -12,6 +12,7 @@ public static unsafe partial class Bf16MatMul
         static abstract int Count { get; }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsAvx512(ref MatMulSegment s, int o0, int o1)
     {
         int o = o0;
@@ -50,6 +51,7 @@ public static unsafe partial class Bf16MatMul
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float DotAvx512(ushort* w, float* x, int n)
     {
         int full = n & ~31;
@@ -63,7 +65,8 @@ public static unsafe partial class Bf16MatMul
             acc1 = Avx512F.FusedMultiplyAdd((raw & hi).AsSingle(), Vector512.Load(x + k + 16), acc1);
         }
 
-        return Vector512.Sum(acc0 + acc1) + DotScalar(w + full, x + full, n - full);
+        float sum = Vector512.Sum(acc0 + acc1);
+        return sum + DotScalar(w + full, x + full, n - full);
     }
 
     /// <summary>
@@ -78,7 +81,7 @@ public static unsafe partial class Bf16MatMul
     {
         int full = n & ~31;
         ushort* w0 = w, w1 = w + n, w2 = w1 + n, w3 = w2 + n;
-        float* x0 = x, x1 = x + xStride, x2 = x1 + xStride, x3 = x2 + xStride;
+        float* x0 = x;
         var hi = Vector512.Create(0xFFFF0000u);
         Vector512<float> a00 = default, a10 = default, a20 = default, a30 = default;
         Vector512<float> a01 = default, a11 = default, a21 = default, a31 = default;
@@ -86,83 +89,94 @@ public static unsafe partial class Bf16MatMul
         Vector512<float> a03 = default, a13 = default, a23 = default, a33 = default;
         for (int k = 0; k < full; k += 32)
         {
-            var r0 = Vector512.Load((uint*)(w0 + k));
-            var r1 = Vector512.Load((uint*)(w1 + k));
-            var r2 = Vector512.Load((uint*)(w2 + k));
-            var r3 = Vector512.Load((uint*)(w3 + k));
-            var e0 = Avx512F.ShiftLeftLogical(r0, 16).AsSingle();
-            var d0 = (r0 & hi).AsSingle();
-            var e1 = Avx512F.ShiftLeftLogical(r1, 16).AsSingle();
-            var d1 = (r1 & hi).AsSingle();
-            var e2 = Avx512F.ShiftLeftLogical(r2, 16).AsSingle();
-            var d2 = (r2 & hi).AsSingle();
-            var e3 = Avx512F.ShiftLeftLogical(r3, 16).AsSingle();
-            var d3 = (r3 & hi).AsSingle();
-
-            var xe = Vector512.Load(x0 + k);
-            var xo = Vector512.Load(x0 + k + 16);
-            a00 = Avx512F.FusedMultiplyAdd(d0, xo, Avx512F.FusedMultiplyAdd(e0, xe, a00));
-            a10 = Avx512F.FusedMultiplyAdd(d1, xo, Avx512F.FusedMultiplyAdd(e1, xe, a10));
-            a20 = Avx512F.FusedMultiplyAdd(d2, xo, Avx512F.FusedMultiplyAdd(e2, xe, a20));
-            a30 = Avx512F.FusedMultiplyAdd(d3, xo, Avx512F.FusedMultiplyAdd(e3, xe, a30));
-            if (TB.Count > 1)
-            {
-                xe = Vector512.Load(x1 + k);
-                xo = Vector512.Load(x1 + k + 16);
-                a01 = Avx512F.FusedMultiplyAdd(d0, xo, Avx512F.FusedMultiplyAdd(e0, xe, a01));
-                a11 = Avx512F.FusedMultiplyAdd(d1, xo, Avx512F.FusedMultiplyAdd(e1, xe, a11));
-                a21 = Avx512F.FusedMultiplyAdd(d2, xo, Avx512F.FusedMultiplyAdd(e2, xe, a21));
-                a31 = Avx512F.FusedMultiplyAdd(d3, xo, Avx512F.FusedMultiplyAdd(e3, xe, a31));
-            }
-
-            if (TB.Count > 2)
-            {
-                xe = Vector512.Load(x2 + k);
-                xo = Vector512.Load(x2 + k + 16);
-                a02 = Avx512F.FusedMultiplyAdd(d0, xo, Avx512F.FusedMultiplyAdd(e0, xe, a02));
-                a12 = Avx512F.FusedMultiplyAdd(d1, xo, Avx512F.FusedMultiplyAdd(e1, xe, a12));
-                a22 = Avx512F.FusedMultiplyAdd(d2, xo, Avx512F.FusedMultiplyAdd(e2, xe, a22));
-                a32 = Avx512F.FusedMultiplyAdd(d3, xo, Avx512F.FusedMultiplyAdd(e3, xe, a32));
-            }
-
-            if (TB.Count > 3)
-            {
-                xe = Vector512.Load(x3 + k);
-                xo = Vector512.Load(x3 + k + 16);
-                a03 = Avx512F.FusedMultiplyAdd(d0, xo, Avx512F.FusedMultiplyAdd(e0, xe, a03));
-                a13 = Avx512F.FusedMultiplyAdd(d1, xo, Avx512F.FusedMultiplyAdd(e1, xe, a13));
-                a23 = Avx512F.FusedMultiplyAdd(d2, xo, Avx512F.FusedMultiplyAdd(e2, xe, a23));
-                a33 = Avx512F.FusedMultiplyAdd(d3, xo, Avx512F.FusedMultiplyAdd(e3, xe, a33));
-            }
+            // One weight row at a time, activations as FMA memory operands (L1 hits): 16
+            // accumulators + 2 widened weights + the mask stay in registers, nothing spills.
+            var r = Vector512.Load((uint*)(w0 + k));
+            var e = Avx512F.ShiftLeftLogical(r, 16).AsSingle();
+            var d = (r & hi).AsSingle();
+            Row<TB>(e, d, x0 + k, xStride, ref a00, ref a01, ref a02, ref a03);
+            r = Vector512.Load((uint*)(w1 + k));
+            e = Avx512F.ShiftLeftLogical(r, 16).AsSingle();
+            d = (r & hi).AsSingle();
+            Row<TB>(e, d, x0 + k, xStride, ref a10, ref a11, ref a12, ref a13);
+            r = Vector512.Load((uint*)(w2 + k));
+            e = Avx512F.ShiftLeftLogical(r, 16).AsSingle();
+            d = (r & hi).AsSingle();
+            Row<TB>(e, d, x0 + k, xStride, ref a20, ref a21, ref a22, ref a23);
+            r = Vector512.Load((uint*)(w3 + k));
+            e = Avx512F.ShiftLeftLogical(r, 16).AsSingle();
+            d = (r & hi).AsSingle();
+            Row<TB>(e, d, x0 + k, xStride, ref a30, ref a31, ref a32, ref a33);
         }
 
-        int tail = n - full;
-        Finish(a00, a10, a20, a30, w0 + full, w1 + full, w2 + full, w3 + full, x0 + full, tail, y);
+        // Reduce before any call: accumulators live across a call would be spilled to the stack
+        // on every loop iteration (zmm registers are caller-saved).
+        Store(a00, a10, a20, a30, y);
         if (TB.Count > 1)
         {
-            Finish(a01, a11, a21, a31, w0 + full, w1 + full, w2 + full, w3 + full, x1 + full, tail, y + yStride);
+            Store(a01, a11, a21, a31, y + yStride);
         }
 
         if (TB.Count > 2)
         {
-            Finish(a02, a12, a22, a32, w0 + full, w1 + full, w2 + full, w3 + full, x2 + full, tail, y + 2 * yStride);
+            Store(a02, a12, a22, a32, y + 2 * yStride);
         }
 
         if (TB.Count > 3)
         {
-            Finish(a03, a13, a23, a33, w0 + full, w1 + full, w2 + full, w3 + full, x3 + full, tail, y + 3 * yStride);
+            Store(a03, a13, a23, a33, y + 3 * yStride);
+        }
+
+        int tail = n - full;
+        if (tail > 0)
+        {
+            for (int b = 0; b < TB.Count; b++)
+            {
+                float* xb = x + b * xStride + full;
+                float* yb = y + b * yStride;
+                yb[0] += DotScalar(w0 + full, xb, tail);
+                yb[1] += DotScalar(w1 + full, xb, tail);
+                yb[2] += DotScalar(w2 + full, xb, tail);
+                yb[3] += DotScalar(w3 + full, xb, tail);
+            }
+        }
+    }
+
+    /// <summary>Accumulates one widened weight block (even lanes e, odd lanes d) into the
+    /// accumulators of TB.Count batch rows whose lane-ordered activations start at x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row<TB>(
+        Vector512<float> e, Vector512<float> d, float* x, int xStride,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+        where TB : struct, IBatchTile
+    {
+        a0 = Avx512F.FusedMultiplyAdd(d, Vector512.Load(x + 16), Avx512F.FusedMultiplyAdd(e, Vector512.Load(x), a0));
+        if (TB.Count > 1)
+        {
+            x += xStride;
+            a1 = Avx512F.FusedMultiplyAdd(d, Vector512.Load(x + 16), Avx512F.FusedMultiplyAdd(e, Vector512.Load(x), a1));
+        }
+
+        if (TB.Count > 2)
+        {
+            x += xStride;
+            a2 = Avx512F.FusedMultiplyAdd(d, Vector512.Load(x + 16), Avx512F.FusedMultiplyAdd(e, Vector512.Load(x), a2));
+        }
+
+        if (TB.Count > 3)
+        {
+            x += xStride;
+            a3 = Avx512F.FusedMultiplyAdd(d, Vector512.Load(x + 16), Avx512F.FusedMultiplyAdd(e, Vector512.Load(x), a3));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish(
-        Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3,
-        ushort* w0, ushort* w1, ushort* w2, ushort* w3, float* x, int tail, float* y)
+    private static void Store(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, float* y)
     {
-        y[0] = Vector512.Sum(a0) + DotScalar(w0, x, tail);
-        y[1] = Vector512.Sum(a1) + DotScalar(w1, x, tail);
-        y[2] = Vector512.Sum(a2) + DotScalar(w2, x, tail);
-        y[3] = Vector512.Sum(a3) + DotScalar(w3, x, tail);
+        y[0] = Vector512.Sum(a0);
+        y[1] = Vector512.Sum(a1);
+        y[2] = Vector512.Sum(a2);
+        y[3] = Vector512.Sum(a3);
     }
 
     private readonly struct Tile1 : IBatchTile

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace Llama4Cluster.Kernels.Cpu;
@@ -121,6 +122,7 @@ public static unsafe partial class Bf16MatMul
     /// of <see cref="LaneBlock"/> elements the even elements come first, then the odd ones; the
     /// tail after the last full block stays in natural order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ToLaneOrder(float* src, float* dst, int n, Bf16Isa isa, float scale)
     {
         int block = LaneBlock(isa);
@@ -169,6 +171,7 @@ public static unsafe partial class Bf16MatMul
         pool.Run(&ExecuteJob, &job);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ExecuteJob(void* state, int worker)
     {
         var job = (MatMulJob*)state;
@@ -209,6 +212,7 @@ public static unsafe partial class Bf16MatMul
     internal static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 
     /// <summary>Dot product of a bf16 row and a natural-order fp32 row, scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotScalar(ushort* w, float* x, int n)
     {
         float sum = 0;
@@ -220,6 +224,7 @@ public static unsafe partial class Bf16MatMul
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsScalar(ref MatMulSegment s, int o0, int o1)
     {
         for (int o = o0; o < o1; o++)
