@@ -1,0 +1,78 @@
+using TorchSharp;
+
+namespace Llama4Cluster.Kernels.Cpu;
+
+/// <summary>
+/// <c>nn.functional.linear</c> without bias for bf16 weights, routed to <see cref="Bf16MatMul"/>
+/// at decode batch sizes on CPU, where libtorch's bf16 GEMV streams weights at about a quarter of
+/// the memory bandwidth (see shared/PERFORMANCE.md).
+/// </summary>
+public static unsafe class Bf16Linear
+{
+    /// <summary>
+    /// <c>y = x·Wᵀ</c>, x <c>[..., In]</c> fp32 or bf16, W <c>[Out, In]</c>; y <c>[..., Out]</c> in
+    /// x's dtype. Uses the CPU kernel when x and W are on the CPU, W is contiguous bf16, x is
+    /// fp32/bf16 with at most <see cref="Bf16MatMul.MaxDecodeBatch"/> rows and no gradient is
+    /// wanted; otherwise <c>torch.nn.functional.linear</c> (x cast to W's dtype and back).
+    /// </summary>
+    public static torch.Tensor Linear(torch.Tensor x, torch.Tensor weight, CpuWorkerPool? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(weight);
+        using var scope = torch.NewDisposeScope();
+        torch.Tensor y = CanUseKernel(x, weight) ? Kernel(x, weight, pool) : Fallback(x, weight);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Whether <see cref="Linear"/> takes the kernel path for these operands.</summary>
+    public static bool CanUseKernel(torch.Tensor x, torch.Tensor weight)
+    {
+        if (x.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU
+            || weight.dtype != torch.bfloat16 || weight.dim() != 2 || !weight.is_contiguous()
+            || (x.dtype != torch.float32 && x.dtype != torch.bfloat16) || x.dim() < 1)
+        {
+            return false;
+        }
+
+        if (torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad))
+        {
+            return false;
+        }
+
+        long inF = weight.shape[1];
+        if (x.shape[^1] != inF || inF == 0 || inF > int.MaxValue || weight.shape[0] > int.MaxValue)
+        {
+            return false;
+        }
+
+        return x.NumberOfElements / inF <= Bf16MatMul.MaxDecodeBatch;
+    }
+
+    private static torch.Tensor Kernel(torch.Tensor x, torch.Tensor weight, CpuWorkerPool? pool)
+    {
+        int inF = (int)weight.shape[1];
+        int outF = (int)weight.shape[0];
+        int batch = (int)(x.NumberOfElements / inF);
+        var xf = (x.dtype == torch.float32 ? x : x.to(torch.float32)).contiguous();
+        var shape = x.shape.ToArray();
+        shape[^1] = outF;
+        var y = torch.empty(shape, dtype: torch.float32, device: torch.CPU);
+        Bf16MatMul.Multiply(
+            (float*)TensorData.Pointer(xf), (ushort*)TensorData.Pointer(weight), (float*)TensorData.Pointer(y),
+            batch, inF, outF, pool);
+        // The kernel read raw pointers: keep the tensors (and their storage) alive until here.
+        GC.KeepAlive(xf);
+        GC.KeepAlive(weight);
+        return x.dtype == torch.float32 ? y : y.to(x.dtype);
+    }
+
+    private static torch.Tensor Fallback(torch.Tensor x, torch.Tensor weight)
+    {
+        if (x.dtype == weight.dtype)
+        {
+            return torch.nn.functional.linear(x, weight);
+        }
+
+        return torch.nn.functional.linear(x.to(weight.dtype), weight).to(x.dtype);
+    }
+}

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+
+namespace Llama4Cluster.Kernels.Cpu;
+
+/// <summary>
+/// A small persistent pool of worker threads for the CPU decode kernels. The calling thread
+/// takes part as worker 0, so a pool of N threads starts N - 1 background threads.
+/// </summary>
+/// <remarks>
+/// A call hands the workers a function pointer and a pointer to a job that lives on the
+/// caller's stack; the call returns only after every worker has left the job, so nothing is
+/// allocated per call. Workers spin for <see cref="SpinMicroseconds"/> after a job (decode issues
+/// calls back to back) and then block, so an idle pool costs no CPU. Calls from several threads
+/// are serialized; a call made from inside a job (one of this pool's threads) runs inline.
+/// </remarks>
+public sealed unsafe class CpuWorkerPool : IDisposable
+{
+    private static readonly Lazy<CpuWorkerPool> SharedPool =
+        new(() => new CpuWorkerPool(Environment.ProcessorCount), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    [ThreadStatic]
+    private static CpuWorkerPool? t_currentPool;
+
+    private readonly Thread[] _threads;
+    private readonly object _callGate = new();
+    private readonly object _sleepGate = new();
+    private long _generation;
+    private int _pending;
+    private int _sleepers;
+    private volatile bool _disposed;
+    private delegate*<void*, int, void> _body;
+    private void* _state;
+
+    /// <summary>Creates a pool of <paramref name="threadCount"/> threads, the caller included.</summary>
+    public CpuWorkerPool(int threadCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threadCount, 1);
+        ThreadCount = threadCount;
+        _threads = new Thread[threadCount - 1];
+        for (int i = 0; i < _threads.Length; i++)
+        {
+            int index = i + 1;
+            _threads[i] = new Thread(() => WorkerLoop(index))
+            {
+                IsBackground = true,
+                Name = $"l4c-cpu-kernel-{index}",
+            };
+            _threads[i].Start();
+        }
+    }
+
+    /// <summary>The process-wide pool, one thread per logical processor.</summary>
+    public static CpuWorkerPool Shared => SharedPool.Value;
+
+    /// <summary>Threads that take part in a call, the calling thread included.</summary>
+    public int ThreadCount { get; }
+
+    /// <summary>How long an idle worker polls for the next job before it blocks (default 50 µs).</summary>
+    public int SpinMicroseconds { get; set; } = 50;
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(<paramref name="state"/>, workerIndex) on every thread of the
+    /// pool and returns when all have finished. Bodies share work through <paramref name="state"/>
+    /// (typically an atomic chunk counter), so a late worker just finds nothing left to do.
+    /// </summary>
+    internal void Run(delegate*<void*, int, void> body, void* state)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_threads.Length == 0 || t_currentPool is not null)
+        {
+            body(state, 0);
+            return;
+        }
+
+        lock (_callGate)
+        {
+            _body = body;
+            _state = state;
+            Volatile.Write(ref _pending, _threads.Length);
+            Interlocked.Increment(ref _generation);
+            if (Volatile.Read(ref _sleepers) > 0)
+            {
+                lock (_sleepGate)
+                {
+                    Monitor.PulseAll(_sleepGate);
+                }
+            }
+
+            t_currentPool = this;
+            try
+            {
+                body(state, 0);
+            }
+            finally
+            {
+                t_currentPool = null;
+                // Never return while a worker may still read the caller's stack.
+                var spin = default(SpinWait);
+                while (Volatile.Read(ref _pending) != 0)
+                {
+                    spin.SpinOnce(sleep1Threshold: -1);
+                }
+
+                _body = null;
+                _state = null;
+            }
+        }
+    }
+
+    /// <summary>Stops the background threads.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Interlocked.Increment(ref _generation);
+        lock (_sleepGate)
+        {
+            Monitor.PulseAll(_sleepGate);
+        }
+
+        foreach (var thread in _threads)
+        {
+            thread.Join();
+        }
+    }
+
+    private void WorkerLoop(int index)
+    {
+        t_currentPool = this;
+        long seen = 0;
+        while (true)
+        {
+            long generation = WaitForJob(seen);
+            seen = generation;
+            if (_disposed)
+            {
+                return;
+            }
+
+            try
+            {
+                _body(_state, index);
+            }
+            catch (Exception ex)
+            {
+                // Kernel bodies do not throw; a bug here must not kill the process silently
+                // nor leave the caller waiting forever.
+                Debug.Fail(ex.ToString());
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pending);
+            }
+        }
+    }
+
+    private long WaitForJob(long seen)
+    {
+        long spinUntil = Stopwatch.GetTimestamp() + SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
+        while (true)
+        {
+            long generation = Volatile.Read(ref _generation);
+            if (generation != seen)
+            {
+                return generation;
+            }
+
+            if (Stopwatch.GetTimestamp() < spinUntil)
+            {
+                Thread.SpinWait(16);
+                continue;
+            }
+
+            lock (_sleepGate)
+            {
+                // Dekker-style handshake with Run: announce the sleeper, then re-check.
+                Interlocked.Increment(ref _sleepers);
+                while (Volatile.Read(ref _generation) == seen)
+                {
+                    Monitor.Wait(_sleepGate);
+                }
+
+                Interlocked.Decrement(ref _sleepers);
+            }
+        }
+    }
+}
