@@ -9,12 +9,12 @@ internal static class Program
 {
     private static readonly HashSet<string> Flags = ["json", "chat", "ignore-eos", "quick"];
 
-    private static readonly (string Name, string Usage, Func<Arguments, int> Run)[] Commands =
+    private static readonly (string Name, string Usage, Func<string[], int> Run)[] Commands =
     [
-        ("demo", DemoCommand.Usage, DemoCommand.Run),
-        ("create-tiny", CreateTinyCommand.Usage, CreateTinyCommand.Run),
-        ("logits", LogitsCommand.Usage, LogitsCommand.Run),
-        ("generate", GenerateCommand.Usage, GenerateCommand.Run),
+        ("demo", DemoCommand.Usage, a => DemoCommand.Run(new Arguments(a, Flags))),
+        ("create-tiny", CreateTinyCommand.Usage, a => CreateTinyCommand.Run(new Arguments(a, Flags))),
+        ("logits", LogitsCommand.Usage, a => LogitsCommand.Run(new Arguments(a, Flags))),
+        ("generate", GenerateCommand.Usage, a => GenerateCommand.Run(new Arguments(a, Flags))),
         ("bench", BenchCommand.Usage, BenchCommand.Run),
     ];
 
@@ -31,7 +31,7 @@ internal static class Program
         {
             if (command.Name is null)
                 throw new UsageException($"unknown command '{args[0]}' (commands: {string.Join(", ", Commands.Select(c => c.Name))})");
-            return command.Run(new Arguments(args.Skip(1), Flags));
+            return command.Run(args[1..]);
         }
         catch (UsageException e)
         {

@@ -1,4 +1,5 @@
 using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Kernels.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,7 +52,7 @@ public sealed class AttentionLayer : IDisposable
     {
         using var scope = NewDisposeScope();
         long t = x.shape[0];
-        var qkv = nn.functional.linear(x, _qkv);
+        var qkv = Bf16Linear.Linear(x, _qkv);
         var q = qkv.narrow(1, 0, _heads * _headDim).reshape(t, _heads, _headDim);
         var k = qkv.narrow(1, _heads * _headDim, _kvHeads * _headDim).reshape(t, _kvHeads, _headDim);
         var v = qkv.narrow(1, (_heads + _kvHeads) * _headDim, _kvHeads * _headDim).reshape(t, _kvHeads, _headDim);
@@ -83,7 +84,7 @@ public sealed class AttentionLayer : IDisposable
             row += n;
         }
         var o = outputs.Count == 1 ? outputs[0] : torch.cat(outputs, 0);
-        return nn.functional.linear(o, _o).MoveToOuterDisposeScope();
+        return Bf16Linear.Linear(o, _o).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,9 +24,9 @@ public sealed class SwiGluMlp : IDisposable
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gu = nn.functional.linear(x, _gateUp);
+        var gu = Bf16Linear.Linear(x, _gateUp);
         var h = nn.functional.silu(gu.narrow(-1, 0, _intermediate)).mul_(gu.narrow(-1, _intermediate, _intermediate));
-        return nn.functional.linear(h, _down).MoveToOuterDisposeScope();
+        return Bf16Linear.Linear(h, _down).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -28,17 +28,24 @@ public sealed class SamplerLargeVocabularyTests(ITestOutputHelper output)
             sampler.Sample(Logits, Prompt, Generated);
         }
 
+        // Background tiered re-JIT can allocate on this thread while other tests load the machine:
+        // the least of several rounds is the sampler's own steady-state allocation.
         const int calls = 20;
+        long allocated = long.MaxValue;
         var stopwatch = Stopwatch.StartNew();
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < calls; i++)
+        for (var round = 0; round < 5 && allocated / calls >= 256; round++)
         {
-            sampler.Sample(Logits, Prompt, Generated);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < calls; i++)
+            {
+                sampler.Sample(Logits, Prompt, Generated);
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         stopwatch.Stop();
-        output.WriteLine($"{configuration}: {allocated / calls} B/call, {stopwatch.Elapsed.TotalMilliseconds / calls:F2} ms/call");
+        output.WriteLine($"{configuration}: {allocated / calls} B/call");
 
         // A SampledToken (~40 B) plus at most a TokenLogprob[5] (~64 B); one vocabulary-sized buffer would be 800 KB.
         Assert.True(allocated / calls < 256, $"{allocated / calls} bytes per call");

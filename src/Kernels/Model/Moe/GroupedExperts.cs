@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -42,6 +43,8 @@ public sealed class GroupedExperts : IDisposable
     /// </summary>
     public Tensor Compute(Tensor inputs, IReadOnlyList<int> experts, IReadOnlyList<int> counts)
     {
+        if (UsesStreamingKernel(inputs))
+            return ComputeStreaming(inputs, experts, counts);
         using var scope = NewDisposeScope();
         var output = torch.empty_like(inputs);
         long row = 0;
@@ -61,6 +64,46 @@ public sealed class GroupedExperts : IDisposable
         if (row != inputs.shape[0])
             throw new ArgumentException($"group counts cover {row} rows of {inputs.shape[0]}");
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Decode-sized batches of bf16 CPU weights go through the AVX-512 weight-streaming kernel (one
+    /// call for all experts of the layer, every thread busy); torch's bf16 GEMV reads weights at only
+    /// about a quarter of the memory bandwidth (PERFORMANCE.md). Larger batches are GEMM-bound and stay
+    /// on oneDNN.
+    /// </summary>
+    private bool UsesStreamingKernel(Tensor inputs) =>
+        inputs.device_type == DeviceType.CPU && _gateUp.device_type == DeviceType.CPU
+        && _gateUp.dtype == ScalarType.BFloat16 && _gateUp.is_contiguous() && _down.is_contiguous()
+        && inputs.shape[0] <= Bf16MatMul.MaxDecodeBatch
+        && (inputs.dtype == ScalarType.Float32 || inputs.dtype == ScalarType.BFloat16);
+
+    private unsafe Tensor ComputeStreaming(Tensor inputs, IReadOnlyList<int> experts, IReadOnlyList<int> counts)
+    {
+        using var scope = NewDisposeScope();
+        int rows = (int)inputs.shape[0], d = (int)inputs.shape[1];
+        var x = inputs.to_type(ScalarType.Float32).contiguous();
+        var y = torch.empty([rows, d], dtype: ScalarType.Float32);
+        long gateUpStride = 2L * Intermediate * d * sizeof(ushort), downStride = (long)d * Intermediate * sizeof(ushort);
+        nint gateUpBase = TensorData.Pointer(_gateUp), downBase = TensorData.Pointer(_down);
+        var assignments = new Bf16ExpertAssignment[experts.Count];
+        int row = 0, used = 0;
+        for (int g = 0; g < experts.Count; g++)
+        {
+            int n = counts[g];
+            if (n == 0) continue;
+            if (!_localIndex.TryGetValue(experts[g], out int local))
+                throw new ArgumentException($"expert {experts[g]} is not held here (holds {string.Join(",", ExpertIds)})");
+            var weights = new Bf16ExpertWeights(gateUpBase + (nint)(local * gateUpStride), downBase + (nint)(local * downStride), d, Intermediate);
+            assignments[used++] = new Bf16ExpertAssignment(weights, Enumerable.Range(row, n).ToArray());
+            row += n;
+        }
+        if (row != rows)
+            throw new ArgumentException($"group counts cover {row} rows of {rows}");
+        var xs = new ReadOnlySpan<float>((void*)TensorData.Pointer(x), rows * d);
+        var ys = new Span<float>((void*)TensorData.Pointer(y), rows * d);
+        Bf16SwiGlu.ForwardMany(xs, rows, assignments.AsSpan(0, used), ys, accumulate: false);
+        return y.to_type(inputs.dtype).MoveToOuterDisposeScope();
     }
 
     public void Dispose()
