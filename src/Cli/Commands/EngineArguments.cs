@@ -1,11 +1,12 @@
 using Llama4Cluster.Cli.Ui;
+using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
 
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>The options every model-running command shares: --model, --dtype, --device, --threads.</summary>
-internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions Options)
+internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions Options, Llama4TextConfig Config)
 {
     public static EngineArguments Parse(Arguments a)
     {
@@ -28,7 +29,16 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         {
             throw new UsageException(e.Message);
         }
-        return new EngineArguments(model, options);
+        // Read the config first (cheap) so token ids are checked before any weights load.
+        return new EngineArguments(model, options, Llama4ConfigReader.Load(model));
+    }
+
+    /// <summary>Throws a usage error naming <paramref name="option"/> for ids outside the vocabulary.</summary>
+    public void CheckTokens(IEnumerable<int> tokens, string option)
+    {
+        foreach (int t in tokens)
+            if (t < 0 || t >= Config.VocabSize)
+                throw new UsageException($"--{option}: id {t} is outside the vocabulary (0..{Config.VocabSize - 1})");
     }
 
     public LocalEngine Load()

@@ -52,8 +52,8 @@ internal static class GenerateCommand
             throw new UsageException(e.Message);
         }
 
+        if (tokens is not null) engineArgs.CheckTokens(tokens, "tokens");
         using var engine = engineArgs.Load();
-        int vocab = engine.Model.Config.VocabSize;
         var tokenizer = engine.Tokenizer;
         IReadOnlyList<int> promptTokens;
         if (prompt is not null)
@@ -66,10 +66,7 @@ internal static class GenerateCommand
         }
         else
         {
-            foreach (int t in tokens!)
-                if (t < 0 || t >= vocab)
-                    throw new UsageException($"--tokens: id {t} is outside the vocabulary (0..{vocab - 1})");
-            promptTokens = tokens;
+            promptTokens = tokens!;
         }
 
         var decoder = !json && tokenizer is not null ? tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true) : null;

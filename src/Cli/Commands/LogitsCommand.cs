@@ -24,11 +24,8 @@ internal static class LogitsCommand
                 if (p < 0 || p >= tokens.Length)
                     throw new UsageException($"--positions: {p} is outside 0..{tokens.Length - 1}");
 
+        engineArgs.CheckTokens(tokens, "tokens");
         using var engine = engineArgs.Load();
-        int vocab = engine.Model.Config.VocabSize;
-        foreach (int t in tokens)
-            if (t < 0 || t >= vocab)
-                throw new UsageException($"--tokens: id {t} is outside the vocabulary (0..{vocab - 1})");
         var rows = engine.Logits(tokens);
 
         using var stdout = Console.OpenStandardOutput();
