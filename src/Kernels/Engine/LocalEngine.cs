@@ -74,13 +74,9 @@ public sealed class LocalEngine : IDisposable
             int n = Math.Min(Options.MaxStepTokens, tokens.Count - at);
             using var logits = Model.Forward([new SequenceSlice(cache, Slice(tokens, at, n), LogitsRequest.All)])!;
             using var cpu = logits.cpu();
-            var data = cpu.data<float>();
+            var data = cpu.data<float>().ToArray();
             for (int r = 0; r < n; r++)
-            {
-                var row = new float[vocab];
-                for (int j = 0; j < vocab; j++) row[j] = data[r * vocab + j];
-                rows.Add(row);
-            }
+                rows.Add(data.AsSpan(r * vocab, vocab).ToArray());
         }
         return rows.ToArray();
     }
