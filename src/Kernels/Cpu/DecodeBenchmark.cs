@@ -67,12 +67,7 @@ public static unsafe class DecodeBenchmark
 
     private static (double Median, double Best) MeasureBandwidth(DecodeBenchmarkOptions options, CpuWorkerPool pool)
     {
-        var passes = new double[5];
-        for (int i = 0; i < passes.Length; i++)
-        {
-            passes[i] = MemoryBandwidth.Measure(options.BandwidthBytes, 1, pool);
-        }
-
+        var passes = MemoryBandwidth.MeasurePasses(options.BandwidthBytes, 7, pool);
         Array.Sort(passes);
         return (passes[passes.Length / 2], passes[^1]);
     }
