@@ -23,9 +23,10 @@ public static unsafe partial class Bf16MatMul
     /// <summary>Batch rows above which a caller should prefer a GEMM library (oneDNN).</summary>
     public const int MaxDecodeBatch = 32;
 
-    /// <summary>Weight bytes per chunk of work: large enough to amortize the hand-out, small
-    /// enough to balance two threads on one expert.</summary>
-    private const int ChunkBytes = 96 * 1024;
+    /// <summary>Weight bytes per chunk of work: long sequential streams for the prefetcher
+    /// (512 KiB beat 96 KiB and 128 KiB at batch 1), while <see cref="RunSegments"/> still keeps
+    /// several chunks per thread. Settable for experiments.</summary>
+    internal static int ChunkBytes { get; set; } = 512 * 1024;
 
     private static readonly Bf16Isa DetectedIsa =
         Avx512F.IsSupported ? Bf16Isa.Avx512 : Avx2.IsSupported && Fma.IsSupported ? Bf16Isa.Avx2 : Bf16Isa.Scalar;
@@ -151,7 +152,7 @@ public static unsafe partial class Bf16MatMul
         {
             ref var seg = ref segments[s];
             long rowBytes = Math.Max(1L, (long)seg.In * sizeof(ushort));
-            int rows = (int)Math.Clamp(ChunkBytes / rowBytes, 4, 1024) & ~3;
+            int rows = (int)Math.Clamp(ChunkBytes / rowBytes, 4, 4096) & ~3;
             // Keep at least ~4 chunks per thread so a preempted thread does not stall the call.
             int perThread = (seg.Out + 4 * pool.ThreadCount - 1) / (4 * pool.ThreadCount);
             rows = Math.Max(4, Math.Min(rows, (perThread + 3) & ~3));

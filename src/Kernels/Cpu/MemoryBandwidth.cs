@@ -22,7 +22,12 @@ public static unsafe class MemoryBandwidth
     /// <paramref name="pool"/> (shared pool when null); returns the best of
     /// <paramref name="repeats"/> passes, in GB/s (10⁹ bytes/s).
     /// </summary>
-    public static double Measure(long bytes = DefaultBytes, int repeats = 5, CpuWorkerPool? pool = null)
+    public static double Measure(long bytes = DefaultBytes, int repeats = 5, CpuWorkerPool? pool = null) =>
+        MeasurePasses(bytes, repeats, pool).Max();
+
+    /// <summary>GB/s of each of <paramref name="repeats"/> timed passes of <see cref="Measure"/>,
+    /// after one untimed pass (the first pass over fresh pages is consistently slower).</summary>
+    public static double[] MeasurePasses(long bytes = DefaultBytes, int repeats = 5, CpuWorkerPool? pool = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bytes, ChunkBytes);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
@@ -37,18 +42,21 @@ public static unsafe class MemoryBandwidth
                 new Span<byte>((byte*)buffer + off, (int)Math.Min(int.MaxValue / 2, bytes - off)).Fill(1);
             }
 
-            double best = 0;
+            var passes = new double[repeats];
             var partial = stackalloc float[Math.Max(pool.ThreadCount, 1) * 16];
-            for (int r = 0; r < repeats; r++)
+            for (int r = -1; r < repeats; r++)
             {
                 var job = new SumJob { Data = buffer, Chunks = (int)(bytes / ChunkBytes), Partial = partial };
                 long t0 = Stopwatch.GetTimestamp();
                 pool.Run(&SumBody, &job);
                 double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                best = Math.Max(best, bytes / seconds / 1e9);
+                if (r >= 0)
+                {
+                    passes[r] = bytes / seconds / 1e9;
+                }
             }
 
-            return best;
+            return passes;
         }
         finally
         {
@@ -93,14 +101,17 @@ public static unsafe class MemoryBandwidth
                 break;
             }
 
+            // Four sequential streams per thread (the quarters of the chunk), like the matmul
+            // kernel's four weight rows: one stream per core leaves the prefetchers idle.
+            const long Quarter = ChunkBytes / sizeof(float) / 4;
             float* p = job->Data + chunk * (ChunkBytes / sizeof(float));
-            float* end = p + ChunkBytes / sizeof(float);
-            for (; p < end; p += 64)
+            float* end = p + Quarter;
+            for (; p < end; p += 16)
             {
                 a += Vector512.Load(p);
-                b += Vector512.Load(p + 16);
-                c += Vector512.Load(p + 32);
-                d += Vector512.Load(p + 48);
+                b += Vector512.Load(p + Quarter);
+                c += Vector512.Load(p + 2 * Quarter);
+                d += Vector512.Load(p + 3 * Quarter);
             }
         }
 

@@ -46,6 +46,37 @@ public sealed class Bf16MatMulTests
         }
     }
 
+    [Theory]
+    [InlineData(true, 1024)]
+    [InlineData(false, 1024)]
+    [InlineData(false, 512 * 1024)]
+    public void RowOrderAndChunkSizeDoNotChangeResults(bool spreadRows, int chunkBytes)
+    {
+        var rng = new Random(chunkBytes);
+        const int In = 200, Out = 203;
+        var x = Bf16Reference.RandomFloats(rng, 6 * In);
+        var w = Bf16Reference.RandomBf16(rng, Out * In);
+        var expected = Bf16Reference.MatMul(x, w, 6, In, Out);
+        bool oldSpread = Bf16MatMul.SpreadRows;
+        int oldChunk = Bf16MatMul.ChunkBytes;
+        try
+        {
+            Bf16MatMul.SpreadRows = spreadRows;
+            Bf16MatMul.ChunkBytes = chunkBytes;
+            foreach (int b in new[] { 1, 5, 6 })
+            {
+                var y = new float[b * Out];
+                Bf16MatMul.Multiply(x.AsSpan(0, b * In), w, y, b, In, Out);
+                Bf16Reference.AssertClose(expected.AsSpan(0, b * Out).ToArray(), y, 1e-4, $"spread={spreadRows} chunk={chunkBytes} B={b}");
+            }
+        }
+        finally
+        {
+            Bf16MatMul.SpreadRows = oldSpread;
+            Bf16MatMul.ChunkBytes = oldChunk;
+        }
+    }
+
     [Fact]
     public void SingleThreadPoolAndSharedPoolAgree()
     {
