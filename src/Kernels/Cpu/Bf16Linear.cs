@@ -15,17 +15,17 @@ public static unsafe class Bf16Linear
     /// fp32/bf16 with at most <see cref="Bf16MatMul.MaxDecodeBatch"/> rows and no gradient is
     /// wanted; otherwise <c>torch.nn.functional.linear</c> (x cast to W's dtype and back).
     /// </summary>
-    public static torch.Tensor Linear(torch.Tensor x, torch.Tensor weight, CpuWorkerPool? pool = null)
+    public static torch.Tensor Linear(torch.Tensor x, torch.Tensor weight, CpuWorkerPool? pool = null, int maxRows = Bf16MatMul.MaxDecodeBatch)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(weight);
         using var scope = torch.NewDisposeScope();
-        torch.Tensor y = CanUseKernel(x, weight) ? Kernel(x, weight, pool) : Fallback(x, weight);
+        torch.Tensor y = CanUseKernel(x, weight, maxRows) ? Kernel(x, weight, pool) : Fallback(x, weight);
         return y.MoveToOuterDisposeScope();
     }
 
     /// <summary>Whether <see cref="Linear"/> takes the kernel path for these operands.</summary>
-    public static bool CanUseKernel(torch.Tensor x, torch.Tensor weight)
+    public static bool CanUseKernel(torch.Tensor x, torch.Tensor weight, int maxRows = Bf16MatMul.MaxDecodeBatch)
     {
         if (x.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU
             || weight.dtype != torch.bfloat16 || weight.dim() != 2 || !weight.is_contiguous()
@@ -45,7 +45,7 @@ public static unsafe class Bf16Linear
             return false;
         }
 
-        return x.NumberOfElements / inF <= Bf16MatMul.MaxDecodeBatch;
+        return x.NumberOfElements / inF <= Math.Min(maxRows, Bf16MatMul.MaxDecodeBatch);
     }
 
     private static torch.Tensor Kernel(torch.Tensor x, torch.Tensor weight, CpuWorkerPool? pool)

@@ -15,8 +15,10 @@ namespace Llama4Cluster.Kernels.Cpu;
 /// </remarks>
 public sealed unsafe class CpuWorkerPool : IDisposable
 {
+    private static int s_sharedThreads = Environment.ProcessorCount;
+
     private static readonly Lazy<CpuWorkerPool> SharedPool =
-        new(() => new CpuWorkerPool(Environment.ProcessorCount), LazyThreadSafetyMode.ExecutionAndPublication);
+        new(() => new CpuWorkerPool(s_sharedThreads), LazyThreadSafetyMode.ExecutionAndPublication);
 
     [ThreadStatic]
     private static CpuWorkerPool? t_currentPool;
@@ -49,8 +51,21 @@ public sealed unsafe class CpuWorkerPool : IDisposable
         }
     }
 
-    /// <summary>The process-wide pool, one thread per logical processor.</summary>
+    /// <summary>The process-wide pool: one thread per logical processor unless <see cref="ConfigureShared"/> said otherwise.</summary>
     public static CpuWorkerPool Shared => SharedPool.Value;
+
+    /// <summary>
+    /// Sets the thread count of <see cref="Shared"/> before its first use (processes sharing a host
+    /// split the cores, as they do torch's threads). Returns false when the pool already exists with
+    /// another count.
+    /// </summary>
+    public static bool ConfigureShared(int threadCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threadCount, 1);
+        if (SharedPool.IsValueCreated) return SharedPool.Value.ThreadCount == threadCount;
+        s_sharedThreads = threadCount;
+        return true;
+    }
 
     /// <summary>Threads that take part in a call, the calling thread included.</summary>
     public int ThreadCount { get; }

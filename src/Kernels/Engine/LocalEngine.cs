@@ -36,7 +36,11 @@ public sealed class LocalEngine : IDisposable
     /// </summary>
     public static LocalEngine Load(string modelDirectory, LocalEngineOptions options, IProgress<LoadProgress>? progress = null, Action<string>? warn = null)
     {
-        if (options.Threads is { } threads) torch.set_num_threads(threads);
+        if (options.Threads is { } threads)
+        {
+            torch.set_num_threads(threads);
+            Cpu.CpuWorkerPool.ConfigureShared(threads);
+        }
         var watch = Stopwatch.StartNew();
         using var reader = CheckpointReader.Open(modelDirectory, warn);
         var model = Llama4TextModel.Load(new CheckpointWeightSource(reader),

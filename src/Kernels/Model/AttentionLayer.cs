@@ -1,5 +1,4 @@
 using Llama4Cluster.Kernels.Config;
-using Llama4Cluster.Kernels.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -52,7 +51,7 @@ public sealed class AttentionLayer : IDisposable
     {
         using var scope = NewDisposeScope();
         long t = x.shape[0];
-        var qkv = Bf16Linear.Linear(x, _qkv);
+        var qkv = Projection.Apply(x, _qkv);
         var q = qkv.narrow(1, 0, _heads * _headDim).reshape(t, _heads, _headDim);
         var k = qkv.narrow(1, _heads * _headDim, _kvHeads * _headDim).reshape(t, _kvHeads, _headDim);
         var v = qkv.narrow(1, (_heads + _kvHeads) * _headDim, _kvHeads * _headDim).reshape(t, _kvHeads, _headDim);
@@ -84,7 +83,7 @@ public sealed class AttentionLayer : IDisposable
             row += n;
         }
         var o = outputs.Count == 1 ? outputs[0] : torch.cat(outputs, 0);
-        return Bf16Linear.Linear(o, _o).MoveToOuterDisposeScope();
+        return Projection.Apply(o, _o).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

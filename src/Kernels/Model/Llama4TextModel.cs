@@ -1,6 +1,5 @@
 using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Model.Moe;
-using Llama4Cluster.Kernels.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -173,7 +172,7 @@ public sealed class Llama4TextModel : IDisposable
         if (rows.Count == 0) return null;
         var selected = rows.Count == x.shape[0] ? x : x.index_select(0, torch.tensor(rows.ToArray(), dtype: ScalarType.Int64, device: x.device));
         var normed = RmsNorm.Apply(selected, _norm, Config.RmsNormEps);
-        return Bf16Linear.Linear(normed, _lmHead).to_type(ScalarType.Float32).DetachFromDisposeScope();
+        return Projection.Apply(normed, _lmHead).to_type(ScalarType.Float32).DetachFromDisposeScope();
     }
 
     public void Dispose()

@@ -1,4 +1,3 @@
-using Llama4Cluster.Kernels.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,9 +23,9 @@ public sealed class SwiGluMlp : IDisposable
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gu = Bf16Linear.Linear(x, _gateUp);
+        var gu = Projection.Apply(x, _gateUp);
         var h = nn.functional.silu(gu.narrow(-1, 0, _intermediate)).mul_(gu.narrow(-1, _intermediate, _intermediate));
-        return Bf16Linear.Linear(h, _down).MoveToOuterDisposeScope();
+        return Projection.Apply(h, _down).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -7,6 +7,7 @@ using static Llama4Cluster.Kernels.Tests.Sampling.SamplingReference;
 namespace Llama4Cluster.Kernels.Tests.Sampling;
 
 /// <summary>Llama 4's 202,048-token vocabulary: correctness against full-sort references, allocation and errors.</summary>
+[Collection(nameof(AllocationMeasurementCollection))]
 public sealed class SamplerLargeVocabularyTests(ITestOutputHelper output)
 {
     private const int VocabularySize = 202_048;
