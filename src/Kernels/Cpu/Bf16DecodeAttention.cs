@@ -164,7 +164,8 @@ public static unsafe class Bf16DecodeAttention
         var (blockKeys, blocks) = Plan(keyCount, kvHeads, pool.ThreadCount);
         int units = blocks * kvHeads;
         int partialStride = Pad16(headDim) + 16;
-        int scoreStride = Math.Min(group, 8) * blockKeys;
+        // Per worker: 8 score rows of a block, then the 8 × 16 × 16 lane buffer of the key pass.
+        int scoreStride = 8 * blockKeys + 8 * 256;
         long qFloats = Pad16(outCount);
         long partialFloats = (long)units * group * partialStride;
         float* scratch = KernelScratch.Floats(qFloats + partialFloats + (long)pool.ThreadCount * scoreStride);

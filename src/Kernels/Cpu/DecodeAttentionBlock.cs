@@ -113,39 +113,77 @@ internal static unsafe class DecodeAttentionBlock
         float* q0 = job->Q + (long)(c * job->Group + g0) * hd;
         float* q1 = q0 + hd, q2 = q1 + hd, q3 = q2 + hd, q4 = q3 + hd, q5 = q4 + hd, q6 = q5 + hd, q7 = q6 + hd;
 
-        // Scores: one pass over the key rows, TG.Count dot products per row.
+        // Scores: one pass over the key rows, TG.Count dot products per row. The 16-lane
+        // accumulators go to an L1 buffer (16 keys × TG.Count) and are reduced 16 keys at a time
+        // (ReduceLanes), about 3 instructions per score instead of ~26 for Vector512.Sum.
+        float* lanes = scores + 8 * bk; // after the (up to) 8 score rows: 8 heads × 16 keys × 16 lanes
         byte* k = (byte*)job->Keys + (long)j0 * rowBytes + headOffset;
-        for (int j = 0; j < n; j++, k += rowBytes)
+        for (int jb = 0; jb < n; jb += 16)
         {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector512<float> a4 = default, a5 = default, a6 = default, a7 = default;
-            for (int i = 0; i < full; i += 16)
+            int je = Math.Min(n, jb + 16);
+            for (int j = jb; j < jb + 16; j++, k += rowBytes)
             {
-                var x = TKv.Load16(k, i);
-                a0 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q0 + i), a0);
-                if (TG.Count > 1) a1 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q1 + i), a1);
-                if (TG.Count > 2) a2 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q2 + i), a2);
-                if (TG.Count > 3) a3 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q3 + i), a3);
-                if (TG.Count > 4) a4 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q4 + i), a4);
-                if (TG.Count > 5) a5 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q5 + i), a5);
-                if (TG.Count > 6) a6 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q6 + i), a6);
-                if (TG.Count > 7) a7 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q7 + i), a7);
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector512<float> a4 = default, a5 = default, a6 = default, a7 = default;
+                if (j < je)
+                {
+                    for (int i = 0; i < full; i += 16)
+                    {
+                        var x = TKv.Load16(k, i);
+                        a0 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q0 + i), a0);
+                        if (TG.Count > 1) a1 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q1 + i), a1);
+                        if (TG.Count > 2) a2 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q2 + i), a2);
+                        if (TG.Count > 3) a3 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q3 + i), a3);
+                        if (TG.Count > 4) a4 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q4 + i), a4);
+                        if (TG.Count > 5) a5 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q5 + i), a5);
+                        if (TG.Count > 6) a6 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q6 + i), a6);
+                        if (TG.Count > 7) a7 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q7 + i), a7);
+                    }
+                }
+
+                // Lane buffer: head g, key t at lanes + (g·16 + t)·16; missing keys of a short
+                // last group are zeros.
+                float* l = lanes + (j - jb) * 16;
+                a0.Store(l);
+                if (TG.Count > 1) a1.Store(l + 256);
+                if (TG.Count > 2) a2.Store(l + 2 * 256);
+                if (TG.Count > 3) a3.Store(l + 3 * 256);
+                if (TG.Count > 4) a4.Store(l + 4 * 256);
+                if (TG.Count > 5) a5.Store(l + 5 * 256);
+                if (TG.Count > 6) a6.Store(l + 6 * 256);
+                if (TG.Count > 7) a7.Store(l + 7 * 256);
             }
 
-            scores[j] = Vector512.Sum(a0);
-            if (TG.Count > 1) scores[bk + j] = Vector512.Sum(a1);
-            if (TG.Count > 2) scores[2 * bk + j] = Vector512.Sum(a2);
-            if (TG.Count > 3) scores[3 * bk + j] = Vector512.Sum(a3);
-            if (TG.Count > 4) scores[4 * bk + j] = Vector512.Sum(a4);
-            if (TG.Count > 5) scores[5 * bk + j] = Vector512.Sum(a5);
-            if (TG.Count > 6) scores[6 * bk + j] = Vector512.Sum(a6);
-            if (TG.Count > 7) scores[7 * bk + j] = Vector512.Sum(a7);
-            for (int i = full; i < hd; i++)
+            k -= (jb + 16 - je) * rowBytes;
+            for (int g = 0; g < TG.Count; g++)
             {
-                float x = TKv.Load1(k, i);
-                for (int g = 0; g < TG.Count; g++)
+                var sums = ReduceLanes(lanes + g * 256);
+                if (je - jb == 16)
                 {
-                    scores[g * bk + j] += x * q0[g * hd + i];
+                    sums.Store(scores + g * bk + jb);
+                }
+                else
+                {
+                    for (int t = 0; t < je - jb; t++)
+                    {
+                        scores[g * bk + jb + t] = sums.GetElement(t);
+                    }
+                }
+            }
+        }
+
+        if (full < hd)
+        {
+            k = (byte*)job->Keys + (long)j0 * rowBytes + headOffset;
+            for (int j = 0; j < n; j++, k += rowBytes)
+            {
+                for (int i = full; i < hd; i++)
+                {
+                    float x = TKv.Load1(k, i);
+                    for (int g = 0; g < TG.Count; g++)
+                    {
+                        scores[g * bk + j] += x * q0[g * hd + i];
+                    }
                 }
             }
         }
@@ -212,6 +250,40 @@ internal static unsafe class DecodeAttentionBlock
         {
             ValueTail<TKv>(vBase, rowBytes, full, hd, n, TG.Count, scores, bk, part, ps);
         }
+    }
+
+    /// <summary>
+    /// Lane t of the result is the sum of the 16 lanes of vector t of <paramref name="v"/> (16
+    /// vectors): a butterfly of unpacks and 128-bit shuffles, 45 instructions for 16 sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ReduceLanes(float* v)
+    {
+        // Step 1: per 128-bit lane, pairs of vectors → [x0, x1, x0, x1] partial sums.
+        var u0 = Pair(Vector512.Load(v), Vector512.Load(v + 16));
+        var u1 = Pair(Vector512.Load(v + 32), Vector512.Load(v + 48));
+        var u2 = Pair(Vector512.Load(v + 64), Vector512.Load(v + 80));
+        var u3 = Pair(Vector512.Load(v + 96), Vector512.Load(v + 112));
+        var u4 = Pair(Vector512.Load(v + 128), Vector512.Load(v + 144));
+        var u5 = Pair(Vector512.Load(v + 160), Vector512.Load(v + 176));
+        var u6 = Pair(Vector512.Load(v + 192), Vector512.Load(v + 208));
+        var u7 = Pair(Vector512.Load(v + 224), Vector512.Load(v + 240));
+        // Step 2: per 128-bit lane [x0, x1, x2, x3].
+        var w0 = Quad(u0, u1);
+        var w1 = Quad(u2, u3);
+        var w2 = Quad(u4, u5);
+        var w3 = Quad(u6, u7);
+        // Steps 3 and 4: fold the four 128-bit lanes.
+        return Lanes(Lanes(w0, w1), Lanes(w2, w3));
+
+        static Vector512<float> Pair(Vector512<float> a, Vector512<float> b) =>
+            Avx512F.UnpackLow(a, b) + Avx512F.UnpackHigh(a, b);
+
+        static Vector512<float> Quad(Vector512<float> a, Vector512<float> b) =>
+            Avx512F.UnpackLow(a.AsDouble(), b.AsDouble()).AsSingle() + Avx512F.UnpackHigh(a.AsDouble(), b.AsDouble()).AsSingle();
+
+        static Vector512<float> Lanes(Vector512<float> a, Vector512<float> b) =>
+            Avx512F.Shuffle4x128(a, b, 0x88) + Avx512F.Shuffle4x128(a, b, 0xDD);
     }
 
     /// <summary>Columns <c>[from, hd)</c> of the value sum, scalar.</summary>
