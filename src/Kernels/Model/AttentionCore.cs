@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,7 +7,8 @@ namespace Llama4Cluster.Kernels.Model;
 /// <summary>
 /// Scores, mask, softmax and weighted sum for one sequence (spec §2.3 steps 5–7), GQA without
 /// materialising repeated keys: the G query heads that share a kv head are stacked into one batch
-/// row of a bmm.
+/// row of a bmm. One decode token that sees its whole cache goes to <see cref="Bf16DecodeAttention"/>,
+/// which streams the cache near memory bandwidth (libtorch's bmm for one query row does not).
 /// </summary>
 public static class AttentionCore
 {
@@ -15,6 +17,22 @@ public static class AttentionCore
     /// (the last key is the last query's own). Returns <c>[n, H·hd]</c> in q's dtype; softmax in fp32.
     /// </summary>
     public static Tensor Attend(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale)
+    {
+        long n = q.shape[0], m = keys.shape[0];
+        bool masked = n > 1 || k0 + m - 1 != q0 || (chunk is { } c && k0 / c != q0 / c);
+        if (!masked && Bf16DecodeAttention.CanUse(q, keys, values))
+        {
+            return Bf16DecodeAttention.Attend(q, keys, values, scale);
+        }
+
+        return AttendTorch(q, keys, values, q0, k0, chunk, scale);
+    }
+
+    /// <summary>
+    /// <see cref="Attend"/> through libtorch only (bmm, additive mask, softmax): the path for
+    /// prefill and the reference the CPU decode kernel is tested against.
+    /// </summary>
+    public static Tensor AttendTorch(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale)
     {
         using var scope = NewDisposeScope();
         long n = q.shape[0], heads = q.shape[1], hd = q.shape[2], m = keys.shape[0], kvHeads = keys.shape[1];
