@@ -20,6 +20,8 @@ internal static class Program
 
     private static int Main(string[] args)
     {
+        // Before any torch call: libgomp reads its wait policy once, when libtorch loads.
+        Kernels.Runtime.OpenMpSettings.PreferPassiveWaiting();
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
             Console.Error.WriteLine("usage: llama4 <command> [options]");

@@ -20,6 +20,12 @@ public sealed class SwiGluMlp : IDisposable
         _intermediate = (int)down.shape[1];
     }
 
+    /// <summary><c>[2F, D]</c>: gate rows, then up rows.</summary>
+    internal Tensor GateUp => _gateUp;
+
+    /// <summary><c>[D, F]</c>.</summary>
+    internal Tensor Down => _down;
+
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();

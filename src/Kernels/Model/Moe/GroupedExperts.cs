@@ -72,6 +72,21 @@ public sealed class GroupedExperts : IDisposable
     /// about a quarter of the memory bandwidth (PERFORMANCE.md). Larger batches are GEMM-bound and stay
     /// on oneDNN.
     /// </summary>
+    /// <summary>Whether the weights are bf16 on the CPU, as the streaming kernel needs.</summary>
+    internal bool Streamable =>
+        _gateUp.device_type == DeviceType.CPU && _gateUp.dtype == ScalarType.BFloat16 && _gateUp.is_contiguous() && _down.is_contiguous();
+
+    /// <summary>The kernel's view of expert <paramref name="expert"/>'s weights (addresses into tensors this object keeps alive).</summary>
+    internal Bf16ExpertWeights StreamingWeights(int expert)
+    {
+        int local = _localIndex.TryGetValue(expert, out int l)
+            ? l
+            : throw new ArgumentException($"expert {expert} is not held here (holds {string.Join(",", ExpertIds)})");
+        int d = (int)_down.shape[1];
+        long gateUpStride = 2L * Intermediate * d * sizeof(ushort), downStride = (long)d * Intermediate * sizeof(ushort);
+        return new Bf16ExpertWeights(TensorData.Pointer(_gateUp) + (nint)(local * gateUpStride), TensorData.Pointer(_down) + (nint)(local * downStride), d, Intermediate);
+    }
+
     private bool UsesStreamingKernel(Tensor inputs) =>
         inputs.device_type == DeviceType.CPU && _gateUp.device_type == DeviceType.CPU
         && _gateUp.dtype == ScalarType.BFloat16 && _gateUp.is_contiguous() && _down.is_contiguous()

@@ -14,6 +14,14 @@ public sealed class LocalExpertDispatcher : IExpertDispatcher, IDisposable
 
     public GroupedExperts Layer(int layer) => _layers[layer];
 
+    public bool TryGetLayer(int layer, out GroupedExperts experts) => _layers.TryGetValue(layer, out experts!);
+
+    /// <summary>
+    /// Lets <see cref="MoeBlock"/> run small bf16 CPU batches through <see cref="FusedLocalMoe"/>
+    /// (router, shared and routed experts in one kernel call) instead of Prepare → dispatch → Combine.
+    /// </summary>
+    public bool FusedDecode { get; init; } = true;
+
     public long WeightBytes => _layers.Values.Sum(e => e.WeightBytes);
 
     public ValueTask<torch.Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, CancellationToken cancellationToken)

@@ -65,6 +65,10 @@ public sealed class MoeBlock : IDisposable
     /// <summary>The whole block through <paramref name="dispatcher"/>. Returns an owned tensor (no scope).</summary>
     public async ValueTask<Tensor> ForwardAsync(int layer, Tensor x, IExpertDispatcher dispatcher, CancellationToken cancellationToken)
     {
+        if (dispatcher is LocalExpertDispatcher { FusedDecode: true } local && local.TryGetLayer(layer, out var experts)
+            && FusedLocalMoe.Applies(x, experts, _shared))
+            return FusedLocalMoe.Forward(x, Router, experts, _shared);
+
         using var batch = Prepare(x);
         var pending = dispatcher.DispatchAsync(layer, batch, cancellationToken);
         Tensor shared = Shared(x).DetachFromDisposeScope();

@@ -32,5 +32,39 @@ public sealed class Router : IDisposable
         return new RoutingResult(ids, weights.DetachFromDisposeScope());
     }
 
+    /// <summary>
+    /// The same routing for a small batch, decided on the CPU from the logits: expert ids
+    /// <c>[T·k]</c> (each token's k experts, highest raw logit first; exact ties go to the lower id)
+    /// and their sigmoid weights rounded to <paramref name="activationDType"/> as <see cref="Route"/> does.
+    /// </summary>
+    internal (int[] Ids, float[] Weights) RouteOnCpu(Tensor x, ScalarType activationDType)
+    {
+        float[] logits;
+        using (var scope = NewDisposeScope())
+            logits = Projection.Apply(x, _weight).to_type(ScalarType.Float32).cpu().data<float>().ToArray();
+        int t = (int)x.shape[0], e = NumExperts, k = TopK;
+        var ids = new int[t * k];
+        var weights = new float[t * k];
+        for (int row = 0; row < t; row++)
+        {
+            var span = logits.AsSpan(row * e, e);
+            for (int j = 0; j < k; j++)
+            {
+                int best = -1;
+                for (int c = 0; c < e; c++)
+                {
+                    if (best >= 0 && span[c] <= span[best]) continue;
+                    bool taken = false;
+                    for (int p = 0; p < j; p++) taken |= ids[row * k + p] == c;
+                    if (!taken) best = c;
+                }
+                ids[row * k + j] = best;
+                float g = 1f / (1f + MathF.Exp(-span[best]));
+                weights[row * k + j] = activationDType == ScalarType.BFloat16 ? (float)(BFloat16)g : g;
+            }
+        }
+        return (ids, weights);
+    }
+
     public void Dispose() => _weight.Dispose();
 }
