@@ -12,13 +12,13 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class CreateTinyCommand
 {
-    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick --out DIR [--seed N] [--dtype bf16|fp8|f32] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
+    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|bench-0.8b --out DIR [--seed N] [--dtype bf16|fp8|f32] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
 
     public static int Run(Arguments a)
     {
         string preset = a.Required("preset");
-        if (preset is not ("tiny-scout" or "tiny-maverick"))
-            throw new UsageException($"--preset must be tiny-scout or tiny-maverick; got '{preset}'");
+        if (preset is not ("tiny-scout" or "tiny-maverick" or "bench-0.8b"))
+            throw new UsageException($"--preset must be tiny-scout, tiny-maverick or bench-0.8b; got '{preset}'");
         string output = a.Required("out");
         int seed = a.Int("seed") ?? 0;
         string dtype = a.Optional("dtype") ?? "bf16";
@@ -50,18 +50,20 @@ internal static class CreateTinyCommand
             throw new UsageException($"--out: '{output}' exists and is not empty");
 
         Directory.CreateDirectory(output);
-        var ids = TinyTokenizerWriter.Write(output, config.VocabSize);
-        config = config with
+        // The tiny tokenizer learns its merges from a small embedded sample, so it exists for the
+        // tiny vocabularies only; bench-0.8b is driven with --tokens (its config keeps bos 1, eos 2).
+        ImageTokenIds? image = null;
+        if (config.VocabSize <= 512)
         {
-            BosTokenId = ids.BeginOfText,
-            EosTokenIds = ids.EosTokenIds.ToArray(),
-            PadTokenId = ids.Pad,
-            NumExpertsPerToken = topK ?? config.NumExpertsPerToken,
-        };
+            var ids = TinyTokenizerWriter.Write(output, config.VocabSize);
+            config = config with { BosTokenId = ids.BeginOfText, EosTokenIds = ids.EosTokenIds.ToArray(), PadTokenId = ids.Pad };
+            image = new ImageTokenIds(ids.ImageStart, ids.ImageEnd, ids.Patch);
+        }
+        config = config with { NumExpertsPerToken = topK ?? config.NumExpertsPerToken };
         var options = new TinyCheckpointOptions { Seed = seed, DType = tensorDType, Layout = layout, Shards = shards, Experts = expertStorage };
         Terminal.WithProgress($"writing {preset}", p =>
         {
-            TinyCheckpointWriter.Write(output, config, options, new ImageTokenIds(ids.ImageStart, ids.ImageEnd, ids.Patch), p);
+            TinyCheckpointWriter.Write(output, config, options, image, p);
             return 0;
         });
         Terminal.Info($"wrote {preset} ({config.TotalParameters:N0} parameters, {dtype}, seed {seed}) to {output}");

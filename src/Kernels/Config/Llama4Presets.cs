@@ -7,7 +7,7 @@ namespace Llama4Cluster.Kernels.Config;
 /// </summary>
 public static class Llama4Presets
 {
-    public static IReadOnlyList<string> Names { get; } = ["scout", "maverick", "behemoth", "tiny-scout", "tiny-maverick"];
+    public static IReadOnlyList<string> Names { get; } = ["scout", "maverick", "behemoth", "tiny-scout", "tiny-maverick", "bench-0.8b"];
 
     public static Llama4TextConfig Get(string name) => name.ToLowerInvariant() switch
     {
@@ -16,6 +16,7 @@ public static class Llama4Presets
         "behemoth" => BehemothEstimate,
         "tiny-scout" => TinyScout,
         "tiny-maverick" => TinyMaverick,
+        "bench-0.8b" => Bench08B,
         _ => throw new ArgumentException($"unknown preset '{name}'; known presets: {string.Join(", ", Names)}", nameof(name)),
     };
 
@@ -68,6 +69,21 @@ public static class Llama4Presets
         AttentionChunkSize = 4, AttnTemperatureTuning = true, FloorScale = 2, AttnScale = 0.1,
         UseQkNorm = true, RmsNormEps = 1e-5,
         BosTokenId = 1, EosTokenIds = [2], PadTokenId = 0, MaxPositionEmbeddings = 256,
+    };
+
+    /// <summary>
+    /// The shape of the peer measurement in PERFORMANCE.md (llama.cpp on a random bf16 Llama 4 MoE of
+    /// 0.76 B parameters): hidden 2048, 8 layers, 16 heads / 8 KV heads, head_dim 128, 16 experts top-1
+    /// + shared expert of width 1024, dense width 4096, MoE every other layer, vocab 32000. For
+    /// side-by-side speed runs with random weights; not a published model.
+    /// </summary>
+    public static Llama4TextConfig Bench08B { get; } = Maverick with
+    {
+        VocabSize = 32000, HiddenSize = 2048, IntermediateSize = 1024, IntermediateSizeMlp = 4096,
+        NumHiddenLayers = 8, NumAttentionHeads = 16, NumKeyValueHeads = 8, HeadDim = 128,
+        NumLocalExperts = 16, NumExpertsPerToken = 1,
+        MoeLayers = Every(8, i => i % 2 == 1), RopeLayers = Every(8, i => (i + 1) % 4 != 0),
+        BosTokenId = 1, EosTokenIds = [2], PadTokenId = 0, MaxPositionEmbeddings = 131072,
     };
 
     /// <summary>Spec §6.2 tiny-maverick: 128 experts top-2, dense/MoE interleaved, chunk 3, no QK norm.</summary>
