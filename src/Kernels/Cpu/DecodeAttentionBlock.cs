@@ -18,6 +18,10 @@ internal static unsafe class DecodeAttentionBlock
     /// the loop walks their columns 16 at a time.</summary>
     private const int ValueSubBlock = 64;
 
+    /// <summary>How many key rows ahead the key pass prefetches (prefetches past the block's end are
+    /// harmless hints: they never fault).</summary>
+    private const int KeyPrefetchRows = 12;
+
     private interface IKv
     {
         static abstract int Size { get; }
@@ -145,10 +149,14 @@ internal static unsafe class DecodeAttentionBlock
                 if (j < je)
                 {
                     // The value pass reads this key's value row next: start fetching it now.
+                    // Keys: rows are rowBytes apart (all kv heads of a key in between), too far for
+                    // the hardware prefetcher to follow well; fetch KeyPrefetchRows ahead.
                     byte* vp = vPrefetch + j * rowBytes;
+                    byte* kp = k + KeyPrefetchRows * rowBytes;
                     for (int line = 0; line < rowLines; line++)
                     {
                         Sse.Prefetch1(vp + (line << 6));
+                        Sse.Prefetch0(kp + (line << 6));
                     }
 
                     Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
