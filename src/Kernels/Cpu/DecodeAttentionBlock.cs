@@ -142,73 +142,72 @@ internal static unsafe class DecodeAttentionBlock
         for (int jb = 0; jb < n; jb += 16)
         {
             int je = Math.Min(n, jb + 16);
-            for (int j = jb; j < jb + 16; j++, k += rowBytes)
+            for (int j = jb; j < jb + 16; j += 2, k += 2 * rowBytes)
             {
+                // Two key rows at a time: each q chunk is loaded once for both (the loop is bound by
+                // loads otherwise). Accumulators a: row j, b: row j + 1.
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 Vector512<float> a4 = default, a5 = default, a6 = default, a7 = default;
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                Vector512<float> b4 = default, b5 = default, b6 = default, b7 = default;
                 if (j < je)
                 {
-                    // The value pass reads this key's value row next: start fetching it now.
-                    // Keys: rows are rowBytes apart (all kv heads of a key in between), too far for
-                    // the hardware prefetcher to follow well; fetch KeyPrefetchRows ahead.
+                    // A missing second row (odd block end) reads the first again; its sums are dropped.
+                    byte* k1 = j + 1 < je ? k + rowBytes : k;
+
+                    // The value pass reads these keys' value rows next: start fetching them now. Keys:
+                    // rows are rowBytes apart (all kv heads of a key in between), too far for the
+                    // hardware prefetcher to follow well; fetch KeyPrefetchRows ahead.
                     byte* vp = vPrefetch + j * rowBytes;
                     byte* kp = k + KeyPrefetchRows * rowBytes;
                     for (int line = 0; line < rowLines; line++)
                     {
                         Sse.Prefetch1(vp + (line << 6));
+                        Sse.Prefetch1(vp + rowBytes + (line << 6));
                         Sse.Prefetch0(kp + (line << 6));
+                        Sse.Prefetch0(kp + rowBytes + (line << 6));
                     }
 
-                    Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-                    Vector512<float> b4 = default, b5 = default, b6 = default, b7 = default;
                     for (int i = 0; i < full32; i += 32)
                     {
                         TKv.Load32(k, i, out var x, out var y);
-                        a0 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q0 + i), a0);
-                        b0 = Avx512F.FusedMultiplyAdd(y, Vector512.Load(q0 + i + 16), b0);
-                        if (TG.Count > 1) { a1 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q1 + i), a1); b1 = Avx512F.FusedMultiplyAdd(y, Vector512.Load(q1 + i + 16), b1); }
-                        if (TG.Count > 2) { a2 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q2 + i), a2); b2 = Avx512F.FusedMultiplyAdd(y, Vector512.Load(q2 + i + 16), b2); }
-                        if (TG.Count > 3) { a3 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q3 + i), a3); b3 = Avx512F.FusedMultiplyAdd(y, Vector512.Load(q3 + i + 16), b3); }
-                        if (TG.Count > 4) { a4 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q4 + i), a4); b4 = Avx512F.FusedMultiplyAdd(y, Vector512.Load(q4 + i + 16), b4); }
-                        if (TG.Count > 5) { a5 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q5 + i), a5); b5 = Avx512F.FusedMultiplyAdd(y, Vector512.Load(q5 + i + 16), b5); }
-                        if (TG.Count > 6) { a6 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q6 + i), a6); b6 = Avx512F.FusedMultiplyAdd(y, Vector512.Load(q6 + i + 16), b6); }
-                        if (TG.Count > 7) { a7 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q7 + i), a7); b7 = Avx512F.FusedMultiplyAdd(y, Vector512.Load(q7 + i + 16), b7); }
+                        TKv.Load32(k1, i, out var u, out var w);
+                        Dot2(x, y, u, w, q0 + i, ref a0, ref b0);
+                        if (TG.Count > 1) Dot2(x, y, u, w, q1 + i, ref a1, ref b1);
+                        if (TG.Count > 2) Dot2(x, y, u, w, q2 + i, ref a2, ref b2);
+                        if (TG.Count > 3) Dot2(x, y, u, w, q3 + i, ref a3, ref b3);
+                        if (TG.Count > 4) Dot2(x, y, u, w, q4 + i, ref a4, ref b4);
+                        if (TG.Count > 5) Dot2(x, y, u, w, q5 + i, ref a5, ref b5);
+                        if (TG.Count > 6) Dot2(x, y, u, w, q6 + i, ref a6, ref b6);
+                        if (TG.Count > 7) Dot2(x, y, u, w, q7 + i, ref a7, ref b7);
                     }
 
                     if (full > full32)
                     {
                         var x = TKv.Load16(k, full32);
-                        a0 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q0 + full32), a0);
-                        if (TG.Count > 1) a1 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q1 + full32), a1);
-                        if (TG.Count > 2) a2 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q2 + full32), a2);
-                        if (TG.Count > 3) a3 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q3 + full32), a3);
-                        if (TG.Count > 4) a4 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q4 + full32), a4);
-                        if (TG.Count > 5) a5 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q5 + full32), a5);
-                        if (TG.Count > 6) a6 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q6 + full32), a6);
-                        if (TG.Count > 7) a7 = Avx512F.FusedMultiplyAdd(x, Vector512.Load(q7 + full32), a7);
+                        var u = TKv.Load16(k1, full32);
+                        Dot1(x, u, q0 + full32, ref a0, ref b0);
+                        if (TG.Count > 1) Dot1(x, u, q1 + full32, ref a1, ref b1);
+                        if (TG.Count > 2) Dot1(x, u, q2 + full32, ref a2, ref b2);
+                        if (TG.Count > 3) Dot1(x, u, q3 + full32, ref a3, ref b3);
+                        if (TG.Count > 4) Dot1(x, u, q4 + full32, ref a4, ref b4);
+                        if (TG.Count > 5) Dot1(x, u, q5 + full32, ref a5, ref b5);
+                        if (TG.Count > 6) Dot1(x, u, q6 + full32, ref a6, ref b6);
+                        if (TG.Count > 7) Dot1(x, u, q7 + full32, ref a7, ref b7);
                     }
-
-                    a0 += b0;
-                    if (TG.Count > 1) a1 += b1;
-                    if (TG.Count > 2) a2 += b2;
-                    if (TG.Count > 3) a3 += b3;
-                    if (TG.Count > 4) a4 += b4;
-                    if (TG.Count > 5) a5 += b5;
-                    if (TG.Count > 6) a6 += b6;
-                    if (TG.Count > 7) a7 += b7;
                 }
 
-                // Lane buffer: head g, key t at lanes + (g·16 + t)·16; missing keys of a short
-                // last group are zeros.
+                // Lane buffer: head g, key t at lanes + (g·16 + t)·16; keys past the block's end
+                // hold zeros or the dropped repeat and are never read back.
                 float* l = lanes + (j - jb) * 16;
-                a0.Store(l);
-                if (TG.Count > 1) a1.Store(l + 256);
-                if (TG.Count > 2) a2.Store(l + 2 * 256);
-                if (TG.Count > 3) a3.Store(l + 3 * 256);
-                if (TG.Count > 4) a4.Store(l + 4 * 256);
-                if (TG.Count > 5) a5.Store(l + 5 * 256);
-                if (TG.Count > 6) a6.Store(l + 6 * 256);
-                if (TG.Count > 7) a7.Store(l + 7 * 256);
+                a0.Store(l); b0.Store(l + 16);
+                if (TG.Count > 1) { a1.Store(l + 256); b1.Store(l + 256 + 16); }
+                if (TG.Count > 2) { a2.Store(l + 2 * 256); b2.Store(l + 2 * 256 + 16); }
+                if (TG.Count > 3) { a3.Store(l + 3 * 256); b3.Store(l + 3 * 256 + 16); }
+                if (TG.Count > 4) { a4.Store(l + 4 * 256); b4.Store(l + 4 * 256 + 16); }
+                if (TG.Count > 5) { a5.Store(l + 5 * 256); b5.Store(l + 5 * 256 + 16); }
+                if (TG.Count > 6) { a6.Store(l + 6 * 256); b6.Store(l + 6 * 256 + 16); }
+                if (TG.Count > 7) { a7.Store(l + 7 * 256); b7.Store(l + 7 * 256 + 16); }
             }
 
             k -= (jb + 16 - je) * rowBytes;
@@ -360,6 +359,28 @@ internal static unsafe class DecodeAttentionBlock
         {
             ValueTail<TKv>(vBase, rowBytes, full, hd, n, TG.Count, scores, bk, part, ps);
         }
+    }
+
+    /// <summary>Two keys' 32 columns (x, y and u, w in Load32's order) against one head's q chunk.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot2(Vector512<float> x, Vector512<float> y, Vector512<float> u, Vector512<float> w, float* q,
+        ref Vector512<float> a, ref Vector512<float> b)
+    {
+        var qx = Vector512.Load(q);
+        var qy = Vector512.Load(q + 16);
+        a = Avx512F.FusedMultiplyAdd(x, qx, a);
+        b = Avx512F.FusedMultiplyAdd(u, qx, b);
+        a = Avx512F.FusedMultiplyAdd(y, qy, a);
+        b = Avx512F.FusedMultiplyAdd(w, qy, b);
+    }
+
+    /// <summary>Two keys' 16 columns against one head's q chunk.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot1(Vector512<float> x, Vector512<float> u, float* q, ref Vector512<float> a, ref Vector512<float> b)
+    {
+        var qx = Vector512.Load(q);
+        a = Avx512F.FusedMultiplyAdd(x, qx, a);
+        b = Avx512F.FusedMultiplyAdd(u, qx, b);
     }
 
     /// <summary>
