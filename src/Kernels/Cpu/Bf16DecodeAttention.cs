@@ -170,11 +170,9 @@ public static unsafe class Bf16DecodeAttention
         long partialFloats = (long)units * group * partialStride;
         float* scratch = KernelScratch.Floats(qFloats + partialFloats + (long)pool.ThreadCount * scoreStride);
 
-        float s = (float)scale;
-        for (long i = 0; i < outCount; i++)
-        {
-            scratch[i] = q[i] * s;
-        }
+        // Scaled q; the AVX-512 bf16 kernel reads it in the lane order its widening produces.
+        var isa = Bf16MatMul.Isa;
+        DecodeAttentionBlock.PermuteQ(q, scratch, heads, headDim, (float)scale, interleave: bf16 && isa == Bf16Isa.Avx512);
 
         var job = new DecodeAttentionJob
         {
@@ -194,7 +192,7 @@ public static unsafe class Bf16DecodeAttention
             PartialStride = partialStride,
             ScoreStride = scoreStride,
             Bf16 = bf16,
-            Isa = Bf16MatMul.Isa,
+            Isa = isa,
         };
         if (units == 1)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Llama4Cluster.Kernels.Cpu;
 using Llama4Cluster.Kernels.Model;
 using TorchSharp;
@@ -59,6 +60,12 @@ public sealed class Bf16DecodeAttentionTests
     [InlineData(1000, 40, 8, 128, true)]
     [InlineData(300, 6, 2, 24, false)]
     [InlineData(7, 4, 4, 16, true)]
+    // hd past the 32-column chunks: a 16-column chunk, a scalar rest, both; G over one 8-head tile.
+    [InlineData(300, 6, 2, 48, true)]
+    [InlineData(300, 6, 2, 40, true)]
+    [InlineData(77, 18, 2, 56, true)]
+    [InlineData(77, 18, 2, 56, false)]
+    [InlineData(33, 9, 1, 96, true)]
     public void EveryInstructionSetMatchesFloat64Reference(int m, int heads, int kvHeads, int hd, bool bf16)
     {
         foreach (var isa in IsaScope.Available)
@@ -221,6 +228,56 @@ public sealed class Bf16DecodeAttentionTests
         Assert.True(blockKeys % 16 == 0 && blockKeys <= 256);
         Assert.True((long)blockKeys * blocks >= m && (long)blockKeys * (blocks - 1) < m);
         Assert.True(blocks * kvHeads >= Math.Min(4 * threads, (m + 15) / 16 * kvHeads));
+    }
+
+    [Fact]
+    public void Fp32ExpMatchesMathExpOverItsRange()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            return;
+        }
+
+        // Dense sweep of [-110, 88.72] (exp overflows fp32 beyond) plus the edges; relative error where exp is a normal fp32,
+        // absolute error (underflow to subnormal and 0) below that.
+        var xs = new List<float> { 0f, -0f, 1e-30f, -1e-30f, -87.33f, -87.34f, -103.9f, -104f, -1e4f, -1e30f, float.MinValue, 88.7f };
+        for (double x = -110; x <= 88.72; x += 0.00731)
+        {
+            xs.Add((float)x);
+        }
+
+        var input = new float[16];
+        double worst = 0;
+        for (int b = 0; b < xs.Count; b += 16)
+        {
+            int count = Math.Min(16, xs.Count - b);
+            Array.Clear(input);
+            xs.CopyTo(b, input, 0, count);
+            var e = DecodeAttentionExp.Exp(Vector512.Create(input));
+            for (int t = 0; t < count; t++)
+            {
+                double exact = Math.Exp(input[t]);
+                float got = e.GetElement(t);
+                Assert.True(float.IsFinite(got) && got >= 0, $"exp({input[t]}) = {got}");
+                if (exact >= 1.2e-38)
+                {
+                    double rel = Math.Abs(got - exact) / exact;
+                    worst = Math.Max(worst, rel);
+                    Assert.True(rel < 5e-7, $"exp({input[t]}): {got} vs {exact}, relative error {rel}");
+                }
+                else
+                {
+                    Assert.True(Math.Abs(got - exact) < 1e-44, $"exp({input[t]}): {got} vs {exact}");
+                }
+
+                if (input[t] <= -104)
+                {
+                    Assert.Equal(0f, got);
+                }
+            }
+        }
+
+        Assert.True(worst > 0 && worst < 5e-7);
     }
 
     /// <summary>Softmax attention per head in float64, with the max subtracted.</summary>
