@@ -84,9 +84,9 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
             Statistics.RecordResponse(response.Outputs.Data.Length);
             return response;
         }
-        catch (TimeoutRejectedException e)
+        catch (TimeoutRejectedException)
         {
-            throw new ExpertShardTimeoutException(request.Layer, request.Shard, _shardTimeout, e);
+            throw new ExpertShardTimeoutException(request.Layer, request.Shard, _shardTimeout);
         }
     }
 
