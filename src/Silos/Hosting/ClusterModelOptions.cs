@@ -20,6 +20,12 @@ public sealed class ClusterModelOptions
     /// <summary>Activation dtype on the wire: <c>bf16</c> (default) or <c>fp32</c> (exactness tests).</summary>
     public string WireDType { get; set; } = "bf16";
 
+    /// <summary>
+    /// What this silo hosts: <c>expert</c>, <c>attention</c> or <c>all</c>. Advertised for the placement director;
+    /// until it lands, every silo can host every grain.
+    /// </summary>
+    public string Role { get; set; } = "all";
+
     /// <summary>Expert shards per MoE layer (the static assignment splits each layer's experts evenly).</summary>
     public int ShardsPerLayer { get; set; } = 2;
 

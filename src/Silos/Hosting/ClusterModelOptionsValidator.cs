@@ -16,6 +16,8 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add($"Llama4:ModelDirectory '{options.ModelDirectory}' does not exist: every silo needs the checkpoint at that path.");
         Try(() => ComputeDType.Parse(options.DType), "Llama4:DType", errors);
         Try(() => WireDTypes.Parse(options.WireDType), "Llama4:WireDType", errors);
+        if (options.Role is not ("expert" or "attention" or "all"))
+            errors.Add($"Llama4:Role is '{options.Role}': use expert, attention or all.");
         if (options.ShardsPerLayer < 1)
             errors.Add($"Llama4:ShardsPerLayer is {options.ShardsPerLayer}: set it to at least 1 (and at most the experts per layer).");
         if (options.AttentionRanks < 1)
