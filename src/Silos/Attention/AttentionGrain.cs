@@ -136,6 +136,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         var model = _model!;
         var dispatcher = _dispatcher!;
         dispatcher.Step = request.Step;
+        dispatcher.Pass = 0;
         int vocab = model.Config.VocabSize;
         bool anyLogits = request.Sequences.Any(s => s.ReturnLogits);
         int budget = _context.MaxStepTokens(anyLogits);
@@ -164,6 +165,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
             }
 
             using var logits = await model.ForwardAsync(slices, cancellationToken);
+            dispatcher.Pass++;
             float[] rows = logits is null ? [] : Rows(logits);
             int row = 0;
             for (int k = 0; k < owners.Count; k++)

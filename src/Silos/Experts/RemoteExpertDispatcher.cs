@@ -45,6 +45,9 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
     /// <summary>The engine step being run (stamped on requests).</summary>
     public long Step { get; set; }
 
+    /// <summary>The forward pass within the step (stamped on requests): long prefills run as several passes.</summary>
+    public int Pass { get; set; }
+
     public DispatchStatistics Statistics { get; } = new();
 
     public async ValueTask<Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, CancellationToken cancellationToken)
@@ -113,7 +116,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
                 ? batch.Inputs.narrow(0, b.Runs[0].Start, b.Runs[0].Count)
                 : torch.cat(b.Runs.Select(r => batch.Inputs.narrow(0, r.Start, r.Count)).ToArray(), 0);
             var payload = TensorPayloads.ToPayload(rows, _wire, pooled: true);
-            var request = new ExpertShardRequest(layer, shard, Rank, Step, [.. b.Experts], [.. b.Counts], payload);
+            var request = new ExpertShardRequest(layer, shard, Rank, Step, [.. b.Experts], [.. b.Counts], payload, Pass);
             parts.Add(new ShardPart(request, b.Runs.ToImmutableArray()));
         }
         return parts;

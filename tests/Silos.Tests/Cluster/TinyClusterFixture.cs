@@ -21,7 +21,16 @@ public abstract class TinyClusterFixture : IAsyncLifetime
 
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
-    protected TinyClusterFixture(Llama4TextConfig config) => Config = config;
+    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25)
+    {
+        Config = config;
+        MessageBudgetFraction = messageBudgetFraction;
+    }
+
+    /// <summary>Share of the (default 64 MiB) maximum message a payload may use; tiny values force split prefills.</summary>
+    public double MessageBudgetFraction { get; }
+
+    public long PayloadBudgetBytes => (long)(new ClusterModelOptions().MaxMessageBytes * MessageBudgetFraction);
 
     public Llama4TextConfig Config { get; }
     public string ModelDirectory => _directory;
@@ -45,6 +54,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
                 o.ShardsPerLayer = ShardsPerLayer;
                 o.AttentionRanks = Ranks;
                 o.ShardTimeout = ShardTimeout;
+                o.MessageBudgetFraction = MessageBudgetFraction;
             });
             silo.AddIncomingGrainCallFilter(ShardCallRecorder.Instance);
         });
@@ -68,7 +78,11 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     }
 }
 
-public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout);
+/// <summary>
+/// Tiny-scout with a payload budget of ~4 KiB: an all-logits step (2 KiB of fp32 logits per token) runs 2 tokens per
+/// pass and a prefill 16 tokens per pass, so the equivalence tests here also cover split prefills.
+/// </summary>
+public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, messageBudgetFraction: 1.0 / 16384);
 
 public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick);
 
