@@ -7,6 +7,7 @@ using Llama4Cluster.Silos.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
+using Xunit.Abstractions;
 
 namespace Llama4Cluster.Silos.Tests.MultiProcess;
 
@@ -15,7 +16,7 @@ namespace Llama4Cluster.Silos.Tests.MultiProcess;
 /// (<c>dotnet Llama4Cluster.Silos.dll --model DIR --redis HOST:PORT ...</c>); a client in the test process drives
 /// them and must get what <see cref="LocalEngine"/> gets (fp32 compute and wire).
 /// </summary>
-public sealed class MultiProcessClusterTests : IDisposable
+public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDisposable
 {
     private const int Silos = 3, Ranks = 2, Shards = 3;
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-mp-" + Guid.NewGuid().ToString("N"));
@@ -73,6 +74,13 @@ public sealed class MultiProcessClusterTests : IDisposable
             var want = await local.GenerateAsync(requests);
             var got = await engine.GenerateAsync(requests);
             for (int i = 0; i < want.Count; i++) Assert.Equal(want[i].Tokens, got[i].Tokens);
+
+            // Data plane across processes (client → silo over loopback TCP) against raw loopback TCP: printed, not asserted.
+            foreach (var s in await Llama4Cluster.Silos.Diagnostics.DataPlaneBenchmark.RunAsync(grains, [10 << 10, 320 << 10, 5 << 20], iterations: 15))
+            {
+                output.WriteLine($"{s.Bytes,8} B: Orleans {s.OrleansMicroseconds,8:F0} us ({s.OrleansBytesPerSecond / 1e6,6:F0} MB/s), " +
+                    $"TCP {s.TcpMicroseconds,8:F0} us ({s.TcpBytesPerSecond / 1e6,6:F0} MB/s), ratio {s.Ratio:F2}");
+            }
             await host.StopAsync();
         }
         catch (Exception e) when (silos.Count > 0)
