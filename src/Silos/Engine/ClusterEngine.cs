@@ -73,7 +73,7 @@ public sealed class ClusterEngine
         }
         finally
         {
-            await rank.ReleaseAsync([id]);
+            await ReleaseQuietlyAsync(rank, [id]);
         }
     }
 
@@ -126,7 +126,20 @@ public sealed class ClusterEngine
         finally
         {
             foreach (var g in states.GroupBy(s => s.Rank))
-                await Rank(g.Key).ReleaseAsync([.. g.Select(s => s.Id)]);
+                await ReleaseQuietlyAsync(Rank(g.Key), [.. g.Select(s => s.Id)]);
+        }
+    }
+
+    /// <summary>Best effort: a failed release must not hide the error that ended the generation.</summary>
+    private static async Task ReleaseQuietlyAsync(IAttentionGrain rank, ImmutableArray<long> ids)
+    {
+        try
+        {
+            await rank.ReleaseAsync(ids);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The rank is gone or failing; its state dies with it.
         }
     }
 
