@@ -1,0 +1,23 @@
+using System.Collections.Immutable;
+
+namespace Llama4Cluster.Contracts.Attention;
+
+/// <summary>How a new sequence samples: the vLLM-style parameters of Kernels' <c>SamplingParams</c>, and its stop ids.</summary>
+[GenerateSerializer, Immutable, Alias("l4c.SequenceStart")]
+public sealed record SequenceStart
+{
+    [Id(0)] public float Temperature { get; init; }
+    [Id(1)] public float TopP { get; init; } = 1f;
+    [Id(2)] public int TopK { get; init; }
+    [Id(3)] public float MinP { get; init; }
+    [Id(4)] public long? Seed { get; init; }
+    [Id(5)] public float RepetitionPenalty { get; init; } = 1f;
+    [Id(6)] public float PresencePenalty { get; init; }
+    [Id(7)] public float FrequencyPenalty { get; init; }
+    [Id(8)] public ImmutableArray<int> StopTokenIds { get; init; } = [];
+    [Id(9)] public bool IgnoreEos { get; init; }
+    /// <summary>Null: no logprobs; N: the chosen token's logprob and the N most likely.</summary>
+    [Id(10)] public int? TopLogprobs { get; init; }
+    /// <summary>End-of-sequence ids (the model's and the tokenizer's stop tokens).</summary>
+    [Id(11)] public ImmutableArray<int> EosTokenIds { get; init; } = [];
+}

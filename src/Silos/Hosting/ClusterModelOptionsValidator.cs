@@ -1,0 +1,49 @@
+using Llama4Cluster.Contracts.Tensors;
+using Llama4Cluster.Kernels.Runtime;
+using Microsoft.Extensions.Options;
+
+namespace Llama4Cluster.Silos.Hosting;
+
+/// <summary>Checks <see cref="ClusterModelOptions"/> at startup; each message says how to fix the setting.</summary>
+public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModelOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ClusterModelOptions options)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.ModelDirectory))
+            errors.Add("Llama4:ModelDirectory is empty: set it (or --model DIR) to a Hugging Face checkpoint directory.");
+        else if (!Directory.Exists(options.ModelDirectory))
+            errors.Add($"Llama4:ModelDirectory '{options.ModelDirectory}' does not exist: every silo needs the checkpoint at that path.");
+        Try(() => ComputeDType.Parse(options.DType), "Llama4:DType", errors);
+        Try(() => WireDTypes.Parse(options.WireDType), "Llama4:WireDType", errors);
+        if (options.Role is not ("expert" or "attention" or "all"))
+            errors.Add($"Llama4:Role is '{options.Role}': use expert, attention or all.");
+        if (options.ShardsPerLayer < 1)
+            errors.Add($"Llama4:ShardsPerLayer is {options.ShardsPerLayer}: set it to at least 1 (and at most the experts per layer).");
+        if (options.AttentionRanks < 1)
+            errors.Add($"Llama4:AttentionRanks is {options.AttentionRanks}: set it to at least 1.");
+        if (options.ShardTimeout <= TimeSpan.Zero)
+            errors.Add($"Llama4:ShardTimeout is {options.ShardTimeout}: set a positive bound such as 00:00:30.");
+        if (options.MaxMessageBytes < 1 << 20)
+            errors.Add($"Llama4:MaxMessageBytes is {options.MaxMessageBytes}: set at least 1 MiB (1048576).");
+        if (options.MessageBudgetFraction is <= 0 or > 0.9)
+            errors.Add($"Llama4:MessageBudgetFraction is {options.MessageBudgetFraction}: use a value in (0, 0.9], e.g. 0.25.");
+        if (options.ComputeThreads < 1)
+            errors.Add($"Llama4:ComputeThreads is {options.ComputeThreads}: set at least 1.");
+        if (options.TorchThreads is < 1)
+            errors.Add($"Llama4:TorchThreads is {options.TorchThreads}: leave it unset or set at least 1.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void Try(Action parse, string setting, List<string> errors)
+    {
+        try
+        {
+            parse();
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add($"{setting}: {e.Message}");
+        }
+    }
+}

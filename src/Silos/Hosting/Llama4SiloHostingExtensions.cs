@@ -1,0 +1,47 @@
+using Llama4Cluster.Silos.Experts;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace Llama4Cluster.Silos.Hosting;
+
+/// <summary>Registers the Llama 4 grains' services on a silo and sets Orleans' messaging limits deliberately.</summary>
+public static class Llama4SiloHostingExtensions
+{
+    /// <summary>
+    /// Adds <see cref="ClusterModelOptions"/> (bound from the <c>Llama4</c> section, validated at start), the silo's
+    /// <see cref="SiloModelContext"/>, and messaging options: the maximum message body size is
+    /// <see cref="ClusterModelOptions.MaxMessageBytes"/> (attention steps split prefills to stay well below it) and the
+    /// response timeout exceeds the shard timeout so the dispatcher's clear error, not Orleans', ends a stuck step.
+    /// Idempotent: a second call only applies <paramref name="configure"/>.
+    /// </summary>
+    public static ISiloBuilder AddLlama4Silo(this ISiloBuilder builder, Action<ClusterModelOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var options = services.AddOptions<ClusterModelOptions>();
+        if (configure is not null) options.Configure(configure);
+        if (services.Any(d => d.ServiceType == typeof(SiloModelContext))) return builder;
+
+        options.BindConfiguration(ClusterModelOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClusterModelOptions>, ClusterModelOptionsValidator>());
+        services.AddSingleton<SiloModelContext>();
+        services.AddOptions<SiloMessagingOptions>().Configure<IOptions<ClusterModelOptions>>((messaging, model) =>
+        {
+            messaging.MaxMessageBodySize = model.Value.MaxMessageBytes;
+            messaging.ResponseTimeout = Max(messaging.ResponseTimeout, model.Value.ShardTimeout * 4);
+        });
+        return builder;
+    }
+
+    /// <summary>The client-side counterpart: the same maximum message size for steps and their replies.</summary>
+    public static IClientBuilder AddLlama4Client(this IClientBuilder builder, int maxMessageBytes = 64 << 20)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<ClientMessagingOptions>().Configure(m => m.MaxMessageBodySize = maxMessageBytes);
+        return builder;
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+}

@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace Llama4Cluster.Silos.Hosting;
+
+/// <summary>
+/// The silo process:
+/// <c>--model DIR [--role expert|attention|all] [--redis HOST:PORT] [--device cpu|cuda:N] [--dtype bf16|fp32]
+/// [--wire-dtype bf16|fp32] [--shards S] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N]</c>.
+/// With <c>--redis</c> silos of separate processes find each other through Redis membership; without it the process
+/// is a single-silo localhost cluster (dev). Every flag is also a configuration key (<c>Llama4:*</c>, environment
+/// <c>Llama4__*</c>).
+/// </summary>
+public static class SiloProgram
+{
+    private static readonly Dictionary<string, string> Switches = new()
+    {
+        ["--model"] = "Llama4:ModelDirectory",
+        ["--device"] = "Llama4:Device",
+        ["--dtype"] = "Llama4:DType",
+        ["--wire-dtype"] = "Llama4:WireDType",
+        ["--shards"] = "Llama4:ShardsPerLayer",
+        ["--ranks"] = "Llama4:AttentionRanks",
+        ["--role"] = "Llama4:Role",
+        ["--threads"] = "Llama4:TorchThreads",
+        ["--redis"] = "Orleans:Redis",
+        ["--port"] = "Orleans:SiloPort",
+        ["--gateway-port"] = "Orleans:GatewayPort",
+        ["--cluster-id"] = "Orleans:ClusterId",
+    };
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddCommandLine(args, Switches);
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        var orleans = builder.Configuration.GetSection("Orleans");
+        string? redis = orleans["Redis"];
+        string clusterId = orleans["ClusterId"] ?? "llama4";
+        builder.UseOrleans(silo =>
+        {
+            if (string.IsNullOrEmpty(redis))
+            {
+                silo.UseLocalhostClustering();
+            }
+            else
+            {
+                silo.UseRedisClustering(redis);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = clusterId;
+                    o.ServiceId = "llama4";
+                });
+                int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePort();
+                int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? FreePort();
+                silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
+            }
+            silo.AddLlama4Silo();
+        });
+        using var host = builder.Build();
+        var model = host.Services.GetRequiredService<IOptions<ClusterModelOptions>>().Value;
+        var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Silo");
+        log.LogInformation("Silo starting: role {Role}, model {Model}, device {Device}, dtype {DType}, wire {Wire}, {Shards} shards/layer, clustering {Clustering}",
+            model.Role, model.ModelDirectory, model.Device, model.DType, model.WireDType, model.ShardsPerLayer,
+            string.IsNullOrEmpty(redis) ? "localhost" : $"redis {redis} (cluster '{clusterId}')");
+        await host.RunAsync();
+        return 0;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

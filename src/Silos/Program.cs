@@ -1,0 +1,3 @@
+using Llama4Cluster.Silos.Hosting;
+
+return await SiloProgram.RunAsync(args);

@@ -1,0 +1,107 @@
+using Llama4Cluster.Kernels.Checkpoints;
+using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Silos.Engine;
+using Llama4Cluster.Silos.Hosting;
+using Orleans.TestingHost;
+
+namespace Llama4Cluster.Silos.Tests.Cluster;
+
+/// <summary>
+/// A tiny checkpoint on disk, the <see cref="LocalEngine"/> reference on it, and an in-process cluster of three
+/// silos serving it with fp32 compute and the fp32 wire (exactness): two attention ranks, three expert shards per
+/// MoE layer, every grain activated (weights loaded) before the tests run.
+/// </summary>
+public abstract class TinyClusterFixture : IAsyncLifetime
+{
+    public const int Silos = 3;
+    public const int Ranks = 2;
+    public const int ShardsPerLayer = 3;
+    public static readonly TimeSpan ShardTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
+
+    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25)
+    {
+        Config = config;
+        MessageBudgetFraction = messageBudgetFraction;
+    }
+
+    /// <summary>Share of the (default 64 MiB) maximum message a payload may use; tiny values force split prefills.</summary>
+    public double MessageBudgetFraction { get; }
+
+    public long PayloadBudgetBytes => (long)(new ClusterModelOptions().MaxMessageBytes * MessageBudgetFraction);
+
+    public Llama4TextConfig Config { get; }
+    public string ModelDirectory => _directory;
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+    public ClusterEngine Engine { get; private set; } = null!;
+    public LocalEngine Local { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        TinyCheckpointWriter.Write(_directory, Config, new TinyCheckpointOptions { Seed = 11 });
+        Local = LocalEngine.Load(_directory, new LocalEngineOptions());
+        var builder = new InProcessTestClusterBuilder(Silos);
+        string dir = _directory;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddLlama4Silo(o =>
+            {
+                o.ModelDirectory = dir;
+                o.DType = "float32";
+                o.WireDType = "fp32";
+                o.ShardsPerLayer = ShardsPerLayer;
+                o.AttentionRanks = Ranks;
+                o.ShardTimeout = ShardTimeout;
+                o.MessageBudgetFraction = MessageBudgetFraction;
+            });
+            silo.AddIncomingGrainCallFilter(ShardCallRecorder.Instance);
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+        Engine = new ClusterEngine(Cluster.Client, Config, Ranks, ShardsPerLayer);
+        await Engine.LoadAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        try
+        {
+            if (Cluster is not null) await Cluster.DisposeAsync();
+        }
+        finally
+        {
+            Local?.Dispose();
+            if (Directory.Exists(_directory)) Directory.Delete(_directory, recursive: true);
+        }
+    }
+}
+
+/// <summary>
+/// Tiny-scout with a payload budget of ~4 KiB: an all-logits step (2 KiB of fp32 logits per token) runs 2 tokens per
+/// pass and a prefill 16 tokens per pass, so the equivalence tests here also cover split prefills.
+/// </summary>
+public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, messageBudgetFraction: 1.0 / 16384);
+
+public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick);
+
+public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
+
+[CollectionDefinition(Name)]
+public sealed class TinyScoutCluster : ICollectionFixture<TinyScoutClusterFixture>
+{
+    public const string Name = "tiny-scout cluster";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyMaverickCluster : ICollectionFixture<TinyMaverickClusterFixture>
+{
+    public const string Name = "tiny-maverick cluster";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyScoutTop2Cluster : ICollectionFixture<TinyScoutTop2ClusterFixture>
+{
+    public const string Name = "tiny-scout-top2 cluster";
+}

@@ -1,0 +1,129 @@
+using Llama4Cluster.Kernels.Checkpoints;
+using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Silos.Engine;
+using Llama4Cluster.Silos.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Xunit.Abstractions;
+
+namespace Llama4Cluster.Silos.Tests.MultiProcess;
+
+/// <summary>
+/// The cluster as deployed: a real redis-server for membership and three separate silo processes
+/// (<c>dotnet Llama4Cluster.Silos.dll --model DIR --redis HOST:PORT ...</c>); a client in the test process drives
+/// them and must get what <see cref="LocalEngine"/> gets (fp32 compute and wire).
+/// </summary>
+public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Silos = 3, Ranks = 2, Shards = 3;
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-mp-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory)) Directory.Delete(_directory, recursive: true);
+    }
+
+    [RedisFact]
+    public async Task ThreeSiloProcessesOverRedisMatchTheLocalEngine()
+    {
+        var config = Llama4Presets.TinyMaverick;
+        TinyCheckpointWriter.Write(_directory, config, new TinyCheckpointOptions { Seed = 5 });
+        using var redis = await RedisServer.StartAsync();
+        string clusterId = "l4c-test-" + Guid.NewGuid().ToString("N")[..8];
+        var silos = new List<SiloProcess>();
+        try
+        {
+            for (int i = 0; i < Silos; i++)
+            {
+                silos.Add(SiloProcess.Start([
+                    "--model", _directory, "--role", "all", "--redis", redis.ConnectionString, "--cluster-id", clusterId,
+                    "--dtype", "float32", "--wire-dtype", "fp32", "--shards", Shards.ToString(), "--ranks", Ranks.ToString(),
+                    "--threads", "1",
+                ]));
+            }
+            var builder = Host.CreateApplicationBuilder();
+            builder.UseOrleansClient(client =>
+            {
+                client.UseRedisClustering(redis.ConnectionString);
+                client.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "llama4"; });
+                client.AddLlama4Client();
+            });
+            using var host = builder.Build();
+            await StartWithRetryAsync(host, silos);
+            var grains = host.Services.GetRequiredService<IClusterClient>();
+            await WaitForSilosAsync(grains, silos);
+
+            var engine = new ClusterEngine(grains, config, Ranks, Shards);
+            var (_, shards) = await engine.LoadAsync();
+            Assert.True(shards.Select(s => s.Silo).Distinct().Count() > 1, "all shards on one silo process");
+
+            using var local = LocalEngine.Load(_directory, new LocalEngineOptions());
+            var tokens = Enumerable.Range(0, 20).Select(i => 3 + (i * 53) % 500).ToArray();
+            var expected = local.Logits(tokens);
+            var actual = await engine.LogitsAsync(tokens);
+            double diff = 0;
+            for (int r = 0; r < expected.Length; r++)
+                for (int v = 0; v < expected[r].Length; v++) diff = Math.Max(diff, Math.Abs(expected[r][v] - actual[r][v]));
+            Assert.True(diff < 1e-5, $"max |logit diff| {diff:E3}");
+
+            var sampling = new SamplingParams { Temperature = 0, MaxTokens = 6 };
+            var requests = new[] { tokens[..7], tokens[3..15], tokens[..2] }.Select(p => new GenerationRequest(p, sampling)).ToArray();
+            var want = await local.GenerateAsync(requests);
+            var got = await engine.GenerateAsync(requests);
+            for (int i = 0; i < want.Count; i++) Assert.Equal(want[i].Tokens, got[i].Tokens);
+
+            // Data plane across processes (client → silo over loopback TCP) against raw loopback TCP: printed, not asserted.
+            foreach (var s in await Llama4Cluster.Silos.Diagnostics.DataPlaneBenchmark.RunAsync(grains, [10 << 10, 320 << 10, 5 << 20], iterations: 15))
+            {
+                output.WriteLine($"{s.Bytes,8} B: Orleans {s.OrleansMicroseconds,8:F0} us ({s.OrleansBytesPerSecond / 1e6,6:F0} MB/s), " +
+                    $"TCP {s.TcpMicroseconds,8:F0} us ({s.TcpBytesPerSecond / 1e6,6:F0} MB/s), ratio {s.Ratio:F2}");
+            }
+            await host.StopAsync();
+        }
+        catch (Exception e) when (silos.Count > 0)
+        {
+            throw new Xunit.Sdk.XunitException($"{e}\n--- silo 0 output ---\n{Tail(silos[0].Output)}");
+        }
+        finally
+        {
+            foreach (var s in silos) s.Dispose();
+        }
+    }
+
+    private static string Tail(string text) => text.Length <= 6000 ? text : text[^6000..];
+
+    private static async Task StartWithRetryAsync(IHost host, List<SiloProcess> silos)
+    {
+        // The client needs a gateway in the membership table: retry while the silo processes start.
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            try
+            {
+                await host.StartAsync();
+                return;
+            }
+            catch (Exception) when (DateTime.UtcNow < deadline && silos.All(s => !s.HasExited))
+            {
+                await Task.Delay(500);
+            }
+        }
+    }
+
+    private static async Task WaitForSilosAsync(IClusterClient client, List<SiloProcess> silos)
+    {
+        var management = client.GetGrain<IManagementGrain>(0);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            var hosts = await management.GetHosts(onlyActive: true);
+            if (hosts.Count == silos.Count) return;
+            if (DateTime.UtcNow > deadline || silos.Any(s => s.HasExited))
+                throw new TimeoutException($"{hosts.Count} of {silos.Count} silos joined");
+            await Task.Delay(250);
+        }
+    }
+}
