@@ -1,0 +1,7 @@
+using Orleans.Placement;
+
+namespace Llama4Cluster.Silos.Placement;
+
+/// <summary>Marks a grain class as placed by <see cref="ExpertPlacement"/>: on the silo the placement plan names for its key.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
+public sealed class ExpertPlacementAttribute() : PlacementAttribute(ExpertPlacement.Singleton);

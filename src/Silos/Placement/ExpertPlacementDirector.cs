@@ -1,0 +1,110 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using Orleans.Runtime.Placement;
+
+namespace Llama4Cluster.Silos.Placement;
+
+/// <summary>
+/// Puts a grain on the silo the placement plan names for its <see cref="PlacementKey"/>.
+/// </summary>
+/// <remarks>
+/// Order, as Orleans' own directors do it (<c>SiloRoleBasedPlacementDirector</c>): start from
+/// <see cref="IPlacementContext.GetCompatibleSilos"/>; a valid placement hint (one naming a compatible silo) wins,
+/// because whoever set it (a migration, an operator) asked for that silo on purpose; otherwise the planned silo,
+/// matched by its endpoint (<see cref="SiloInventory.Address"/> against <see cref="SiloAddress.Endpoint"/>, so a
+/// restarted silo with a new generation still matches). When the planned silo is not compatible (down, not yet
+/// joined, or lacking the grain type), it fails or falls back per <see cref="ExpertPlacementOptions"/>. It reads
+/// the plan from <see cref="IPlacementPlanProvider"/> and never calls a grain.
+/// </remarks>
+public sealed partial class ExpertPlacementDirector(
+    IPlacementPlanProvider plans,
+    IOptions<ExpertPlacementOptions> options,
+    ILogger<ExpertPlacementDirector> logger) : IPlacementDirector
+{
+    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var grain = target.GrainIdentity;
+        var compatible = context.GetCompatibleSilos(target);
+        if (compatible.Length == 0)
+            throw new OrleansException($"Cannot place {grain}: no active silo supports this grain type yet. Wait for the silos to join, or check that they load the grain's assembly.");
+
+        if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hint)
+            return Task.FromResult(hint);
+
+        var plan = plans.Current
+            ?? throw new OrleansException($"Cannot place {grain}: no placement plan is loaded. Register an {nameof(IPlacementPlanProvider)} with a plan (AddExpertPlacement(plan)) before activating planned grains.");
+        string keyText = grain.Key.ToString() ?? "";
+        if (!PlacementKey.TryParse(keyText, out var key))
+            throw new OrleansException($"Cannot place {grain}: its key '{keyText}' is not a placement key; grains with [{nameof(ExpertPlacementAttribute)}] use string keys expert/LAYER/SHARD[/REPLICA] or attention/RANK ({nameof(PlacementKey)}).");
+
+        var planned = plan.SiloFor(key)
+            ?? throw new OrleansException($"Cannot place {grain}: the placement plan has no {key.Describe()} " +
+                $"(it has MoE layers [{string.Join(",", plan.Footprint.MoeLayers)}] × {plan.ShardsPerLayer} shards × {plan.Replicas} replica(s) and {plan.AttentionRanks.Length} attention rank(s)).");
+
+        if (TryEndpoint(planned.Address, out var endpoint))
+        {
+            foreach (var silo in compatible)
+                if (silo.Endpoint.Equals(endpoint))
+                    return Task.FromResult(silo);
+        }
+
+        string why = planned.Address is null
+            ? $"the plan's silo '{planned.Name}' has no address (the inventory must carry each silo's endpoint, ip:port)"
+            : $"the plan puts it on silo '{planned.Name}' ({planned.Address}), which is not among the {compatible.Length} compatible active silo(s) [{string.Join(", ", compatible.Select(s => s.Endpoint))}]";
+        if (options.Value.WhenPlannedSiloMissing == PlannedSiloMissing.AnyCompatible)
+        {
+            var fallback = Fallback(plan, key, compatible);
+            LogFallback(logger, key.Describe(), planned.Name, fallback);
+            return Task.FromResult(fallback);
+        }
+        throw new OrleansException($"Cannot place {grain} ({key.Describe()}): {why}. Start that silo, re-plan for the silos that are running, " +
+            $"or set {ExpertPlacementOptions.SectionName}:{nameof(ExpertPlacementOptions.WhenPlannedSiloMissing)} to {nameof(PlannedSiloMissing.AnyCompatible)}.");
+    }
+
+    /// <summary>Parses <c>ip:port</c> or a silo address string <c>ip:port@generation</c>.</summary>
+    internal static bool TryEndpoint(string? address, out IPEndPoint endpoint)
+    {
+        endpoint = null!;
+        if (string.IsNullOrWhiteSpace(address)) return false;
+        if (address.Contains('@', StringComparison.Ordinal))
+        {
+            try
+            {
+                endpoint = SiloAddress.FromParsableString(address).Endpoint;
+                return true;
+            }
+            catch (FormatException)
+            {
+                return false;
+            }
+        }
+        if (!IPEndPoint.TryParse(address, out var parsed)) return false;
+        endpoint = parsed;
+        return true;
+    }
+
+    /// <summary>A compatible silo whose inventory role can hold the grain, else any compatible silo; stable per key.</summary>
+    private static SiloAddress Fallback(PlacementPlan plan, PlacementKey key, SiloAddress[] compatible)
+    {
+        var suitable = compatible.Where(address => plan.Inventory.Silos.Any(s =>
+                TryEndpoint(s.Address, out var e) && e.Equals(address.Endpoint)
+                && (key.Kind == PlacementKind.ExpertShard ? s.Role.HoldsExperts() : s.Role.HoldsAttention())))
+            .ToArray();
+        var pool = suitable.Length > 0 ? suitable : compatible;
+        return pool.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ElementAt((int)(StableHash(key.ToString()) % (uint)pool.Length));
+    }
+
+    /// <summary>FNV-1a: the same on every silo and every run (string.GetHashCode is randomised per process).</summary>
+    private static uint StableHash(string s)
+    {
+        uint h = 2166136261;
+        foreach (char c in s) h = (h ^ c) * 16777619;
+        return h;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Placement plan silo {PlannedSilo} is not available for {Grain}; placing it on {Fallback} instead")]
+    private static partial void LogFallback(ILogger logger, string grain, string plannedSilo, SiloAddress fallback);
+}

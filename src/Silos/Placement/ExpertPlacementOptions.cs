@@ -1,0 +1,10 @@
+namespace Llama4Cluster.Silos.Placement;
+
+/// <summary>Options of <see cref="ExpertPlacementDirector"/>, bound from the <c>Llama4:Placement</c> configuration section.</summary>
+public sealed class ExpertPlacementOptions
+{
+    public const string SectionName = "Llama4:Placement";
+
+    /// <summary>Default <see cref="PlannedSiloMissing.Fail"/>: a shard on the wrong silo would not have the memory the plan gave it.</summary>
+    public PlannedSiloMissing WhenPlannedSiloMissing { get; set; } = PlannedSiloMissing.Fail;
+}

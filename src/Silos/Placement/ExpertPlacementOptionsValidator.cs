@@ -1,0 +1,17 @@
+using Microsoft.Extensions.Options;
+
+namespace Llama4Cluster.Silos.Placement;
+
+/// <summary>Rejects values of <see cref="ExpertPlacementOptions"/> that are not defined, saying which are.</summary>
+public sealed class ExpertPlacementOptionsValidator : IValidateOptions<ExpertPlacementOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ExpertPlacementOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Enum.IsDefined(options.WhenPlannedSiloMissing)
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(
+                $"{ExpertPlacementOptions.SectionName}:{nameof(ExpertPlacementOptions.WhenPlannedSiloMissing)} is {(int)options.WhenPlannedSiloMissing}; " +
+                $"set it to {nameof(PlannedSiloMissing.Fail)} or {nameof(PlannedSiloMissing.AnyCompatible)}");
+    }
+}
