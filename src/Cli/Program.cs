@@ -15,6 +15,7 @@ internal static class Program
         ("create-tiny", CreateTinyCommand.Usage, a => CreateTinyCommand.Run(new Arguments(a, Flags))),
         ("logits", LogitsCommand.Usage, a => LogitsCommand.Run(new Arguments(a, Flags))),
         ("generate", GenerateCommand.Usage, a => GenerateCommand.Run(new Arguments(a, Flags))),
+        ("plan", PlanCommand.Usage, a => PlanCommand.Run(new Arguments(a, Flags))),
         ("bench", BenchCommand.Usage, BenchCommand.Run),
     ];
 
