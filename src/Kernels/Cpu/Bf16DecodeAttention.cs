@@ -78,12 +78,31 @@ public static unsafe class Bf16DecodeAttention
         ArgumentNullException.ThrowIfNull(q);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(values);
-        if (q.device_type != DeviceType.CPU || keys.device_type != DeviceType.CPU || values.device_type != DeviceType.CPU
-            || q.dim() != 3 || keys.dim() != 3 || values.dim() != 3 || q.shape[0] != 1
-            || (q.dtype != torch.float32 && q.dtype != torch.bfloat16)
-            || (keys.dtype != torch.float32 && keys.dtype != torch.bfloat16) || values.dtype != keys.dtype
-            || !keys.is_contiguous() || !values.is_contiguous()
-            || !keys.shape.SequenceEqual(values.shape))
+        return TryShape(q, keys, values, out _, out _, out _, out _);
+    }
+
+    /// <summary><see cref="CanUse"/> and the shape, asking libtorch for each property once (every
+    /// <c>shape</c> or <c>dtype</c> is a native call; a decode step at short context is tens of µs).</summary>
+    private static bool TryShape(torch.Tensor q, torch.Tensor keys, torch.Tensor values,
+        out int heads, out int headDim, out int keyCount, out int kvHeads)
+    {
+        heads = headDim = keyCount = kvHeads = 0;
+        if (q.device_type != DeviceType.CPU || keys.device_type != DeviceType.CPU || values.device_type != DeviceType.CPU)
+        {
+            return false;
+        }
+
+        long[] qs = q.shape, ks = keys.shape, vs = values.shape;
+        if (qs.Length != 3 || ks.Length != 3 || vs.Length != 3 || qs[0] != 1
+            || ks[0] != vs[0] || ks[1] != vs[1] || ks[2] != vs[2])
+        {
+            return false;
+        }
+
+        var qd = q.dtype;
+        var kd = keys.dtype;
+        if ((qd != torch.float32 && qd != torch.bfloat16) || (kd != torch.float32 && kd != torch.bfloat16)
+            || values.dtype != kd || !keys.is_contiguous() || !values.is_contiguous())
         {
             return false;
         }
@@ -93,9 +112,14 @@ public static unsafe class Bf16DecodeAttention
             return false;
         }
 
-        long heads = q.shape[1], hd = q.shape[2], m = keys.shape[0], kv = keys.shape[1];
-        return kv > 0 && heads % kv == 0 && keys.shape[2] == hd && hd > 0
-            && heads * hd <= int.MaxValue && m * kv * hd <= int.MaxValue;
+        long h = qs[1], hd = qs[2], m = ks[0], kv = ks[1];
+        if (!(kv > 0 && h % kv == 0 && ks[2] == hd && hd > 0 && h * hd <= int.MaxValue && m * kv * hd <= int.MaxValue))
+        {
+            return false;
+        }
+
+        (heads, headDim, keyCount, kvHeads) = ((int)h, (int)hd, (int)m, (int)kv);
+        return true;
     }
 
     /// <summary>
@@ -104,7 +128,10 @@ public static unsafe class Bf16DecodeAttention
     /// </summary>
     public static torch.Tensor Attend(torch.Tensor q, torch.Tensor keys, torch.Tensor values, double scale, CpuWorkerPool? pool = null)
     {
-        if (!CanUse(q, keys, values))
+        ArgumentNullException.ThrowIfNull(q);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(values);
+        if (!TryShape(q, keys, values, out int heads, out int hd, out int m, out int kv))
         {
             throw new ArgumentException(
                 "Bf16DecodeAttention needs CPU tensors q [1, H, hd] (fp32/bf16) and contiguous keys/values [m, KV, hd] " +
@@ -112,16 +139,17 @@ public static unsafe class Bf16DecodeAttention
         }
 
         using var scope = torch.NewDisposeScope();
-        int heads = (int)q.shape[1], hd = (int)q.shape[2], m = (int)keys.shape[0], kv = (int)keys.shape[1];
+        var qDtype = q.dtype;
+        bool bf16 = keys.dtype == torch.bfloat16;
         var qf = q.to_type(torch.float32).contiguous();
         var o = torch.empty([1, (long)heads * hd], dtype: torch.float32, device: torch.CPU);
         Run((float*)TensorData.Pointer(qf), (void*)TensorData.Pointer(keys), (void*)TensorData.Pointer(values),
-            keys.dtype == torch.bfloat16, (float*)TensorData.Pointer(o), heads, kv, hd, m, scale, pool);
+            bf16, (float*)TensorData.Pointer(o), heads, kv, hd, m, scale, pool);
         // The kernel read raw pointers: keep the tensors (and their storage) alive until here.
         GC.KeepAlive(qf);
         GC.KeepAlive(keys);
         GC.KeepAlive(values);
-        return (q.dtype == torch.float32 ? o : o.to_type(q.dtype)).MoveToOuterDisposeScope();
+        return (qDtype == torch.float32 ? o : o.to_type(qDtype)).MoveToOuterDisposeScope();
     }
 
     private static void CheckShape(int heads, int kvHeads, int headDim, int keyCount)

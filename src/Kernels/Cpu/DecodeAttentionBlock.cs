@@ -8,9 +8,11 @@ namespace Llama4Cluster.Kernels.Cpu;
 /// The work of one <see cref="DecodeAttentionJob"/> unit: keys <c>[j0, j1)</c> of one kv head against
 /// the G query heads that share it. Scores for up to 8 heads are computed together while a key row
 /// is in registers, so every key and value byte is read from memory once per call; bf16 is widened
-/// to fp32 in registers (<c>vpmovzxwd</c> then a 16-bit shift: the bf16 bits are the high half of
-/// an fp32) and everything accumulates in fp32. The block's softmax is kept unnormalized
-/// (max, Σ exp, Σ exp·v) for the merge in <see cref="Bf16DecodeAttention"/>.
+/// to fp32 in registers 32 columns per 64-byte load (shift / and: the bf16 bits are the high half of
+/// an fp32; even and odd columns land in separate vectors, q is stored in that order) and everything
+/// accumulates in fp32. The key pass prefetches key rows ahead and the value rows the value pass
+/// reads next; the softmax exp is an fp32 polynomial (<see cref="DecodeAttentionExp"/>). The block's
+/// softmax is kept unnormalized (max, Σ exp, Σ exp·v) for the merge in <see cref="Bf16DecodeAttention"/>.
 /// </summary>
 internal static unsafe class DecodeAttentionBlock
 {
