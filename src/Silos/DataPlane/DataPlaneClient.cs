@@ -18,7 +18,14 @@ public sealed class DataPlaneClient : IDisposable
 
     public DataPlaneClient(Serializer serializer) => _serializer = serializer;
 
-    public async Task<ExpertShardResponse> ComputeAsync(DataEndpoint endpoint, ExpertShardRequest request, CancellationToken cancellationToken)
+    public Task<ExpertShardResponse> ComputeAsync(DataEndpoint endpoint, ExpertShardRequest request, CancellationToken cancellationToken) =>
+        SendAsync(endpoint, DataPlaneFrames.Request, request, cancellationToken);
+
+    /// <summary>Sends <paramref name="request"/> to be returned as is (no compute): the transport's own cost, for benchmarks.</summary>
+    public Task<ExpertShardResponse> EchoAsync(DataEndpoint endpoint, ExpertShardRequest request, CancellationToken cancellationToken) =>
+        SendAsync(endpoint, DataPlaneFrames.Echo, request, cancellationToken);
+
+    private async Task<ExpertShardResponse> SendAsync(DataEndpoint endpoint, byte kind, ExpertShardRequest request, CancellationToken cancellationToken)
     {
         var lazy = _connections.GetOrAdd(endpoint, ep => new Lazy<Task<Connection>>(() => Connection.OpenAsync(ep, _serializer)));
         Connection connection;
@@ -34,9 +41,9 @@ public sealed class DataPlaneClient : IDisposable
         if (connection.IsBroken)
         {
             _connections.TryRemove(new KeyValuePair<DataEndpoint, Lazy<Task<Connection>>>(endpoint, lazy));
-            return await ComputeAsync(endpoint, request, cancellationToken);
+            return await SendAsync(endpoint, kind, request, cancellationToken);
         }
-        return await connection.SendAsync(request, cancellationToken);
+        return await connection.SendAsync(kind, request, cancellationToken);
     }
 
     public void Dispose()
@@ -86,7 +93,7 @@ public sealed class DataPlaneClient : IDisposable
             return new Connection(client, endpoint, serializer);
         }
 
-        public async Task<ExpertShardResponse> SendAsync(ExpertShardRequest request, CancellationToken cancellationToken)
+        public async Task<ExpertShardResponse> SendAsync(byte kind, ExpertShardRequest request, CancellationToken cancellationToken)
         {
             ulong id = (ulong)Interlocked.Increment(ref _nextId);
             var reply = new TaskCompletionSource<ExpertShardResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -98,7 +105,7 @@ public sealed class DataPlaneClient : IDisposable
             await _writeLock.WaitAsync(cancellationToken);
             try
             {
-                await DataPlaneFrames.WriteAsync(_stream, _serializer, _scratch, id, DataPlaneFrames.Request, request, cancellationToken);
+                await DataPlaneFrames.WriteAsync(_stream, _serializer, _scratch, id, kind, request, cancellationToken);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {

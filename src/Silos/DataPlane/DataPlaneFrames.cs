@@ -19,6 +19,9 @@ internal static class DataPlaneFrames
     public const byte Response = 2;
     public const byte Error = 3;
 
+    /// <summary>A request answered with its own inputs, no compute (the data-plane benchmark).</summary>
+    public const byte Echo = 4;
+
     /// <summary>Serializes <paramref name="value"/> into <paramref name="scratch"/> and writes one frame. Callers hold the connection's write lock.</summary>
     public static async Task WriteAsync<T>(NetworkStream stream, Serializer serializer, ArrayBufferWriter<byte> scratch, ulong id, byte kind, T value,
         CancellationToken cancellationToken)

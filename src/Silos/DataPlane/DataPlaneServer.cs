@@ -105,12 +105,17 @@ public sealed partial class DataPlaneServer : IDisposable
             ExpertShardRequest request;
             try
             {
-                if (frame.Kind != DataPlaneFrames.Request) throw new InvalidDataException($"unexpected frame kind {frame.Kind}");
+                if (frame.Kind is not (DataPlaneFrames.Request or DataPlaneFrames.Echo)) throw new InvalidDataException($"unexpected frame kind {frame.Kind}");
                 request = _serializer.Deserialize<ExpertShardRequest>(frame.Memory) ?? throw new InvalidDataException("empty request frame");
             }
             finally
             {
                 frame.Return();
+            }
+            if (frame.Kind == DataPlaneFrames.Echo)
+            {
+                await ReplyAsync(stream, writeLock, scratch, frame.Id, DataPlaneFrames.Response, new ExpertShardResponse(request.Inputs, 0));
+                return;
             }
             var key = new ExpertShardKey(request.Layer, request.Shard);
             if (!_registry.TryGet(key, out var runtime))
@@ -124,15 +129,20 @@ public sealed partial class DataPlaneServer : IDisposable
             reply = e.Message;
             kind = DataPlaneFrames.Error;
         }
+        await ReplyAsync(stream, writeLock, scratch, frame.Id, kind, reply);
+    }
+
+    private async Task ReplyAsync(NetworkStream stream, SemaphoreSlim writeLock, ArrayBufferWriter<byte> scratch, ulong id, byte kind, object reply)
+    {
         try
         {
             await writeLock.WaitAsync(_stop.Token);
             try
             {
                 if (reply is ExpertShardResponse response)
-                    await DataPlaneFrames.WriteAsync(stream, _serializer, scratch, frame.Id, kind, response, _stop.Token);
+                    await DataPlaneFrames.WriteAsync(stream, _serializer, scratch, id, kind, response, _stop.Token);
                 else
-                    await DataPlaneFrames.WriteAsync(stream, _serializer, scratch, frame.Id, kind, (string)reply, _stop.Token);
+                    await DataPlaneFrames.WriteAsync(stream, _serializer, scratch, id, kind, (string)reply, _stop.Token);
             }
             finally
             {
