@@ -25,6 +25,14 @@ public sealed class DataPlaneClient : IDisposable
     public Task<ExpertShardResponse> EchoAsync(DataEndpoint endpoint, ExpertShardRequest request, CancellationToken cancellationToken) =>
         SendAsync(endpoint, DataPlaneFrames.Echo, request, cancellationToken);
 
+    /// <summary>Sends bytes that come back untouched (no codec): the benchmark's cross-process raw TCP baseline. Returns the echoed length.</summary>
+    public async Task<int> RawEchoAsync(DataEndpoint endpoint, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var lazy = _connections.GetOrAdd(endpoint, ep => new Lazy<Task<Connection>>(() => Connection.OpenAsync(ep, _serializer)));
+        var connection = await lazy.Value.WaitAsync(cancellationToken);
+        return await connection.RawEchoAsync(body, cancellationToken);
+    }
+
     private async Task<ExpertShardResponse> SendAsync(DataEndpoint endpoint, byte kind, ExpertShardRequest request, CancellationToken cancellationToken)
     {
         var lazy = _connections.GetOrAdd(endpoint, ep => new Lazy<Task<Connection>>(() => Connection.OpenAsync(ep, _serializer)));
@@ -64,6 +72,8 @@ public sealed class DataPlaneClient : IDisposable
         private readonly SemaphoreSlim _writeLock = new(1, 1);
         private readonly ArrayBufferWriter<byte> _scratch = new(64 << 10);
         private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ExpertShardResponse>> _pending = new();
+        private readonly ConcurrentDictionary<ulong, TaskCompletionSource<int>> _rawPending = new();
+        private readonly byte[] _rawHeader = new byte[DataPlaneFrames.HeaderLength];
         private long _nextId;
         private volatile bool _broken;
 
@@ -119,6 +129,23 @@ public sealed class DataPlaneClient : IDisposable
             return await reply.Task;
         }
 
+        public async Task<int> RawEchoAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+        {
+            ulong id = (ulong)Interlocked.Increment(ref _nextId);
+            var reply = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _rawPending[id] = reply;
+            await _writeLock.WaitAsync(cancellationToken);
+            try
+            {
+                await DataPlaneFrames.WriteRawAsync(_stream, _rawHeader, id, DataPlaneFrames.RawEcho, body, cancellationToken);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+            return await reply.Task.WaitAsync(cancellationToken);
+        }
+
         private async Task ReadAsync()
         {
             var header = new byte[DataPlaneFrames.HeaderLength];
@@ -128,6 +155,11 @@ public sealed class DataPlaneClient : IDisposable
                 {
                     try
                     {
+                        if (_rawPending.TryRemove(frame.Id, out var raw))
+                        {
+                            raw.TrySetResult(frame.Length);
+                            continue;
+                        }
                         if (!_pending.TryRemove(frame.Id, out var reply)) continue; // timed out or cancelled already
                         if (frame.Kind == DataPlaneFrames.Response)
                             reply.TrySetResult(_serializer.Deserialize<ExpertShardResponse>(frame.Memory)
@@ -151,6 +183,10 @@ public sealed class DataPlaneClient : IDisposable
         private void Fail(Exception e)
         {
             _broken = true;
+            foreach (var id in _rawPending.Keys)
+            {
+                if (_rawPending.TryRemove(id, out var r)) r.TrySetException(new DataPlaneException(_endpoint, $"connection failed: {e.Message}"));
+            }
             foreach (var id in _pending.Keys)
             {
                 if (_pending.TryRemove(id, out var r))

@@ -22,6 +22,9 @@ internal static class DataPlaneFrames
     /// <summary>A request answered with its own inputs, no compute (the data-plane benchmark).</summary>
     public const byte Echo = 4;
 
+    /// <summary>Bytes sent back untouched, no codec: the benchmark's cross-process raw TCP baseline.</summary>
+    public const byte RawEcho = 5;
+
     /// <summary>Serializes <paramref name="value"/> into <paramref name="scratch"/> and writes one frame. Callers hold the connection's write lock.</summary>
     public static async Task WriteAsync<T>(NetworkStream stream, Serializer serializer, ArrayBufferWriter<byte> scratch, ulong id, byte kind, T value,
         CancellationToken cancellationToken)
@@ -45,6 +48,16 @@ internal static class DataPlaneFrames
         BinaryPrimitives.WriteUInt64LittleEndian(header[4..], id);
         header[12] = kind;
         await stream.WriteAsync(frame.AsMemory(), cancellationToken);
+    }
+
+    /// <summary>Writes one frame around caller-supplied bytes (no serialization). Callers hold the connection's write lock.</summary>
+    public static async Task WriteRawAsync(NetworkStream stream, byte[] scratch, ulong id, byte kind, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(scratch, (uint)body.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(scratch.AsSpan(4), id);
+        scratch[12] = kind;
+        await stream.WriteAsync(scratch.AsMemory(0, HeaderLength), cancellationToken);
+        await stream.WriteAsync(body, cancellationToken);
     }
 
     /// <summary>Reads one frame; the body lives in a pooled buffer the caller returns. Null at a clean end of stream.</summary>

@@ -87,8 +87,26 @@ public sealed partial class DataPlaneServer : IDisposable
         var header = new byte[DataPlaneFrames.HeaderLength];
         try
         {
+            var rawHeader = new byte[DataPlaneFrames.HeaderLength];
             while (await DataPlaneFrames.ReadAsync(stream, header, _stop.Token) is { } frame)
+            {
+                if (frame.Kind == DataPlaneFrames.RawEcho)
+                {
+                    // Inline, no codec, no task: the cross-process raw TCP baseline of the benchmark.
+                    await writeLock.WaitAsync(_stop.Token);
+                    try
+                    {
+                        await DataPlaneFrames.WriteRawAsync(stream, rawHeader, frame.Id, DataPlaneFrames.Response, frame.Memory, _stop.Token);
+                    }
+                    finally
+                    {
+                        writeLock.Release();
+                        frame.Return();
+                    }
+                    continue;
+                }
                 _ = HandleAsync(stream, writeLock, scratch, frame);
+            }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {

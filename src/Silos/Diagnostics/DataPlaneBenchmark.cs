@@ -15,8 +15,19 @@ namespace Llama4Cluster.Silos.Diagnostics;
 /// <param name="TcpMicroseconds">Median round trip of a length-prefixed echo over one loopback TCP connection.</param>
 /// <param name="DataPlaneMicroseconds">Median round trip of an echo through our socket data plane (framing and the tensor
 /// codec included), or null when not measured.</param>
-public sealed record DataPlaneSample(int Bytes, double OrleansMicroseconds, double TcpMicroseconds, double? DataPlaneMicroseconds = null)
+/// <param name="RemoteTcpMicroseconds">Median round trip of the same bytes echoed untouched by the remote silo's data-plane
+/// socket (no codec): the like-for-like cross-process raw TCP baseline, or null when not measured.</param>
+public sealed record DataPlaneSample(int Bytes, double OrleansMicroseconds, double TcpMicroseconds, double? DataPlaneMicroseconds = null,
+    double? RemoteTcpMicroseconds = null)
 {
+    public double? RemoteTcpBytesPerSecond => RemoteTcpMicroseconds is { } us ? 2.0 * Bytes / (us * 1e-6) : null;
+
+    /// <summary>Data plane ÷ cross-process raw TCP throughput (the bar: ≥ 0.5).</summary>
+    public double? DataPlaneRemoteRatio => DataPlaneBytesPerSecond / RemoteTcpBytesPerSecond;
+
+    /// <summary>Orleans ÷ cross-process raw TCP throughput.</summary>
+    public double? OrleansRemoteRatio => OrleansBytesPerSecond / RemoteTcpBytesPerSecond;
+
     public double? DataPlaneBytesPerSecond => DataPlaneMicroseconds is { } us ? 2.0 * Bytes / (us * 1e-6) : null;
 
     /// <summary>Data plane ÷ raw TCP throughput.</summary>
@@ -66,13 +77,18 @@ public static class DataPlaneBenchmark
             var orleans = new double[n];
             var tcp = new double[n];
             var plane = new double[n];
+            var remote = new double[n];
             var request = new ExpertShardRequest(0, 0, 0, 0, [0], [rows], payload);
             bool withPlane = dataPlane is not null && dataPlaneEndpoint is not null;
             for (int warm = 0; warm < 3; warm++)
             {
                 (await echo.EchoAsync(payload)).ReturnBuffer();
                 await TcpRoundTripAsync(stream, data, back, cancellationToken);
-                if (withPlane) (await dataPlane!.EchoAsync(dataPlaneEndpoint!, request, cancellationToken)).Outputs.ReturnBuffer();
+                if (withPlane)
+                {
+                    (await dataPlane!.EchoAsync(dataPlaneEndpoint!, request, cancellationToken)).Outputs.ReturnBuffer();
+                    await dataPlane.RawEchoAsync(dataPlaneEndpoint!, data, cancellationToken);
+                }
             }
             for (int i = 0; i < n; i++)
             {
@@ -89,9 +105,12 @@ public static class DataPlaneBenchmark
                     var r = await dataPlane!.EchoAsync(dataPlaneEndpoint!, request, cancellationToken);
                     plane[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                     r.Outputs.ReturnBuffer();
+                    t0 = Stopwatch.GetTimestamp();
+                    await dataPlane.RawEchoAsync(dataPlaneEndpoint!, data, cancellationToken);
+                    remote[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                 }
             }
-            results.Add(new DataPlaneSample(data.Length, Median(orleans), Median(tcp), withPlane ? Median(plane) : null));
+            results.Add(new DataPlaneSample(data.Length, Median(orleans), Median(tcp), withPlane ? Median(plane) : null, withPlane ? Median(remote) : null));
         }
         client.Close();
         listener.Stop();

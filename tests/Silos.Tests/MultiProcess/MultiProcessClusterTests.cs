@@ -86,9 +86,10 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
             var samples = await DataPlaneBenchmark.RunAsync(grains, [10 << 10, 320 << 10, 5 << 20], iterations: 15, plane, endpoint);
             foreach (var s in samples)
             {
-                output.WriteLine($"{s.Bytes,8} B: Orleans {s.OrleansMicroseconds,8:F0} us ({s.OrleansBytesPerSecond / 1e6,6:F0} MB/s, {s.Ratio:F2}), " +
-                    $"data plane {s.DataPlaneMicroseconds,8:F0} us ({s.DataPlaneBytesPerSecond / 1e6,6:F0} MB/s, {s.DataPlaneRatio:F2}), " +
-                    $"raw TCP {s.TcpMicroseconds,8:F0} us ({s.TcpBytesPerSecond / 1e6,6:F0} MB/s)");
+                output.WriteLine($"{s.Bytes,8} B: Orleans {s.OrleansMicroseconds,7:F0} us ({s.OrleansBytesPerSecond / 1e6,5:F0} MB/s, {s.OrleansRemoteRatio:F2}), " +
+                    $"data plane {s.DataPlaneMicroseconds,7:F0} us ({s.DataPlaneBytesPerSecond / 1e6,5:F0} MB/s, {s.DataPlaneRemoteRatio:F2}), " +
+                    $"raw TCP cross-process {s.RemoteTcpMicroseconds,7:F0} us ({s.RemoteTcpBytesPerSecond / 1e6,5:F0} MB/s), " +
+                    $"in-process {s.TcpMicroseconds,7:F0} us ({s.TcpBytesPerSecond / 1e6,5:F0} MB/s)");
             }
             await host.StopAsync();
         }
