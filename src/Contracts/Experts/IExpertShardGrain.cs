@@ -14,6 +14,13 @@ public interface IExpertShardGrain : IGrainWithStringKey
     [Alias("Compute")]
     Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The data-plane endpoint of the silo hosting this shard (activating it if needed): with the TCP data plane,
+    /// dispatches go there directly and Orleans only resolves where the shard lives.
+    /// </summary>
+    [Alias("GetDataEndpoint")]
+    Task<DataEndpoint> GetDataEndpointAsync();
+
     /// <summary>Activates the shard (loading its weights if not yet loaded) and describes what it holds.</summary>
     [Alias("Describe")]
     Task<ExpertShardInfo> DescribeAsync();

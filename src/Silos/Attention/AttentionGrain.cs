@@ -6,6 +6,7 @@ using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Silos.Hosting;
 using Microsoft.Extensions.Logging;
@@ -34,9 +35,12 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     private RemoteExpertDispatcher? _dispatcher;
     private long _weightBytes;
 
-    public AttentionGrain(SiloModelContext context, ILogger<AttentionGrain> logger)
+    private readonly DataPlaneClient _dataPlane;
+
+    public AttentionGrain(SiloModelContext context, DataPlaneClient dataPlane, ILogger<AttentionGrain> logger)
     {
         _context = context;
+        _dataPlane = dataPlane;
         _logger = logger;
     }
 
@@ -44,7 +48,10 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var dispatcher = new RemoteExpertDispatcher(GrainFactory, _context.ShardMap, _context.WireDType, _context.ComputeDType,
+        IExpertShardTransport transport = _context.Options.DataPlane == "tcp"
+            ? new TcpShardTransport(GrainFactory, _dataPlane)
+            : new OrleansShardTransport(GrainFactory);
+        var dispatcher = new RemoteExpertDispatcher(transport, _context.ShardMap, _context.WireDType, _context.ComputeDType,
             _context.Device, _context.Options.ShardTimeout) { Rank = Rank };
         var (model, bytes) = await _context.Compute.RunAsync(() =>
         {

@@ -3,7 +3,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Llama4Cluster.Contracts.Diagnostics;
+using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Contracts.Tensors;
+using Llama4Cluster.Silos.DataPlane;
 
 namespace Llama4Cluster.Silos.Diagnostics;
 
@@ -11,8 +13,26 @@ namespace Llama4Cluster.Silos.Diagnostics;
 /// <param name="Bytes">Payload bytes each way.</param>
 /// <param name="OrleansMicroseconds">Median round trip of <see cref="IPayloadEchoGrain.EchoAsync"/>.</param>
 /// <param name="TcpMicroseconds">Median round trip of a length-prefixed echo over one loopback TCP connection.</param>
-public sealed record DataPlaneSample(int Bytes, double OrleansMicroseconds, double TcpMicroseconds)
+/// <param name="DataPlaneMicroseconds">Median round trip of an echo through our socket data plane (framing and the tensor
+/// codec included), or null when not measured.</param>
+/// <param name="RemoteTcpMicroseconds">Median round trip of the same bytes echoed untouched by the remote silo's data-plane
+/// socket (no codec): the like-for-like cross-process raw TCP baseline, or null when not measured.</param>
+public sealed record DataPlaneSample(int Bytes, double OrleansMicroseconds, double TcpMicroseconds, double? DataPlaneMicroseconds = null,
+    double? RemoteTcpMicroseconds = null)
 {
+    public double? RemoteTcpBytesPerSecond => RemoteTcpMicroseconds is { } us ? 2.0 * Bytes / (us * 1e-6) : null;
+
+    /// <summary>Data plane ÷ cross-process raw TCP throughput (the bar: ≥ 0.5).</summary>
+    public double? DataPlaneRemoteRatio => DataPlaneBytesPerSecond / RemoteTcpBytesPerSecond;
+
+    /// <summary>Orleans ÷ cross-process raw TCP throughput.</summary>
+    public double? OrleansRemoteRatio => OrleansBytesPerSecond / RemoteTcpBytesPerSecond;
+
+    public double? DataPlaneBytesPerSecond => DataPlaneMicroseconds is { } us ? 2.0 * Bytes / (us * 1e-6) : null;
+
+    /// <summary>Data plane ÷ raw TCP throughput.</summary>
+    public double? DataPlaneRatio => DataPlaneBytesPerSecond / TcpBytesPerSecond;
+
     /// <summary>Payload bytes moved per second (both directions) through Orleans.</summary>
     public double OrleansBytesPerSecond => 2.0 * Bytes / (OrleansMicroseconds * 1e-6);
 
@@ -31,7 +51,11 @@ public sealed record DataPlaneSample(int Bytes, double OrleansMicroseconds, doub
 public static class DataPlaneBenchmark
 {
     public static async Task<IReadOnlyList<DataPlaneSample>> RunAsync(IGrainFactory grains, IReadOnlyList<int> sizes, int iterations,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) => await RunAsync(grains, sizes, iterations, null, null, cancellationToken);
+
+    /// <summary>As above, plus echoes through the socket data plane to <paramref name="dataPlaneEndpoint"/> when given.</summary>
+    public static async Task<IReadOnlyList<DataPlaneSample>> RunAsync(IGrainFactory grains, IReadOnlyList<int> sizes, int iterations,
+        DataPlaneClient? dataPlane, DataEndpoint? dataPlaneEndpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(grains);
         var echo = grains.GetGrain<IPayloadEchoGrain>(0);
@@ -52,10 +76,19 @@ public static class DataPlaneBenchmark
             int n = Math.Max(3, iterations);
             var orleans = new double[n];
             var tcp = new double[n];
+            var plane = new double[n];
+            var remote = new double[n];
+            var request = new ExpertShardRequest(0, 0, 0, 0, [0], [rows], payload);
+            bool withPlane = dataPlane is not null && dataPlaneEndpoint is not null;
             for (int warm = 0; warm < 3; warm++)
             {
                 (await echo.EchoAsync(payload)).ReturnBuffer();
                 await TcpRoundTripAsync(stream, data, back, cancellationToken);
+                if (withPlane)
+                {
+                    (await dataPlane!.EchoAsync(dataPlaneEndpoint!, request, cancellationToken)).Outputs.ReturnBuffer();
+                    await dataPlane.RawEchoAsync(dataPlaneEndpoint!, data, cancellationToken);
+                }
             }
             for (int i = 0; i < n; i++)
             {
@@ -66,8 +99,18 @@ public static class DataPlaneBenchmark
                 t0 = Stopwatch.GetTimestamp();
                 await TcpRoundTripAsync(stream, data, back, cancellationToken);
                 tcp[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                if (withPlane)
+                {
+                    t0 = Stopwatch.GetTimestamp();
+                    var r = await dataPlane!.EchoAsync(dataPlaneEndpoint!, request, cancellationToken);
+                    plane[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                    r.Outputs.ReturnBuffer();
+                    t0 = Stopwatch.GetTimestamp();
+                    await dataPlane.RawEchoAsync(dataPlaneEndpoint!, data, cancellationToken);
+                    remote[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                }
             }
-            results.Add(new DataPlaneSample(data.Length, Median(orleans), Median(tcp)));
+            results.Add(new DataPlaneSample(data.Length, Median(orleans), Median(tcp), withPlane ? Median(plane) : null, withPlane ? Median(remote) : null));
         }
         client.Close();
         listener.Stop();

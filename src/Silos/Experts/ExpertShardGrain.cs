@@ -1,14 +1,12 @@
 using System.Collections.Immutable;
-using System.Diagnostics;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Hosting;
-using Llama4Cluster.Silos.Tensors;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Llama4Cluster.Silos.Experts;
 
@@ -16,7 +14,8 @@ namespace Llama4Cluster.Silos.Experts;
 /// The routed experts of one shard of one MoE layer. On activation it reads only its experts' bytes from
 /// the checkpoint (the Kernels subset loader) onto the silo's device, and keeps them for its lifetime
 /// (<see cref="KeepAliveAttribute"/>; <see cref="ImmovableAttribute"/>: moving means reloading gigabytes).
-/// Loading and the grouped SwiGLU run on the silo's compute threads, never on Orleans' scheduler.
+/// Loading and the grouped SwiGLU (<see cref="ExpertShardRuntime"/>, shared with the socket data plane) run on the
+/// silo's compute threads, never on Orleans' scheduler.
 /// </summary>
 [GrainType(GrainTypeName), KeepAlive, Immovable]
 public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
@@ -24,13 +23,19 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
     public const string GrainTypeName = "l4c-expert-shard";
 
     private readonly SiloModelContext _context;
+    private readonly ExpertShardRegistry _registry;
+    private readonly DataPlaneServer _dataPlane;
+    private readonly IEnumerable<IExpertShardObserver> _observers;
     private readonly ILogger<ExpertShardGrain> _logger;
-    private GroupedExperts? _experts;
-    private ExpertShardInfo? _info;
+    private ExpertShardRuntime? _runtime;
 
-    public ExpertShardGrain(SiloModelContext context, ILogger<ExpertShardGrain> logger)
+    public ExpertShardGrain(SiloModelContext context, ExpertShardRegistry registry, DataPlaneServer dataPlane,
+        IEnumerable<IExpertShardObserver> observers, ILogger<ExpertShardGrain> logger)
     {
         _context = context;
+        _registry = registry;
+        _dataPlane = dataPlane;
+        _observers = observers;
         _logger = logger;
     }
 
@@ -46,29 +51,28 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
         var experts = _context.ShardMap.ExpertsOf(key.Layer, key.Shard).ToArray();
         string silo = RuntimeIdentity;
         var (grouped, info) = await _context.Compute.RunAsync(() => Load(key, experts, silo), cancellationToken);
-        _experts = grouped;
-        _info = info;
+        _runtime = new ExpertShardRuntime(grouped, info, _context, _observers);
+        _registry.Add(key, _runtime);
         LogLoaded(key.Layer, key.Shard, experts.Length, info.BytesRead, info.Silo, info.Device);
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _experts?.Dispose();
-        _experts = null;
+        if (_runtime is { } runtime)
+        {
+            _registry.Remove(new ExpertShardKey(runtime.Info.Layer, runtime.Info.Shard), runtime);
+            runtime.Dispose();
+        }
+        _runtime = null;
         return Task.CompletedTask;
     }
 
-    public async Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var experts = _experts ?? throw new InvalidOperationException("expert shard is not loaded");
-        var info = _info!;
-        if (request.Layer != info.Layer || request.Shard != info.Shard)
-            throw new ArgumentException($"request for layer {request.Layer} shard {request.Shard} reached shard '{info.Layer}/{info.Shard}'");
-        return await _context.Compute.RunAsync(() => Compute(experts, request), cancellationToken);
-    }
+    public Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken = default) =>
+        (_runtime ?? throw new InvalidOperationException("expert shard is not loaded")).ComputeAsync(request, cancellationToken);
 
-    public Task<ExpertShardInfo> DescribeAsync() => Task.FromResult(_info!);
+    public Task<DataEndpoint> GetDataEndpointAsync() => Task.FromResult(_dataPlane.Endpoint);
+
+    public Task<ExpertShardInfo> DescribeAsync() => Task.FromResult(_runtime!.Info);
 
     private (GroupedExperts, ExpertShardInfo) Load(ExpertShardKey key, int[] experts, string silo)
     {
@@ -81,20 +85,6 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
         var info = new ExpertShardInfo(key.Layer, key.Shard, [.. experts], read, reader.ExpertBytesOnDisk(key.Layer, experts),
             grouped.WeightBytes, silo, _context.Device.ToString());
         return (grouped, info);
-    }
-
-    /// <summary>Synchronous: payload → tensor → grouped SwiGLU → payload, in one dispose scope on a compute thread.</summary>
-    private ExpertShardResponse Compute(GroupedExperts experts, ExpertShardRequest request)
-    {
-        var watch = Stopwatch.StartNew();
-        using var scope = NewDisposeScope();
-        var inputs = TensorPayloads.ToTensor(request.Inputs, _context.ComputeDType, _context.Device);
-        request.Inputs.ReturnBuffer();
-        if (inputs.dim() != 2 || inputs.shape[1] != _context.Config.HiddenSize)
-            throw new ArgumentException($"inputs {request.Inputs} are not [P, {_context.Config.HiddenSize}]");
-        var outputs = experts.Compute(inputs, request.ExpertIds, request.Counts);
-        var payload = TensorPayloads.ToPayload(outputs, request.Inputs.DType);
-        return new ExpertShardResponse(payload, watch.Elapsed.TotalMilliseconds);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Expert shard layer {Layer} shard {Shard}: loaded {Experts} experts ({Bytes} bytes read) on silo {Silo}, device {Device}")]

@@ -12,15 +12,16 @@ namespace Llama4Cluster.Silos.Experts;
 
 /// <summary>
 /// The cluster's <see cref="IExpertDispatcher"/>: splits a MoE layer's dispatch rows by owning shard and sends
-/// exactly one <see cref="IExpertShardGrain.ComputeAsync"/> per shard that has rows — none to empty shards,
+/// exactly one request per shard that has rows (through an <see cref="IExpertShardTransport"/>: a grain call or the
+/// socket data plane) — none to empty shards,
 /// never one per token or per expert — all in flight at once, then reassembles the outputs row-aligned. Each
-/// call is bounded by a Polly timeout whose token is carried into the grain call, so a shard that does not
+/// call is bounded by a Polly timeout whose token is carried into the call, so a shard that does not
 /// answer fails the step with <see cref="ExpertShardTimeoutException"/> naming the layer and shard.
 /// Not thread-safe: one step at a time (its attention grain is not reentrant).
 /// </summary>
 public sealed class RemoteExpertDispatcher : IExpertDispatcher
 {
-    private readonly IGrainFactory _grains;
+    private readonly IExpertShardTransport _transport;
     private readonly IExpertShardMap _map;
     private readonly WireDType _wire;
     private readonly ScalarType _computeDType;
@@ -28,9 +29,9 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
     private readonly ResiliencePipeline _timeout;
     private readonly TimeSpan _shardTimeout;
 
-    public RemoteExpertDispatcher(IGrainFactory grains, IExpertShardMap map, WireDType wire, ScalarType computeDType, Device device, TimeSpan shardTimeout)
+    public RemoteExpertDispatcher(IExpertShardTransport transport, IExpertShardMap map, WireDType wire, ScalarType computeDType, Device device, TimeSpan shardTimeout)
     {
-        _grains = grains;
+        _transport = transport;
         _map = map;
         _wire = wire;
         _computeDType = computeDType;
@@ -76,14 +77,13 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
     private async Task<ExpertShardResponse> CallAsync(ShardPart part, CancellationToken cancellationToken)
     {
         var request = part.Request;
-        var grain = _grains.GetGrain<IExpertShardGrain>(new ExpertShardKey(request.Layer, request.Shard).Format());
         Statistics.Record(request.Inputs.Data.Length);
         try
         {
             // WaitAsync bounds the wait even if the grain call ignored the token.
             var response = await _timeout.ExecuteAsync(
-                static async (state, token) => await state.grain.ComputeAsync(state.request, token).WaitAsync(token),
-                (grain, request), cancellationToken);
+                static async (state, token) => await state.transport.ComputeAsync(state.request, token).WaitAsync(token),
+                (transport: _transport, request), cancellationToken);
             Statistics.RecordResponse(response.Outputs.Data.Length);
             return response;
         }

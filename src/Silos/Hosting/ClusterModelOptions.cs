@@ -32,6 +32,15 @@ public sealed class ClusterModelOptions
     /// <summary>Attention ranks the engine spreads sequences over.</summary>
     public int AttentionRanks { get; set; } = 1;
 
+    /// <summary>
+    /// What carries expert dispatches: <c>orleans</c> (one grain call per shard) or <c>tcp</c> (the silo-to-silo
+    /// tensor data plane: Orleans resolves where each shard lives, activations flow over persistent sockets).
+    /// </summary>
+    public string DataPlane { get; set; } = "orleans";
+
+    /// <summary>TCP port of this silo's data plane; 0 picks a free one (advertised through the shard grains).</summary>
+    public int DataPlanePort { get; set; }
+
     /// <summary>How long a dispatch waits for one expert shard before the step fails.</summary>
     public TimeSpan ShardTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

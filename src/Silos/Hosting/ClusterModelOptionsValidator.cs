@@ -18,6 +18,10 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
         Try(() => WireDTypes.Parse(options.WireDType), "Llama4:WireDType", errors);
         if (options.Role is not ("expert" or "attention" or "all"))
             errors.Add($"Llama4:Role is '{options.Role}': use expert, attention or all.");
+        if (options.DataPlane is not ("orleans" or "tcp"))
+            errors.Add($"Llama4:DataPlane is '{options.DataPlane}': use orleans (grain calls) or tcp (socket data plane).");
+        if (options.DataPlanePort is < 0 or > 65535)
+            errors.Add($"Llama4:DataPlanePort is {options.DataPlanePort}: use 0 (any free port) or a TCP port.");
         if (options.ShardsPerLayer < 1)
             errors.Add($"Llama4:ShardsPerLayer is {options.ShardsPerLayer}: set it to at least 1 (and at most the experts per layer).");
         if (options.AttentionRanks < 1)

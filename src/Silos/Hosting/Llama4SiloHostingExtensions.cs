@@ -1,4 +1,4 @@
-using Llama4Cluster.Silos.Experts;
+using Llama4Cluster.Silos.DataPlane;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -27,6 +27,9 @@ public static class Llama4SiloHostingExtensions
         options.BindConfiguration(ClusterModelOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClusterModelOptions>, ClusterModelOptionsValidator>());
         services.AddSingleton<SiloModelContext>();
+        services.AddSingleton<ExpertShardRegistry>();
+        services.AddSingleton<DataPlaneServer>();
+        services.AddSingleton<DataPlaneClient>();
         services.AddOptions<SiloMessagingOptions>().Configure<IOptions<ClusterModelOptions>>((messaging, model) =>
         {
             messaging.MaxMessageBodySize = model.Value.MaxMessageBytes;

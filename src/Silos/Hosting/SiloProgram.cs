@@ -12,7 +12,7 @@ namespace Llama4Cluster.Silos.Hosting;
 /// <summary>
 /// The silo process:
 /// <c>--model DIR [--role expert|attention|all] [--redis HOST:PORT] [--device cpu|cuda:N] [--dtype bf16|fp32]
-/// [--wire-dtype bf16|fp32] [--shards S] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N]</c>.
+/// [--wire-dtype bf16|fp32] [--data-plane orleans|tcp] [--shards S] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N]</c>.
 /// With <c>--redis</c> silos of separate processes find each other through Redis membership; without it the process
 /// is a single-silo localhost cluster (dev). Every flag is also a configuration key (<c>Llama4:*</c>, environment
 /// <c>Llama4__*</c>).
@@ -29,6 +29,8 @@ public static class SiloProgram
         ["--ranks"] = "Llama4:AttentionRanks",
         ["--role"] = "Llama4:Role",
         ["--threads"] = "Llama4:TorchThreads",
+        ["--data-plane"] = "Llama4:DataPlane",
+        ["--data-plane-port"] = "Llama4:DataPlanePort",
         ["--redis"] = "Orleans:Redis",
         ["--port"] = "Orleans:SiloPort",
         ["--gateway-port"] = "Orleans:GatewayPort",

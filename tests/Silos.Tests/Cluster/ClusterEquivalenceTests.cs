@@ -64,3 +64,6 @@ public sealed class TinyMaverickClusterEquivalenceTests(TinyMaverickClusterFixtu
 
 [Collection(TinyScoutTop2Cluster.Name)]
 public sealed class TinyScoutTop2ClusterEquivalenceTests(TinyScoutTop2ClusterFixture fixture) : ClusterEquivalenceTests<TinyScoutTop2ClusterFixture>(fixture);
+
+[Collection(TinyMaverickTcpCluster.Name)]
+public sealed class TinyMaverickTcpClusterEquivalenceTests(TinyMaverickTcpClusterFixture fixture) : ClusterEquivalenceTests<TinyMaverickTcpClusterFixture>(fixture);

@@ -1,16 +1,18 @@
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Experts;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Llama4Cluster.Silos.Tests.Cluster;
 
 /// <summary>
 /// Per MoE layer per step, each attention rank sends exactly one dispatch to each shard that owns an expert its
 /// tokens chose — none to empty shards, never one per token or per expert — and the rows it sends are exactly
-/// its tokens × top-k. Counted by a grain call filter on the shards' silos.
+/// its tokens × top-k. Counted on the shards' silos by an <see cref="Experts.IExpertShardObserver"/>, for grain calls
+/// and for the socket data plane.
 /// </summary>
-[Collection(TinyMaverickCluster.Name)]
-public sealed class MessageDisciplineTests(TinyMaverickClusterFixture fixture)
+public abstract class MessageDisciplineTests<TFixture>(TFixture fixture) where TFixture : TinyClusterFixture
 {
     [Fact]
     public async Task OneDispatchPerRankAndShardWithRowsPerMoeLayerPerStep()
@@ -21,9 +23,13 @@ public sealed class MessageDisciplineTests(TinyMaverickClusterFixture fixture)
         int[][] prompts = [[5, 6, 7, 8, 9], [10, 11, 12], [13, 14, 15, 16, 17, 18, 19], [20, 21]];
         var requests = prompts.Select(p => new GenerationRequest(p, sampling)).ToArray();
 
+        long ServedBySockets() => fixture.Cluster.Silos.Sum(s => s.ServiceProvider.GetRequiredService<DataPlaneServer>().RequestsServed);
+        long socketsBefore = ServedBySockets();
         ShardCallRecorder.Instance.Clear();
         await fixture.Engine.GenerateAsync(requests);
         var calls = ShardCallRecorder.Instance.Calls;
+        // Every dispatch took the configured transport.
+        Assert.Equal(fixture.DataPlane == "tcp" ? calls.Count : 0, ServedBySockets() - socketsBefore);
 
         // Sequence i runs on rank i % ranks; step 1 is the prefill, steps 2..4 decode one token per sequence.
         var steps = calls.Select(c => c.Step).Distinct().Order().ToArray();
@@ -59,3 +65,9 @@ public sealed class MessageDisciplineTests(TinyMaverickClusterFixture fixture)
         Assert.DoesNotContain(calls, c => c.Step < steps[0] || c.Step > steps[^1]);
     }
 }
+
+[Collection(TinyMaverickCluster.Name)]
+public sealed class MessageDisciplineTests(TinyMaverickClusterFixture fixture) : MessageDisciplineTests<TinyMaverickClusterFixture>(fixture);
+
+[Collection(TinyMaverickTcpCluster.Name)]
+public sealed class TcpMessageDisciplineTests(TinyMaverickTcpClusterFixture fixture) : MessageDisciplineTests<TinyMaverickTcpClusterFixture>(fixture);

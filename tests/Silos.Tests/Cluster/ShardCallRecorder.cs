@@ -1,14 +1,15 @@
 using System.Collections.Concurrent;
 using Llama4Cluster.Contracts.Experts;
+using Llama4Cluster.Silos.Experts;
 
 namespace Llama4Cluster.Silos.Tests.Cluster;
 
 /// <summary>
-/// An incoming grain call filter on every test silo: records each <see cref="IExpertShardGrain.ComputeAsync"/>
-/// request (rank, step, layer, shard, rows) and can hold the calls to one shard until released, to play a shard
-/// that never answers.
+/// An expert-shard observer on every test silo: records each request a shard computes, whether a grain call or the
+/// socket data plane brought it (rank, step, pass, layer, shard, rows), and can hold the requests to one shard until
+/// released, to play a shard that never answers.
 /// </summary>
-public sealed class ShardCallRecorder : IIncomingGrainCallFilter
+public sealed class ShardCallRecorder : IExpertShardObserver
 {
     private readonly ConcurrentQueue<ExpertShardRequest> _calls = new();
     private volatile Hang? _hang;
@@ -27,15 +28,11 @@ public sealed class ShardCallRecorder : IIncomingGrainCallFilter
         return hang;
     }
 
-    public async Task Invoke(IIncomingGrainCallContext context)
+    public async ValueTask OnRequestAsync(ExpertShardRequest request, CancellationToken cancellationToken)
     {
-        if (context.Request.GetArgumentCount() > 0 && context.Request.GetArgument(0) is ExpertShardRequest request)
-        {
-            _calls.Enqueue(request);
-            if (_hang is { } hang && hang.Layer == request.Layer && hang.Shard == request.Shard)
-                await hang.Released.Task; // deliberately ignores cancellation: a shard that never answers
-        }
-        await context.Invoke();
+        _calls.Enqueue(request);
+        if (_hang is { } hang && hang.Layer == request.Layer && hang.Shard == request.Shard)
+            await hang.Released.Task; // deliberately ignores cancellation: a shard that never answers
     }
 
     private sealed class Hang(int layer, int shard) : IDisposable

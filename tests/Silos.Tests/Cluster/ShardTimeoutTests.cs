@@ -3,8 +3,7 @@ using System.Diagnostics;
 namespace Llama4Cluster.Silos.Tests.Cluster;
 
 /// <summary>A shard that never answers fails the step with an error naming layer and shard, within the bound; no hang.</summary>
-[Collection(TinyScoutCluster.Name)]
-public sealed class ShardTimeoutTests(TinyScoutClusterFixture fixture)
+public abstract class ShardTimeoutTests<TFixture>(TFixture fixture) where TFixture : TinyClusterFixture
 {
     [Fact]
     public async Task AShardThatNeverAnswersFailsTheStepWithinTheBound()
@@ -27,3 +26,9 @@ public sealed class ShardTimeoutTests(TinyScoutClusterFixture fixture)
         Assert.Equal(tokens.Length, again.Length);
     }
 }
+
+[Collection(TinyScoutCluster.Name)]
+public sealed class ShardTimeoutTests(TinyScoutClusterFixture fixture) : ShardTimeoutTests<TinyScoutClusterFixture>(fixture);
+
+[Collection(TinyMaverickTcpCluster.Name)]
+public sealed class TcpShardTimeoutTests(TinyMaverickTcpClusterFixture fixture) : ShardTimeoutTests<TinyMaverickTcpClusterFixture>(fixture);

@@ -2,7 +2,9 @@ using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Silos.Engine;
+using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Silos.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
 namespace Llama4Cluster.Silos.Tests.Cluster;
@@ -21,11 +23,15 @@ public abstract class TinyClusterFixture : IAsyncLifetime
 
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
-    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25)
+    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, string dataPlane = "orleans")
     {
         Config = config;
         MessageBudgetFraction = messageBudgetFraction;
+        DataPlane = dataPlane;
     }
+
+    /// <summary>What carries dispatches: <c>orleans</c> grain calls or the <c>tcp</c> socket data plane.</summary>
+    public string DataPlane { get; }
 
     /// <summary>Share of the (default 64 MiB) maximum message a payload may use; tiny values force split prefills.</summary>
     public double MessageBudgetFraction { get; }
@@ -55,8 +61,9 @@ public abstract class TinyClusterFixture : IAsyncLifetime
                 o.AttentionRanks = Ranks;
                 o.ShardTimeout = ShardTimeout;
                 o.MessageBudgetFraction = MessageBudgetFraction;
+                o.DataPlane = DataPlane;
             });
-            silo.AddIncomingGrainCallFilter(ShardCallRecorder.Instance);
+            silo.Services.AddSingleton<IExpertShardObserver>(ShardCallRecorder.Instance);
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
@@ -86,6 +93,9 @@ public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets
 
 public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick);
 
+/// <summary>Tiny-maverick with dispatches on the socket data plane instead of grain calls.</summary>
+public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: "tcp");
+
 public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
 
 [CollectionDefinition(Name)]
@@ -98,6 +108,12 @@ public sealed class TinyScoutCluster : ICollectionFixture<TinyScoutClusterFixtur
 public sealed class TinyMaverickCluster : ICollectionFixture<TinyMaverickClusterFixture>
 {
     public const string Name = "tiny-maverick cluster";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyMaverickTcpCluster : ICollectionFixture<TinyMaverickTcpClusterFixture>
+{
+    public const string Name = "tiny-maverick cluster, tcp data plane";
 }
 
 [CollectionDefinition(Name)]

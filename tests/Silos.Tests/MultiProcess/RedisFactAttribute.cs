@@ -9,3 +9,13 @@ public sealed class RedisFactAttribute : FactAttribute
             Skip = "redis-server is not on the PATH (apt-get install -y redis-server)";
     }
 }
+
+/// <summary>A theory that needs <c>redis-server</c> on the PATH; skipped, with the reason, where it is missing.</summary>
+public sealed class RedisTheoryAttribute : TheoryAttribute
+{
+    public RedisTheoryAttribute()
+    {
+        if (RedisServer.FindExecutable() is null)
+            Skip = "redis-server is not on the PATH (apt-get install -y redis-server)";
+    }
+}

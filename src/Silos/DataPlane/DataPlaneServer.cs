@@ -1,0 +1,185 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Llama4Cluster.Contracts.Experts;
+using Llama4Cluster.Silos.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Serialization;
+
+namespace Llama4Cluster.Silos.DataPlane;
+
+/// <summary>
+/// The silo's tensor data plane: a TCP listener on the silo's address, started when the first expert shard asks for
+/// its endpoint. Each connection carries many concurrent requests (matched by id); each request is computed by the
+/// registered <see cref="Experts.ExpertShardRuntime"/> of its shard and answered on the same connection.
+/// </summary>
+public sealed partial class DataPlaneServer : IDisposable
+{
+    private readonly ExpertShardRegistry _registry;
+    private readonly Serializer _serializer;
+    private readonly ILocalSiloDetails _silo;
+    private readonly ClusterModelOptions _options;
+    private readonly ILogger<DataPlaneServer> _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _sync = new();
+    private TcpListener? _listener;
+    private DataEndpoint? _endpoint;
+    private long _requestsServed;
+
+    public DataPlaneServer(ExpertShardRegistry registry, Serializer serializer, ILocalSiloDetails silo, IOptions<ClusterModelOptions> options,
+        ILogger<DataPlaneServer> logger)
+    {
+        _registry = registry;
+        _serializer = serializer;
+        _silo = silo;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>Requests answered with expert outputs since the silo started.</summary>
+    public long RequestsServed => Interlocked.Read(ref _requestsServed);
+
+    /// <summary>The endpoint, starting the listener on first use.</summary>
+    public DataEndpoint Endpoint
+    {
+        get
+        {
+            lock (_sync)
+            {
+                if (_endpoint is not null) return _endpoint;
+                var address = _silo.SiloAddress.Endpoint.Address;
+                var listener = new TcpListener(address, _options.DataPlanePort);
+                listener.Start();
+                _listener = listener;
+                _endpoint = new DataEndpoint(address.ToString(), ((IPEndPoint)listener.LocalEndpoint).Port);
+                _ = Task.Run(() => AcceptAsync(listener));
+                LogListening(_endpoint.ToString(), _silo.SiloAddress.ToString());
+                return _endpoint;
+            }
+        }
+    }
+
+    private async Task AcceptAsync(TcpListener listener)
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            client.NoDelay = true;
+            _ = Task.Run(() => ServeAsync(client));
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using var connection = client;
+        var stream = client.GetStream();
+        var writeLock = new SemaphoreSlim(1, 1);
+        var scratch = new ArrayBufferWriter<byte>(64 << 10);
+        var header = new byte[DataPlaneFrames.HeaderLength];
+        try
+        {
+            var rawHeader = new byte[DataPlaneFrames.HeaderLength];
+            while (await DataPlaneFrames.ReadAsync(stream, header, _stop.Token) is { } frame)
+            {
+                if (frame.Kind == DataPlaneFrames.RawEcho)
+                {
+                    // Inline, no codec, no task: the cross-process raw TCP baseline of the benchmark.
+                    await writeLock.WaitAsync(_stop.Token);
+                    try
+                    {
+                        await DataPlaneFrames.WriteRawAsync(stream, rawHeader, frame.Id, DataPlaneFrames.Response, frame.Memory, _stop.Token);
+                    }
+                    finally
+                    {
+                        writeLock.Release();
+                        frame.Return();
+                    }
+                    continue;
+                }
+                _ = HandleAsync(stream, writeLock, scratch, frame);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer went away or the silo is stopping.
+        }
+    }
+
+    private async Task HandleAsync(NetworkStream stream, SemaphoreSlim writeLock, ArrayBufferWriter<byte> scratch, DataPlaneFrames.Frame frame)
+    {
+        object reply;
+        byte kind;
+        try
+        {
+            ExpertShardRequest request;
+            try
+            {
+                if (frame.Kind is not (DataPlaneFrames.Request or DataPlaneFrames.Echo)) throw new InvalidDataException($"unexpected frame kind {frame.Kind}");
+                request = _serializer.Deserialize<ExpertShardRequest>(frame.Memory) ?? throw new InvalidDataException("empty request frame");
+            }
+            finally
+            {
+                frame.Return();
+            }
+            if (frame.Kind == DataPlaneFrames.Echo)
+            {
+                await ReplyAsync(stream, writeLock, scratch, frame.Id, DataPlaneFrames.Response, new ExpertShardResponse(request.Inputs, 0));
+                return;
+            }
+            var key = new ExpertShardKey(request.Layer, request.Shard);
+            if (!_registry.TryGet(key, out var runtime))
+                throw new InvalidOperationException($"expert shard '{key.Format()}' is not active on silo {_silo.SiloAddress}; resolve it again through Orleans");
+            reply = await runtime.ComputeAsync(request, _stop.Token);
+            kind = DataPlaneFrames.Response;
+            Interlocked.Increment(ref _requestsServed);
+        }
+        catch (Exception e)
+        {
+            reply = e.Message;
+            kind = DataPlaneFrames.Error;
+        }
+        await ReplyAsync(stream, writeLock, scratch, frame.Id, kind, reply);
+    }
+
+    private async Task ReplyAsync(NetworkStream stream, SemaphoreSlim writeLock, ArrayBufferWriter<byte> scratch, ulong id, byte kind, object reply)
+    {
+        try
+        {
+            await writeLock.WaitAsync(_stop.Token);
+            try
+            {
+                if (reply is ExpertShardResponse response)
+                    await DataPlaneFrames.WriteAsync(stream, _serializer, scratch, id, kind, response, _stop.Token);
+                else
+                    await DataPlaneFrames.WriteAsync(stream, _serializer, scratch, id, kind, (string)reply, _stop.Token);
+            }
+            finally
+            {
+                writeLock.Release();
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The requester is gone; its step has failed or timed out already.
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        lock (_sync) _listener?.Stop();
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tensor data plane listening on {Endpoint} for silo {Silo}")]
+    private partial void LogListening(string endpoint, string silo);
+}

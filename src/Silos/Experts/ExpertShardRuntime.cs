@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using Llama4Cluster.Contracts.Experts;
+using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.Tensors;
+using static TorchSharp.torch;
+
+namespace Llama4Cluster.Silos.Experts;
+
+/// <summary>
+/// A loaded expert shard as both transports reach it: the Orleans grain call and the TCP data plane. Computes run
+/// one at a time per shard (as in a non-reentrant grain) on the silo's compute threads; disposal waits for a running
+/// compute, so the data plane never touches freed weights.
+/// </summary>
+public sealed class ExpertShardRuntime : IDisposable
+{
+    private readonly GroupedExperts _experts;
+    private readonly SiloModelContext _context;
+    private readonly IExpertShardObserver[] _observers;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private bool _disposed;
+
+    public ExpertShardRuntime(GroupedExperts experts, ExpertShardInfo info, SiloModelContext context, IEnumerable<IExpertShardObserver> observers)
+    {
+        _experts = experts;
+        Info = info;
+        _context = context;
+        _observers = observers.ToArray();
+    }
+
+    public ExpertShardInfo Info { get; }
+
+    public async Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Layer != Info.Layer || request.Shard != Info.Shard)
+            throw new ArgumentException($"request for layer {request.Layer} shard {request.Shard} reached shard '{Info.Layer}/{Info.Shard}'");
+        foreach (var o in _observers) await o.OnRequestAsync(request, cancellationToken);
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return await _context.Compute.RunAsync(() => Compute(request), cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Synchronous: payload → tensor → grouped SwiGLU → payload, in one dispose scope on a compute thread.</summary>
+    private ExpertShardResponse Compute(ExpertShardRequest request)
+    {
+        var watch = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        var inputs = TensorPayloads.ToTensor(request.Inputs, _context.ComputeDType, _context.Device);
+        request.Inputs.ReturnBuffer();
+        if (inputs.dim() != 2 || inputs.shape[1] != _context.Config.HiddenSize)
+            throw new ArgumentException($"inputs {request.Inputs} are not [P, {_context.Config.HiddenSize}]");
+        var outputs = _experts.Compute(inputs, request.ExpertIds, request.Counts);
+        var payload = TensorPayloads.ToPayload(outputs, request.Inputs.DType);
+        return new ExpertShardResponse(payload, watch.Elapsed.TotalMilliseconds);
+    }
+
+    public void Dispose()
+    {
+        _gate.Wait();
+        try
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _experts.Dispose();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

@@ -1,0 +1,10 @@
+using Llama4Cluster.Contracts.Experts;
+
+namespace Llama4Cluster.Silos.Experts;
+
+/// <summary>Dispatches as Orleans grain calls: <see cref="IExpertShardGrain.ComputeAsync"/>, the token carried into the call.</summary>
+public sealed class OrleansShardTransport(IGrainFactory grains) : IExpertShardTransport
+{
+    public Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken) =>
+        grains.GetGrain<IExpertShardGrain>(new ExpertShardKey(request.Layer, request.Shard).Format()).ComputeAsync(request, cancellationToken);
+}
