@@ -51,20 +51,28 @@ public static class KernelBenchmark
         return new KernelBenchmarkReport(machine, threads, bandwidth, torchSum, shape, rows);
     }
 
+    /// <summary>Bytes a rotation of benchmark operands spans: several times any CPU's last-level cache.</summary>
+    private const double ColdWorkingSetBytes = 256.0 * 1024 * 1024;
+
     private static KernelBenchmarkRow DecodeAttention(KernelBenchmarkOptions o, int context, double bandwidth)
     {
         using var scope = NewDisposeScope();
         var g = new Generator(7);
         var q = torch.randn([1, o.Heads, o.HeadDim], dtype: ScalarType.BFloat16, generator: g);
-        var k = torch.randn([context, o.KvHeads, o.HeadDim], dtype: ScalarType.BFloat16, generator: g);
-        var v = torch.randn([context, o.KvHeads, o.HeadDim], dtype: ScalarType.BFloat16, generator: g);
+        double bytes = 2.0 * context * o.KvHeads * o.HeadDim * 2;
+        // Rotate over enough caches that they cannot stay in the CPU's last-level cache between
+        // calls, as in a real decode step (every other layer's weights and caches stream in between).
+        int copies = (int)Math.Max(2, Math.Ceiling(ColdWorkingSetBytes / bytes));
+        var k = Enumerable.Range(0, copies).Select(_ => torch.randn([context, o.KvHeads, o.HeadDim], dtype: ScalarType.BFloat16, generator: g)).ToArray();
+        var v = Enumerable.Range(0, copies).Select(_ => torch.randn([context, o.KvHeads, o.HeadDim], dtype: ScalarType.BFloat16, generator: g)).ToArray();
         double scale = 1 / Math.Sqrt(o.HeadDim);
+        int call = 0;
         double seconds = Timing.SecondsPerCall(() =>
         {
             using var inner = NewDisposeScope();
-            AttentionCore.Attend(q, k, v, context - 1, 0, null, scale);
+            int c = call++ % copies;
+            AttentionCore.Attend(q, k[c], v[c], context - 1, 0, null, scale);
         }, o.SecondsPerCase);
-        double bytes = 2.0 * context * o.KvHeads * o.HeadDim * 2;
         return new KernelBenchmarkRow($"decode attention, {context} ctx (H={o.Heads}, KV={o.KvHeads}, hd={o.HeadDim})", "GB/s KV",
             bytes / seconds / 1e9, "memory read", bandwidth, 0.7);
     }
@@ -136,16 +144,32 @@ public static class KernelBenchmark
         public KernelBenchmarkRow Decode(int batch, double seconds, double bandwidth)
         {
             using var scope = NewDisposeScope();
-            var x = torch.randn([batch, Hidden], dtype: ScalarType.BFloat16, generator: new Generator((ulong)batch));
-            int distinct;
-            using (var plan = _block.Prepare(x)) distinct = plan.ExpertIds.Length;
+            // Rotate over copies of the layer (and inputs routed differently) spanning several times the
+            // last-level cache, so every call streams its weights from memory as a real decode step does.
+            double activeBytes = 2.0 * ExpertBytes;
+            int copies = (int)Math.Clamp(Math.Ceiling(ColdWorkingSetBytes / activeBytes), 2, 16);
+            using var rotation = new LayerCopies(_block, _dispatcher, LayerIndex, copies);
+            var xs = Enumerable.Range(0, copies)
+                .Select(i => torch.randn([batch, Hidden], dtype: ScalarType.BFloat16, generator: new Generator((ulong)(1000 * batch + i))))
+                .ToArray();
+            double bytes = 0;
+            int distinctTotal = 0;
+            foreach (var x in xs)
+            {
+                using var plan = _block.Prepare(x);
+                distinctTotal += plan.ExpertIds.Length;
+                // Weights one forward must stream: the distinct routed experts chosen, the shared expert, the router.
+                bytes += (plan.ExpertIds.Length + 1) * (double)ExpertBytes + (double)Experts * Hidden * 2;
+            }
+            bytes /= copies;
+            int call = 0;
             double perCall = Timing.SecondsPerCall(() =>
             {
-                using var y = _block.ForwardAsync(LayerIndex, x, _dispatcher, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                int c = call++ % copies;
+                var (block, dispatcher) = rotation[c];
+                using var y = block.ForwardAsync(LayerIndex, xs[c], dispatcher, CancellationToken.None).AsTask().GetAwaiter().GetResult();
             }, seconds);
-            // Weights one forward must stream: the distinct routed experts chosen, the shared expert, the router.
-            double bytes = (distinct + 1) * (double)ExpertBytes + (double)Experts * Hidden * 2;
-            return new KernelBenchmarkRow($"decode MoE layer, batch {batch} ({distinct} experts + shared)", "GB/s weights",
+            return new KernelBenchmarkRow($"decode MoE layer, batch {batch} ({(double)distinctTotal / copies:F1} experts + shared, {copies} layer copies)", "GB/s weights",
                 bytes / perCall / 1e9, "memory read", bandwidth, 0.7);
         }
 
@@ -166,6 +190,36 @@ public static class KernelBenchmark
             double flops = 2.0 * plan.Rows * Hidden * 3.0 * Intermediate;
             return new KernelBenchmarkRow($"prefill grouped experts, {tokens} tokens ({plan.ExpertIds.Length} experts)", "GFLOP/s",
                 flops / grouped / 1e9, "dense GEMM, same FLOPs", flops / dense / 1e9, 0.7);
+        }
+
+        /// <summary>Copies of one MoE layer (same weights, separate memory), built once per decode case.</summary>
+        private sealed class LayerCopies : IDisposable
+        {
+            private readonly List<(MoeBlock Block, LocalExpertDispatcher Dispatcher)> _copies = new();
+
+            public LayerCopies(MoeBlock block, LocalExpertDispatcher dispatcher, int layer, int count)
+            {
+                _copies.Add((block, dispatcher));
+                for (int i = 1; i < count; i++)
+                {
+                    var (router, gateUp, down) = block.CloneWeights();
+                    var experts = dispatcher.Layer(layer).CloneWeights();
+                    var d = new LocalExpertDispatcher();
+                    d.Add(layer, experts);
+                    _copies.Add((new MoeBlock(new Router(router, block.Router.TopK), new SwiGluMlp(gateUp, down)), d));
+                }
+            }
+
+            public (MoeBlock Block, LocalExpertDispatcher Dispatcher) this[int i] => _copies[i];
+
+            public void Dispose()
+            {
+                foreach (var (b, d) in _copies.Skip(1))
+                {
+                    b.Dispose();
+                    d.Dispose();
+                }
+            }
         }
 
         public void Dispose()

@@ -72,6 +72,10 @@ public sealed class GroupedExperts : IDisposable
     /// about a quarter of the memory bandwidth (PERFORMANCE.md). Larger batches are GEMM-bound and stay
     /// on oneDNN.
     /// </summary>
+    /// <summary>An independent copy of these experts (benchmarks).</summary>
+    internal GroupedExperts CloneWeights() =>
+        new(ExpertIds, _gateUp.clone().DetachFromDisposeScope(), _down.clone().DetachFromDisposeScope());
+
     /// <summary>Whether the weights are bf16 on the CPU, as the streaming kernel needs.</summary>
     internal bool Streamable =>
         _gateUp.device_type == DeviceType.CPU && _gateUp.dtype == ScalarType.BFloat16 && _gateUp.is_contiguous() && _down.is_contiguous();

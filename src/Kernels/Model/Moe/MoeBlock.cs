@@ -51,6 +51,10 @@ public sealed class MoeBlock : IDisposable
         return new ExpertDispatchBatch(inputs.DetachFromDisposeScope(), tokenIndex.DetachFromDisposeScope(), experts.ToArray(), counts.ToArray());
     }
 
+    /// <summary>Independent copies of the router and shared-expert weights (benchmarks).</summary>
+    internal (Tensor Router, Tensor SharedGateUp, Tensor SharedDown) CloneWeights() =>
+        (Router.Weight.clone().DetachFromDisposeScope(), _shared.GateUp.clone().DetachFromDisposeScope(), _shared.Down.clone().DetachFromDisposeScope());
+
     /// <summary>The shared expert on x, weight 1, no gate.</summary>
     public Tensor Shared(Tensor x) => _shared.Forward(x);
 

@@ -20,6 +20,9 @@ public sealed class Router : IDisposable
 
     public int TopK { get; }
 
+    /// <summary><c>[E, D]</c>.</summary>
+    internal Tensor Weight => _weight;
+
     public int NumExperts => (int)_weight.shape[0];
 
     public RoutingResult Route(Tensor x)
