@@ -115,6 +115,7 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--max-tokens", "2", "--engine", "bogus")]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--silos", "2", "--json")]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--engine", "cluster", "--silos", "0", "--json")]
+    [InlineData("bench", "cluster", "--silos", "3")]
     [InlineData("create-tiny", "--preset", "huge", "--out", "/tmp/never")]
     [InlineData("frob")]
     public void BadArgumentsGetOneLineAndExitCode2(params string[] args)
