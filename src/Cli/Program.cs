@@ -51,6 +51,12 @@ internal static class Program
             Console.Error.WriteLine($"llama4: error: {Flatten(e.Message)}");
             return 1;
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Caught so that every using/finally runs (an ephemeral cluster's processes are killed) before exit.
+            Console.Error.WriteLine($"llama4: error: {e.GetType().Name}: {Flatten(e.Message)}");
+            return 1;
+        }
     }
 
     private static string Flatten(string message) => message.ReplaceLineEndings(" ");

@@ -112,6 +112,10 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--prompt", "hi", "--max-tokens", "2")]
     [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--max-tokens", "2", "--temperature", "-1")]
     [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--max-tokens", "2", "--bogus", "3")]
+    [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--max-tokens", "2", "--engine", "bogus")]
+    [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--silos", "2", "--json")]
+    [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--engine", "cluster", "--silos", "0", "--json")]
+    [InlineData("bench", "cluster", "--silos", "3")]
     [InlineData("create-tiny", "--preset", "huge", "--out", "/tmp/never")]
     [InlineData("frob")]
     public void BadArgumentsGetOneLineAndExitCode2(params string[] args)

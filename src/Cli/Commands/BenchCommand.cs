@@ -12,12 +12,14 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    public const string Usage = "bench kernels [--model DIR] [--quick] [--threads N] [--json]";
+    public const string Usage = "bench kernels [--model DIR] [--quick] [--threads N] [--json] | " + ClusterBenchmark.Usage;
 
     public static int Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == "cluster")
+            return ClusterBenchmark.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick" }));
         if (args.Length == 0 || args[0] != "kernels")
-            throw new UsageException($"bench: expected 'bench kernels'{(args.Length > 0 ? $"; got '{args[0]}'" : "")}");
+            throw new UsageException($"bench: expected 'bench kernels' or 'bench cluster'{(args.Length > 0 ? $"; got '{args[0]}'" : "")}");
         var a = new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" });
         string? model = a.Optional("model");
         if (model is not null && !File.Exists(Path.Combine(model, "config.json")))

@@ -1,3 +1,5 @@
+using Llama4Cluster.Cli.Cluster;
+using Llama4Cluster.Cli.Engines;
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Engine;
@@ -5,9 +7,14 @@ using Llama4Cluster.Kernels.Runtime;
 
 namespace Llama4Cluster.Cli.Commands;
 
-/// <summary>The options every model-running command shares: --model, --dtype, --device, --threads.</summary>
-internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions Options, Llama4TextConfig Config)
+/// <summary>
+/// The options every model-running command shares: --model, --dtype, --device, --threads, and
+/// --engine local|cluster [--silos N] (cluster: an ephemeral local cluster of N silo processes plus redis-server;
+/// --threads is then torch threads per silo process, default cores ÷ N).
+/// </summary>
+internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions Options, Llama4TextConfig Config, string Engine = "local", int Silos = 3)
 {
+
     public static EngineArguments Parse(Arguments a)
     {
         string model = a.Required("model");
@@ -29,8 +36,14 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         {
             throw new UsageException(e.Message);
         }
+        string engine = a.Optional("engine") ?? "local";
+        if (engine is not ("local" or "cluster"))
+            throw new UsageException($"--engine: '{engine}' is not an engine (local or cluster)");
+        int? silos = a.Int("silos", 1, 64);
+        if (silos is not null && engine != "cluster")
+            throw new UsageException("--silos applies to --engine cluster");
         // Read the config first (cheap) so token ids are checked before any weights load.
-        return new EngineArguments(model, options, Llama4ConfigReader.Load(model));
+        return new EngineArguments(model, options, Llama4ConfigReader.Load(model), engine, silos ?? 3);
     }
 
     /// <summary>Throws a usage error naming <paramref name="option"/> for ids outside the vocabulary.</summary>
@@ -41,7 +54,38 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
                 throw new UsageException($"--{option}: id {t} is outside the vocabulary (0..{Config.VocabSize - 1})");
     }
 
-    public LocalEngine Load()
+    /// <summary>Loads the chosen engine: in this process, or by starting a local cluster (torn down on dispose).</summary>
+    public ICliEngine Load()
+    {
+        if (Engine == "cluster") return LoadCluster();
+        return new LocalCliEngine(LoadLocal());
+    }
+
+    private ClusterCliEngine LoadCluster()
+    {
+        bool fp32 = Options.ComputeDType == TorchSharp.torch.ScalarType.Float32;
+        var options = new LocalClusterOptions
+        {
+            ModelDirectory = ModelDirectory,
+            Silos = Silos,
+            ShardsPerLayer = Math.Min(Silos, Config.NumLocalExperts),
+            AttentionRanks = 1,
+            DType = ComputeDType.Name(Options.ComputeDType),
+            WireDType = fp32 ? "fp32" : "bf16", // exact results in float32; bf16 activations on the wire otherwise
+            Device = Options.Device.type == TorchSharp.DeviceType.CPU ? "cpu" : $"cuda:{Options.Device.index}",
+            ThreadsPerSilo = Options.Threads ?? Math.Max(1, Environment.ProcessorCount / Silos),
+        };
+        try
+        {
+            return ClusterCliEngine.StartAsync(options, Config, Console.Error.WriteLine).GetAwaiter().GetResult();
+        }
+        catch (ClusterStartException e)
+        {
+            throw new IOException("--engine cluster: " + e.Message, e);
+        }
+    }
+
+    public LocalEngine LoadLocal()
     {
         return Terminal.WithProgress($"loading {ModelDirectory}", progress =>
             LocalEngine.Load(ModelDirectory, Options,

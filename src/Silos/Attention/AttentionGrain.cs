@@ -77,7 +77,8 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
 
     public Task<AttentionRankInfo> DescribeAsync() =>
         Task.FromResult(new AttentionRankInfo(Rank, RuntimeIdentity, _context.Device.ToString(), _sequences.Count, _weightBytes,
-            _sequences.Values.Sum(s => s.Cache.AllocatedBytes)));
+            _sequences.Values.Sum(s => s.Cache.AllocatedBytes), _dispatcher?.Statistics.Calls ?? 0,
+            _dispatcher?.Statistics.BytesSent ?? 0, _dispatcher?.Statistics.BytesReceived ?? 0));
 
     public Task ReleaseAsync(ImmutableArray<long> sequenceIds)
     {

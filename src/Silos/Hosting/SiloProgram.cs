@@ -12,10 +12,11 @@ namespace Llama4Cluster.Silos.Hosting;
 /// <summary>
 /// The silo process:
 /// <c>--model DIR [--role expert|attention|all] [--redis HOST:PORT] [--device cpu|cuda:N] [--dtype bf16|fp32]
-/// [--wire-dtype bf16|fp32] [--data-plane orleans|tcp] [--shards S] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N]</c>.
+/// [--wire-dtype bf16|fp32] [--data-plane orleans|tcp] [--shards S] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]</c>.
 /// With <c>--redis</c> silos of separate processes find each other through Redis membership; without it the process
 /// is a single-silo localhost cluster (dev). Every flag is also a configuration key (<c>Llama4:*</c>, environment
-/// <c>Llama4__*</c>).
+/// <c>Llama4__*</c>). With <c>--parent-pid</c> the silo stops when that process is gone (an ephemeral cluster
+/// started by <c>llama4 ... --engine cluster</c> never outlives its launcher, even one killed with SIGKILL).
 /// </summary>
 public static class SiloProgram
 {
@@ -35,6 +36,7 @@ public static class SiloProgram
         ["--port"] = "Orleans:SiloPort",
         ["--gateway-port"] = "Orleans:GatewayPort",
         ["--cluster-id"] = "Orleans:ClusterId",
+        ["--parent-pid"] = "Llama4:ParentProcessId",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -71,8 +73,32 @@ public static class SiloProgram
         log.LogInformation("Silo starting: role {Role}, model {Model}, device {Device}, dtype {DType}, wire {Wire}, {Shards} shards/layer, clustering {Clustering}",
             model.Role, model.ModelDirectory, model.Device, model.DType, model.WireDType, model.ShardsPerLayer,
             string.IsNullOrEmpty(redis) ? "localhost" : $"redis {redis} (cluster '{clusterId}')");
+        if (builder.Configuration.GetValue<int?>("Llama4:ParentProcessId") is int parent)
+            _ = WatchParentAsync(parent, host, log);
         await host.RunAsync();
         return 0;
+    }
+
+    /// <summary>Stops the silo (and, if stopping hangs, the process) once <paramref name="pid"/> has exited.</summary>
+    private static async Task WatchParentAsync(int pid, IHost host, ILogger log)
+    {
+        while (IsAlive(pid)) await Task.Delay(TimeSpan.FromSeconds(1));
+        log.LogWarning("Parent process {Pid} is gone: stopping", pid);
+        _ = Task.Delay(TimeSpan.FromSeconds(10)).ContinueWith(_ => Environment.Exit(3), TaskScheduler.Default);
+        await host.StopAsync();
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static int FreePort()

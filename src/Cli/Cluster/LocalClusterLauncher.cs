@@ -1,0 +1,351 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Llama4Cluster.Silos.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+
+namespace Llama4Cluster.Cli.Cluster;
+
+/// <summary>What an ephemeral local cluster runs: the silo host's model options, one value for every silo.</summary>
+internal sealed record LocalClusterOptions
+{
+    public required string ModelDirectory { get; init; }
+    public int Silos { get; init; } = 3;
+    public int ShardsPerLayer { get; init; } = 3;
+    public int AttentionRanks { get; init; } = 1;
+    public string DType { get; init; } = "float32";
+    public string WireDType { get; init; } = "fp32";
+    public string Device { get; init; } = "cpu";
+    public string DataPlane { get; init; } = "orleans";
+
+    /// <summary>Torch threads per silo process; the processes share the machine's cores deliberately.</summary>
+    public int ThreadsPerSilo { get; init; } = 1;
+
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(120);
+}
+
+/// <summary>
+/// An ephemeral cluster on this machine: a <c>redis-server</c> on a free loopback port (membership) and
+/// N processes of the silo host (<c>dotnet Llama4Cluster.Silos.dll --redis ... --parent-pid ...</c>), plus an
+/// Orleans client in this process. <see cref="Dispose"/> kills every process it started; so do Ctrl+C, SIGTERM,
+/// SIGHUP and process exit. The silos also watch this process and stop when it is gone (SIGKILL).
+/// </summary>
+internal sealed class LocalClusterLauncher : IDisposable
+{
+    private readonly List<ChildProcess> _children = new();
+    private readonly List<PosixSignalRegistration> _signals = new();
+    private readonly Action<string> _log;
+    private readonly object _gate = new();
+    private IHost? _client;
+    private bool _disposed;
+
+    private LocalClusterLauncher(Action<string> log)
+    {
+        _log = log;
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
+            _signals.Add(PosixSignalRegistration.Create(signal, _ => KillChildren())); // default handling (exit) follows
+    }
+
+    public IClusterClient Client => _client?.Services.GetRequiredService<IClusterClient>() ?? throw new InvalidOperationException("the cluster is not started");
+
+    public string RedisEndpoint { get; private set; } = "";
+
+    public int SiloCount { get; private set; }
+
+    /// <summary>Starts redis and the silos and connects a client once every silo has joined; cleans up on failure.</summary>
+    public static async Task<LocalClusterLauncher> StartAsync(LocalClusterOptions options, Action<string> log, CancellationToken cancellationToken = default)
+    {
+        string redis = FindOnPath("redis-server")
+            ?? throw new UsageException("--engine cluster needs redis-server on the PATH (e.g. apt-get install -y redis-server)");
+        string siloHost = FindSiloHost();
+        var launcher = new LocalClusterLauncher(log);
+        try
+        {
+            await launcher.StartCoreAsync(options, redis, siloHost, cancellationToken);
+            return launcher;
+        }
+        catch
+        {
+            launcher.Dispose();
+            throw;
+        }
+    }
+
+    private async Task StartCoreAsync(LocalClusterOptions options, string redisExe, string siloHost, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var deadline = DateTime.UtcNow + options.StartTimeout;
+        int port = FreePort();
+        RedisEndpoint = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
+        _log($"cluster: starting redis-server on {RedisEndpoint}");
+        // Under a small sh watchdog: redis-server cannot watch its parent, and must not outlive this process even when
+        // it is killed with SIGKILL (the silos watch it themselves through --parent-pid).
+        const string watchdog = "\"$0\" \"$@\" & r=$!; trap 'kill $r 2>/dev/null' EXIT TERM INT HUP; " +
+                                "while kill -0 $r 2>/dev/null && kill -0 $LLAMA4_PARENT_PID 2>/dev/null; do sleep 1; done";
+        var redis = Spawn("redis", "/bin/sh", ["-c", watchdog, redisExe, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            new Dictionary<string, string> { ["LLAMA4_PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture) });
+        await WaitForPortAsync(redis, port, deadline, cancellationToken);
+
+        string clusterId = "llama4-cli-" + Guid.NewGuid().ToString("N")[..8];
+        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+        _log($"cluster: starting {options.Silos} silo processes ({options.ShardsPerLayer} expert shards/layer, {options.AttentionRanks} attention rank(s), " +
+             $"{options.ThreadsPerSilo} torch thread(s) each, {options.DType}, wire {options.WireDType}, data plane {options.DataPlane})");
+        var silos = new List<ChildProcess>();
+        for (int i = 0; i < options.Silos; i++)
+        {
+            silos.Add(Spawn($"silo {i}", "dotnet", [
+                siloHost, "--model", Path.GetFullPath(options.ModelDirectory), "--role", "all", "--redis", RedisEndpoint, "--cluster-id", clusterId,
+                "--dtype", options.DType, "--wire-dtype", options.WireDType, "--device", options.Device, "--data-plane", options.DataPlane,
+                "--shards", I(options.ShardsPerLayer), "--ranks", I(options.AttentionRanks), "--threads", I(options.ThreadsPerSilo),
+                "--parent-pid", I(Environment.ProcessId),
+            ], new Dictionary<string, string> { ["DOTNET_gcServer"] = "0", ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Llama4Cluster"] = "Information" }));
+        }
+        SiloCount = silos.Count;
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders(); // stdout carries the command's JSON only
+        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>(); // signals are ours: kill the children, then exit
+        builder.UseOrleansClient(client =>
+        {
+            client.UseRedisClustering(RedisEndpoint);
+            client.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "llama4"; });
+            client.AddLlama4Client();
+        });
+        var host = builder.Build();
+        lock (_gate) _client = host;
+        // The client needs a gateway in the membership table: retry while the silos start.
+        while (true)
+        {
+            ThrowIfExited(silos);
+            try
+            {
+                await host.StartAsync(cancellationToken);
+                break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(500, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new ClusterStartException($"no silo gateway answered within {options.StartTimeout.TotalSeconds:F0} s: {e.Message}{Tails(silos)}");
+            }
+        }
+        var management = Client.GetGrain<IManagementGrain>(0);
+        while (true)
+        {
+            ThrowIfExited(silos);
+            var hosts = await management.GetHosts(onlyActive: true);
+            if (hosts.Count >= silos.Count) break;
+            if (DateTime.UtcNow > deadline)
+                throw new ClusterStartException($"{hosts.Count} of {silos.Count} silos joined within {options.StartTimeout.TotalSeconds:F0} s{Tails(silos)}");
+            await Task.Delay(250, cancellationToken);
+        }
+        _log(string.Create(CultureInfo.InvariantCulture, $"cluster: {silos.Count} silos joined ({watch.Elapsed.TotalSeconds:F1} s)"));
+    }
+
+    /// <summary>Fails with the silos' last output when one has exited (bad options, crash).</summary>
+    public void ThrowIfSiloExited()
+    {
+        List<ChildProcess> silos;
+        lock (_gate) silos = _children.Where(c => c.Name.StartsWith("silo", StringComparison.Ordinal)).ToList();
+        ThrowIfExited(silos);
+    }
+
+    /// <summary>The last output lines of every silo, for error messages.</summary>
+    public string SiloOutput()
+    {
+        lock (_gate) return Tails(_children.Where(c => c.Name.StartsWith("silo", StringComparison.Ordinal)).ToList());
+    }
+
+    private static void ThrowIfExited(IReadOnlyList<ChildProcess> silos)
+    {
+        var dead = silos.FirstOrDefault(s => s.HasExited);
+        if (dead is not null)
+            throw new ClusterStartException($"{dead.Name} exited with code {dead.ExitCode}{Tails([dead])}");
+    }
+
+    private static string Tails(IReadOnlyList<ChildProcess> processes) =>
+        string.Concat(processes.Select(p => $"\n--- {p.Name} (last lines) ---\n{p.Tail(15)}"));
+
+    private ChildProcess Spawn(string name, string exe, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment)
+    {
+        var info = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        if (environment is not null)
+            foreach (var (k, v) in environment) info.Environment[k] = v;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var child = new ChildProcess(name, Process.Start(info) ?? throw new ClusterStartException($"could not start {exe}"));
+            _children.Add(child);
+            return child;
+        }
+    }
+
+    private static async Task WaitForPortAsync(ChildProcess process, int port, DateTime deadline, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+            catch (SocketException)
+            {
+                throw new ClusterStartException($"{process.Name} did not listen on port {port}{Tails([process])}");
+            }
+        }
+    }
+
+    /// <summary>The silo host: LLAMA4_SILO_HOST, or the one built next to llama4.dll.</summary>
+    private static string FindSiloHost()
+    {
+        var candidates = new List<string>();
+        if (Environment.GetEnvironmentVariable("LLAMA4_SILO_HOST") is { Length: > 0 } fromEnv) candidates.Add(fromEnv);
+        // The CLI references the silo project, so the build puts the host (dll, deps, runtimeconfig) beside llama4.dll.
+        candidates.Add(Path.Combine(AppContext.BaseDirectory, "Llama4Cluster.Silos.dll"));
+        foreach (var c in candidates)
+            if (File.Exists(c) && File.Exists(Path.ChangeExtension(c, ".runtimeconfig.json")))
+                return c;
+        throw new ClusterStartException($"the silo host (Llama4Cluster.Silos.dll with its runtimeconfig) is not built; looked at: {string.Join(", ", candidates)}. " +
+                                        "Build it with 'dotnet build src/Silos -c Release' or set LLAMA4_SILO_HOST");
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void OnProcessExit(object? sender, EventArgs e) => KillChildren();
+
+    /// <summary>Kills every started process (silos first, then redis) and waits briefly for each; idempotent, thread-safe.</summary>
+    private void KillChildren()
+    {
+        List<ChildProcess> children;
+        lock (_gate)
+        {
+            children = [.. _children];
+            _children.Clear();
+        }
+        children.Reverse();
+        foreach (var c in children) c.Kill();
+        foreach (var c in children) c.Dispose();
+    }
+
+    public void Dispose()
+    {
+        IHost? client;
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            client = _client;
+            _client = null;
+        }
+        if (client is not null)
+        {
+            try
+            {
+                // Closing the gateway connections first keeps the silos from logging errors; bounded, best effort.
+                client.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(3)).Token).Wait(TimeSpan.FromSeconds(4));
+            }
+            catch (Exception)
+            {
+                // The processes are killed next regardless.
+            }
+        }
+        KillChildren();
+        client?.Dispose();
+        foreach (var s in _signals) s.Dispose();
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        _log("cluster: stopped");
+    }
+
+    /// <summary>One child process with its recent output kept for error messages.</summary>
+    private sealed class ChildProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        public ChildProcess(string name, Process process)
+        {
+            Name = name;
+            _process = process;
+            process.OutputDataReceived += (_, e) => Keep(e.Data);
+            process.ErrorDataReceived += (_, e) => Keep(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+        }
+
+        public string Name { get; }
+
+        public bool HasExited => _process.HasExited;
+
+        public int ExitCode => _process.ExitCode;
+
+        public string Tail(int lines) => string.Join('\n', _lines.TakeLast(lines));
+
+        private void Keep(string? line)
+        {
+            if (line is null) return;
+            _lines.Enqueue(line);
+            while (_lines.Count > 200) _lines.TryDequeue(out _);
+        }
+
+        public void Kill()
+        {
+            try
+            {
+                if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Already gone.
+            }
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                _process.WaitForExit(5000);
+            }
+            catch (InvalidOperationException)
+            {
+                // Never started or already released.
+            }
+            _process.Dispose();
+        }
+    }
+
+    /// <summary>A host lifetime that leaves Ctrl+C and SIGTERM to the launcher.</summary>
+    private sealed class NoSignalLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
+
+/// <summary>The ephemeral cluster did not come up; the message carries the silos' last output.</summary>
+internal sealed class ClusterStartException(string message) : Exception(message);

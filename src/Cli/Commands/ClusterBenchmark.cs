@@ -1,0 +1,109 @@
+using System.Globalization;
+using Llama4Cluster.Cli.Cluster;
+using Llama4Cluster.Cli.Engines;
+using Llama4Cluster.Cli.Ui;
+using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Runtime;
+using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Silos.Diagnostics;
+
+namespace Llama4Cluster.Cli.Commands;
+
+/// <summary>
+/// <c>bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N]</c>: in one run, greedy
+/// decode step time at batch 1 and 32 on an ephemeral cluster of N silo processes ÷ <see cref="LocalEngine"/> in this
+/// process; the size of one dispatch payload at that batch echoed through Orleans ÷ the same bytes over raw loopback
+/// TCP (measured here, now); and messages per decode step (step calls + expert dispatches, from the ranks' counters).
+/// </summary>
+internal static class ClusterBenchmark
+{
+    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N]";
+
+    private sealed record Case(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
+        double OrleansBytesPerSecond, double TcpBytesPerSecond);
+
+    public static int Run(Arguments a)
+    {
+        string model = a.Required("model");
+        if (!File.Exists(Path.Combine(model, "config.json")))
+            throw new UsageException($"--model: '{model}' is not a checkpoint directory (no config.json)");
+        int silos = a.Int("silos", 1, 64) ?? 3;
+        bool quick = a.Flag("quick");
+        int? threads = a.Int("threads", 1, 1024);
+        TorchSharp.torch.ScalarType dtype;
+        try
+        {
+            dtype = ComputeDType.Parse(a.Optional("dtype") ?? "bfloat16");
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        a.EnsureAllUsed();
+
+        var config = Llama4ConfigReader.Load(model);
+        int[] batches = [1, 32];
+        int decodeSteps = quick ? 6 : 24;
+        var prompts = Enumerable.Range(0, batches.Max())
+            .Select(i => (IReadOnlyList<int>)Enumerable.Range(0, 8).Select(j => 3 + (i * 131 + j * 53) % (config.VocabSize - 3)).ToArray()).ToArray();
+        var sampling = new SamplingParams { Temperature = 0, MaxTokens = decodeSteps + 1, IgnoreEos = true };
+        IReadOnlyList<GenerationRequest> Requests(int b) => prompts.Take(b).Select(p => new GenerationRequest(p, sampling)).ToArray();
+        static double StepMs(GenerationTimings t) => t.DecodeSeconds / Math.Max(1, t.Steps - 1) * 1e3;
+
+        var local = new Dictionary<int, double>();
+        Terminal.Info($"bench cluster: LocalEngine in this process ({ComputeDType.Name(dtype)}, {threads?.ToString(CultureInfo.InvariantCulture) ?? "all"} torch threads)");
+        using (var engine = LocalEngine.Load(model, new LocalEngineOptions { ComputeDType = dtype, Threads = threads }))
+        {
+            foreach (int b in batches)
+            {
+                engine.GenerateAsync(Requests(b)).GetAwaiter().GetResult(); // warm-up
+                engine.GenerateAsync(Requests(b)).GetAwaiter().GetResult();
+                local[b] = StepMs(engine.LastTimings!);
+            }
+        }
+
+        bool fp32 = dtype == TorchSharp.torch.ScalarType.Float32;
+        var options = new LocalClusterOptions
+        {
+            ModelDirectory = model,
+            Silos = silos,
+            ShardsPerLayer = Math.Min(silos, config.NumLocalExperts),
+            AttentionRanks = 1,
+            DType = ComputeDType.Name(dtype),
+            WireDType = fp32 ? "fp32" : "bf16",
+            ThreadsPerSilo = threads ?? Math.Max(1, Environment.ProcessorCount / silos),
+        };
+        var cases = new List<Case>();
+        using (var cluster = ClusterCliEngine.StartAsync(options, config, Terminal.Info).GetAwaiter().GetResult())
+        {
+            var rank = cluster.Engine.Rank(0);
+            foreach (int b in batches)
+            {
+                cluster.GenerateAsync(Requests(b)).GetAwaiter().GetResult(); // warm-up
+                var before = rank.DescribeAsync().GetAwaiter().GetResult();
+                cluster.GenerateAsync(Requests(b)).GetAwaiter().GetResult();
+                var after = rank.DescribeAsync().GetAwaiter().GetResult();
+                var t = cluster.LastTimings!;
+                long calls = after.DispatchCalls - before.DispatchCalls;
+                long bytes = after.DispatchBytesSent - before.DispatchBytesSent + after.DispatchBytesReceived - before.DispatchBytesReceived;
+                // Per step: one StepAsync per rank with sequences, plus the dispatches (prefill included: averaged over all steps).
+                double messages = 1 + (double)calls / t.Steps;
+                long payload = calls == 0 ? 0 : (after.DispatchBytesSent - before.DispatchBytesSent) / calls;
+                var sample = DataPlaneBenchmark.RunAsync(cluster.Cluster.Client, [(int)Math.Max(64, payload)], quick ? 15 : 60).GetAwaiter().GetResult()[0];
+                cases.Add(new Case(b, local[b], StepMs(t), messages, bytes / Math.Max(1, t.Steps), payload, sample.OrleansBytesPerSecond, sample.TcpBytesPerSecond));
+            }
+        }
+
+        string F(double v, string f = "F2") => v.ToString(f, CultureInfo.InvariantCulture);
+        Console.WriteLine($"model: {model} (hidden {config.HiddenSize}, {config.NumLocalExperts} experts, top-{config.NumExpertsPerToken}, {config.NumHiddenLayers} layers); " +
+                          $"{silos} silo processes, {options.ShardsPerLayer} shards/layer, {ComputeDType.Name(dtype)}, wire {options.WireDType}; {decodeSteps} decode steps");
+        Terminal.Table("llama4 bench cluster (ratios are measured ÷ baseline, same run)",
+            ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", "Orleans MB/s", "raw TCP MB/s", "bytes/s ratio (target >= 0.5)", "messages/step"],
+            cases.Select(c => (IReadOnlyList<string>)[
+                c.Batch.ToString(CultureInfo.InvariantCulture), F(c.LocalStepMs), F(c.ClusterStepMs), F(c.ClusterStepMs / c.LocalStepMs),
+                c.PayloadBytes.ToString(CultureInfo.InvariantCulture), F(c.OrleansBytesPerSecond / 1e6, "F0"), F(c.TcpBytesPerSecond / 1e6, "F0"),
+                F(c.OrleansBytesPerSecond / c.TcpBytesPerSecond), F(c.Messages, "F1")]));
+        return 0;
+    }
+}

@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Globalization;
+using Llama4Cluster.Cli.Cluster;
+using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Silos.Engine;
+
+namespace Llama4Cluster.Cli.Engines;
+
+/// <summary>
+/// <c>--engine cluster</c>: an ephemeral local cluster (<see cref="LocalClusterLauncher"/>) driven through
+/// <see cref="ClusterEngine"/>; disposing it tears the cluster down.
+/// </summary>
+internal sealed class ClusterCliEngine : ICliEngine
+{
+    private readonly LocalClusterLauncher _cluster;
+
+    private ClusterCliEngine(LocalClusterLauncher cluster, ClusterEngine engine, Llama4Tokenizer? tokenizer, double loadSeconds)
+    {
+        _cluster = cluster;
+        Engine = engine;
+        Tokenizer = tokenizer;
+        LoadSeconds = loadSeconds;
+    }
+
+    public ClusterEngine Engine { get; }
+
+    public LocalClusterLauncher Cluster => _cluster;
+
+    public Llama4Tokenizer? Tokenizer { get; }
+
+    public double LoadSeconds { get; }
+
+    public GenerationTimings? LastTimings => Engine.LastTimings;
+
+    /// <summary>Starts the cluster, activates every rank and shard (each loads its weights) and returns once all are ready.</summary>
+    public static async Task<ClusterCliEngine> StartAsync(LocalClusterOptions options, Llama4TextConfig config, Action<string> log)
+    {
+        var watch = Stopwatch.StartNew();
+        var tokenizer = Llama4Tokenizer.ExistsIn(options.ModelDirectory) ? Llama4Tokenizer.Load(options.ModelDirectory) : null;
+        var cluster = await LocalClusterLauncher.StartAsync(options, log);
+        try
+        {
+            // The same stop tokens as LocalEngine: the config's eos ids plus the tokenizer's stop tokens.
+            var eos = config.EosTokenIds.Concat(tokenizer?.StopTokenIds ?? []).Distinct().ToArray();
+            var engine = new ClusterEngine(cluster.Client, config, options.AttentionRanks, options.ShardsPerLayer, eos);
+            log($"cluster: loading weights ({options.AttentionRanks} attention rank(s), {options.ShardsPerLayer} shards × {Enumerable.Range(0, config.NumHiddenLayers).Count(config.IsMoeLayer)} MoE layers)");
+            var (_, shards) = await engine.LoadAsync();
+            int silos = shards.Select(s => s.Silo).Distinct().Count();
+            log(string.Create(CultureInfo.InvariantCulture, $"cluster: ready, expert shards on {silos} silo(s) ({watch.Elapsed.TotalSeconds:F1} s)"));
+            return new ClusterCliEngine(cluster, engine, tokenizer, watch.Elapsed.TotalSeconds);
+        }
+        catch (Exception e) when (e is not ClusterStartException)
+        {
+            string silos = cluster.SiloOutput();
+            cluster.Dispose();
+            throw new ClusterStartException($"the cluster failed to load the model: {e.Message}{silos}");
+        }
+        catch
+        {
+            cluster.Dispose();
+            throw;
+        }
+    }
+
+    public Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null) =>
+        Engine.GenerateAsync(requests, onToken);
+
+    public float[][] Logits(IReadOnlyList<int> tokens) => Engine.LogitsAsync(tokens).GetAwaiter().GetResult();
+
+    public void Dispose() => _cluster.Dispose();
+}

@@ -1,0 +1,42 @@
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Kernels.Tokenization;
+
+namespace Llama4Cluster.Cli.Engines;
+
+/// <summary>
+/// What <c>generate</c> and <c>logits</c> run on: <see cref="LocalEngine"/> in this process (<c>--engine local</c>)
+/// or an ephemeral local cluster (<c>--engine cluster</c>). Both give the same results and the same output shape.
+/// </summary>
+internal interface ICliEngine : IDisposable
+{
+    Llama4Tokenizer? Tokenizer { get; }
+
+    /// <summary>Seconds until the engine could serve: weight loading (and, for a cluster, starting it).</summary>
+    double LoadSeconds { get; }
+
+    GenerationTimings? LastTimings { get; }
+
+    Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null);
+
+    float[][] Logits(IReadOnlyList<int> tokens);
+}
+
+/// <summary><c>--engine local</c>: the in-process <see cref="LocalEngine"/>.</summary>
+internal sealed class LocalCliEngine(LocalEngine engine) : ICliEngine
+{
+    public LocalEngine Engine { get; } = engine;
+
+    public Llama4Tokenizer? Tokenizer => Engine.Tokenizer;
+
+    public double LoadSeconds => Engine.LoadSeconds;
+
+    public GenerationTimings? LastTimings => Engine.LastTimings;
+
+    public Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null) =>
+        Engine.GenerateAsync(requests, onToken);
+
+    public float[][] Logits(IReadOnlyList<int> tokens) => Engine.Logits(tokens);
+
+    public void Dispose() => Engine.Dispose();
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Llama4Cluster.Cli.Tests;
+
+/// <summary>
+/// <c>--engine cluster</c>: the CLI starts redis-server and three silo processes, runs the request through the
+/// cluster, prints the same JSON as <c>--engine local</c> and leaves no process behind.
+/// </summary>
+public sealed class ClusterEngineCommandTests(TinyModels models) : IClassFixture<TinyModels>
+{
+    private static JsonElement SingleJsonObject(string stdout)
+    {
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(JsonValueKind.Object, doc.RootElement.ValueKind);
+        return doc.RootElement.Clone();
+    }
+
+    [RedisFact]
+    public void GenerateOnTheClusterMatchesTheLocalEngine()
+    {
+        string[] args = ["generate", "--model", models.Maverick, "--tokens", "1,17,42,9,300,77", "--max-tokens", "8", "--ignore-eos", "--dtype", "float32", "--json"];
+        var local = CliRunner.Run(args);
+        Assert.True(local.ExitCode == 0, local.Stderr);
+        var cluster = CliRunner.Run([.. args, "--engine", "cluster"]);
+        Assert.True(cluster.ExitCode == 0, cluster.Stderr);
+
+        var want = SingleJsonObject(local.Stdout);
+        var got = SingleJsonObject(cluster.Stdout);
+        Assert.Equal(want.EnumerateObject().Select(p => p.Name), got.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(want.GetProperty("timings").EnumerateObject().Select(p => p.Name), got.GetProperty("timings").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(Tokens(want), Tokens(got));
+        Assert.Equal(8, Tokens(got).Length);
+        Assert.Equal(want.GetProperty("text").GetString(), got.GetProperty("text").GetString());
+        Assert.Equal(want.GetProperty("finish_reason").GetString(), got.GetProperty("finish_reason").GetString());
+        Assert.Contains("cluster: 3 silos joined", cluster.Stderr);
+        AssertNoClusterProcessesLeft(cluster.Stderr);
+    }
+
+    [RedisFact]
+    public void LogitsOnTheClusterMatchTheLocalEngine()
+    {
+        string[] args = ["logits", "--model", models.Maverick, "--tokens", "1,17,42,9,300,77,5,400,12,3", "--dtype", "float32", "--json"];
+        var local = CliRunner.Run(args);
+        Assert.True(local.ExitCode == 0, local.Stderr);
+        var cluster = CliRunner.Run([.. args, "--engine", "cluster", "--silos", "2"]);
+        Assert.True(cluster.ExitCode == 0, cluster.Stderr);
+
+        var want = SingleJsonObject(local.Stdout).GetProperty("logits");
+        var got = SingleJsonObject(cluster.Stdout).GetProperty("logits");
+        Assert.Equal(want.EnumerateObject().Select(p => p.Name), got.EnumerateObject().Select(p => p.Name));
+        double diff = 0;
+        foreach (var row in want.EnumerateObject())
+        {
+            var a = row.Value.EnumerateArray().Select(e => e.GetSingle()).ToArray();
+            var b = got.GetProperty(row.Name).EnumerateArray().Select(e => e.GetSingle()).ToArray();
+            Assert.Equal(a.Length, b.Length);
+            for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs(a[i] - b[i]));
+        }
+        Assert.True(diff < 1e-5, $"max |logit diff| {diff:E3}");
+        Assert.Contains("cluster: 2 silos joined", cluster.Stderr);
+        AssertNoClusterProcessesLeft(cluster.Stderr);
+    }
+
+    private static int[] Tokens(JsonElement o) => o.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+
+    /// <summary>The redis port the run announced must have no redis-server left, and no silo of that cluster may remain.</summary>
+    private static void AssertNoClusterProcessesLeft(string stderr)
+    {
+        var line = stderr.Split('\n').Single(l => l.StartsWith("cluster: starting redis-server on ", StringComparison.Ordinal));
+        string endpoint = line["cluster: starting redis-server on ".Length..].Trim();
+        var left = Process.GetProcesses().Where(p =>
+        {
+            try
+            {
+                string cmd = File.ReadAllText($"/proc/{p.Id}/cmdline").Replace('\0', ' ');
+                return cmd.Contains(endpoint, StringComparison.Ordinal);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+        }).Select(p => p.Id).ToArray();
+        Assert.True(left.Length == 0, $"processes of the cluster at {endpoint} are still running: {string.Join(", ", left)}");
+    }
+}
+
+/// <summary>A fact that needs <c>redis-server</c> on the PATH; skipped, with the reason, where it is missing.</summary>
+public sealed class RedisFactAttribute : FactAttribute
+{
+    public RedisFactAttribute()
+    {
+        bool found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(d => File.Exists(Path.Combine(d, "redis-server")));
+        if (!found) Skip = "redis-server is not on the PATH (apt-get install -y redis-server)";
+    }
+}
