@@ -142,10 +142,20 @@ internal sealed class LocalClusterLauncher : IDisposable
         while (true)
         {
             ThrowIfExited(silos);
-            var hosts = await management.GetHosts(onlyActive: true);
-            if (hosts.Count >= silos.Count) break;
+            int joined;
+            try
+            {
+                joined = (await management.GetHosts(onlyActive: true)).Count;
+            }
+            catch (OrleansException) when (DateTime.UtcNow < deadline)
+            {
+                // The client's gateway is up before the silos have published their grain types to it
+                // ("No active nodes are compatible with grain management"): not joined yet.
+                joined = 0;
+            }
+            if (joined >= silos.Count) break;
             if (DateTime.UtcNow > deadline)
-                throw new ClusterStartException($"{hosts.Count} of {silos.Count} silos joined within {options.StartTimeout.TotalSeconds:F0} s{Tails(silos)}");
+                throw new ClusterStartException($"{joined} of {silos.Count} silos joined within {options.StartTimeout.TotalSeconds:F0} s{Tails(silos)}");
             await Task.Delay(250, cancellationToken);
         }
         _log(string.Create(CultureInfo.InvariantCulture, $"cluster: {silos.Count} silos joined ({watch.Elapsed.TotalSeconds:F1} s)"));

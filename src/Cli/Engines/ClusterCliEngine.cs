@@ -47,7 +47,22 @@ internal sealed class ClusterCliEngine : ICliEngine
             var eos = config.EosTokenIds.Concat(tokenizer?.StopTokenIds ?? []).Distinct().ToArray();
             var engine = new ClusterEngine(cluster.Client, config, options.AttentionRanks, options.ShardsPerLayer, eos);
             log($"cluster: loading weights ({options.AttentionRanks} attention rank(s), {options.ShardsPerLayer} shards × {Enumerable.Range(0, config.NumHiddenLayers).Count(config.IsMoeLayer)} MoE layers)");
-            var (_, shards) = await engine.LoadAsync();
+            // The client learns the silos' grain types shortly after they join; until then calls fail
+            // with "No active nodes are compatible with grain ...". Retry that, briefly, only.
+            var typesDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            IReadOnlyList<Contracts.Experts.ExpertShardInfo> shards;
+            while (true)
+            {
+                try
+                {
+                    (_, shards) = await engine.LoadAsync();
+                    break;
+                }
+                catch (Orleans.Runtime.OrleansException e) when (DateTime.UtcNow < typesDeadline && e.Message.Contains("No active nodes are compatible", StringComparison.Ordinal))
+                {
+                    await Task.Delay(250);
+                }
+            }
             int silos = shards.Select(s => s.Silo).Distinct().Count();
             log(string.Create(CultureInfo.InvariantCulture, $"cluster: ready, expert shards on {silos} silo(s) ({watch.Elapsed.TotalSeconds:F1} s)"));
             return new ClusterCliEngine(cluster, engine, tokenizer, watch.Elapsed.TotalSeconds);
