@@ -9,6 +9,7 @@ using Llama4Cluster.Kernels.Sampling;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Logging;
 using TorchSharp;
 
@@ -21,9 +22,9 @@ namespace Llama4Cluster.Silos.Attention;
 /// locally and returns token ids — full-vocabulary logits only when an exactness test asks. The step runs on
 /// the silo's compute threads; the Kernels code keeps every dispose scope inside a synchronous section.
 /// Steps longer than the message budget are split into sub-steps so no dispatch message approaches
-/// Orleans' maximum message size.
+/// Orleans' maximum message size. Placed by <see cref="ExpertPlacement"/>: its integer key is the plan's rank.
 /// </summary>
-[GrainType(GrainTypeName), KeepAlive]
+[GrainType(GrainTypeName), KeepAlive, ExpertPlacement]
 public sealed partial class AttentionGrain : Grain, IAttentionGrain
 {
     public const string GrainTypeName = "l4c-attention";
@@ -48,6 +49,9 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (!_context.Role.HoldsAttention())
+            throw new InvalidOperationException($"attention rank {Rank} cannot activate on silo {RuntimeIdentity}: its role is {_context.Role.ToText()} (Llama4:Role); " +
+                "place attention ranks on silos with role attention or all (check the placement plan's inventory against the silos' --role)");
         IExpertShardTransport transport = _context.Options.DataPlane == "tcp"
             ? new TcpShardTransport(GrainFactory, _dataPlane)
             : new OrleansShardTransport(GrainFactory);

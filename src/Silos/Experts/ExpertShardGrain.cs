@@ -4,6 +4,7 @@ using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Model.Moe;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using TorchSharp;
@@ -15,9 +16,10 @@ namespace Llama4Cluster.Silos.Experts;
 /// the checkpoint (the Kernels subset loader) onto the silo's device, and keeps them for its lifetime
 /// (<see cref="KeepAliveAttribute"/>; <see cref="ImmovableAttribute"/>: moving means reloading gigabytes).
 /// Loading and the grouped SwiGLU (<see cref="ExpertShardRuntime"/>, shared with the socket data plane) run on the
-/// silo's compute threads, never on Orleans' scheduler.
+/// silo's compute threads, never on Orleans' scheduler. Placed by <see cref="ExpertPlacement"/>: its key
+/// <c>layer/shard</c> is the plan's replica 0 of that shard (<see cref="PlacementKey"/>).
 /// </summary>
-[GrainType(GrainTypeName), KeepAlive, Immovable]
+[GrainType(GrainTypeName), KeepAlive, Immovable, ExpertPlacement]
 public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
 {
     public const string GrainTypeName = "l4c-expert-shard";
@@ -42,6 +44,9 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var key = ExpertShardKey.Parse(this.GetPrimaryKeyString());
+        if (!_context.Role.HoldsExperts())
+            throw new InvalidOperationException($"expert shard {key} cannot activate on silo {RuntimeIdentity}: its role is {_context.Role.ToText()} (Llama4:Role); " +
+                "place expert shards on silos with role expert or all (check the placement plan's inventory against the silos' --role)");
         var config = _context.Config;
         if (key.Layer < 0 || key.Layer >= config.NumHiddenLayers || !config.IsMoeLayer(key.Layer))
             throw new InvalidOperationException($"expert shard {key}: layer {key.Layer} is not a MoE layer of this model");

@@ -21,12 +21,12 @@ public sealed class ClusterModelOptions
     public string WireDType { get; set; } = "bf16";
 
     /// <summary>
-    /// What this silo hosts: <c>expert</c>, <c>attention</c> or <c>all</c>. Advertised for the placement director;
-    /// until it lands, every silo can host every grain.
+    /// What this silo hosts: <c>expert</c>, <c>attention</c> or <c>all</c>. The placement plan's inventory carries each
+    /// silo's role and the director places by it; a grain refuses to activate on a silo whose role excludes it.
     /// </summary>
     public string Role { get; set; } = "all";
 
-    /// <summary>Expert shards per MoE layer (the static assignment splits each layer's experts evenly).</summary>
+    /// <summary>Expert shards per MoE layer (the static assignment splits each layer's experts evenly); ignored when the silo has a placement plan.</summary>
     public int ShardsPerLayer { get; set; } = 2;
 
     /// <summary>Attention ranks the engine spreads sequences over.</summary>

@@ -1,4 +1,5 @@
 using Llama4Cluster.Silos.DataPlane;
+using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,7 @@ public static class Llama4SiloHostingExtensions
 {
     /// <summary>
     /// Adds <see cref="ClusterModelOptions"/> (bound from the <c>Llama4</c> section, validated at start), the silo's
-    /// <see cref="SiloModelContext"/>, and messaging options: the maximum message body size is
+    /// <see cref="SiloModelContext"/>, the expert placement director (no plan unless one is registered), and messaging options: the maximum message body size is
     /// <see cref="ClusterModelOptions.MaxMessageBytes"/> (attention steps split prefills to stay well below it) and the
     /// response timeout exceeds the shard timeout so the dispatcher's clear error, not Orleans', ends a stuck step.
     /// Idempotent: a second call only applies <paramref name="configure"/>.
@@ -27,6 +28,10 @@ public static class Llama4SiloHostingExtensions
         options.BindConfiguration(ClusterModelOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClusterModelOptions>, ClusterModelOptionsValidator>());
         services.AddSingleton<SiloModelContext>();
+        // Expert shards and attention ranks carry [ExpertPlacement]: on the planned silo when a plan is registered
+        // (AddExpertPlacement(plan) or an IPlacementPlanProvider), spread over the compatible silos otherwise.
+        services.TryAddSingleton<IPlacementPlanProvider, NoPlacementPlanProvider>();
+        services.AddExpertPlacement();
         services.AddSingleton<ExpertShardRegistry>();
         services.AddSingleton<DataPlaneServer>();
         services.AddSingleton<DataPlaneClient>();

@@ -3,6 +3,7 @@ using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Silos.Compute;
 using Llama4Cluster.Silos.Experts;
+using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Options;
 using TorchSharp;
 
@@ -15,15 +16,20 @@ namespace Llama4Cluster.Silos.Hosting;
 public sealed class SiloModelContext : IDisposable
 {
     private readonly Lazy<TensorComputeScheduler> _compute;
+    private readonly Lazy<IExpertShardMap> _shardMap;
 
-    public SiloModelContext(IOptions<ClusterModelOptions> options)
+    public SiloModelContext(IOptions<ClusterModelOptions> options, IPlacementPlanProvider? plans = null)
     {
         Options = options.Value;
         Config = Llama4ConfigReader.Load(Options.ModelDirectory);
         Device = DeviceSpec.Parse(Options.Device);
         ComputeDType = Kernels.Runtime.ComputeDType.Parse(Options.DType);
         WireDType = WireDTypes.Parse(Options.WireDType);
-        ShardMap = new EvenExpertShardMap(Config.NumLocalExperts, Options.ShardsPerLayer);
+        Role = SiloRoles.Parse(Options.Role);
+        // Read on first use (the first grain activation), so a plan provider may receive its plan after the silo starts.
+        _shardMap = new Lazy<IExpertShardMap>(() => plans?.Current is { } plan
+            ? new PlanExpertShardMap(plan, Config.NumLocalExperts)
+            : new EvenExpertShardMap(Config.NumLocalExperts, Options.ShardsPerLayer));
         if (Options.TorchThreads is { } threads)
         {
             torch.set_num_threads(threads);
@@ -42,7 +48,14 @@ public sealed class SiloModelContext : IDisposable
 
     public WireDType WireDType { get; }
 
-    public IExpertShardMap ShardMap { get; }
+    /// <summary>What this silo hosts (<see cref="ClusterModelOptions.Role"/>); grains refuse to activate on a silo whose role excludes them.</summary>
+    public SiloRole Role { get; }
+
+    /// <summary>
+    /// Experts of each shard: the placement plan's (<see cref="PlanExpertShardMap"/>) when the silo has one, else the even
+    /// split over <see cref="ClusterModelOptions.ShardsPerLayer"/> (<see cref="EvenExpertShardMap"/>).
+    /// </summary>
+    public IExpertShardMap ShardMap => _shardMap.Value;
 
     public TensorComputeScheduler Compute => _compute.Value;
 

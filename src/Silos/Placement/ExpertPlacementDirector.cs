@@ -16,7 +16,9 @@ namespace Llama4Cluster.Silos.Placement;
 /// matched by its endpoint (<see cref="SiloInventory.Address"/> against <see cref="SiloAddress.Endpoint"/>, so a
 /// restarted silo with a new generation still matches). When the planned silo is not compatible (down, not yet
 /// joined, or lacking the grain type), it fails or falls back per <see cref="ExpertPlacementOptions"/>. It reads
-/// the plan from <see cref="IPlacementPlanProvider"/> and never calls a grain.
+/// the plan from <see cref="IPlacementPlanProvider"/> and never calls a grain. Without a plan (the provider's
+/// <see cref="IPlacementPlanProvider.Current"/> is null) it spreads grains over the compatible silos by a stable hash
+/// of the key, so the cluster runs unplanned as before.
 /// </remarks>
 public sealed partial class ExpertPlacementDirector(
     IPlacementPlanProvider plans,
@@ -34,11 +36,12 @@ public sealed partial class ExpertPlacementDirector(
         if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hint)
             return Task.FromResult(hint);
 
-        var plan = plans.Current
-            ?? throw new OrleansException($"Cannot place {grain}: no placement plan is loaded. Register an {nameof(IPlacementPlanProvider)} with a plan (AddExpertPlacement(plan)) before activating planned grains.");
-        string keyText = grain.Key.ToString() ?? "";
-        if (!PlacementKey.TryParse(keyText, out var key))
-            throw new OrleansException($"Cannot place {grain}: its key '{keyText}' is not a placement key; grains with [{nameof(ExpertPlacementAttribute)}] use string keys expert/LAYER/SHARD[/REPLICA] or attention/RANK ({nameof(PlacementKey)}).");
+        if (!PlacementKey.TryFromGrainId(grain, out var key))
+            throw new OrleansException($"Cannot place {grain}: its key '{grain.Key}' is not a placement key; grains with [{nameof(ExpertPlacementAttribute)}] use string keys expert/LAYER/SHARD[/REPLICA], LAYER/SHARD or attention/RANK, or an integer rank ({nameof(PlacementKey)}).");
+
+        // No plan (the default): spread the grains over the compatible silos, stable per key.
+        if (plans.Current is not { } plan)
+            return Task.FromResult(Spread(key, compatible));
 
         var planned = plan.SiloFor(key)
             ?? throw new OrleansException($"Cannot place {grain}: the placement plan has no {key.Describe()} " +
@@ -93,9 +96,12 @@ public sealed partial class ExpertPlacementDirector(
                 TryEndpoint(s.Address, out var e) && e.Equals(address.Endpoint)
                 && (key.Kind == PlacementKind.ExpertShard ? s.Role.HoldsExperts() : s.Role.HoldsAttention())))
             .ToArray();
-        var pool = suitable.Length > 0 ? suitable : compatible;
-        return pool.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ElementAt((int)(StableHash(key.ToString()) % (uint)pool.Length));
+        return Spread(key, suitable.Length > 0 ? suitable : compatible);
     }
+
+    /// <summary>One of <paramref name="pool"/>, the same for a key as long as the pool is the same.</summary>
+    private static SiloAddress Spread(PlacementKey key, SiloAddress[] pool) =>
+        pool.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ElementAt((int)(StableHash(key.ToString()) % (uint)pool.Length));
 
     /// <summary>FNV-1a: the same on every silo and every run (string.GetHashCode is randomised per process).</summary>
     private static uint StableHash(string s)

@@ -20,12 +20,12 @@ public static class ExpertPlacementHostingExtensions
         return builder;
     }
 
-    /// <summary>As <see cref="AddExpertPlacement(ISiloBuilder)"/>, placing by a fixed <paramref name="plan"/>.</summary>
+    /// <summary>As <see cref="AddExpertPlacement(ISiloBuilder)"/>, placing by a fixed <paramref name="plan"/> (replacing any plan provider registered before).</summary>
     public static ISiloBuilder AddExpertPlacement(this ISiloBuilder builder, PlacementPlan plan)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(plan);
-        builder.Services.TryAddSingleton<IPlacementPlanProvider>(new StaticPlacementPlanProvider(plan));
+        builder.Services.Replace(ServiceDescriptor.Singleton<IPlacementPlanProvider>(new StaticPlacementPlanProvider(plan)));
         builder.Services.AddExpertPlacement();
         return builder;
     }

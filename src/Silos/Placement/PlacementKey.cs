@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Orleans.Runtime;
 
 namespace Llama4Cluster.Silos.Placement;
 
@@ -7,7 +8,8 @@ namespace Llama4Cluster.Silos.Placement;
 /// The string grain key that names a planned grain, so that <see cref="ExpertPlacementDirector"/> can look it up
 /// in the plan: <c>expert/{layer}/{shard}/{replica}</c> for an expert shard (<c>expert/{layer}/{shard}</c> means
 /// replica 0) and <c>attention/{rank}</c> for an attention rank. Grains placed by <see cref="ExpertPlacement"/>
-/// use string keys made by <see cref="ToString"/>.
+/// use string keys made by <see cref="ToString"/>, or the keys the cluster's grains already have: <c>{layer}/{shard}</c>
+/// for <c>ExpertShardGrain</c> (replica 0) and the integer rank for <c>AttentionGrain</c> (<see cref="TryFromGrainId"/>).
 /// </summary>
 public sealed record PlacementKey(PlacementKind Kind, int Layer, int Shard, int Replica, int Rank)
 {
@@ -34,6 +36,12 @@ public sealed record PlacementKey(PlacementKind Kind, int Layer, int Shard, int 
             result = ForAttentionRank(rank);
             return true;
         }
+        if (parts is [var l, var sh] && TryIndex(l, out int grainLayer) && TryIndex(sh, out int grainShard))
+        {
+            // The expert shard grain's own key, "layer/shard" (ExpertShardKey): replica 0.
+            result = ForExpertShard(grainLayer, grainShard);
+            return true;
+        }
         if (parts.Length is 3 or 4 && parts[0] == "expert"
             && TryIndex(parts[1], out int layer) && TryIndex(parts[2], out int shard))
         {
@@ -42,6 +50,23 @@ public sealed record PlacementKey(PlacementKind Kind, int Layer, int Shard, int 
             result = ForExpertShard(layer, shard, replica);
             return true;
         }
+        return false;
+    }
+
+    /// <summary>
+    /// The placement key of a grain: a string key as <see cref="TryParse"/> reads it (<c>expert/L/S[/R]</c>,
+    /// <c>attention/R</c>, or the expert shard grain's <c>L/S</c>), or an integer key without extension, which is
+    /// an attention rank (the attention grain is keyed by its rank).
+    /// </summary>
+    public static bool TryFromGrainId(GrainId grain, [NotNullWhen(true)] out PlacementKey? result)
+    {
+        if (TryParse(grain.Key.ToString(), out result)) return true;
+        if (grain.TryGetIntegerKey(out long rank, out string? extension) && extension is null && rank is >= 0 and <= int.MaxValue)
+        {
+            result = ForAttentionRank((int)rank);
+            return true;
+        }
+        result = null;
         return false;
     }
 

@@ -1,3 +1,5 @@
+using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Engine;
@@ -50,7 +52,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
         Local = LocalEngine.Load(_directory, new LocalEngineOptions());
         var builder = new InProcessTestClusterBuilder(Silos);
         string dir = _directory;
-        builder.ConfigureSilo((_, silo) =>
+        builder.ConfigureSilo((options, silo) =>
         {
             silo.AddLlama4Silo(o =>
             {
@@ -64,12 +66,25 @@ public abstract class TinyClusterFixture : IAsyncLifetime
                 o.DataPlane = DataPlane;
             });
             silo.Services.AddSingleton<IExpertShardObserver>(ShardCallRecorder.Instance);
+            ConfigureSilo(options.SiloName, silo);
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+        await OnDeployedAsync();
         Engine = new ClusterEngine(Cluster.Client, Config, Ranks, ShardsPerLayer);
-        await Engine.LoadAsync();
+        Loaded = await Engine.LoadAsync();
     }
+
+    /// <summary>What <see cref="ClusterEngine.LoadAsync"/> said about every rank and shard it activated.</summary>
+    public (IReadOnlyList<AttentionRankInfo> Ranks, IReadOnlyList<ExpertShardInfo> Shards) Loaded { get; private set; }
+
+    /// <summary>Per-silo additions, after the common settings (a later registration wins).</summary>
+    protected virtual void ConfigureSilo(string siloName, ISiloBuilder silo)
+    {
+    }
+
+    /// <summary>After the silos started and before any grain is activated.</summary>
+    protected virtual Task OnDeployedAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {

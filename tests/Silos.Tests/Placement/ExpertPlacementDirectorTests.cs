@@ -124,14 +124,43 @@ public sealed class ExpertPlacementDirectorTests
     }
 
     [Fact]
-    public async Task FailsClearly_WithoutAPlanOrCompatibleSilos()
+    public async Task WithoutAPlan_SpreadsOverTheCompatibleSilos_StablyPerKey()
     {
-        var noPlan = new ExpertPlacementDirector(new NoPlan(), Options.Create(new ExpertPlacementOptions()), NullLogger<ExpertPlacementDirector>.Instance);
-        var e = await Assert.ThrowsAsync<OrleansException>(() => noPlan.OnAddActivation(ExpertPlacement.Singleton, Target("attention/0"), new FakePlacementContext(Attention, Attention)));
-        Assert.Contains("no placement plan is loaded", e.Message);
+        var noPlan = new ExpertPlacementDirector(new NoPlacementPlanProvider(), Options.Create(new ExpertPlacementOptions()), NullLogger<ExpertPlacementDirector>.Instance);
+        var chosen = new HashSet<SiloAddress>();
+        for (int shard = 0; shard < 12; shard++)
+        {
+            var first = await noPlan.OnAddActivation(ExpertPlacement.Singleton, Target($"1/{shard}"), new FakePlacementContext(Attention, Attention, ExpertA, ExpertB));
+            var again = await noPlan.OnAddActivation(ExpertPlacement.Singleton, Target($"1/{shard}"), new FakePlacementContext(Attention, ExpertB, Attention, ExpertA));
+            Assert.Equal(first, again);
+            chosen.Add(first);
+        }
+        Assert.True(chosen.Count > 1, "12 shards should not all land on one of 3 silos");
+    }
 
-        e = await Assert.ThrowsAsync<OrleansException>(() => Director(Plan).OnAddActivation(ExpertPlacement.Singleton, Target("attention/0"), new FakePlacementContext(Attention)));
+    [Fact]
+    public async Task FailsClearly_WithoutCompatibleSilos()
+    {
+        var e = await Assert.ThrowsAsync<OrleansException>(() => Director(Plan).OnAddActivation(ExpertPlacement.Singleton, Target("attention/0"), new FakePlacementContext(Attention)));
         Assert.Contains("no active silo supports this grain type", e.Message);
+    }
+
+    [Fact]
+    public async Task PlacesTheClusterGrainsByTheirOwnKeys_LayerSlashShard_AndIntegerRank()
+    {
+        var director = Director(Plan);
+        var context = new FakePlacementContext(Attention, Attention, ExpertA, ExpertB);
+        foreach (var shard in Plan.ExpertShards)
+        {
+            var silo = await director.OnAddActivation(ExpertPlacement.Singleton, Target($"{shard.Layer}/{shard.Shard}"), context);
+            Assert.Equal(shard.Silo == "exp-a" ? ExpertA : ExpertB, silo);
+        }
+        var rank = new PlacementTarget(GrainId.Create(GrainType.Create("l4c-attention"), GrainIdKeyExtensions.CreateIntegerKey(0)), null!, default, 0);
+        Assert.Equal(Attention, await director.OnAddActivation(ExpertPlacement.Singleton, rank, context));
+
+        Assert.True(PlacementKey.TryFromGrainId(GrainId.Create(GrainType.Create("l4c-attention"), GrainIdKeyExtensions.CreateIntegerKey(17)), out var key));
+        Assert.Equal(PlacementKey.ForAttentionRank(17), key);
+        Assert.Equal(PlacementKey.ForExpertShard(3, 1), PlacementKey.Parse("3/1"));
     }
 
     [Fact]
@@ -178,9 +207,4 @@ public sealed class ExpertPlacementDirectorTests
             0);
 
     private static SiloAddress Silo(int port) => SiloAddress.New(new IPEndPoint(IPAddress.Loopback, port), 1);
-
-    private sealed class NoPlan : IPlacementPlanProvider
-    {
-        public PlacementPlan? Current => null;
-    }
 }
