@@ -31,6 +31,7 @@ public sealed unsafe class CpuWorkerPool : IDisposable
     private int _sleepers;
     private volatile bool _disposed;
     private delegate*<void*, int, void> _body;
+    private Exception? _workerError;
     private void* _state;
 
     /// <summary>Creates a pool of <paramref name="threadCount"/> threads, the caller included.</summary>
@@ -102,6 +103,7 @@ public sealed unsafe class CpuWorkerPool : IDisposable
             }
 
             t_currentPool = this;
+            Exception? workerError = null;
             try
             {
                 body(state, 0);
@@ -118,7 +120,13 @@ public sealed unsafe class CpuWorkerPool : IDisposable
 
                 _body = null;
                 _state = null;
+                workerError = Interlocked.Exchange(ref _workerError, null);
             }
+
+            // Reached only when the caller's own share did not throw: surface a worker's failure
+            // on the calling thread instead of returning partial results.
+            if (workerError is not null)
+                throw new InvalidOperationException($"a CPU kernel worker thread failed: {workerError.Message}", workerError);
         }
     }
 
@@ -162,9 +170,9 @@ public sealed unsafe class CpuWorkerPool : IDisposable
             }
             catch (Exception ex)
             {
-                // Kernel bodies do not throw; a bug here must not kill the process silently
-                // nor leave the caller waiting forever.
-                Debug.Fail(ex.ToString());
+                // Kernel bodies do not throw; a bug here must neither kill the process nor leave the
+                // caller waiting: the first failure is rethrown on the calling thread by Run.
+                Interlocked.CompareExchange(ref _workerError, ex, null);
             }
             finally
             {
