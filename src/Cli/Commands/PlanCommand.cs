@@ -9,11 +9,12 @@ namespace Llama4Cluster.Cli.Commands;
 /// <c>plan (--preset NAME | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bf16|fp8] ...</c>:
 /// asks the placement planner whether the model fits on N identical hosts and prints the plan (memory table
 /// per device, attention ranks, shard layout, totals) or the does-not-fit answer with the fewest hosts that
-/// would do. Both are answers: exit code 0.
+/// would do. Both are answers: exit code 0. With <c>--out FILE</c> a plan is also written as JSON (<see cref="PlacementPlanJson"/>)
+/// for silos' <c>--plan FILE</c>; a does-not-fit answer writes nothing.
 /// </summary>
 internal static class PlanCommand
 {
-    public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bf16|fp8] [--attention-ranks R] [--attention-devices K] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--layout summary|full]";
+    public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bf16|fp8] [--attention-ranks R] [--attention-devices K] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--layout summary|full] [--out plan.json]";
 
     public static int Run(Arguments a)
     {
@@ -44,6 +45,7 @@ internal static class PlanCommand
         double headroom = a.Double("headroom", 0, 0.99) ?? 0.10;
         string layout = a.Optional("layout") ?? "summary";
         if (layout is not ("summary" or "full")) throw new UsageException($"--layout must be summary or full; got '{layout}'");
+        string? outFile = a.Optional("out");
         a.EnsureAllUsed();
 
         Llama4TextConfig config;
@@ -90,12 +92,26 @@ internal static class PlanCommand
             PrintPlan(outcome.Plan, layout == "full");
             Console.WriteLine();
             Console.WriteLine($"fits: {outcome.Plan.Summary}");
+            if (outFile is not null)
+            {
+                string full = Path.GetFullPath(outFile);
+                try
+                {
+                    PlacementPlanJson.Save(outcome.Plan, full);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new UsageException($"--out: cannot write '{full}': {e.Message}");
+                }
+                Console.WriteLine($"plan written to {full} (start each silo with --plan {full} --name SILO, SILO one of {string.Join(", ", outcome.Plan.Inventory.Silos.Select(s => s.Name))})");
+            }
         }
         else
         {
             Console.WriteLine();
             Console.WriteLine(outcome.Shortfall.Message);
             PrintMinimum(config, dtype, gpus, gpuMemory, options);
+            if (outFile is not null) Console.WriteLine($"no plan written to {Path.GetFullPath(outFile)}: the model does not fit.");
         }
         return 0;
     }

@@ -6,6 +6,7 @@ using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Silos.Placement;
 
 namespace Llama4Cluster.Silos.Engine;
 
@@ -30,6 +31,30 @@ public sealed class ClusterEngine
         AttentionRanks = attentionRanks;
         ShardsPerLayer = shardsPerLayer;
         EosTokenIds = eosTokenIds ?? config.EosTokenIds;
+    }
+
+    /// <summary>
+    /// The engine for a cluster placed by <paramref name="plan"/>: the shards per layer and the attention ranks are the plan's,
+    /// so they cannot disagree with what the silos place. Throws <see cref="ArgumentException"/> when the plan was made for a
+    /// model of another shape (layers, MoE layers, experts per layer).
+    /// </summary>
+    public ClusterEngine(IGrainFactory grains, Llama4TextConfig config, PlacementPlan plan, IReadOnlyList<int>? eosTokenIds = null)
+        : this(grains, config, CheckedPlan(config, plan).AttentionRanks.Length, plan.ShardsPerLayer, eosTokenIds)
+    {
+    }
+
+    private static PlacementPlan CheckedPlan(Llama4TextConfig config, PlacementPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(plan);
+        var moe = Enumerable.Range(0, config.NumHiddenLayers).Where(config.IsMoeLayer).ToArray();
+        int experts = moe.Length == 0 ? 0 : config.NumLocalExperts;
+        var f = plan.Footprint;
+        if (f.Layers != config.NumHiddenLayers || f.ExpertsPerLayer != experts || !f.MoeLayers.SequenceEqual(moe))
+            throw new ArgumentException($"the placement plan is for {f.Layers} layers, {f.MoeLayers.Length} MoE layers × {f.ExpertsPerLayer} experts; " +
+                $"the model has {config.NumHiddenLayers} layers, {moe.Length} MoE layers × {experts} experts", nameof(plan));
+        if (plan.AttentionRanks.IsDefaultOrEmpty) throw new ArgumentException("the placement plan has no attention ranks", nameof(plan));
+        return plan;
     }
 
     public Llama4TextConfig Config { get; }

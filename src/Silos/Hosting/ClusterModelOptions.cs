@@ -26,6 +26,18 @@ public sealed class ClusterModelOptions
     /// </summary>
     public string Role { get; set; } = "all";
 
+    /// <summary>
+    /// JSON placement plan (<c>llama4 plan ... --out FILE</c>, <c>--plan FILE</c>); empty: no plan (grains spread over the silos).
+    /// Loaded and checked against the checkpoint's config at start; the director and the expert-shard map then follow it.
+    /// </summary>
+    public string PlacementPlanFile { get; set; } = "";
+
+    /// <summary>
+    /// This silo's name (<c>--name</c>), set as Orleans' silo name: a plan's silo entry without an endpoint is matched to the
+    /// running silo of the same name. Empty: Orleans' default name.
+    /// </summary>
+    public string SiloName { get; set; } = "";
+
     /// <summary>Expert shards per MoE layer (the static assignment splits each layer's experts evenly); ignored when the silo has a placement plan.</summary>
     public int ShardsPerLayer { get; set; } = 2;
 

@@ -1,5 +1,7 @@
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Kernels.Runtime;
+using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Options;
 
 namespace Llama4Cluster.Silos.Hosting;
@@ -36,7 +38,44 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add($"Llama4:ComputeThreads is {options.ComputeThreads}: set at least 1.");
         if (options.TorchThreads is < 1)
             errors.Add($"Llama4:TorchThreads is {options.TorchThreads}: leave it unset or set at least 1.");
+        if (!string.IsNullOrWhiteSpace(options.PlacementPlanFile))
+            CheckPlan(options, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Loads the plan file as the silo will and checks it against the checkpoint and this silo's name and role.</summary>
+    private static void CheckPlan(ClusterModelOptions options, List<string> errors)
+    {
+        Llama4TextConfig? config = null;
+        if (!string.IsNullOrWhiteSpace(options.ModelDirectory) && Directory.Exists(options.ModelDirectory))
+        {
+            try
+            {
+                config = Llama4ConfigReader.Load(options.ModelDirectory);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                errors.Add($"Llama4:ModelDirectory '{options.ModelDirectory}': cannot read config.json: {e.Message}");
+                return;
+            }
+        }
+        PlacementPlan plan;
+        try
+        {
+            plan = PlacementPlanJson.Load(options.PlacementPlanFile, config);
+        }
+        catch (PlacementPlanFileException e)
+        {
+            errors.Add($"Llama4:PlacementPlanFile: {e.Message}");
+            return;
+        }
+        if (string.IsNullOrWhiteSpace(options.SiloName)) return;
+        var mine = plan.Inventory.Find(options.SiloName);
+        if (mine is null)
+            errors.Add($"Llama4:SiloName '{options.SiloName}' is not a silo of the placement plan '{options.PlacementPlanFile}' " +
+                $"(it has {string.Join(", ", plan.Inventory.Silos.Select(s => s.Name))}): start the silo with one of those --name values.");
+        else if (mine.Role.ToText() != options.Role)
+            errors.Add($"Llama4:Role is '{options.Role}' but the placement plan '{options.PlacementPlanFile}' gives silo '{mine.Name}' role {mine.Role.ToText()}: start it with --role {mine.Role.ToText()}.");
     }
 
     private static void Try(Action parse, string setting, List<string> errors)

@@ -30,7 +30,18 @@ public static class Llama4SiloHostingExtensions
         services.AddSingleton<SiloModelContext>();
         // Expert shards and attention ranks carry [ExpertPlacement]: on the planned silo when a plan is registered
         // (AddExpertPlacement(plan) or an IPlacementPlanProvider), spread over the compatible silos otherwise.
-        services.TryAddSingleton<IPlacementPlanProvider, NoPlacementPlanProvider>();
+        // A plan file (Llama4:PlacementPlanFile, --plan) is checked by the options validator at start and loaded here.
+        services.TryAddSingleton<IPlacementPlanProvider>(sp =>
+        {
+            var model = sp.GetRequiredService<IOptions<ClusterModelOptions>>().Value;
+            return string.IsNullOrWhiteSpace(model.PlacementPlanFile)
+                ? new NoPlacementPlanProvider()
+                : new StaticPlacementPlanProvider(PlacementPlanJson.Load(model.PlacementPlanFile, Kernels.Config.Llama4ConfigReader.Load(model.ModelDirectory)));
+        });
+        services.AddOptions<SiloOptions>().Configure<IOptions<ClusterModelOptions>>((silo, model) =>
+        {
+            if (!string.IsNullOrWhiteSpace(model.Value.SiloName)) silo.SiloName = model.Value.SiloName;
+        });
         services.AddExpertPlacement();
         services.AddSingleton<ExpertShardRegistry>();
         services.AddSingleton<DataPlaneServer>();

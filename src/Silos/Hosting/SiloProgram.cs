@@ -12,11 +12,16 @@ namespace Llama4Cluster.Silos.Hosting;
 /// <summary>
 /// The silo process:
 /// <c>--model DIR [--role expert|attention|all] [--redis HOST:PORT] [--device cpu|cuda:N] [--dtype bf16|fp32]
-/// [--wire-dtype bf16|fp32] [--data-plane orleans|tcp] [--shards S] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]</c>.
+/// [--wire-dtype bf16|fp32] [--data-plane orleans|tcp] [--shards S] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]
+/// [--plan FILE] [--name NAME]</c>.
 /// With <c>--redis</c> silos of separate processes find each other through Redis membership; without it the process
 /// is a single-silo localhost cluster (dev). Every flag is also a configuration key (<c>Llama4:*</c>, environment
 /// <c>Llama4__*</c>). With <c>--parent-pid</c> the silo stops when that process is gone (an ephemeral cluster
 /// started by <c>llama4 ... --engine cluster</c> never outlives its launcher, even one killed with SIGKILL).
+/// With <c>--plan FILE</c> (a JSON plan from <c>llama4 plan ... --out FILE</c>) the silo places expert shards and attention
+/// ranks by that plan; every silo of the cluster gets the same file, and each is started with <c>--name</c> set to its
+/// silo entry in the plan (<c>host-0</c>, …), unless the plan's entries carry endpoints. A bad file stops the silo at
+/// start with one line naming the file.
 /// </summary>
 public static class SiloProgram
 {
@@ -37,6 +42,8 @@ public static class SiloProgram
         ["--gateway-port"] = "Orleans:GatewayPort",
         ["--cluster-id"] = "Orleans:ClusterId",
         ["--parent-pid"] = "Llama4:ParentProcessId",
+        ["--plan"] = "Llama4:PlacementPlanFile",
+        ["--name"] = "Llama4:SiloName",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -68,8 +75,27 @@ public static class SiloProgram
             silo.AddLlama4Silo();
         });
         using var host = builder.Build();
-        var model = host.Services.GetRequiredService<IOptions<ClusterModelOptions>>().Value;
         var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Silo");
+        ClusterModelOptions model;
+        Placement.PlacementPlan? plan;
+        try
+        {
+            model = host.Services.GetRequiredService<IOptions<ClusterModelOptions>>().Value;
+            plan = host.Services.GetRequiredService<Placement.IPlacementPlanProvider>().Current;
+        }
+        catch (OptionsValidationException e)
+        {
+            foreach (var failure in e.Failures) await Console.Error.WriteLineAsync("error: " + failure);
+            return 2;
+        }
+        catch (Placement.PlacementPlanFileException e)
+        {
+            await Console.Error.WriteLineAsync("error: " + e.Message);
+            return 2;
+        }
+        if (plan is not null)
+            log.LogInformation("Placement plan {File} (silo name {Name}): {Summary}", model.PlacementPlanFile,
+                string.IsNullOrEmpty(model.SiloName) ? "(Orleans default)" : model.SiloName, plan.Summary);
         log.LogInformation("Silo starting: role {Role}, model {Model}, device {Device}, dtype {DType}, wire {Wire}, {Shards} shards/layer, clustering {Clustering}",
             model.Role, model.ModelDirectory, model.Device, model.DType, model.WireDType, model.ShardsPerLayer,
             string.IsNullOrEmpty(redis) ? "localhost" : $"redis {redis} (cluster '{clusterId}')");

@@ -14,7 +14,9 @@ namespace Llama4Cluster.Silos.Placement;
 /// <see cref="IPlacementContext.GetCompatibleSilos"/>; a valid placement hint (one naming a compatible silo) wins,
 /// because whoever set it (a migration, an operator) asked for that silo on purpose; otherwise the planned silo,
 /// matched by its endpoint (<see cref="SiloInventory.Address"/> against <see cref="SiloAddress.Endpoint"/>, so a
-/// restarted silo with a new generation still matches). When the planned silo is not compatible (down, not yet
+/// restarted silo with a new generation still matches) when the plan gives one, else by name
+/// (<see cref="SiloInventory.Name"/> against the silo's Orleans name in the membership table, which a silo process
+/// sets with <c>--name</c>; plans from <c>llama4 plan</c> name silos <c>host-0</c>, <c>host-1</c>, … and carry no endpoints). When the planned silo is not compatible (down, not yet
 /// joined, or lacking the grain type), it fails or falls back per <see cref="ExpertPlacementOptions"/>. It reads
 /// the plan from <see cref="IPlacementPlanProvider"/> and never calls a grain. Without a plan (the provider's
 /// <see cref="IPlacementPlanProvider.Current"/> is null) it spreads grains over the compatible silos by a stable hash
@@ -23,7 +25,8 @@ namespace Llama4Cluster.Silos.Placement;
 public sealed partial class ExpertPlacementDirector(
     IPlacementPlanProvider plans,
     IOptions<ExpertPlacementOptions> options,
-    ILogger<ExpertPlacementDirector> logger) : IPlacementDirector
+    ILogger<ExpertPlacementDirector> logger,
+    IClusterMembershipService? membership = null) : IPlacementDirector
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
@@ -53,9 +56,15 @@ public sealed partial class ExpertPlacementDirector(
                 if (silo.Endpoint.Equals(endpoint))
                     return Task.FromResult(silo);
         }
+        else if (membership?.CurrentSnapshot.Members is { } members)
+        {
+            foreach (var silo in compatible)
+                if (members.TryGetValue(silo, out var member) && string.Equals(member.Name, planned.Name, StringComparison.Ordinal))
+                    return Task.FromResult(silo);
+        }
 
         string why = planned.Address is null
-            ? $"the plan's silo '{planned.Name}' has no address (the inventory must carry each silo's endpoint, ip:port)"
+            ? $"the plan puts it on silo '{planned.Name}' (matched by name: start that silo with --name {planned.Name}), which is not among the {compatible.Length} compatible active silo(s) [{string.Join(", ", compatible.Select(s => Describe(s)))}]"
             : $"the plan puts it on silo '{planned.Name}' ({planned.Address}), which is not among the {compatible.Length} compatible active silo(s) [{string.Join(", ", compatible.Select(s => s.Endpoint))}]";
         if (options.Value.WhenPlannedSiloMissing == PlannedSiloMissing.AnyCompatible)
         {
@@ -66,6 +75,9 @@ public sealed partial class ExpertPlacementDirector(
         throw new OrleansException($"Cannot place {grain} ({key.Describe()}): {why}. Start that silo, re-plan for the silos that are running, " +
             $"or set {ExpertPlacementOptions.SectionName}:{nameof(ExpertPlacementOptions.WhenPlannedSiloMissing)} to {nameof(PlannedSiloMissing.AnyCompatible)}.");
     }
+
+    private string Describe(SiloAddress silo) =>
+        membership?.CurrentSnapshot.Members.TryGetValue(silo, out var m) == true && !string.IsNullOrEmpty(m.Name) ? $"{m.Name} {silo.Endpoint}" : silo.Endpoint.ToString();
 
     /// <summary>Parses <c>ip:port</c> or a silo address string <c>ip:port@generation</c>.</summary>
     internal static bool TryEndpoint(string? address, out IPEndPoint endpoint)
