@@ -6,22 +6,28 @@ using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
 
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
 /// <c>bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N]</c>: in one run, greedy
 /// decode step time at batch 1 and 32 on an ephemeral cluster of N silo processes ÷ <see cref="LocalEngine"/> in this
-/// process; the size of one dispatch payload at that batch echoed through Orleans ÷ the same bytes over raw loopback
-/// TCP (measured here, now); and messages per decode step (step calls + expert dispatches, from the ranks' counters).
+/// process; the size of one dispatch payload at that batch echoed through the data plane the cluster uses
+/// (<c>--data-plane orleans</c>: a grain call; <c>tcp</c>: the socket data plane to a silo, framing and tensor codec
+/// included) ÷ the same bytes over raw loopback TCP (measured here, now; for tcp also the same bytes echoed untouched by
+/// that silo's socket, the cross-process baseline); and messages per decode step (step calls + expert dispatches, from
+/// the ranks' counters).
 /// </summary>
 internal static class ClusterBenchmark
 {
-    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N]";
+    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N] [--data-plane orleans|tcp]";
 
     private sealed record Case(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
-        double OrleansBytesPerSecond, double TcpBytesPerSecond);
+        double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond);
 
     public static int Run(Arguments a)
     {
@@ -40,6 +46,8 @@ internal static class ClusterBenchmark
         {
             throw new UsageException(e.Message);
         }
+        string dataPlane = a.Optional("data-plane") ?? "orleans";
+        if (dataPlane is not ("orleans" or "tcp")) throw new UsageException($"--data-plane: expected orleans or tcp; got '{dataPlane}'");
         a.EnsureAllUsed();
 
         var config = Llama4ConfigReader.Load(model);
@@ -73,11 +81,17 @@ internal static class ClusterBenchmark
             DType = ComputeDType.Name(dtype),
             WireDType = fp32 ? "fp32" : "bf16",
             ThreadsPerSilo = threads ?? Math.Max(1, Environment.ProcessorCount / silos),
+            DataPlane = dataPlane,
         };
         var cases = new List<Case>();
         using (var cluster = ClusterCliEngine.StartAsync(options, config, Terminal.Info).GetAwaiter().GetResult())
         {
             var rank = cluster.Engine.Rank(0);
+            var client = cluster.Cluster.Client;
+            using var plane = dataPlane == "tcp" ? new DataPlaneClient(client.ServiceProvider.GetRequiredService<Serializer>()) : null;
+            // The socket of the silo that holds the first MoE layer's first shard (the dispatches of this run go to such sockets).
+            int moeLayer = Enumerable.Range(0, config.NumHiddenLayers).First(i => config.MoeLayers[i]);
+            var endpoint = plane is null ? null : cluster.Engine.Shard(moeLayer, 0).GetDataEndpointAsync().GetAwaiter().GetResult();
             foreach (int b in batches)
             {
                 cluster.GenerateAsync(Requests(b)).GetAwaiter().GetResult(); // warm-up
@@ -90,20 +104,25 @@ internal static class ClusterBenchmark
                 // Per step: one StepAsync per rank with sequences, plus the dispatches (prefill included: averaged over all steps).
                 double messages = 1 + (double)calls / t.Steps;
                 long payload = calls == 0 ? 0 : (after.DispatchBytesSent - before.DispatchBytesSent) / calls;
-                var sample = DataPlaneBenchmark.RunAsync(cluster.Cluster.Client, [(int)Math.Max(64, payload)], quick ? 15 : 60).GetAwaiter().GetResult()[0];
-                cases.Add(new Case(b, local[b], StepMs(t), messages, bytes / Math.Max(1, t.Steps), payload, sample.OrleansBytesPerSecond, sample.TcpBytesPerSecond));
+                var sample = DataPlaneBenchmark.RunAsync(client, [(int)Math.Max(64, payload)], quick ? 15 : 60, plane, endpoint).GetAwaiter().GetResult()[0];
+                double transport = plane is null ? sample.OrleansBytesPerSecond : sample.DataPlaneBytesPerSecond!.Value;
+                cases.Add(new Case(b, local[b], StepMs(t), messages, bytes / Math.Max(1, t.Steps), payload, transport, sample.TcpBytesPerSecond,
+                    sample.RemoteTcpBytesPerSecond));
             }
         }
 
         string F(double v, string f = "F2") => v.ToString(f, CultureInfo.InvariantCulture);
         Console.WriteLine($"model: {model} (hidden {config.HiddenSize}, {config.NumLocalExperts} experts, top-{config.NumExpertsPerToken}, {config.NumHiddenLayers} layers); " +
-                          $"{silos} silo processes, {options.ShardsPerLayer} shards/layer, {ComputeDType.Name(dtype)}, wire {options.WireDType}; {decodeSteps} decode steps");
+                          $"{silos} silo processes, {options.ShardsPerLayer} shards/layer, {ComputeDType.Name(dtype)}, wire {options.WireDType}, data plane {dataPlane}; {decodeSteps} decode steps");
         Terminal.Table("llama4 bench cluster (ratios are measured ÷ baseline, same run)",
-            ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", "Orleans MB/s", "raw TCP MB/s", "bytes/s ratio (target >= 0.5)", "messages/step"],
+            ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", $"{dataPlane} MB/s", "raw TCP MB/s",
+                "bytes/s ratio (target >= 0.5)", "raw TCP x-proc MB/s", "ratio to x-proc", "messages/step"],
             cases.Select(c => (IReadOnlyList<string>)[
                 c.Batch.ToString(CultureInfo.InvariantCulture), F(c.LocalStepMs), F(c.ClusterStepMs), F(c.ClusterStepMs / c.LocalStepMs),
-                c.PayloadBytes.ToString(CultureInfo.InvariantCulture), F(c.OrleansBytesPerSecond / 1e6, "F0"), F(c.TcpBytesPerSecond / 1e6, "F0"),
-                F(c.OrleansBytesPerSecond / c.TcpBytesPerSecond), F(c.Messages, "F1")]));
+                c.PayloadBytes.ToString(CultureInfo.InvariantCulture), F(c.TransportBytesPerSecond / 1e6, "F0"), F(c.TcpBytesPerSecond / 1e6, "F0"),
+                F(c.TransportBytesPerSecond / c.TcpBytesPerSecond),
+                c.RemoteTcpBytesPerSecond is { } x ? F(x / 1e6, "F0") : "-",
+                c.RemoteTcpBytesPerSecond is { } y ? F(c.TransportBytesPerSecond / y) : "-", F(c.Messages, "F1")]));
         return 0;
     }
 }

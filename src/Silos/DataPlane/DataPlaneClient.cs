@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Llama4Cluster.Contracts.Experts;
@@ -13,10 +12,10 @@ namespace Llama4Cluster.Silos.DataPlane;
 /// </summary>
 public sealed class DataPlaneClient : IDisposable
 {
-    private readonly Serializer _serializer;
     private readonly ConcurrentDictionary<DataEndpoint, Lazy<Task<Connection>>> _connections = new();
 
-    public DataPlaneClient(Serializer serializer) => _serializer = serializer;
+    /// <param name="serializer">Kept for the DI signature: frames carry tensors as raw bytes and small fields in a fixed layout.</param>
+    public DataPlaneClient(Serializer serializer) => ArgumentNullException.ThrowIfNull(serializer);
 
     public Task<ExpertShardResponse> ComputeAsync(DataEndpoint endpoint, ExpertShardRequest request, CancellationToken cancellationToken) =>
         SendAsync(endpoint, DataPlaneFrames.Request, request, cancellationToken);
@@ -28,14 +27,14 @@ public sealed class DataPlaneClient : IDisposable
     /// <summary>Sends bytes that come back untouched (no codec): the benchmark's cross-process raw TCP baseline. Returns the echoed length.</summary>
     public async Task<int> RawEchoAsync(DataEndpoint endpoint, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        var lazy = _connections.GetOrAdd(endpoint, ep => new Lazy<Task<Connection>>(() => Connection.OpenAsync(ep, _serializer)));
+        var lazy = _connections.GetOrAdd(endpoint, ep => new Lazy<Task<Connection>>(() => Connection.OpenAsync(ep)));
         var connection = await lazy.Value.WaitAsync(cancellationToken);
         return await connection.RawEchoAsync(body, cancellationToken);
     }
 
     private async Task<ExpertShardResponse> SendAsync(DataEndpoint endpoint, byte kind, ExpertShardRequest request, CancellationToken cancellationToken)
     {
-        var lazy = _connections.GetOrAdd(endpoint, ep => new Lazy<Task<Connection>>(() => Connection.OpenAsync(ep, _serializer)));
+        var lazy = _connections.GetOrAdd(endpoint, ep => new Lazy<Task<Connection>>(() => Connection.OpenAsync(ep)));
         Connection connection;
         try
         {
@@ -66,29 +65,25 @@ public sealed class DataPlaneClient : IDisposable
     private sealed class Connection : IDisposable
     {
         private readonly TcpClient _client;
-        private readonly NetworkStream _stream;
-        private readonly Serializer _serializer;
+        private readonly Socket _socket;
         private readonly DataEndpoint _endpoint;
         private readonly SemaphoreSlim _writeLock = new(1, 1);
-        private readonly ArrayBufferWriter<byte> _scratch = new(64 << 10);
         private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ExpertShardResponse>> _pending = new();
         private readonly ConcurrentDictionary<ulong, TaskCompletionSource<int>> _rawPending = new();
-        private readonly byte[] _rawHeader = new byte[DataPlaneFrames.HeaderLength];
         private long _nextId;
         private volatile bool _broken;
 
-        private Connection(TcpClient client, DataEndpoint endpoint, Serializer serializer)
+        private Connection(TcpClient client, DataEndpoint endpoint)
         {
             _client = client;
-            _stream = client.GetStream();
+            _socket = client.Client;
             _endpoint = endpoint;
-            _serializer = serializer;
             _ = Task.Run(ReadAsync);
         }
 
         public bool IsBroken => _broken;
 
-        public static async Task<Connection> OpenAsync(DataEndpoint endpoint, Serializer serializer)
+        public static async Task<Connection> OpenAsync(DataEndpoint endpoint)
         {
             var client = new TcpClient { NoDelay = true };
             try
@@ -100,13 +95,15 @@ public sealed class DataPlaneClient : IDisposable
                 client.Dispose();
                 throw;
             }
-            return new Connection(client, endpoint, serializer);
+            return new Connection(client, endpoint);
         }
 
         public async Task<ExpertShardResponse> SendAsync(byte kind, ExpertShardRequest request, CancellationToken cancellationToken)
         {
             ulong id = (ulong)Interlocked.Increment(ref _nextId);
-            var reply = new TaskCompletionSource<ExpertShardResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Completed on the receive loop; continuations run there too (no hop per frame). Grain callers resume on their
+            // activation's scheduler anyway; others must not block on another reply of this connection.
+            var reply = new TaskCompletionSource<ExpertShardResponse>();
             _pending[id] = reply;
             using var registration = cancellationToken.Register(() =>
             {
@@ -115,7 +112,8 @@ public sealed class DataPlaneClient : IDisposable
             await _writeLock.WaitAsync(cancellationToken);
             try
             {
-                await DataPlaneFrames.WriteAsync(_stream, _serializer, _scratch, id, kind, request, cancellationToken);
+                if (_broken) throw new ObjectDisposedException($"data-plane connection to {_endpoint}");
+                await DataPlaneFrames.WriteRequestAsync(_socket, id, kind, request, cancellationToken);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
@@ -132,12 +130,17 @@ public sealed class DataPlaneClient : IDisposable
         public async Task<int> RawEchoAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
         {
             ulong id = (ulong)Interlocked.Increment(ref _nextId);
-            var reply = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var reply = new TaskCompletionSource<int>();
             _rawPending[id] = reply;
             await _writeLock.WaitAsync(cancellationToken);
             try
             {
-                await DataPlaneFrames.WriteRawAsync(_stream, _rawHeader, id, DataPlaneFrames.RawEcho, body, cancellationToken);
+                await DataPlaneFrames.WriteBytesAsync(_socket, id, DataPlaneFrames.RawEcho, body, cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            {
+                Fail(e);
+                throw;
             }
             finally
             {
@@ -148,28 +151,33 @@ public sealed class DataPlaneClient : IDisposable
 
         private async Task ReadAsync()
         {
-            var header = new byte[DataPlaneFrames.HeaderLength];
+            var reader = new DataPlaneFrames.FrameReader(_socket);
             try
             {
-                while (await DataPlaneFrames.ReadAsync(_stream, header, CancellationToken.None) is { } frame)
+                while (await reader.ReadHeadAsync(CancellationToken.None) is { } head)
                 {
-                    try
+                    switch (head.Kind)
                     {
-                        if (_rawPending.TryRemove(frame.Id, out var raw))
+                        case DataPlaneFrames.RawEcho:
+                            await reader.SkipDataAsync(head, CancellationToken.None);
+                            if (_rawPending.TryRemove(head.Id, out var raw)) raw.TrySetResult(head.DataLength);
+                            break;
+                        case DataPlaneFrames.Response:
                         {
-                            raw.TrySetResult(frame.Length);
-                            continue;
+                            var response = await reader.ReadResponseAsync(head, CancellationToken.None);
+                            if (_pending.TryRemove(head.Id, out var reply)) reply.TrySetResult(response);
+                            else response.Outputs.ReturnBuffer(); // timed out or cancelled already
+                            break;
                         }
-                        if (!_pending.TryRemove(frame.Id, out var reply)) continue; // timed out or cancelled already
-                        if (frame.Kind == DataPlaneFrames.Response)
-                            reply.TrySetResult(_serializer.Deserialize<ExpertShardResponse>(frame.Memory)
-                                ?? throw new InvalidDataException($"empty reply from {_endpoint}"));
-                        else
-                            reply.TrySetException(new DataPlaneException(_endpoint, frame.Text));
-                    }
-                    finally
-                    {
-                        frame.Return();
+                        case DataPlaneFrames.Error:
+                        {
+                            string text = await reader.ReadTextAsync(head, CancellationToken.None);
+                            if (_pending.TryRemove(head.Id, out var reply)) reply.TrySetException(new DataPlaneException(_endpoint, text));
+                            else if (_rawPending.TryRemove(head.Id, out var rawFailed)) rawFailed.TrySetException(new DataPlaneException(_endpoint, text));
+                            break;
+                        }
+                        default:
+                            throw new InvalidDataException($"unexpected frame kind {head.Kind} from {_endpoint}");
                     }
                 }
                 Fail(new EndOfStreamException($"data-plane connection to {_endpoint} closed"));
@@ -183,6 +191,7 @@ public sealed class DataPlaneClient : IDisposable
         private void Fail(Exception e)
         {
             _broken = true;
+            _client.Dispose(); // a half-read stream cannot be resynchronised; the next use opens a new connection
             foreach (var id in _rawPending.Keys)
             {
                 if (_rawPending.TryRemove(id, out var r)) r.TrySetException(new DataPlaneException(_endpoint, $"connection failed: {e.Message}"));

@@ -81,76 +81,102 @@ public sealed partial class DataPlaneServer : IDisposable
     private async Task ServeAsync(TcpClient client)
     {
         using var connection = client;
-        var stream = client.GetStream();
+        var socket = client.Client;
         var writeLock = new SemaphoreSlim(1, 1);
-        var scratch = new ArrayBufferWriter<byte>(64 << 10);
-        var header = new byte[DataPlaneFrames.HeaderLength];
+        var reader = new DataPlaneFrames.FrameReader(socket);
         try
         {
-            var rawHeader = new byte[DataPlaneFrames.HeaderLength];
-            while (await DataPlaneFrames.ReadAsync(stream, header, _stop.Token) is { } frame)
+            while (await reader.ReadHeadAsync(_stop.Token) is { } head)
             {
-                if (frame.Kind == DataPlaneFrames.RawEcho)
+                switch (head.Kind)
                 {
-                    // Inline, no codec, no task: the cross-process raw TCP baseline of the benchmark.
-                    await writeLock.WaitAsync(_stop.Token);
-                    try
+                    case DataPlaneFrames.RawEcho:
                     {
-                        await DataPlaneFrames.WriteRawAsync(stream, rawHeader, frame.Id, DataPlaneFrames.Response, frame.Memory, _stop.Token);
+                        // Inline, no codec, no task: the cross-process raw TCP baseline of the benchmark.
+                        var data = await reader.ReadDataAsync(head, _stop.Token);
+                        try
+                        {
+                            await writeLock.WaitAsync(_stop.Token);
+                            try
+                            {
+                                await DataPlaneFrames.WriteBytesAsync(socket, head.Id, DataPlaneFrames.RawEcho, data.AsMemory(0, head.DataLength), _stop.Token);
+                            }
+                            finally
+                            {
+                                writeLock.Release();
+                            }
+                        }
+                        finally
+                        {
+                            ArrayPool<byte>.Shared.Return(data);
+                        }
+                        break;
                     }
-                    finally
+                    case DataPlaneFrames.Echo:
                     {
-                        writeLock.Release();
-                        frame.Return();
+                        // Inline: the inputs go back as the outputs, straight from the buffer they were received into.
+                        var request = await reader.ReadRequestAsync(head, _stop.Token);
+                        try
+                        {
+                            await ReplyAsync(socket, writeLock, head.Id, new ExpertShardResponse(request.Inputs, 0));
+                        }
+                        finally
+                        {
+                            request.Inputs.ReturnBuffer();
+                        }
+                        break;
                     }
-                    continue;
+                    case DataPlaneFrames.Request:
+                    {
+                        ExpertShardRequest request;
+                        try
+                        {
+                            request = await reader.ReadRequestAsync(head, _stop.Token);
+                        }
+                        catch (InvalidDataException e)
+                        {
+                            // A frame that does not parse leaves the stream unsynchronised: answer it, then drop the connection.
+                            await ReplyAsync(socket, writeLock, head.Id, e.Message);
+                            throw;
+                        }
+                        _ = HandleAsync(socket, writeLock, head.Id, request);
+                        break;
+                    }
+                    default:
+                        await ReplyAsync(socket, writeLock, head.Id, $"unexpected frame kind {head.Kind}");
+                        throw new InvalidDataException($"unexpected frame kind {head.Kind}");
                 }
-                _ = HandleAsync(stream, writeLock, scratch, frame);
             }
         }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or InvalidDataException)
         {
-            // The peer went away or the silo is stopping.
+            // The peer went away, sent a malformed frame, or the silo is stopping.
         }
     }
 
-    private async Task HandleAsync(NetworkStream stream, SemaphoreSlim writeLock, ArrayBufferWriter<byte> scratch, DataPlaneFrames.Frame frame)
+    private async Task HandleAsync(Socket socket, SemaphoreSlim writeLock, ulong id, ExpertShardRequest request)
     {
         object reply;
-        byte kind;
         try
         {
-            ExpertShardRequest request;
-            try
-            {
-                if (frame.Kind is not (DataPlaneFrames.Request or DataPlaneFrames.Echo)) throw new InvalidDataException($"unexpected frame kind {frame.Kind}");
-                request = _serializer.Deserialize<ExpertShardRequest>(frame.Memory) ?? throw new InvalidDataException("empty request frame");
-            }
-            finally
-            {
-                frame.Return();
-            }
-            if (frame.Kind == DataPlaneFrames.Echo)
-            {
-                await ReplyAsync(stream, writeLock, scratch, frame.Id, DataPlaneFrames.Response, new ExpertShardResponse(request.Inputs, 0));
-                return;
-            }
             var key = new ExpertShardKey(request.Layer, request.Shard);
             if (!_registry.TryGet(key, out var runtime))
+            {
+                request.Inputs.ReturnBuffer();
                 throw new InvalidOperationException($"expert shard '{key.Format()}' is not active on silo {_silo.SiloAddress}; resolve it again through Orleans");
+            }
             reply = await runtime.ComputeAsync(request, _stop.Token);
-            kind = DataPlaneFrames.Response;
             Interlocked.Increment(ref _requestsServed);
         }
         catch (Exception e)
         {
             reply = e.Message;
-            kind = DataPlaneFrames.Error;
         }
-        await ReplyAsync(stream, writeLock, scratch, frame.Id, kind, reply);
+        await ReplyAsync(socket, writeLock, id, reply);
+        if (reply is ExpertShardResponse response) response.Outputs.ReturnBuffer();
     }
 
-    private async Task ReplyAsync(NetworkStream stream, SemaphoreSlim writeLock, ArrayBufferWriter<byte> scratch, ulong id, byte kind, object reply)
+    private async Task ReplyAsync(Socket socket, SemaphoreSlim writeLock, ulong id, object reply)
     {
         try
         {
@@ -158,9 +184,9 @@ public sealed partial class DataPlaneServer : IDisposable
             try
             {
                 if (reply is ExpertShardResponse response)
-                    await DataPlaneFrames.WriteAsync(stream, _serializer, scratch, id, kind, response, _stop.Token);
+                    await DataPlaneFrames.WriteResponseAsync(socket, id, response, _stop.Token);
                 else
-                    await DataPlaneFrames.WriteAsync(stream, _serializer, scratch, id, kind, (string)reply, _stop.Token);
+                    await DataPlaneFrames.WriteErrorAsync(socket, id, (string)reply, _stop.Token);
             }
             finally
             {
