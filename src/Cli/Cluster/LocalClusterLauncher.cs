@@ -22,7 +22,7 @@ internal sealed record LocalClusterOptions
     public string DType { get; init; } = "float32";
     public string WireDType { get; init; } = "fp32";
     public string Device { get; init; } = "cpu";
-    public string DataPlane { get; init; } = "orleans";
+    public string DataPlane { get; init; } = "tcp";
 
     /// <summary>Torch threads per silo process; the processes share the machine's cores deliberately.</summary>
     public int ThreadsPerSilo { get; init; } = 1;

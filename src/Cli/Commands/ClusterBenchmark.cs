@@ -46,7 +46,7 @@ internal static class ClusterBenchmark
         {
             throw new UsageException(e.Message);
         }
-        string dataPlane = a.Optional("data-plane") ?? "orleans";
+        string dataPlane = a.Optional("data-plane") ?? "tcp";
         if (dataPlane is not ("orleans" or "tcp")) throw new UsageException($"--data-plane: expected orleans or tcp; got '{dataPlane}'");
         a.EnsureAllUsed();
 

@@ -48,7 +48,7 @@ public sealed class ClusterModelOptions
     /// What carries expert dispatches: <c>orleans</c> (one grain call per shard) or <c>tcp</c> (the silo-to-silo
     /// tensor data plane: Orleans resolves where each shard lives, activations flow over persistent sockets).
     /// </summary>
-    public string DataPlane { get; set; } = "orleans";
+    public string DataPlane { get; set; } = "tcp";
 
     /// <summary>TCP port of this silo's data plane; 0 picks a free one (advertised through the shard grains).</summary>
     public int DataPlanePort { get; set; }
