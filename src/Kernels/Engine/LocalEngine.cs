@@ -189,42 +189,18 @@ public sealed class LocalEngine : IDisposable
 
     private sealed class SequenceState(int index, GenerationRequest request, Sampler sampler, KvCache cache)
     {
-        public int Index { get; } = index;
-        public GenerationRequest Request { get; } = request;
+        public GenerationRecord Record { get; } = new(index, request, sampler.IsStop);
+        public GenerationRequest Request => Record.Request;
         public Sampler Sampler { get; } = sampler;
         public KvCache Cache { get; } = cache;
         public int Prefilled { get; set; }
         public bool PrefillDone => Prefilled == Request.PromptTokens.Count;
+        public bool Finished => Record.Finished;
         /// <summary>Sampled, emitted, not yet fed to the model.</summary>
-        public int Pending { get; private set; }
-        /// <summary>Tokens fed back into the model after sampling.</summary>
+        public int Pending => Record.LastToken;
+        /// <summary>Tokens fed back into the model after sampling (the penalties' history).</summary>
         public List<int> Generated { get; } = new();
-        public List<int> Emitted { get; } = new();
-        public List<SampledToken> Details { get; } = new();
-        public bool Finished { get; private set; }
-        public FinishReason Reason { get; private set; }
-        public int? StopToken { get; private set; }
-
-        public void Accept(SampledToken token, Action<int, SampledToken>? onToken)
-        {
-            if (Sampler.IsStop(token.TokenId))
-            {
-                Finished = true;
-                Reason = FinishReason.Stop;
-                StopToken = token.TokenId;
-                return;
-            }
-            Emitted.Add(token.TokenId);
-            Details.Add(token);
-            onToken?.Invoke(Index, token);
-            Pending = token.TokenId;
-            if (Emitted.Count >= Request.Sampling.MaxTokens)
-            {
-                Finished = true;
-                Reason = FinishReason.Length;
-            }
-        }
-
-        public GenerationResult Result() => new(Emitted, Details, Reason, StopToken);
+        public void Accept(SampledToken token, Action<int, SampledToken>? onToken) => Record.Accept(token, onToken);
+        public GenerationResult Result() => Record.Result();
     }
 }

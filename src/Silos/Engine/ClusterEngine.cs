@@ -171,23 +171,19 @@ public sealed class ClusterEngine
     /// <summary>The caller-side record of one sequence: the source of truth for its tokens.</summary>
     private sealed class Sequence(int index, long id, int rank, GenerationRequest request, IReadOnlyList<int> eos)
     {
-        private readonly HashSet<int> _stop = [.. request.Sampling.StopTokenIds, .. request.Sampling.IgnoreEos ? [] : eos];
-        private readonly List<int> _emitted = new();
-        private readonly List<SampledToken> _details = new();
-        private FinishReason _reason;
-        private int? _stopToken;
-        private int _pending;
+        private readonly GenerationRecord _record = new(index, request,
+            new HashSet<int>([.. request.Sampling.StopTokenIds, .. request.Sampling.IgnoreEos ? [] : eos]).Contains);
 
-        public int Index { get; } = index;
+        public int Index => _record.Index;
         public long Id { get; } = id;
         public int Rank { get; } = rank;
-        public GenerationRequest Request { get; } = request;
+        public GenerationRequest Request => _record.Request;
         public bool Started { get; private set; }
-        public bool Finished { get; private set; }
+        public bool Finished => _record.Finished;
 
         public SequenceStep NextStep()
         {
-            if (Started) return new SequenceStep(Id, [_pending], null, Sample: true);
+            if (Started) return new SequenceStep(Id, [_record.LastToken], null, Sample: true);
             var p = Request.Sampling;
             var start = new SequenceStart
             {
@@ -201,26 +197,11 @@ public sealed class ClusterEngine
         public void Accept(SampledTokenResult sample, Action<int, SampledToken>? onToken)
         {
             Started = true;
-            if (_stop.Contains(sample.TokenId))
-            {
-                Finished = true;
-                _reason = FinishReason.Stop;
-                _stopToken = sample.TokenId;
-                return;
-            }
             var token = new SampledToken(sample.TokenId, sample.Logprob,
                 Request.Sampling.TopLogprobs is null ? null : sample.TopLogprobs.Select(t => new TokenLogprob(t.TokenId, t.Logprob)).ToArray());
-            _emitted.Add(sample.TokenId);
-            _details.Add(token);
-            onToken?.Invoke(Index, token);
-            _pending = sample.TokenId;
-            if (_emitted.Count >= Request.Sampling.MaxTokens)
-            {
-                Finished = true;
-                _reason = FinishReason.Length;
-            }
+            _record.Accept(token, onToken);
         }
 
-        public GenerationResult Result() => new(_emitted, _details, _reason, _stopToken);
+        public GenerationResult Result() => _record.Result();
     }
 }
