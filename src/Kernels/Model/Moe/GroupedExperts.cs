@@ -52,8 +52,7 @@ public sealed class GroupedExperts : IDisposable
         {
             int n = counts[g];
             if (n == 0) continue;
-            if (!_localIndex.TryGetValue(experts[g], out int local))
-                throw new ArgumentException($"expert {experts[g]} is not held here (holds {string.Join(",", ExpertIds)})");
+            int local = LocalIndex(experts[g]);
             using var inner = NewDisposeScope();
             var z = inputs.narrow(0, row, n);
             var gu = nn.functional.linear(z, _gateUp[local]);
@@ -72,6 +71,12 @@ public sealed class GroupedExperts : IDisposable
     /// about a quarter of the memory bandwidth (PERFORMANCE.md). Larger batches are GEMM-bound and stay
     /// on oneDNN.
     /// </summary>
+    /// <summary>Index of <paramref name="expert"/> in this object's weights; a clear error if it is not held here.</summary>
+    private int LocalIndex(int expert) =>
+        _localIndex.TryGetValue(expert, out int local)
+            ? local
+            : throw new ArgumentException($"expert {expert} is not held here (holds {string.Join(",", ExpertIds)})");
+
     /// <summary>An independent copy of these experts (benchmarks).</summary>
     internal GroupedExperts CloneWeights() =>
         new(ExpertIds, _gateUp.clone().DetachFromDisposeScope(), _down.clone().DetachFromDisposeScope());
@@ -83,9 +88,7 @@ public sealed class GroupedExperts : IDisposable
     /// <summary>The kernel's view of expert <paramref name="expert"/>'s weights (addresses into tensors this object keeps alive).</summary>
     internal Bf16ExpertWeights StreamingWeights(int expert)
     {
-        int local = _localIndex.TryGetValue(expert, out int l)
-            ? l
-            : throw new ArgumentException($"expert {expert} is not held here (holds {string.Join(",", ExpertIds)})");
+        int local = LocalIndex(expert);
         int d = (int)_down.shape[1];
         long gateUpStride = 2L * Intermediate * d * sizeof(ushort), downStride = (long)d * Intermediate * sizeof(ushort);
         return new Bf16ExpertWeights(TensorData.Pointer(_gateUp) + (nint)(local * gateUpStride), TensorData.Pointer(_down) + (nint)(local * downStride), d, Intermediate);
@@ -103,18 +106,13 @@ public sealed class GroupedExperts : IDisposable
         int rows = (int)inputs.shape[0], d = (int)inputs.shape[1];
         var x = inputs.to_type(ScalarType.Float32).contiguous();
         var y = torch.empty([rows, d], dtype: ScalarType.Float32);
-        long gateUpStride = 2L * Intermediate * d * sizeof(ushort), downStride = (long)d * Intermediate * sizeof(ushort);
-        nint gateUpBase = TensorData.Pointer(_gateUp), downBase = TensorData.Pointer(_down);
         var assignments = new Bf16ExpertAssignment[experts.Count];
         int row = 0, used = 0;
         for (int g = 0; g < experts.Count; g++)
         {
             int n = counts[g];
             if (n == 0) continue;
-            if (!_localIndex.TryGetValue(experts[g], out int local))
-                throw new ArgumentException($"expert {experts[g]} is not held here (holds {string.Join(",", ExpertIds)})");
-            var weights = new Bf16ExpertWeights(gateUpBase + (nint)(local * gateUpStride), downBase + (nint)(local * downStride), d, Intermediate);
-            assignments[used++] = new Bf16ExpertAssignment(weights, Enumerable.Range(row, n).ToArray());
+            assignments[used++] = new Bf16ExpertAssignment(StreamingWeights(experts[g]), Enumerable.Range(row, n).ToArray());
             row += n;
         }
         if (row != rows)
