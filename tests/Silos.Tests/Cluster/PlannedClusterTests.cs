@@ -20,7 +20,17 @@ public sealed class PlannedTinyScoutClusterFixture() : TinyClusterFixture(Llama4
 
     protected override void ConfigureSilo(string siloName, ISiloBuilder silo)
     {
-        var role = _roles.GetOrAdd(siloName, _ => _roles.IsEmpty ? SiloRole.Attention : SiloRole.Expert);
+        // Exactly one attention silo whatever order (or concurrency) the silos are configured in;
+        // GetOrAdd with an IsEmpty check let two concurrent silos both become attention silos.
+        SiloRole role;
+        lock (_roles)
+        {
+            if (!_roles.TryGetValue(siloName, out role))
+            {
+                role = _roles.Values.Contains(SiloRole.Attention) ? SiloRole.Expert : SiloRole.Attention;
+                _roles[siloName] = role;
+            }
+        }
         silo.Services.Configure<Llama4Cluster.Silos.Hosting.ClusterModelOptions>(o => o.Role = role.ToText());
         silo.Services.AddSingleton<IPlacementPlanProvider>(_plans);
     }
