@@ -1,0 +1,26 @@
+using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Kernels.Tokenization;
+
+namespace Llama4Cluster.Gateway.Hosting;
+
+/// <summary>
+/// The model the gateway serves, as the HTTP layer needs it: the name clients send in <c>model</c>, the checkpoint's
+/// config, its tokenizer (the gateway tokenizes and detokenizes; the cluster sees token ids only) and its limits.
+/// </summary>
+/// <param name="Id">The model name of <c>GET /v1/models</c> and of the <c>model</c> field (by default the checkpoint
+/// directory's name).</param>
+/// <param name="Directory">The checkpoint directory.</param>
+/// <param name="Config">The checkpoint's text config.</param>
+/// <param name="Tokenizer">The checkpoint's tokenizer.</param>
+/// <param name="MaxModelLength">Longest prompt + completion in tokens (the config's max_position_embeddings, or a
+/// smaller --max-model-len).</param>
+/// <param name="EosTokenIds">Ids that end a sequence: the config's EOS ids and the tokenizer's stop tokens.</param>
+/// <param name="Created">Unix seconds when the gateway started serving it (<c>created</c> of /v1/models).</param>
+public sealed record ServedModel(
+    string Id,
+    string Directory,
+    Llama4TextConfig Config,
+    Llama4Tokenizer Tokenizer,
+    int MaxModelLength,
+    IReadOnlyList<int> EosTokenIds,
+    long Created);

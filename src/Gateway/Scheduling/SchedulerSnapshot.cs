@@ -1,0 +1,15 @@
+namespace Llama4Cluster.Gateway.Scheduling;
+
+/// <summary>
+/// The scheduler's state at one moment.
+/// </summary>
+/// <param name="Running">Sequences in the running batch (prefilling or decoding).</param>
+/// <param name="Waiting">Sequences queued, not yet admitted.</param>
+/// <param name="KvTokens">Tokens held in the attention ranks' KV caches by running sequences.</param>
+/// <param name="KvTokenCapacity">Tokens the scheduler admits into KV caches at most (its KV budget).</param>
+/// <param name="Steps">Engine steps run since start.</param>
+public sealed record SchedulerSnapshot(int Running, int Waiting, long KvTokens, long KvTokenCapacity, long Steps)
+{
+    /// <summary>KV use in [0, 1] (vLLM's <c>kv_cache_usage_perc</c>).</summary>
+    public double KvUsage => KvTokenCapacity <= 0 ? 0 : Math.Min(1.0, (double)KvTokens / KvTokenCapacity);
+}

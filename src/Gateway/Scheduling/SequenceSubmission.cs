@@ -1,0 +1,18 @@
+using Llama4Cluster.Kernels.Sampling;
+
+namespace Llama4Cluster.Gateway.Scheduling;
+
+/// <summary>
+/// One sequence to generate. <see cref="SamplingParams.MaxTokens"/> bounds it; the model's EOS ids and
+/// <see cref="SamplingParams.StopTokenIds"/> end it (the stop token is not emitted).
+/// </summary>
+/// <param name="PromptTokens">The prompt's token ids (chat template already applied).</param>
+/// <param name="Sampling">How to sample; validated by <see cref="IGenerationScheduler.Submit"/>.</param>
+/// <param name="Timeout">Longest time from submission to the last token; null: the scheduler's default.</param>
+/// <param name="CancellationToken">Cancelled when the client goes away: the sequence is dropped at the next step
+/// and its capacity freed.</param>
+public sealed record SequenceSubmission(
+    IReadOnlyList<int> PromptTokens,
+    SamplingParams Sampling,
+    TimeSpan? Timeout = null,
+    CancellationToken CancellationToken = default);
