@@ -62,6 +62,45 @@ public sealed class ClusterEngineCommandTests(TinyModels models) : IClassFixture
         AssertNoClusterProcessesLeft(cluster.Stderr);
     }
 
+    /// <summary>
+    /// <c>--plan FILE</c>: every silo process is started with the plan and its planned name and role, and the grains go
+    /// where the plan says. The plan is edited so that each layer's shards hold interleaved (non-consecutive) experts
+    /// — even ids on shard 0, odd on shard 1 — which an even split never produces; the tokens must still equal the
+    /// local engine's.
+    /// </summary>
+    [RedisFact]
+    public void GenerateOnAPlannedClusterWithInterleavedExpertsMatchesTheLocalEngine()
+    {
+        string plan = Path.Combine(models.Root, "interleaved-plan.json");
+        var planned = CliRunner.Run(["plan", "--model", models.Maverick, "--hosts", "2", "--gpus-per-host", "1", "--gpu-memory", "1GB",
+            "--shards-per-layer", "2", "--out", plan]);
+        Assert.True(planned.ExitCode == 0, planned.Stderr);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(plan))!;
+        foreach (var shard in json["expertShards"]!.AsArray())
+        {
+            int index = shard!["shard"]!.GetValue<int>();
+            var experts = shard["experts"]!.AsArray().Select(e => e!.GetValue<int>()).ToArray();
+            int count = experts.Length * 2; // two shards per layer
+            shard["experts"] = new System.Text.Json.Nodes.JsonArray([.. Enumerable.Range(0, count).Where(e => e % 2 == index)
+                .Select(e => (System.Text.Json.Nodes.JsonNode)e)]);
+            shard["silo"] = index == 0 ? "host-0" : "host-1";
+        }
+        File.WriteAllText(plan, json.ToJsonString());
+
+        string[] args = ["generate", "--model", models.Maverick, "--tokens", "1,17,42,9,300,77", "--max-tokens", "8", "--ignore-eos", "--dtype", "float32", "--json"];
+        var local = CliRunner.Run(args);
+        Assert.True(local.ExitCode == 0, local.Stderr);
+        var cluster = CliRunner.Run([.. args, "--engine", "cluster", "--plan", plan]);
+        Assert.True(cluster.ExitCode == 0, cluster.Stderr);
+        Assert.Equal(Tokens(SingleJsonObject(local.Stdout)), Tokens(SingleJsonObject(cluster.Stdout)));
+        Assert.Contains("cluster: 2 silos joined", cluster.Stderr);
+        AssertNoClusterProcessesLeft(cluster.Stderr);
+
+        var mismatch = CliRunner.Run([.. args, "--engine", "cluster", "--plan", plan, "--silos", "3"]);
+        Assert.Equal(2, mismatch.ExitCode);
+        Assert.Contains("disagrees with the plan", mismatch.Stderr);
+    }
+
     private static int[] Tokens(JsonElement o) => o.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
     /// <summary>The redis port the run announced must have no redis-server left, and no silo of that cluster may remain.</summary>

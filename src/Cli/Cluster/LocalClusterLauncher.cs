@@ -24,6 +24,12 @@ internal sealed record LocalClusterOptions
     public string Device { get; init; } = "cpu";
     public string DataPlane { get; init; } = "tcp";
 
+    /// <summary>A placement plan file every silo places by (<c>--plan</c>); null: grains spread over the silos.</summary>
+    public string? PlanFile { get; init; }
+
+    /// <summary>With <see cref="PlanFile"/>: each silo's name and role in the plan, one silo process each, in order.</summary>
+    public IReadOnlyList<(string Name, string Role)>? PlannedSilos { get; init; }
+
     /// <summary>Torch threads per silo process; the processes share the machine's cores deliberately.</summary>
     public int ThreadsPerSilo { get; init; } = 1;
 
@@ -100,8 +106,11 @@ internal sealed class LocalClusterLauncher : IDisposable
         var silos = new List<ChildProcess>();
         for (int i = 0; i < options.Silos; i++)
         {
+            string[] placement = options.PlanFile is null || options.PlannedSilos is null
+                ? ["--role", "all"]
+                : ["--role", options.PlannedSilos[i].Role, "--plan", options.PlanFile, "--name", options.PlannedSilos[i].Name];
             silos.Add(Spawn($"silo {i}", "dotnet", [
-                siloHost, "--model", Path.GetFullPath(options.ModelDirectory), "--role", "all", "--redis", RedisEndpoint, "--cluster-id", clusterId,
+                siloHost, "--model", Path.GetFullPath(options.ModelDirectory), .. placement, "--redis", RedisEndpoint, "--cluster-id", clusterId,
                 "--dtype", options.DType, "--wire-dtype", options.WireDType, "--device", options.Device, "--data-plane", options.DataPlane,
                 "--shards", I(options.ShardsPerLayer), "--ranks", I(options.AttentionRanks), "--threads", I(options.ThreadsPerSilo),
                 "--parent-pid", I(Environment.ProcessId),

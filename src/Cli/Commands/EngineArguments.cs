@@ -4,15 +4,18 @@ using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
+using Llama4Cluster.Silos.Placement;
 
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
 /// The options every model-running command shares: --model, --dtype, --device, --threads, and
 /// --engine local|cluster [--silos N] (cluster: an ephemeral local cluster of N silo processes plus redis-server;
-/// --threads is then torch threads per silo process, default cores ÷ N).
+/// --threads is then torch threads per silo process, default cores ÷ N; --plan FILE places the grains by a plan from
+/// <c>llama4 plan ... --out FILE</c>: one silo per planned silo, each started with that silo's name and role).
 /// </summary>
-internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions Options, Llama4TextConfig Config, string Engine = "local", int Silos = 3)
+internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions Options, Llama4TextConfig Config, string Engine = "local", int Silos = 3,
+    string? PlanFile = null, PlacementPlan? Plan = null)
 {
 
     public static EngineArguments Parse(Arguments a)
@@ -43,7 +46,23 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         if (silos is not null && engine != "cluster")
             throw new UsageException("--silos applies to --engine cluster");
         // Read the config first (cheap) so token ids are checked before any weights load.
-        return new EngineArguments(model, options, Llama4ConfigReader.Load(model), engine, silos ?? 3);
+        var config = Llama4ConfigReader.Load(model);
+        string? planFile = a.Optional("plan");
+        if (planFile is null) return new EngineArguments(model, options, config, engine, silos ?? 3);
+        if (engine != "cluster") throw new UsageException("--plan applies to --engine cluster");
+        PlacementPlan plan;
+        try
+        {
+            plan = PlacementPlanJson.Load(planFile, config);
+        }
+        catch (PlacementPlanFileException e)
+        {
+            throw new UsageException("--plan: " + e.Message);
+        }
+        int planned = plan.Inventory.Silos.Length;
+        if (silos is not null && silos != planned)
+            throw new UsageException($"--silos {silos} disagrees with the plan, which places grains on {planned} silos; leave --silos out");
+        return new EngineArguments(model, options, config, engine, planned, Path.GetFullPath(planFile), plan);
     }
 
     /// <summary>Throws a usage error naming <paramref name="option"/> for ids outside the vocabulary.</summary>
@@ -68,8 +87,10 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         {
             ModelDirectory = ModelDirectory,
             Silos = Silos,
-            ShardsPerLayer = Math.Min(Silos, Config.NumLocalExperts),
-            AttentionRanks = 1,
+            ShardsPerLayer = Plan?.ShardsPerLayer ?? Math.Min(Silos, Config.NumLocalExperts),
+            AttentionRanks = Plan?.AttentionRanks.Length ?? 1,
+            PlanFile = PlanFile,
+            PlannedSilos = Plan?.Inventory.Silos.Select(s => (s.Name, s.Role.ToText())).ToArray(),
             DType = ComputeDType.Name(Options.ComputeDType),
             WireDType = fp32 ? "fp32" : "bf16", // exact results in float32; bf16 activations on the wire otherwise
             Device = Options.Device.type == TorchSharp.DeviceType.CPU ? "cpu" : $"cuda:{Options.Device.index}",
@@ -77,7 +98,7 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         };
         try
         {
-            return ClusterCliEngine.StartAsync(options, Config, Console.Error.WriteLine).GetAwaiter().GetResult();
+            return ClusterCliEngine.StartAsync(options, Config, Console.Error.WriteLine, Plan).GetAwaiter().GetResult();
         }
         catch (ClusterStartException e)
         {

@@ -35,8 +35,12 @@ internal sealed class ClusterCliEngine : ICliEngine
 
     public GenerationTimings? LastTimings => Engine.LastTimings;
 
-    /// <summary>Starts the cluster, activates every rank and shard (each loads its weights) and returns once all are ready.</summary>
-    public static async Task<ClusterCliEngine> StartAsync(LocalClusterOptions options, Llama4TextConfig config, Action<string> log)
+    /// <summary>
+    /// Starts the cluster, activates every rank and shard (each loads its weights) and returns once all are ready. With a
+    /// <paramref name="plan"/> the shards per layer and attention ranks are the plan's (the silos place by the same file).
+    /// </summary>
+    public static async Task<ClusterCliEngine> StartAsync(LocalClusterOptions options, Llama4TextConfig config, Action<string> log,
+        Silos.Placement.PlacementPlan? plan = null)
     {
         var watch = Stopwatch.StartNew();
         var tokenizer = Llama4Tokenizer.ExistsIn(options.ModelDirectory) ? Llama4Tokenizer.Load(options.ModelDirectory) : null;
@@ -45,7 +49,9 @@ internal sealed class ClusterCliEngine : ICliEngine
         {
             // The same stop tokens as LocalEngine: the config's eos ids plus the tokenizer's stop tokens.
             var eos = config.EosTokenIds.Concat(tokenizer?.StopTokenIds ?? []).Distinct().ToArray();
-            var engine = new ClusterEngine(cluster.Client, config, options.AttentionRanks, options.ShardsPerLayer, eos);
+            var engine = plan is null
+                ? new ClusterEngine(cluster.Client, config, options.AttentionRanks, options.ShardsPerLayer, eos)
+                : new ClusterEngine(cluster.Client, config, plan, eos);
             log($"cluster: loading weights ({options.AttentionRanks} attention rank(s), {options.ShardsPerLayer} shards × {Enumerable.Range(0, config.NumHiddenLayers).Count(config.IsMoeLayer)} MoE layers)");
             // The client learns the silos' grain types shortly after they join; until then calls fail
             // with "No active nodes are compatible with grain ...". Retry that, briefly, only.

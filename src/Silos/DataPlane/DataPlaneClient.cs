@@ -89,6 +89,21 @@ public sealed class DataPlaneClient : IDisposable
             try
             {
                 await client.ConnectAsync(endpoint.Host, endpoint.Port);
+                await DataPlaneFrames.WritePreambleAsync(client.Client, CancellationToken.None);
+                ushort? version;
+                try
+                {
+                    version = await DataPlaneFrames.ReadPreambleAsync(client.Client, CancellationToken.None);
+                }
+                catch (Exception e) when (e is EndOfStreamException or OperationCanceledException or IOException or SocketException)
+                {
+                    throw new DataPlaneException(endpoint, $"no data-plane preamble from the peer ({e.Message})");
+                }
+                if (version is null)
+                    throw new DataPlaneException(endpoint, "the peer is not a Llama4Cluster data plane (wrong preamble)");
+                if (version != DataPlaneFrames.ProtocolVersion)
+                    throw new DataPlaneException(endpoint, $"the peer speaks data-plane protocol version {version}, this silo speaks " +
+                        $"{DataPlaneFrames.ProtocolVersion}: run the same build on every silo");
             }
             catch
             {

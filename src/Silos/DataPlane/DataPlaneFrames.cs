@@ -15,11 +15,20 @@ namespace Llama4Cluster.Silos.DataPlane;
 /// header+meta buffer and the payload's own memory, and comes in straight into the pooled buffer that becomes the
 /// received <see cref="TensorPayload"/>. Errors carry UTF-8 text as data, raw echoes opaque bytes. Every length is
 /// validated against the frame and the shape before anything is allocated. Many requests share one connection; ids
-/// match replies.
+/// match replies. A connection opens with a preamble each way (<c>"L4DP"</c>, protocol version u16, reserved u16) so
+/// that silos of different builds refuse each other with a clear error instead of misreading frames.
 /// </summary>
 internal static class DataPlaneFrames
 {
     public const int HeaderLength = 17;
+
+    /// <summary>The frame layout's version, sent in the preamble; bump it with any change to the layout.</summary>
+    public const ushort ProtocolVersion = 1;
+
+    public const int PreambleLength = 8;
+
+    /// <summary>How long either side waits for the other's preamble.</summary>
+    public static readonly TimeSpan PreambleTimeout = TimeSpan.FromSeconds(10);
     public const byte Request = 1;
     public const byte Response = 2;
     public const byte Error = 3;
@@ -78,6 +87,36 @@ internal static class DataPlaneFrames
 
     public static Task WriteErrorAsync(Socket socket, ulong id, string message, CancellationToken cancellationToken) =>
         WriteBytesAsync(socket, id, Error, Encoding.UTF8.GetBytes(message), cancellationToken);
+
+    /// <summary>Writes this side's preamble: the magic <c>L4DP</c> and <paramref name="version"/>.</summary>
+    public static Task WritePreambleAsync(Socket socket, CancellationToken cancellationToken, ushort version = ProtocolVersion)
+    {
+        var preamble = new byte[PreambleLength];
+        "L4DP"u8.CopyTo(preamble);
+        BinaryPrimitives.WriteUInt16LittleEndian(preamble.AsSpan(4), version);
+        return SendAllAsync(socket, preamble, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads the peer's preamble: its protocol version, or null when the stream is not a data plane (wrong magic).
+    /// Throws <see cref="EndOfStreamException"/> when the peer closes first and <see cref="OperationCanceledException"/>
+    /// when it says nothing within <see cref="PreambleTimeout"/>.
+    /// </summary>
+    public static async Task<ushort?> ReadPreambleAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(PreambleTimeout);
+        var preamble = new byte[PreambleLength];
+        int read = 0;
+        while (read < PreambleLength)
+        {
+            int n = await socket.ReceiveAsync(preamble.AsMemory(read), SocketFlags.None, timeout.Token);
+            if (n == 0) throw new EndOfStreamException("the data-plane peer closed the connection during the preamble");
+            read += n;
+        }
+        if (!preamble.AsSpan(0, 4).SequenceEqual("L4DP"u8)) return null;
+        return BinaryPrimitives.ReadUInt16LittleEndian(preamble.AsSpan(4));
+    }
 
     private static async Task SendAsync(Socket socket, byte[] headerAndMeta, ulong id, byte kind, int meta, ReadOnlyMemory<byte> data,
         CancellationToken cancellationToken)

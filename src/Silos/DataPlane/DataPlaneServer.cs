@@ -86,6 +86,14 @@ public sealed partial class DataPlaneServer : IDisposable
         var reader = new DataPlaneFrames.FrameReader(socket);
         try
         {
+            // Both sides announce their protocol version; the connecting side reports a mismatch clearly, this side just closes.
+            var version = await DataPlaneFrames.ReadPreambleAsync(socket, _stop.Token);
+            await DataPlaneFrames.WritePreambleAsync(socket, _stop.Token);
+            if (version != DataPlaneFrames.ProtocolVersion)
+            {
+                LogRefusedPeer(client.Client.RemoteEndPoint?.ToString() ?? "?", version is null ? "not a data plane" : $"protocol version {version}", DataPlaneFrames.ProtocolVersion);
+                return;
+            }
             while (await reader.ReadHeadAsync(_stop.Token) is { } head)
             {
                 switch (head.Kind)
@@ -205,6 +213,9 @@ public sealed partial class DataPlaneServer : IDisposable
         lock (_sync) _listener?.Stop();
         _stop.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused a connection from {Peer}: {Reason}; this silo speaks protocol version {Version}")]
+    private partial void LogRefusedPeer(string peer, string reason, int version);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tensor data plane listening on {Endpoint} for silo {Silo}")]
     private partial void LogListening(string endpoint, string silo);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace Llama4Cluster.Silos.Hosting;
 
@@ -15,7 +16,8 @@ public static class Llama4SiloHostingExtensions
     /// <see cref="SiloModelContext"/>, the expert placement director (no plan unless one is registered), and messaging options: the maximum message body size is
     /// <see cref="ClusterModelOptions.MaxMessageBytes"/> (attention steps split prefills to stay well below it) and the
     /// response timeout exceeds the shard timeout so the dispatcher's clear error, not Orleans', ends a stuck step.
-    /// Idempotent: a second call only applies <paramref name="configure"/>.
+    /// The silo advertises its role, device, dtype and name in Orleans' silo metadata (<see cref="SiloMetadataKeys"/>), so
+    /// placement and operators see what each silo holds. Idempotent: a second call only applies <paramref name="configure"/>.
     /// </summary>
     public static ISiloBuilder AddLlama4Silo(this ISiloBuilder builder, Action<ClusterModelOptions>? configure = null)
     {
@@ -43,6 +45,18 @@ public static class Llama4SiloHostingExtensions
             if (!string.IsNullOrWhiteSpace(model.Value.SiloName)) silo.SiloName = model.Value.SiloName;
         });
         services.AddExpertPlacement();
+        // The metadata dictionary is filled from the final options when Orleans first reads its SiloMetadata options
+        // (at silo start): this Configure runs before UseSiloMetadata's own, which copies the dictionary.
+        var advertised = new Dictionary<string, string>(StringComparer.Ordinal);
+        services.AddOptions<SiloMetadata>().Configure<IOptions<ClusterModelOptions>>((_, model) =>
+        {
+            var m = model.Value;
+            advertised[SiloMetadataKeys.Role] = m.Role; // checked by ClusterModelOptionsValidator at start
+            advertised[SiloMetadataKeys.Device] = m.Device;
+            advertised[SiloMetadataKeys.DType] = m.DType;
+            if (!string.IsNullOrWhiteSpace(m.SiloName)) advertised[SiloMetadataKeys.Name] = m.SiloName;
+        });
+        builder.UseSiloMetadata(advertised);
         services.AddSingleton<ExpertShardRegistry>();
         services.AddSingleton<DataPlaneServer>();
         services.AddSingleton<DataPlaneClient>();

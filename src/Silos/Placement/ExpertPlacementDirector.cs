@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.Runtime.Placement;
 
 namespace Llama4Cluster.Silos.Placement;
@@ -20,13 +21,16 @@ namespace Llama4Cluster.Silos.Placement;
 /// joined, or lacking the grain type), it fails or falls back per <see cref="ExpertPlacementOptions"/>. It reads
 /// the plan from <see cref="IPlacementPlanProvider"/> and never calls a grain. Without a plan (the provider's
 /// <see cref="IPlacementPlanProvider.Current"/> is null) it spreads grains over the compatible silos by a stable hash
-/// of the key, so the cluster runs unplanned as before.
+/// of the key, keeping to the silos whose advertised role can hold the grain (<see cref="SiloMetadataKeys.Role"/> in
+/// Orleans' silo metadata: expert shards on <c>expert</c>/<c>all</c> silos, attention ranks on <c>attention</c>/<c>all</c>);
+/// a silo that advertises no role counts as <c>all</c>.
 /// </remarks>
 public sealed partial class ExpertPlacementDirector(
     IPlacementPlanProvider plans,
     IOptions<ExpertPlacementOptions> options,
     ILogger<ExpertPlacementDirector> logger,
-    IClusterMembershipService? membership = null) : IPlacementDirector
+    IClusterMembershipService? membership = null,
+    ISiloMetadataCache? metadata = null) : IPlacementDirector
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
@@ -44,7 +48,7 @@ public sealed partial class ExpertPlacementDirector(
 
         // No plan (the default): spread the grains over the compatible silos, stable per key.
         if (plans.Current is not { } plan)
-            return Task.FromResult(Spread(key, compatible));
+            return Task.FromResult(Spread(key, ByRole(grain, key, compatible)));
 
         var planned = plan.SiloFor(key)
             ?? throw new OrleansException($"Cannot place {grain}: the placement plan has no {key.Describe()} " +
@@ -74,6 +78,33 @@ public sealed partial class ExpertPlacementDirector(
         }
         throw new OrleansException($"Cannot place {grain} ({key.Describe()}): {why}. Start that silo, re-plan for the silos that are running, " +
             $"or set {ExpertPlacementOptions.SectionName}:{nameof(ExpertPlacementOptions.WhenPlannedSiloMissing)} to {nameof(PlannedSiloMissing.AnyCompatible)}.");
+    }
+
+    /// <summary>The silos whose advertised role can hold <paramref name="key"/>'s grain; an error naming every silo's role when none can.</summary>
+    private SiloAddress[] ByRole(GrainId grain, PlacementKey key, SiloAddress[] compatible)
+    {
+        if (metadata is null) return compatible;
+        bool experts = key.Kind == PlacementKind.ExpertShard;
+        var roles = compatible.Select(s => (Silo: s, Role: AdvertisedRole(s))).ToArray();
+        var suitable = roles.Where(r => experts ? r.Role.HoldsExperts() : r.Role.HoldsAttention()).Select(r => r.Silo).ToArray();
+        if (suitable.Length > 0) return suitable;
+        throw new OrleansException($"Cannot place {grain} ({key.Describe()}): no active silo's role can hold it; it needs a silo with role " +
+            $"{(experts ? "expert" : "attention")} or all, and the silos are [{string.Join(", ", roles.Select(r => $"{Describe(r.Silo)}: {r.Role.ToText()}"))}]. " +
+            "Start a silo with that --role.");
+    }
+
+    private SiloRole AdvertisedRole(SiloAddress silo)
+    {
+        var advertised = metadata!.GetSiloMetadata(silo).Metadata;
+        if (!advertised.TryGetValue(SiloMetadataKeys.Role, out var text)) return SiloRole.All;
+        try
+        {
+            return SiloRoles.Parse(text);
+        }
+        catch (ArgumentException)
+        {
+            return SiloRole.All;
+        }
     }
 
     private string Describe(SiloAddress silo) =>

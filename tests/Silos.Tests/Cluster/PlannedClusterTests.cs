@@ -84,6 +84,20 @@ public sealed class PlannedClusterPlacementTests(PlannedTinyScoutClusterFixture 
     }
 
     [Fact]
+    public void EverySiloAdvertisesItsRoleDeviceAndDTypeThroughOrleansSiloMetadata()
+    {
+        var cache = fixture.Cluster.Silos[0].ServiceProvider
+            .GetRequiredService<Orleans.Runtime.MembershipService.SiloMetadata.ISiloMetadataCache>();
+        foreach (var silo in fixture.Cluster.Silos)
+        {
+            var advertised = cache.GetSiloMetadata(silo.SiloAddress).Metadata;
+            Assert.Equal(fixture.Plan.Inventory.Find(silo.Name)!.Role.ToText(), advertised[SiloMetadataKeys.Role]);
+            Assert.Equal("cpu", advertised[SiloMetadataKeys.Device]);
+            Assert.Equal("float32", advertised[SiloMetadataKeys.DType]);
+        }
+    }
+
+    [Fact]
     public void EveryAttentionRankActivatedOnItsPlannedSilo()
     {
         var plan = fixture.Plan;

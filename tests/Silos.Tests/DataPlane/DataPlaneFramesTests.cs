@@ -117,6 +117,48 @@ public sealed class DataPlaneFramesTests
         await Assert.ThrowsAsync<InvalidDataException>(async () => await r2.ReadRequestAsync(head!.Value, default));
     }
 
+    /// <summary>Accepts a connection and answers the client's preamble as a data-plane server of <paramref name="version"/>.</summary>
+    private static async Task<Socket> AcceptPeerAsync(TcpListener listener, ushort version = DataPlaneFrames.ProtocolVersion)
+    {
+        var peer = await listener.AcceptSocketAsync();
+        Assert.Equal(DataPlaneFrames.ProtocolVersion, await DataPlaneFrames.ReadPreambleAsync(peer, default));
+        await DataPlaneFrames.WritePreambleAsync(peer, default, version);
+        return peer;
+    }
+
+    [Fact]
+    public async Task APeerOfAnotherProtocolVersionIsRefusedWithBothVersionsNamed()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var endpoint = new DataEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port);
+        var serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
+        using var client = new DataPlaneClient(serializer);
+        var request = new ExpertShardRequest(1, 0, 0, 0, [0], [4], Payload(4, 16));
+        ushort newer = DataPlaneFrames.ProtocolVersion + 1;
+
+        var serve = Task.Run(async () =>
+        {
+            using var peer = await AcceptPeerAsync(listener, newer);
+            await Task.Delay(200);
+        });
+        var e = await Assert.ThrowsAsync<DataPlaneException>(() => client.ComputeAsync(endpoint, request, default).WaitAsync(HangGuard));
+        Assert.Contains($"version {newer}", e.Message);
+        Assert.Contains($"speaks {DataPlaneFrames.ProtocolVersion}", e.Message);
+        await serve;
+
+        // A listener that is not a data plane at all (an HTTP server, say) is named as such.
+        var foreign = Task.Run(async () =>
+        {
+            using var peer = await listener.AcceptSocketAsync();
+            await peer.SendAsync("HTTP/1.1"u8.ToArray());
+            await Task.Delay(200);
+        });
+        var e2 = await Assert.ThrowsAsync<DataPlaneException>(() => client.ComputeAsync(endpoint, request, default).WaitAsync(HangGuard));
+        Assert.Contains("not a Llama4Cluster data plane", e2.Message);
+        await foreign;
+    }
+
     [Fact]
     public async Task ABrokenConnectionFailsInFlightRequestsWithADataPlaneError()
     {
@@ -130,7 +172,7 @@ public sealed class DataPlaneFramesTests
         // The peer reads the request, then closes without answering.
         var serve = Task.Run(async () =>
         {
-            using var peer = await listener.AcceptSocketAsync();
+            using var peer = await AcceptPeerAsync(listener);
             var reader = new DataPlaneFrames.FrameReader(peer);
             var head = await reader.ReadHeadAsync(default);
             (await reader.ReadRequestAsync(head!.Value, default)).Inputs.ReturnBuffer();
@@ -142,7 +184,7 @@ public sealed class DataPlaneFramesTests
         // The next request opens a new connection; this peer answers with a frame that cannot be valid.
         var garbage = Task.Run(async () =>
         {
-            using var peer = await listener.AcceptSocketAsync();
+            using var peer = await AcceptPeerAsync(listener);
             var reader = new DataPlaneFrames.FrameReader(peer);
             var head = await reader.ReadHeadAsync(default);
             (await reader.ReadRequestAsync(head!.Value, default)).Inputs.ReturnBuffer();

@@ -197,6 +197,49 @@ public sealed class ExpertPlacementDirectorTests
         Assert.Contains("AnyCompatible", invalid.FailureMessage);
     }
 
+    [Fact]
+    public async Task WithoutAPlan_GrainsGoOnlyToSilosWhoseAdvertisedRoleCanHoldThem()
+    {
+        var roles = new FakeMetadata(new() { [Attention] = "attention", [ExpertA] = "expert", [ExpertB] = "expert" });
+        var director = new ExpertPlacementDirector(new NoPlacementPlanProvider(), Options.Create(new ExpertPlacementOptions()),
+            NullLogger<ExpertPlacementDirector>.Instance, metadata: roles);
+        var context = new FakePlacementContext(Attention, Attention, ExpertA, ExpertB);
+
+        var shardSilos = new HashSet<SiloAddress>();
+        for (int layer = 0; layer < 8; layer++)
+            for (int shard = 0; shard < 4; shard++)
+                shardSilos.Add(await director.OnAddActivation(ExpertPlacement.Singleton, Target($"expert/{layer}/{shard}"), context));
+        Assert.Equal(new HashSet<SiloAddress> { ExpertA, ExpertB }, shardSilos); // spread over both expert silos, never the attention silo
+        for (int rank = 0; rank < 4; rank++)
+            Assert.Equal(Attention, await director.OnAddActivation(ExpertPlacement.Singleton, Target($"attention/{rank}"), context));
+
+        // A silo that advertises no role counts as 'all'; with only expert silos an attention rank has nowhere to go.
+        var unknown = new FakeMetadata(new() { [ExpertA] = "expert" });
+        var anyRole = new ExpertPlacementDirector(new NoPlacementPlanProvider(), Options.Create(new ExpertPlacementOptions()),
+            NullLogger<ExpertPlacementDirector>.Instance, metadata: unknown);
+        Assert.Equal(Stranger, await anyRole.OnAddActivation(ExpertPlacement.Singleton, Target("attention/0"), new FakePlacementContext(Attention, ExpertA, Stranger)));
+        var e = await Assert.ThrowsAsync<OrleansException>(() =>
+            director.OnAddActivation(ExpertPlacement.Singleton, Target("attention/0"), new FakePlacementContext(Attention, ExpertA, ExpertB)));
+        Assert.Contains("role attention or all", e.Message);
+        Assert.Contains("expert", e.Message);
+    }
+
+    private sealed class FakeMetadata(Dictionary<SiloAddress, string> roles) : Orleans.Runtime.MembershipService.SiloMetadata.ISiloMetadataCache
+    {
+        public Orleans.Runtime.MembershipService.SiloMetadata.SiloMetadata GetSiloMetadata(SiloAddress siloAddress)
+        {
+            // Orleans fills SiloMetadata through an internal method (from the silo's options); a fake has to do the same.
+            var metadata = new Orleans.Runtime.MembershipService.SiloMetadata.SiloMetadata();
+            if (roles.TryGetValue(siloAddress, out var role))
+            {
+                typeof(Orleans.Runtime.MembershipService.SiloMetadata.SiloMetadata)
+                    .GetMethod("AddMetadata", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic, [typeof(string), typeof(string)])!
+                    .Invoke(metadata, [SiloMetadataKeys.Role, role]);
+            }
+            return metadata;
+        }
+    }
+
     private static ExpertPlacementDirector Director(PlacementPlan plan, PlannedSiloMissing missing = PlannedSiloMissing.Fail) =>
         new(new StaticPlacementPlanProvider(plan), Options.Create(new ExpertPlacementOptions { WhenPlannedSiloMissing = missing }), NullLogger<ExpertPlacementDirector>.Instance);
 

@@ -1,0 +1,28 @@
+namespace Llama4Cluster.Cli.Serving;
+
+/// <summary>
+/// Prompts of random token ids, uniform in [0, vocabulary size), from one seeded generator: the same seed gives the
+/// same prompts in the same order (vLLM's random dataset, without the detokenize/retokenize round trip: the ids go
+/// to the server as they are, so every prompt has exactly the asked length).
+/// </summary>
+public sealed class RandomPromptSource
+{
+    private readonly Random _random;
+
+    public RandomPromptSource(int vocabularySize, int seed)
+    {
+        if (vocabularySize < 1) throw new ArgumentOutOfRangeException(nameof(vocabularySize), vocabularySize, "the vocabulary has at least one token");
+        VocabularySize = vocabularySize;
+        _random = new Random(seed);
+    }
+
+    public int VocabularySize { get; }
+
+    public int[] Next(int length)
+    {
+        if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, "a prompt has at least one token");
+        var prompt = new int[length];
+        for (int i = 0; i < length; i++) prompt[i] = _random.Next(VocabularySize);
+        return prompt;
+    }
+}

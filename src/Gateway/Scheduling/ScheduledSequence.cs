@@ -1,0 +1,121 @@
+using System.Collections.Immutable;
+using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Sampling;
+
+namespace Llama4Cluster.Gateway.Scheduling;
+
+/// <summary>
+/// The scheduler's record of one sequence, owned by its step loop (not thread-safe). It holds the sequence's full token
+/// record, <see cref="Prompt"/> followed by <see cref="Generated"/>: the gateway is the source of truth for a sequence's
+/// tokens and the attention rank's KV cache is only a cache of them, so a later failover can rebuild a lost rank's
+/// sequences by prefilling this record again on another rank.
+/// </summary>
+internal sealed class ScheduledSequence
+{
+    private readonly GenerationRecord _record;
+    private readonly Action<int, SampledToken> _emit;
+    private readonly CancellationToken _clientGone;
+
+    public ScheduledSequence(SequenceHandle handle, SequenceSubmission submission, int[] prompt, SequenceStart start,
+        Func<int, bool> isStop, TimeSpan timeout, long deadline)
+    {
+        Handle = handle;
+        Prompt = prompt;
+        Start = start;
+        Timeout = timeout;
+        Deadline = deadline;
+        _clientGone = submission.CancellationToken;
+        _record = new GenerationRecord(0, new GenerationRequest(prompt, submission.Sampling), isStop);
+        _emit = (_, token) => Handle.Writer.TryWrite(new TokenEvent(token));
+    }
+
+    public SequenceHandle Handle { get; }
+
+    public long Id => Handle.Id;
+
+    /// <summary>The prompt's token ids (a copy of the submission's).</summary>
+    public int[] Prompt { get; }
+
+    /// <summary>Tokens sampled and emitted so far (a stop token that ended the sequence is not among them).</summary>
+    public IReadOnlyList<int> Generated => _record.Emitted;
+
+    public SamplingParams Sampling => _record.Request.Sampling;
+
+    /// <summary>Sent with the sequence's first step only: creates its cache and sampler on its rank.</summary>
+    public SequenceStart Start { get; }
+
+    public TimeSpan Timeout { get; }
+
+    /// <summary>When the sequence times out, in <see cref="TimeProvider.GetTimestamp"/> units; <see cref="long.MaxValue"/> for never.</summary>
+    public long Deadline { get; }
+
+    /// <summary>KV tokens reserved against the admission budget while the sequence runs: prompt + max tokens.</summary>
+    public long Reservation => (long)Prompt.Length + Sampling.MaxTokens;
+
+    /// <summary>The attention rank holding its cache; -1 until admitted.</summary>
+    public int Rank { get; set; } = -1;
+
+    /// <summary>A step carrying <see cref="Start"/> was sent: the rank may hold state to release.</summary>
+    public bool Started { get; private set; }
+
+    /// <summary>Prompt tokens the rank has taken into the sequence's cache.</summary>
+    public int Prefilled { get; private set; }
+
+    public bool Prefilling => Prefilled < Prompt.Length;
+
+    /// <summary>Tokens held for the sequence in its rank's KV cache: the prefilled prompt and the generated tokens.</summary>
+    public long KvTokens => (long)Prefilled + _record.Emitted.Count;
+
+    /// <summary>Tokens fed by the step in flight, and whether it asked for a sample.</summary>
+    public int StepTokens { get; private set; }
+
+    public bool StepSamples { get; private set; }
+
+    public bool Cancelled => Handle.Cancelled.IsCancellationRequested || _clientGone.IsCancellationRequested;
+
+    /// <summary>The next step's part for this sequence: a prompt chunk of at most <paramref name="budget"/> tokens
+    /// (sampling only after the prompt's last chunk), or its last generated token.</summary>
+    public SequenceStep Plan(int budget)
+    {
+        var start = Started ? null : Start;
+        Started = true;
+        if (!Prefilling)
+        {
+            StepTokens = 1;
+            StepSamples = true;
+            return new SequenceStep(Id, [_record.LastToken], start, Sample: true);
+        }
+
+        int n = Math.Min(Prompt.Length - Prefilled, budget);
+        StepTokens = n;
+        StepSamples = Prefilled + n == Prompt.Length;
+        return new SequenceStep(Id, ImmutableArray.Create(Prompt, Prefilled, n), start, StepSamples);
+    }
+
+    /// <summary>The rank took the step in flight; <paramref name="sample"/> is its sample when the step asked for one.
+    /// Emits the token unless it ends the sequence. Returns whether the sequence has ended.</summary>
+    public bool Accept(SampledTokenResult? sample)
+    {
+        if (Prefilling) Prefilled += StepTokens;
+        if (sample is null) return false;
+        var token = new SampledToken(sample.TokenId, sample.Logprob,
+            Sampling.TopLogprobs is null ? null : sample.TopLogprobs.IsDefault ? [] : sample.TopLogprobs.Select(t => new TokenLogprob(t.TokenId, t.Logprob)).ToArray());
+        _record.Accept(token, _emit);
+        return _record.Finished;
+    }
+
+    /// <summary>The event that ends a sequence whose record has finished.</summary>
+    public FinishedEvent Finished()
+    {
+        var result = _record.Result();
+        return new FinishedEvent(result.FinishReason, result.StopTokenId);
+    }
+
+    /// <summary>Writes the last event and completes the handle's channel.</summary>
+    public void End(SequenceEvent last)
+    {
+        Handle.Writer.TryWrite(last);
+        Handle.Writer.TryComplete();
+    }
+}

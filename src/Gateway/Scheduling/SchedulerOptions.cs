@@ -1,0 +1,45 @@
+namespace Llama4Cluster.Gateway.Scheduling;
+
+/// <summary>
+/// Limits of <see cref="ContinuousBatchScheduler"/>. Checked by <see cref="SchedulerOptionsValidator"/>.
+/// </summary>
+public sealed class SchedulerOptions
+{
+    /// <summary>Default of <see cref="KvTokenCapacity"/> at most (2^20 tokens), unless one sequence needs more.</summary>
+    public const long DefaultKvTokenCapacityCap = 1L << 20;
+
+    /// <summary>Sequences in the running batch at most (prefilling or decoding); vLLM's <c>max_num_seqs</c>.</summary>
+    public int MaxRunningSequences { get; set; } = 64;
+
+    /// <summary>Sequences queued for admission at most; beyond it <see cref="IGenerationScheduler.Submit"/> throws
+    /// <see cref="SchedulerQueueFullException"/> (HTTP 429).</summary>
+    public int MaxWaitingRequests { get; set; } = 256;
+
+    /// <summary>
+    /// Tokens fed to the ranks in one step at most; vLLM's <c>max_num_batched_tokens</c>. Decoding sequences take one
+    /// each first; prompt chunks of prefilling sequences, oldest first, share what remains, so a long prompt is
+    /// prefilled over several steps and never stalls decoding. At least <see cref="MaxRunningSequences"/>, so every
+    /// step has room for every decode and for at least one prompt token.
+    /// </summary>
+    public int MaxStepTokens { get; set; } = 512;
+
+    /// <summary>
+    /// Admission budget in tokens: each admitted sequence reserves its prompt plus its max tokens until it ends, and a
+    /// sequence is admitted only while the reservations fit. Null (default): <see cref="MaxRunningSequences"/> × the
+    /// model's max length, capped at <see cref="DefaultKvTokenCapacityCap"/> but never below one max-length sequence.
+    /// Set it from the attention ranks' KV memory (tokens per rank × ranks) on a real deployment: the scheduler cannot
+    /// see the ranks' memory.
+    /// </summary>
+    public long? KvTokenCapacity { get; set; }
+
+    /// <summary>Per-request deadline from submission to the last token, when the submission names none;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for none.</summary>
+    public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>What <see cref="SchedulerQueueFullException.RetryAfter"/> advises (the HTTP <c>Retry-After</c>).</summary>
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The admission budget for a model of <paramref name="maxModelLength"/> tokens (see <see cref="KvTokenCapacity"/>).</summary>
+    public long ResolveKvTokenCapacity(int maxModelLength) =>
+        KvTokenCapacity ?? Math.Max(maxModelLength, Math.Min((long)MaxRunningSequences * maxModelLength, DefaultKvTokenCapacityCap));
+}

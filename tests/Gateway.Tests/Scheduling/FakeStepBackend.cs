@@ -1,0 +1,182 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Gateway.Scheduling;
+
+namespace Llama4Cluster.Gateway.Tests.Scheduling;
+
+/// <summary>
+/// A scripted set of attention ranks that keeps the protocol of the attention grain: Start exactly once, on a
+/// sequence's first step; unknown ids, ids twice in a step and empty token lists are errors (before any state changes);
+/// a failed step drops the state of every sequence in it; releases ignore unknown ids. The next token is a pure function
+/// of the sequence's full token history (every token fed so far), so batching cannot change it — only a scheduler that
+/// feeds the wrong tokens can. Records every call, and every breach of the protocol the scheduler commits.
+/// </summary>
+internal sealed class FakeStepBackend : IStepBackend
+{
+    private readonly Dictionary<long, RankSequence>[] _live;
+    private readonly int[] _inFlight;
+    private readonly ConcurrentDictionary<int, Exception> _failNext = new();
+    private readonly ConcurrentDictionary<int, bool> _dropSampleNext = new();
+    private readonly ConcurrentDictionary<long, TaskCompletionSource> _released = new();
+
+    public FakeStepBackend(int ranks, Func<IReadOnlyList<int>, int>? next = null)
+    {
+        _live = Enumerable.Range(0, ranks).Select(_ => new Dictionary<long, RankSequence>()).ToArray();
+        _inFlight = new int[ranks];
+        Next = next ?? DefaultNext;
+    }
+
+    public int Ranks => _live.Length;
+
+    /// <summary>The next token given every token fed to the sequence so far (prompt, then generated).</summary>
+    public Func<IReadOnlyList<int>, int> Next { get; }
+
+    /// <summary>Held at each step's entry when set.</summary>
+    public StepGate? Gate { get; set; }
+
+    /// <summary>When set, every release throws this (after taking effect, as a lost reply would).</summary>
+    public Exception? ReleaseError { get; set; }
+
+    public ConcurrentQueue<StepCall> Steps { get; } = new();
+
+    public ConcurrentQueue<(int Rank, ImmutableArray<long> Ids)> Releases { get; } = new();
+
+    /// <summary>Breaches of the protocol (each also thrown at the scheduler).</summary>
+    public ConcurrentQueue<string> ProtocolErrors { get; } = new();
+
+    /// <summary>A byte-range token (never a special token such as EOS) hashed from the whole history (FNV-1a).</summary>
+    public static int DefaultNext(IReadOnlyList<int> history)
+    {
+        uint h = 2166136261;
+        foreach (int t in history)
+        {
+            h = (h ^ (uint)t) * 16777619;
+        }
+
+        return 3 + (int)(h % 250);
+    }
+
+    /// <summary>The tokens <paramref name="prompt"/> produces under <see cref="Next"/> when nothing ends it early.</summary>
+    public IReadOnlyList<int> Reference(IReadOnlyList<int> prompt, int count)
+    {
+        var history = prompt.ToList();
+        var produced = new List<int>();
+        for (int i = 0; i < count; i++)
+        {
+            int t = Next(history);
+            produced.Add(t);
+            history.Add(t);
+        }
+
+        return produced;
+    }
+
+    /// <summary>The rank's next step throws <paramref name="error"/> (after dropping its sequences, as a rank does).</summary>
+    public void FailNextStep(int rank, Exception error) => _failNext[rank] = error;
+
+    /// <summary>The rank's next step answers with its last sample missing (a broken response).</summary>
+    public void DropSampleOfNextStep(int rank) => _dropSampleNext[rank] = true;
+
+    public int LiveSequences(int rank)
+    {
+        lock (_live[rank]) return _live[rank].Count;
+    }
+
+    public int LiveSequences() => Enumerable.Range(0, Ranks).Sum(LiveSequences);
+
+    /// <summary>Completes when <paramref name="id"/> has been released on some rank.</summary>
+    public Task Released(long id) => _released.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    /// <summary>The sequence's Start as its rank received it.</summary>
+    public SequenceStart StartOf(long id) =>
+        Steps.SelectMany(c => c.Request.Sequences).First(s => s.SequenceId == id && s.Start is not null).Start!;
+
+    public async Task<StepResponse> StepAsync(int rank, StepRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)rank, (uint)Ranks, nameof(rank));
+        if (Interlocked.Increment(ref _inFlight[rank]) != 1) throw Breach($"two steps at once on rank {rank}");
+        try
+        {
+            var call = new StepCall(rank, request);
+            Steps.Enqueue(call);
+            if (Gate is { } gate) await gate.PassAsync(call, cancellationToken);
+            await Task.Yield();
+            lock (_live[rank]) return Run(rank, request);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight[rank]);
+        }
+    }
+
+    public Task ReleaseAsync(int rank, ImmutableArray<long> sequenceIds)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)rank, (uint)Ranks, nameof(rank));
+        Releases.Enqueue((rank, sequenceIds));
+        lock (_live[rank])
+        {
+            foreach (long id in sequenceIds) _live[rank].Remove(id);
+        }
+
+        foreach (long id in sequenceIds) _released.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        if (ReleaseError is { } error) throw error;
+        return Task.CompletedTask;
+    }
+
+    private StepResponse Run(int rank, StepRequest request)
+    {
+        var live = _live[rank];
+        if (request.Sequences.IsDefaultOrEmpty) throw Breach($"step {request.Step} on rank {rank} has no sequences");
+        var seen = new HashSet<long>();
+        foreach (var s in request.Sequences)
+        {
+            if (!seen.Add(s.SequenceId)) throw Breach($"sequence {s.SequenceId} appears twice in step {request.Step}");
+            if (s.Tokens.IsDefaultOrEmpty) throw Breach($"sequence {s.SequenceId}: a step needs at least one new token");
+            if (s.Start is not null && live.ContainsKey(s.SequenceId)) throw Breach($"sequence {s.SequenceId} is already running on rank {rank}");
+            if (s.Start is null && !live.ContainsKey(s.SequenceId)) throw Breach($"sequence {s.SequenceId} is unknown on rank {rank}");
+        }
+
+        if (_failNext.TryRemove(rank, out var failure))
+        {
+            foreach (var s in request.Sequences) live.Remove(s.SequenceId);
+            throw failure;
+        }
+
+        var samples = ImmutableArray.CreateBuilder<SampledTokenResult>();
+        foreach (var s in request.Sequences)
+        {
+            if (s.Start is { } start) live.Add(s.SequenceId, new RankSequence(start));
+            var state = live[s.SequenceId];
+            // The scheduler's side of the protocol: once sampled, a sequence is fed exactly its last sampled token.
+            if (state.Sampled && (s.Tokens.Length != 1 || !s.Sample || s.Tokens[0] != state.LastSampled))
+                throw Breach($"sequence {s.SequenceId} is decoding: it takes its last sampled token ({state.LastSampled}) alone, with a sample");
+            state.History.AddRange(s.Tokens);
+            if (!s.Sample) continue;
+            state.Sampled = true;
+            int token = Next(state.History);
+            state.LastSampled = token;
+            var top = state.Start.TopLogprobs is { } n
+                ? Enumerable.Range(0, n).Select(i => new TokenLogprobResult(token + i, -0.25f * (i + 1))).ToImmutableArray()
+                : ImmutableArray<TokenLogprobResult>.Empty;
+            samples.Add(new SampledTokenResult(s.SequenceId, token, state.Start.TopLogprobs is null ? null : -0.25f, top));
+        }
+
+        if (_dropSampleNext.TryRemove(rank, out _) && samples.Count > 0) samples.RemoveAt(samples.Count - 1);
+        return new StepResponse(samples.ToImmutable(), null);
+    }
+
+    private ArgumentException Breach(string message)
+    {
+        ProtocolErrors.Enqueue(message);
+        return new ArgumentException(message);
+    }
+
+    private sealed class RankSequence(SequenceStart start)
+    {
+        public SequenceStart Start { get; } = start;
+        public List<int> History { get; } = new();
+        public bool Sampled { get; set; }
+        public int LastSampled { get; set; }
+    }
+}

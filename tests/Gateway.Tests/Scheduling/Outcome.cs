@@ -1,0 +1,16 @@
+using Llama4Cluster.Gateway.Scheduling;
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Sampling;
+
+namespace Llama4Cluster.Gateway.Tests.Scheduling;
+
+/// <summary>What a sequence's handle reported: its emitted tokens and its one end event.</summary>
+internal sealed record Outcome(IReadOnlyList<int> Tokens, IReadOnlyList<SampledToken> Details, SequenceEvent End)
+{
+    public FinishedEvent Finished => Assert.IsType<FinishedEvent>(End);
+
+    public TException Failed<TException>()
+        where TException : Exception => Assert.IsType<TException>(Assert.IsType<FailedEvent>(End).Error);
+
+    public FinishReason Reason => Finished.Reason;
+}

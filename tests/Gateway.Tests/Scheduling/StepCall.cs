@@ -1,0 +1,6 @@
+using Llama4Cluster.Contracts.Attention;
+
+namespace Llama4Cluster.Gateway.Tests.Scheduling;
+
+/// <summary>One step as a rank of <see cref="FakeStepBackend"/> received it.</summary>
+internal sealed record StepCall(int Rank, StepRequest Request);
