@@ -12,6 +12,7 @@ public sealed record GatewayInfo(
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("model_dir")] string ModelDirectory,
     [property: JsonPropertyName("max_model_len")] int MaxModelLength,
+    [property: JsonPropertyName("vocab_size")] int VocabularySize,
     [property: JsonPropertyName("attention_ranks")] int AttentionRanks,
     [property: JsonPropertyName("shards_per_layer")] int ShardsPerLayer,
     [property: JsonPropertyName("clustering")] string Clustering,

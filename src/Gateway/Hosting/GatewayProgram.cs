@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Llama4Cluster.Contracts.Experts;
+using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Kernels.Runtime;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -118,14 +119,14 @@ public static partial class GatewayProgram
                     return !cancellationToken.IsCancellationRequested;
                 });
             });
-            info = new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, options.AttentionRanks, options.ShardsPerLayer,
+            info = new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, model.Config.VocabSize, options.AttentionRanks, options.ShardsPerLayer,
                 GatewayInfo.RedisClustering, null, options.Redis, options.ClusterId, options.ServiceId, null, null);
         }
         else
         {
             CheckDevice(options.Device);
             var endpoints = CoHostedSilo.Add(builder, options, model.Directory);
-            info = new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, options.AttentionRanks, options.ShardsPerLayer,
+            info = new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, model.Config.VocabSize, options.AttentionRanks, options.ShardsPerLayer,
                 GatewayInfo.Localhost, endpoints.OrleansGateway, null, options.ClusterId, options.ServiceId,
                 GatewayOptionsValidator.NormalizeDType(options.DType), options.DataPlane);
         }
@@ -142,6 +143,17 @@ public static partial class GatewayProgram
         builder.Services.AddSingleton(info);
         builder.Services.AddSingleton(new ClusterReadiness(options.AttentionRanks, shards));
         builder.Services.AddHostedService<ClusterWarmupService>();
+        builder.Services.AddClusterStepBackend(options.AttentionRanks);
+        builder.Services.AddGenerationScheduler(scheduler =>
+        {
+            if (options.MaxNumSeqs is { } sequences)
+            {
+                scheduler.MaxRunningSequences = sequences;
+                // Every running sequence's decode token must fit in a step: raise the default step budget with it.
+                scheduler.MaxStepTokens = Math.Max(scheduler.MaxStepTokens, sequences);
+            }
+            if (options.MaxStepTokens is { } tokens) scheduler.MaxStepTokens = tokens;
+        });
 
         var app = builder.Build();
         app.MapGatewayStatus();
