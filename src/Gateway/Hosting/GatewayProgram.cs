@@ -156,6 +156,7 @@ public static partial class GatewayProgram
         });
 
         var app = builder.Build();
+        app.UseReadinessGate();
         app.MapGatewayStatus();
 
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Gateway");
@@ -166,7 +167,8 @@ public static partial class GatewayProgram
         else
             LogCoHosted(log, info.OrleansGateway ?? "", info.DType ?? "", options.Device, options.DataPlane, CoHostedSilo.TorchThreads(options),
                 options.AttentionRanks, options.ShardsPerLayer);
-        app.Lifetime.ApplicationStarted.Register(() => LogListening(log, string.Join(", ", ListeningAddresses(app))));
+        // Kestrel itself logs "Now listening on: ..." as soon as it listens (before the cluster is reachable in Redis mode).
+        app.Lifetime.ApplicationStarted.Register(() => LogStarted(log, model.Id, string.Join(", ", ListeningAddresses(app))));
         return app;
     }
 
@@ -235,6 +237,6 @@ public static partial class GatewayProgram
     [LoggerMessage(Level = LogLevel.Information, Message = "Mode: co-hosted silo in this process (localhost clustering, Orleans gateway {OrleansGateway}), {DType} on {Device}, data plane {DataPlane}, {Threads} torch thread(s), {Ranks} attention rank(s), {Shards} expert shard(s) per MoE layer")]
     private static partial void LogCoHosted(ILogger logger, string orleansGateway, string dtype, string device, string dataPlane, int threads, int ranks, int shards);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Listening on {Addresses}")]
-    private static partial void LogListening(ILogger logger, string addresses);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Started: serving {Model} on {Addresses} (GET /ready says when every grain is loaded)")]
+    private static partial void LogStarted(ILogger logger, string model, string addresses);
 }

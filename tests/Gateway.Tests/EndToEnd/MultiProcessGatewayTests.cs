@@ -12,7 +12,7 @@ namespace Llama4Cluster.Gateway.Tests.EndToEnd;
 /// <summary>
 /// The deployment shape: a redis-server for membership, two silo processes (<c>dotnet Llama4Cluster.Silos.dll --redis ...</c>)
 /// and a gateway process joining them (<c>dotnet Llama4Cluster.Gateway.dll --redis ... --model DIR</c>), driven by the
-/// OpenAI client. Greedy replies equal the in-process gateway's (same checkpoint, fp32 compute and wire). Every process
+/// OpenAI client. The gateway starts first and waits for the silos. Greedy replies equal the in-process gateway's (same checkpoint, fp32 compute and wire). Every process
 /// is killed at the end (the silos also watch this process through <c>--parent-pid</c>).
 /// </summary>
 [Collection(GatewayCollection.Name)]
@@ -30,14 +30,6 @@ public sealed partial class MultiProcessGatewayTests(GatewayFixture fixture)
         var processes = new List<ChildProcess>();
         try
         {
-            for (int i = 0; i < 2; i++)
-            {
-                processes.Add(ChildProcess.Start($"silo {i}", "dotnet", [
-                    GatewayBuild.SiloHost, "--model", model, "--role", "all", "--redis", redis.Endpoint, "--cluster-id", clusterId,
-                    "--dtype", "float32", "--wire-dtype", "fp32", "--shards", I(Shards), "--ranks", I(Ranks), "--threads", "1",
-                    "--parent-pid", I(Environment.ProcessId),
-                ]));
-            }
             var gateway = ChildProcess.Start("gateway", "dotnet", [
                 GatewayBuild.GatewayHost, "--redis", redis.Endpoint, "--model", model, "--cluster-id", clusterId,
                 "--shards", I(Shards), "--ranks", I(Ranks), "--host", "127.0.0.1", "--port", "0",
@@ -46,6 +38,18 @@ public sealed partial class MultiProcessGatewayTests(GatewayFixture fixture)
             string listening = await gateway.WaitForLineAsync(l => ListeningLine().IsMatch(l), TimeSpan.FromSeconds(60));
             var root = new Uri(ListeningLine().Match(listening).Groups[1].Value.TrimEnd('/') + "/");
             using var http = new HttpClient { BaseAddress = root, Timeout = TimeSpan.FromMinutes(2) };
+
+            // The gateway came up before any silo: alive, not ready, and it keeps waiting for the cluster.
+            using (var health = await http.GetAsync("health")) Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+            using (var notReady = await http.GetAsync("ready")) Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+            for (int i = 0; i < 2; i++)
+            {
+                processes.Add(ChildProcess.Start($"silo {i}", "dotnet", [
+                    GatewayBuild.SiloHost, "--model", model, "--role", "all", "--redis", redis.Endpoint, "--cluster-id", clusterId,
+                    "--dtype", "float32", "--wire-dtype", "fp32", "--shards", I(Shards), "--ranks", I(Ranks), "--threads", "1",
+                    "--parent-pid", I(Environment.ProcessId),
+                ]));
+            }
 
             await WaitReadyAsync(http, processes);
             var info = JsonDocument.Parse(await http.GetStringAsync("info")).RootElement;
@@ -90,6 +94,7 @@ public sealed partial class MultiProcessGatewayTests(GatewayFixture fixture)
         Assert.Fail($"/ready stayed 503 ({last}):\n" + string.Join("\n", processes.Select(p => $"--- {p.Name} ---\n{p.Output}")));
     }
 
-    [GeneratedRegex(@"Listening on (http://[^\s,]+)")]
+    /// <summary>Kestrel's line, printed as soon as it listens (the gateway's own "Started" line waits for the cluster).</summary>
+    [GeneratedRegex(@"Now listening on: (http://\S+)")]
     private static partial Regex ListeningLine();
 }

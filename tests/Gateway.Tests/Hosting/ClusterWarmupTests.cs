@@ -52,5 +52,14 @@ public sealed class ClusterWarmupTests : IDisposable
         Assert.Contains(Path.GetFileName(weights), body.GetProperty("detail").GetString(), StringComparison.Ordinal);
         using var health = await gateway.Http.GetAsync("health");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+
+        // Generation requests are refused with the same reason, in an OpenAI error body.
+        using var generate = await gateway.Http.PostAsync("v1/completions",
+            new StringContent("{\"model\": \"tiny-scout\", \"prompt\": \"hi\", \"max_tokens\": 2}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, generate.StatusCode);
+        Assert.Equal("1", generate.Headers.RetryAfter?.ToString());
+        var error = JsonDocument.Parse(await generate.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("model_not_ready", error.GetProperty("code").GetString());
+        Assert.Contains(Path.GetFileName(weights), error.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 }
