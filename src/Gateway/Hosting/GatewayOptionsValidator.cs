@@ -1,4 +1,5 @@
 using System.Net;
+using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.Extensions.Options;
 
 namespace Llama4Cluster.Gateway.Hosting;
@@ -37,6 +38,10 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             errors.Add($"--max-num-seqs {options.MaxNumSeqs}: use at least 1");
         if (options.MaxStepTokens is < 1)
             errors.Add($"--max-step-tokens {options.MaxStepTokens}: use at least 1");
+        int sequences = options.MaxNumSeqs ?? new SchedulerOptions().MaxRunningSequences;
+        if (options.MaxStepTokens is { } stepTokens and >= 1 && stepTokens < sequences)
+            errors.Add($"--max-step-tokens {stepTokens} is below the {sequences} running sequences (--max-num-seqs): every running sequence's " +
+                $"decode token must fit in one step; use at least {sequences}");
         if (NormalizeDType(options.DType) is null)
             errors.Add($"--dtype '{options.DType}': use bf16 or fp32");
         if (!IsDeviceSpec(options.Device))

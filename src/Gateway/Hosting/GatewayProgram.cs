@@ -163,7 +163,12 @@ public static partial class GatewayProgram
         LogModel(log, model.Id, model.Directory, model.MaxModelLength, model.Config.NumHiddenLayers, shards.Length / Math.Max(1, options.ShardsPerLayer),
             model.Config.NumLocalExperts);
         if (options.JoinsCluster)
+        {
             LogClusterClient(log, options.Redis, options.ClusterId, options.AttentionRanks, options.ShardsPerLayer);
+            var ignored = new[] { "--dtype", "--device", "--threads", "--data-plane", "--cache-dir" }
+                .Where(flag => app.Configuration[GatewayCommandLine.Switches[flag]] is not null).ToArray();
+            if (ignored.Length > 0) LogIgnoredInClusterMode(log, string.Join(", ", ignored));
+        }
         else
             LogCoHosted(log, info.OrleansGateway ?? "", info.DType ?? "", options.Device, options.DataPlane, CoHostedSilo.TorchThreads(options),
                 options.AttentionRanks, options.ShardsPerLayer);
@@ -236,6 +241,9 @@ public static partial class GatewayProgram
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Mode: co-hosted silo in this process (localhost clustering, Orleans gateway {OrleansGateway}), {DType} on {Device}, data plane {DataPlane}, {Threads} torch thread(s), {Ranks} attention rank(s), {Shards} expert shard(s) per MoE layer")]
     private static partial void LogCoHosted(ILogger logger, string orleansGateway, string dtype, string device, string dataPlane, int threads, int ranks, int shards);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored with --redis (the silo processes' own flags decide them): {Flags}")]
+    private static partial void LogIgnoredInClusterMode(ILogger logger, string flags);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Started: serving {Model} on {Addresses} (GET /ready says when every grain is loaded)")]
     private static partial void LogStarted(ILogger logger, string model, string addresses);

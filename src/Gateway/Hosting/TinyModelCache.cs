@@ -40,6 +40,7 @@ public static class TinyModelCache
             throw GatewayStartupException.Failed($"'{model}' exists but is not a complete checkpoint (config.json, *.safetensors, tokenizer): delete it and start again");
 
         string parent = Path.GetDirectoryName(model)!;
+        RemoveAbandonedStaging(parent);
         string staging = Path.Combine(parent, string.Create(CultureInfo.InvariantCulture, $".{Preset}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial"));
         try
         {
@@ -92,6 +93,31 @@ public static class TinyModelCache
         TinyCheckpointWriter.Write(directory, config, new TinyCheckpointOptions { Seed = 0, DType = SafetensorsDType.BF16 }, image, report);
         progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"writing {Preset}: 100% ({watch.Elapsed.TotalSeconds:F1} s, {config.TotalParameters:N0} parameters)"));
+    }
+
+    /// <summary>Deletes staging directories left by a process that was killed while writing (its id names no live process).</summary>
+    private static void RemoveAbandonedStaging(string parent)
+    {
+        if (!Directory.Exists(parent)) return;
+        foreach (var directory in Directory.EnumerateDirectories(parent, $".{Preset}.*.partial"))
+        {
+            var parts = Path.GetFileName(directory).Split('.');
+            if (parts.Length == 5 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && !IsAlive(pid))
+                TryDelete(directory);
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static void TryDelete(string directory)

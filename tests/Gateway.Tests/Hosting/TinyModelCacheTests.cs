@@ -49,6 +49,21 @@ public sealed class TinyModelCacheTests : IDisposable
     }
 
     [Fact]
+    public void StagingOfAKilledProcessIsRemovedThatOfALiveOneKept()
+    {
+        string models = Path.GetDirectoryName(TinyModelCache.ModelDirectory(_cache))!;
+        string abandoned = Path.Combine(models, ".tiny-scout.2147483646.0123.partial"); // no such process id
+        string live = Path.Combine(models, $".tiny-scout.{Environment.ProcessId}.4567.partial");
+        Directory.CreateDirectory(abandoned);
+        Directory.CreateDirectory(live);
+
+        TinyModelCache.Ensure(_cache, TextWriter.Null);
+
+        Assert.False(Directory.Exists(abandoned));
+        Assert.True(Directory.Exists(live));
+    }
+
+    [Fact]
     public void AnIncompleteDirectoryIsReportedNotOverwritten()
     {
         string model = TinyModelCache.ModelDirectory(_cache);
