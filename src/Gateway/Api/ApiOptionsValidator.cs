@@ -1,0 +1,26 @@
+using Microsoft.Extensions.Options;
+
+namespace Llama4Cluster.Gateway.Api;
+
+/// <summary>Checks <see cref="ApiOptions"/> at startup; each message says how to fix the setting.</summary>
+public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ApiOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        if (options.MaxRequestBodyBytes < 1024)
+            errors.Add($"Api:MaxRequestBodyBytes is {options.MaxRequestBodyBytes}: set at least 1024 bytes (the default is 8 MiB).");
+        if (options.KeepAliveInterval <= TimeSpan.Zero)
+            errors.Add($"Api:KeepAliveInterval is {options.KeepAliveInterval}: set a positive interval such as 00:00:05.");
+        if (options.DefaultRequestTimeout is { } timeout && timeout <= TimeSpan.Zero)
+            errors.Add($"Api:DefaultRequestTimeout is {timeout}: leave it unset (the scheduler's default) or set a positive bound.");
+        if (options.MaxChoices < 1)
+            errors.Add($"Api:MaxChoices is {options.MaxChoices}: set at least 1.");
+        if (string.IsNullOrWhiteSpace(options.OwnedBy))
+            errors.Add("Api:OwnedBy is empty: set the owner name shown by GET /v1/models.");
+        if (options.ApiKey is { Length: > 0 } key && key.Trim() != key)
+            errors.Add("Api:ApiKey has leading or trailing whitespace: clients cannot send it in a header; remove it.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

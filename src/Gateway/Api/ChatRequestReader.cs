@@ -1,0 +1,137 @@
+using System.Text;
+using System.Text.Json;
+using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Kernels.Tokenization;
+
+namespace Llama4Cluster.Gateway.Api;
+
+/// <summary>Reads a <c>POST /v1/chat/completions</c> body into a <see cref="GenerationPlan"/>.</summary>
+internal static class ChatRequestReader
+{
+    private const string TextOnly = "this server serves the text model";
+
+    /// <exception cref="ApiException">A 400 or 404 naming the problem.</exception>
+    public static GenerationPlan Read(JsonElement body, ServedModel model, ApiOptions options)
+    {
+        var fields = new RequestFields(body);
+        ServedModelCheck.Require(fields, model);
+        var messages = Messages(fields);
+        var parameters = GenerationParameters.Read(fields, chat: true, ServedModelCheck.VocabSize(model), options.MaxChoices);
+        var prompt = ChatTemplate.Encode(model.Tokenizer, messages, addGenerationPrompt: true);
+        return GenerationPlan.Create(parameters, [new PlannedPrompt(prompt)], model.MaxModelLength, defaultMaxTokens: null, "messages");
+    }
+
+    private static List<ChatMessage> Messages(RequestFields fields)
+    {
+        if (!fields.TryGet("messages", out var array))
+        {
+            throw ApiException.BadRequest("messages is required: an array of {\"role\", \"content\"} objects.", "messages");
+        }
+
+        if (array.ValueKind != JsonValueKind.Array)
+        {
+            throw ApiException.WrongType("messages", "an array of messages", array.ValueKind);
+        }
+
+        if (array.GetArrayLength() == 0)
+        {
+            throw ApiException.BadRequest("messages must contain at least one message.", "messages");
+        }
+
+        var messages = new List<ChatMessage>(array.GetArrayLength());
+        var i = 0;
+        foreach (var item in array.EnumerateArray())
+        {
+            messages.Add(Message(item, $"messages[{i}]"));
+            i++;
+        }
+
+        return messages;
+    }
+
+    private static ChatMessage Message(JsonElement item, string path)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            throw ApiException.WrongType(path, "an object with role and content", item.ValueKind);
+        }
+
+        var fields = new RequestFields(item);
+        var role = fields.String("role", $"{path}.role")
+            ?? throw ApiException.BadRequest($"{path}.role is required: system, user, assistant or tool.", $"{path}.role");
+        var canonical = role switch
+        {
+            // OpenAI's newer name for system instructions; vLLM accepts it too.
+            "developer" => ChatTemplate.System,
+            ChatTemplate.System or ChatTemplate.User or ChatTemplate.Assistant or ChatTemplate.IPython or "tool" => role,
+            _ => throw ApiException.BadRequest(
+                $"{path}.role \"{role}\" is not a chat role: use system, developer, user, assistant or tool.", $"{path}.role"),
+        };
+        return new ChatMessage(canonical, Content(fields, canonical, path));
+    }
+
+    private static string Content(RequestFields fields, string role, string path)
+    {
+        var param = $"{path}.content";
+        if (!fields.TryGet("content", out var content))
+        {
+            // An assistant turn that only called tools has no content.
+            return role == ChatTemplate.Assistant
+                ? string.Empty
+                : throw ApiException.BadRequest($"{param} is required for a {role} message.", param);
+        }
+
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return RequestFields.Text(content, param);
+        }
+
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            throw ApiException.WrongType(param, "a string or an array of content parts", content.ValueKind);
+        }
+
+        // Text parts are joined with newlines, as vLLM renders a multi-part message for a text-only template.
+        var text = new StringBuilder();
+        var j = 0;
+        foreach (var part in content.EnumerateArray())
+        {
+            var partPath = $"{param}[{j}]";
+            if (part.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.WrongType(partPath, "an object such as {\"type\": \"text\", \"text\": \"...\"}", part.ValueKind);
+            }
+
+            var partFields = new RequestFields(part);
+            var type = partFields.String("type", $"{partPath}.type")
+                ?? throw ApiException.BadRequest($"{partPath}.type is required (\"text\").", $"{partPath}.type");
+            switch (type)
+            {
+                case "text":
+                    var piece = partFields.String("text", $"{partPath}.text")
+                        ?? throw ApiException.BadRequest($"{partPath}.text is required for a text part.", $"{partPath}.text");
+                    if (j > 0)
+                    {
+                        text.Append('\n');
+                    }
+
+                    text.Append(piece);
+                    break;
+                case "image_url" or "image" or "input_image" or "image_embeds" or "image_pil":
+                    throw ApiException.BadRequest($"image input is not supported: {TextOnly} ({partPath}).", partPath);
+                case "input_audio" or "audio_url" or "audio" or "audio_embeds":
+                    throw ApiException.BadRequest($"audio input is not supported: {TextOnly} ({partPath}).", partPath);
+                case "video_url" or "video":
+                    throw ApiException.BadRequest($"video input is not supported: {TextOnly} ({partPath}).", partPath);
+                case "file" or "input_file":
+                    throw ApiException.BadRequest($"file input is not supported: {TextOnly} ({partPath}).", partPath);
+                default:
+                    throw ApiException.BadRequest($"{partPath}.type \"{type}\" is not a content part type; use \"text\".", $"{partPath}.type");
+            }
+
+            j++;
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,121 @@
+using System.Text;
+using Llama4Cluster.Gateway.Scheduling;
+using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Kernels.Tokenization;
+
+namespace Llama4Cluster.Gateway.Api;
+
+/// <summary>
+/// One choice of a response while it generates: its sequence, the streaming detokenizer, the stop-string matcher,
+/// the text released so far, its tokens' logprobs and how it ended. Touched by the request's one writer loop only.
+/// </summary>
+internal sealed class ChoiceState
+{
+    private readonly IncrementalDecoder _decoder;
+    private readonly StopStringMatcher _stops;
+    private readonly bool _keepLogprobs;
+    private readonly StringBuilder? _text;
+
+    public ChoiceState(PlannedSequence sequence, SequenceHandle handle, Llama4Tokenizer tokenizer, GenerationParameters parameters, bool keepText)
+    {
+        Index = sequence.Index;
+        PromptIndex = sequence.PromptIndex;
+        Handle = handle;
+        _decoder = tokenizer.CreateIncrementalDecoder(parameters.SkipSpecialTokens);
+        _stops = new StopStringMatcher(parameters.Stop, parameters.IncludeStopStringInOutput);
+        _keepLogprobs = parameters.Logprobs;
+        _text = keepText ? new StringBuilder() : null;
+    }
+
+    public int Index { get; }
+
+    public int PromptIndex { get; }
+
+    public SequenceHandle Handle { get; }
+
+    /// <summary>Tokens generated for this choice up to its end (a token that completed a stop string included).</summary>
+    public int CompletionTokens { get; private set; }
+
+    /// <summary>The text released so far (non-streaming responses only).</summary>
+    public string Text => _text?.ToString() ?? string.Empty;
+
+    /// <summary>Every token's logprobs, when requested.</summary>
+    public List<SampledToken> Logprobs { get; } = [];
+
+    /// <summary>Logprobs entries from this index on are not yet sent (streaming).</summary>
+    public int LogprobsSent { get; set; }
+
+    /// <summary>Legacy completions' <c>text_offset</c> of the next token.</summary>
+    public int TextOffset { get; set; }
+
+    /// <summary>Null while generating; then <c>stop</c> or <c>length</c>.</summary>
+    public string? FinishReason { get; private set; }
+
+    /// <summary>vLLM's <c>stop_reason</c>: the matched stop string, the stop token id, or null (EOS or length).</summary>
+    public object? StopReason { get; private set; }
+
+    /// <summary>Finished normally (<see cref="FinishReason"/> set) or failed.</summary>
+    public bool Ended { get; private set; }
+
+    /// <summary>Ids the caller must treat as EOS (stop_reason null, as in vLLM) rather than a requested stop token.</summary>
+    public IReadOnlyCollection<int> EosTokenIds { get; init; } = [];
+
+    /// <summary>When the previous token arrived (<see cref="System.Diagnostics.Stopwatch"/> ticks); 0 before the first.</summary>
+    public long LastTokenAt { get; set; }
+
+    /// <summary>Adds a token. Returns the text it releases; when it completes a stop string the choice is finished
+    /// (<see cref="FinishReason"/> <c>stop</c>) and its sequence cancelled.</summary>
+    public string OnToken(SampledToken token)
+    {
+        CompletionTokens++;
+        if (_keepLogprobs)
+        {
+            Logprobs.Add(token);
+        }
+
+        var (released, matched) = _stops.Add(_decoder.Add(token.TokenId));
+        _text?.Append(released);
+        if (matched is not null)
+        {
+            Finish("stop", matched);
+            Handle.Cancel();
+        }
+
+        return released;
+    }
+
+    /// <summary>The sequence ended normally: releases the text held back and records why it ended.</summary>
+    public string OnFinished(FinishedEvent finished)
+    {
+        // A character cut at the very end becomes U+FFFD; only then can held-back text still complete a stop string.
+        var (tail, matched) = _stops.Add(_decoder.Flush());
+        var rest = matched is null ? tail + _stops.Flush() : tail;
+        _text?.Append(rest);
+        if (matched is not null)
+        {
+            Finish("stop", matched);
+        }
+        else if (finished.Reason == Kernels.Engine.FinishReason.Length)
+        {
+            Finish("length", null);
+        }
+        else
+        {
+            Finish("stop", IsModelEos(finished.StopTokenId) ? null : finished.StopTokenId);
+        }
+
+        return rest;
+    }
+
+    /// <summary>The sequence failed or was cancelled: nothing more will come.</summary>
+    public void OnFailed() => Ended = true;
+
+    private bool IsModelEos(int? id) => id is null || EosTokenIds.Contains(id.Value);
+
+    private void Finish(string reason, object? stopReason)
+    {
+        FinishReason = reason;
+        StopReason = stopReason;
+        Ended = true;
+    }
+}

@@ -1,0 +1,143 @@
+using System.Text;
+using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Gateway.Scheduling;
+
+namespace Llama4Cluster.Gateway.Api;
+
+/// <summary>
+/// The gateway's request metrics under vLLM's Prometheus names (so existing vLLM dashboards work), label
+/// <c>model_name</c>. Latencies are measured in the HTTP layer: request arrival → first token, between tokens, arrival
+/// → end. Running/waiting/KV gauges come from <see cref="IGenerationScheduler.Snapshot"/> when rendered. Each sequence
+/// (choice) counts as one request, as in vLLM V1 where <c>n</c> &gt; 1 becomes child requests. Thread-safe.
+/// </summary>
+public sealed class GatewayMetrics
+{
+    /// <summary>vLLM's <c>finished_reason</c> label values.</summary>
+    public static readonly IReadOnlyList<string> FinishedReasons = ["stop", "length", "abort"];
+
+    // vLLM's bucket bounds (vllm/v1/metrics/loggers.py).
+    private static readonly double[] TimeToFirstTokenBuckets =
+        [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0];
+
+    private static readonly double[] InterTokenBuckets =
+        [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0];
+
+    private static readonly double[] RequestLatencyBuckets =
+        [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0];
+
+    private readonly string _labels;
+    private readonly PrometheusHistogram _timeToFirstToken = new(TimeToFirstTokenBuckets);
+    private readonly PrometheusHistogram _interToken = new(InterTokenBuckets);
+    private readonly PrometheusHistogram _e2eLatency = new(RequestLatencyBuckets);
+    private readonly PrometheusHistogram _promptTokens;
+    private readonly PrometheusHistogram _generationTokens;
+    private readonly long[] _finished = new long[3];
+    private long _promptTokensTotal;
+    private long _generationTokensTotal;
+
+    public GatewayMetrics(ServedModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _labels = $"model_name=\"{PrometheusText.LabelValue(model.Id)}\"";
+        var tokenBuckets = OneTwoFiveBuckets(model.MaxModelLength);
+        _promptTokens = new PrometheusHistogram(tokenBuckets);
+        _generationTokens = new PrometheusHistogram(tokenBuckets);
+    }
+
+    public long PromptTokensTotal => Interlocked.Read(ref _promptTokensTotal);
+
+    public long GenerationTokensTotal => Interlocked.Read(ref _generationTokensTotal);
+
+    /// <summary>A sequence's first token: its prompt has been processed.</summary>
+    public void RecordFirstToken(TimeSpan sinceArrival, int promptTokens)
+    {
+        _timeToFirstToken.Observe(sinceArrival.TotalSeconds);
+        Interlocked.Add(ref _promptTokensTotal, promptTokens);
+        Interlocked.Increment(ref _generationTokensTotal);
+    }
+
+    /// <summary>A later token of a sequence.</summary>
+    public void RecordNextToken(TimeSpan sincePreviousToken)
+    {
+        _interToken.Observe(sincePreviousToken.TotalSeconds);
+        Interlocked.Increment(ref _generationTokensTotal);
+    }
+
+    /// <summary>A sequence ended: <paramref name="reason"/> is one of <see cref="FinishedReasons"/>.</summary>
+    public void RecordFinished(string reason, TimeSpan sinceArrival, int promptTokens, int generationTokens)
+    {
+        var index = reason switch
+        {
+            "stop" => 0,
+            "length" => 1,
+            _ => 2,
+        };
+        Interlocked.Increment(ref _finished[index]);
+        _e2eLatency.Observe(sinceArrival.TotalSeconds);
+        _promptTokens.Observe(promptTokens);
+        _generationTokens.Observe(generationTokens);
+    }
+
+    /// <summary>The Prometheus text exposition of every metric.</summary>
+    public string Render(SchedulerSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var text = new StringBuilder(8192);
+        Gauge(text, "vllm:num_requests_running", "Number of requests in model execution batches.", snapshot.Running);
+        Gauge(text, "vllm:num_requests_waiting", "Number of requests waiting to be processed.", snapshot.Waiting);
+        Gauge(text, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", snapshot.KvUsage);
+        Gauge(text, "vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage. Deprecated: use vllm:kv_cache_usage_perc.", snapshot.KvUsage);
+        Counter(text, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", PromptTokensTotal);
+        Counter(text, "vllm:generation_tokens_total", "Number of generation tokens processed.", GenerationTokensTotal);
+        PrometheusText.Header(text, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
+        for (var i = 0; i < FinishedReasons.Count; i++)
+        {
+            PrometheusText.Sample(text, "vllm:request_success_total", $"{_labels},finished_reason=\"{FinishedReasons[i]}\"", Interlocked.Read(ref _finished[i]));
+        }
+
+        Histogram(text, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", _timeToFirstToken);
+        Histogram(text, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", _interToken);
+        Histogram(text, "vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds. Deprecated: use vllm:inter_token_latency_seconds.", _interToken);
+        Histogram(text, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", _e2eLatency);
+        Histogram(text, "vllm:request_prompt_tokens", "Number of prefill tokens processed.", _promptTokens);
+        Histogram(text, "vllm:request_generation_tokens", "Number of generation tokens processed.", _generationTokens);
+        return text.ToString();
+    }
+
+    /// <summary>vLLM's <c>build_1_2_5_buckets</c>: 1, 2, 5, 10, 20, 50, … up to <paramref name="max"/>.</summary>
+    private static List<double> OneTwoFiveBuckets(int max)
+    {
+        var buckets = new List<double>();
+        for (double exponent = 1; ; exponent *= 10)
+        {
+            foreach (var mantissa in (ReadOnlySpan<int>)[1, 2, 5])
+            {
+                var value = mantissa * exponent;
+                if (value > max)
+                {
+                    return buckets;
+                }
+
+                buckets.Add(value);
+            }
+        }
+    }
+
+    private void Gauge(StringBuilder text, string name, string help, double value)
+    {
+        PrometheusText.Header(text, name, "gauge", help);
+        PrometheusText.Sample(text, name, _labels, value);
+    }
+
+    private void Counter(StringBuilder text, string name, string help, double value)
+    {
+        PrometheusText.Header(text, name, "counter", help);
+        PrometheusText.Sample(text, name, _labels, value);
+    }
+
+    private void Histogram(StringBuilder text, string name, string help, PrometheusHistogram histogram)
+    {
+        PrometheusText.Header(text, name, "histogram", help);
+        histogram.WriteSamples(text, name, _labels);
+    }
+}

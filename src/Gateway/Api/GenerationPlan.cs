@@ -1,0 +1,74 @@
+namespace Llama4Cluster.Gateway.Api;
+
+/// <summary>
+/// A checked request ready to submit: its prompts and the sequences (choices) to generate from them. Choice indices
+/// follow vLLM: prompt p's choices are p·n … p·n + n − 1.
+/// </summary>
+internal sealed class GenerationPlan
+{
+    private GenerationPlan(GenerationParameters parameters, IReadOnlyList<PlannedPrompt> prompts, IReadOnlyList<PlannedSequence> sequences)
+    {
+        Parameters = parameters;
+        Prompts = prompts;
+        Sequences = sequences;
+    }
+
+    public GenerationParameters Parameters { get; }
+
+    public IReadOnlyList<PlannedPrompt> Prompts { get; }
+
+    public IReadOnlyList<PlannedSequence> Sequences { get; }
+
+    /// <summary>Prompt tokens of the usage block: each prompt counted once, however many choices it has.</summary>
+    public int PromptTokens => Prompts.Sum(p => p.TokenIds.Count);
+
+    /// <summary>Sets every prompt's completion bound and checks it against the context, as vLLM does.</summary>
+    /// <param name="parameters">The request's parameters.</param>
+    /// <param name="prompts">The tokenized prompts.</param>
+    /// <param name="maxModelLength">Longest prompt + completion.</param>
+    /// <param name="defaultMaxTokens">The bound when the request sets none (capped by the rest of the context); null: the
+    /// rest of the context.</param>
+    /// <param name="promptName">How the error messages call the prompt ("messages" or "prompt").</param>
+    /// <exception cref="ApiException">400 <c>context_length_exceeded</c>.</exception>
+    public static GenerationPlan Create(
+        GenerationParameters parameters,
+        IReadOnlyList<PlannedPrompt> prompts,
+        int maxModelLength,
+        int? defaultMaxTokens,
+        string promptName)
+    {
+        var sequences = new List<PlannedSequence>(prompts.Count * parameters.N);
+        for (var p = 0; p < prompts.Count; p++)
+        {
+            var promptLength = prompts[p].TokenIds.Count;
+            if (promptLength >= maxModelLength)
+            {
+                throw ApiException.BadRequest(
+                    $"This model's maximum context length is {maxModelLength} tokens. However, your {promptName} resulted in "
+                    + $"{promptLength} tokens, which leaves no room for a completion. Please reduce the length of the {promptName}.",
+                    promptName,
+                    "context_length_exceeded");
+            }
+
+            var requested = parameters.MaxTokens;
+            if (requested is { } completion && (long)promptLength + completion > maxModelLength)
+            {
+                throw ApiException.BadRequest(
+                    $"This model's maximum context length is {maxModelLength} tokens. However, you requested "
+                    + $"{(long)promptLength + completion} tokens ({promptLength} in the {promptName}, {completion} in the completion). "
+                    + $"Please reduce the length of the {promptName} or completion.",
+                    promptName,
+                    "context_length_exceeded");
+            }
+
+            // Unset: the default bound (if any), never beyond the rest of the context.
+            var maxTokens = requested ?? Math.Min(defaultMaxTokens ?? int.MaxValue, maxModelLength - promptLength);
+            for (var i = 0; i < parameters.N; i++)
+            {
+                sequences.Add(new PlannedSequence(p * parameters.N + i, p, parameters.ForChoice(i, maxTokens)));
+            }
+        }
+
+        return new GenerationPlan(parameters, prompts, sequences);
+    }
+}

@@ -1,0 +1,155 @@
+using System.Text.Json;
+using Llama4Cluster.Kernels.Tokenization;
+
+namespace Llama4Cluster.Gateway.Api;
+
+/// <summary>
+/// How one endpoint's responses look: the full response object, and the streamed chunks. Subclasses write the
+/// per-choice parts; the envelope (<c>id</c>, <c>object</c>, <c>created</c>, <c>model</c>, <c>usage</c>) is shared.
+/// </summary>
+internal abstract class ResponseFormat(string id, long created, string model, Llama4Tokenizer tokenizer)
+{
+    public string Id { get; } = id;
+
+    protected Llama4Tokenizer Tokenizer { get; } = tokenizer;
+
+    /// <summary><c>chat.completion</c> or <c>text_completion</c>.</summary>
+    protected abstract string ResponseObject { get; }
+
+    /// <summary><c>chat.completion.chunk</c> or <c>text_completion</c>.</summary>
+    protected abstract string ChunkObject { get; }
+
+    /// <summary>The non-streaming response.</summary>
+    public void WriteResponse(Utf8JsonWriter json, GenerationPlan plan, IReadOnlyList<ChoiceState> choices)
+    {
+        WriteEnvelope(json, ResponseObject);
+        json.WriteStartArray("choices");
+        foreach (var choice in choices)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("index", choice.Index);
+            WriteChoice(json, plan, choice);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        WriteUsage(json, plan, choices);
+        json.WriteEndObject();
+    }
+
+    /// <summary>Whether a stream opens with a chunk per choice before any token (chat: the role; completions: the
+    /// echoed prompt).</summary>
+    public abstract bool HasOpeningChunk(GenerationPlan plan);
+
+    /// <summary>A chunk with one choice's opening delta.</summary>
+    public void WriteOpeningChunk(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice)
+    {
+        WriteEnvelope(json, ChunkObject);
+        json.WriteStartArray("choices");
+        json.WriteStartObject();
+        json.WriteNumber("index", choice.Index);
+        WriteOpeningDelta(json, plan, choice);
+        json.WriteNull("logprobs");
+        json.WriteNull("finish_reason");
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>A chunk with one choice's new text, the logprobs of its tokens not yet sent, and, when
+    /// <paramref name="final"/>, its finish reason.</summary>
+    public void WriteChunk(Utf8JsonWriter json, ChoiceState choice, string text, bool final)
+    {
+        WriteEnvelope(json, ChunkObject);
+        json.WriteStartArray("choices");
+        json.WriteStartObject();
+        json.WriteNumber("index", choice.Index);
+        WriteDelta(json, text, final);
+        json.WritePropertyName("logprobs");
+        if (LogprobsRequested)
+        {
+            WriteLogprobs(json, choice, choice.LogprobsSent, choice.Logprobs.Count);
+            choice.LogprobsSent = choice.Logprobs.Count;
+        }
+        else
+        {
+            json.WriteNullValue();
+        }
+
+        if (final)
+        {
+            json.WriteString("finish_reason", choice.FinishReason);
+            WriteStopReason(json, choice);
+        }
+        else
+        {
+            json.WriteNull("finish_reason");
+        }
+
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>The last chunk of <c>stream_options.include_usage</c>: no choices, exact usage.</summary>
+    public void WriteUsageChunk(Utf8JsonWriter json, GenerationPlan plan, IReadOnlyList<ChoiceState> choices)
+    {
+        WriteEnvelope(json, ChunkObject);
+        json.WriteStartArray("choices");
+        json.WriteEndArray();
+        WriteUsage(json, plan, choices);
+        json.WriteEndObject();
+    }
+
+    /// <summary>Set by the caller when the request asked for logprobs.</summary>
+    public bool LogprobsRequested { get; init; }
+
+    protected abstract void WriteChoice(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice);
+
+    protected abstract void WriteOpeningDelta(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice);
+
+    protected abstract void WriteDelta(Utf8JsonWriter json, string text, bool final);
+
+    /// <summary>The logprobs of tokens [<paramref name="from"/>, <paramref name="to"/>) of a choice, as a value.</summary>
+    protected abstract void WriteLogprobs(Utf8JsonWriter json, ChoiceState choice, int from, int to);
+
+    protected static void WriteStopReason(Utf8JsonWriter json, ChoiceState choice)
+    {
+        switch (choice.StopReason)
+        {
+            case string text:
+                json.WriteString("stop_reason", text);
+                break;
+            case int token:
+                json.WriteNumber("stop_reason", token);
+                break;
+            default:
+                json.WriteNull("stop_reason");
+                break;
+        }
+    }
+
+    /// <summary>A token as text for logprobs (a byte that is only part of a character shows as U+FFFD; its
+    /// <c>bytes</c> carry the exact value).</summary>
+    protected string TokenText(int tokenId) => Tokenizer.Decode([tokenId]);
+
+    private void WriteEnvelope(Utf8JsonWriter json, string type)
+    {
+        json.WriteStartObject();
+        json.WriteString("id", Id);
+        json.WriteString("object", type);
+        json.WriteNumber("created", created);
+        json.WriteString("model", model);
+    }
+
+    private static void WriteUsage(Utf8JsonWriter json, GenerationPlan plan, IReadOnlyList<ChoiceState> choices)
+    {
+        var prompt = plan.PromptTokens;
+        var completion = choices.Sum(c => c.CompletionTokens);
+        json.WriteStartObject("usage");
+        json.WriteNumber("prompt_tokens", prompt);
+        json.WriteNumber("completion_tokens", completion);
+        json.WriteNumber("total_tokens", prompt + completion);
+        json.WriteEndObject();
+    }
+}
