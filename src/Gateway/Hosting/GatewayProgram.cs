@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Llama4Cluster.Contracts.Experts;
+using Llama4Cluster.Gateway.Api;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Kernels.Runtime;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -155,9 +156,15 @@ public static partial class GatewayProgram
             if (options.MaxStepTokens is { } tokens) scheduler.MaxStepTokens = tokens;
         });
 
+        builder.Services.AddOpenAiApi(api =>
+        {
+            if (!string.IsNullOrEmpty(options.ApiKey)) api.ApiKey = options.ApiKey;
+        });
+
         var app = builder.Build();
         app.UseReadinessGate();
         app.MapGatewayStatus();
+        app.MapOpenAiApi();
 
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Gateway");
         LogModel(log, model.Id, model.Directory, model.MaxModelLength, model.Config.NumHiddenLayers, shards.Length / Math.Max(1, options.ShardsPerLayer),

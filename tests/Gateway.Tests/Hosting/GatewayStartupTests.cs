@@ -103,6 +103,18 @@ public sealed class GatewayStartupTests : IDisposable
     }
 
     [Fact]
+    public async Task TheApiKeyGuardsTheOpenAiEndpointsNotTheStatusOnes()
+    {
+        string model = TinyModelCache.Ensure(_directory, TextWriter.Null);
+        await using var gateway = await InProcessGateway.StartAsync(["--model", model, "--api-key", "sesame"]);
+        using (var anonymous = await gateway.Http.GetAsync("v1/models")) Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        using (var health = await gateway.Http.GetAsync("health")) Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/models") { Headers = { Authorization = new("Bearer", "sesame") } };
+        using var allowed = await gateway.Http.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.OK, allowed.StatusCode);
+    }
+
+    [Fact]
     public async Task TheProcessPrintsOneLineAndExitsWith2OnBadArguments()
     {
         var (code, stdout, stderr) = await RunGatewayProcessAsync("--port", "eighty");
