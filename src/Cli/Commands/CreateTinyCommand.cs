@@ -12,13 +12,13 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class CreateTinyCommand
 {
-    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|bench-0.8b --out DIR [--seed N] [--dtype bf16|fp8|f32] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
+    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|bench-0.8b|bench-0.7b --out DIR [--seed N] [--dtype bf16|fp8|f32] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
 
     public static int Run(Arguments a)
     {
         string preset = a.Required("preset");
-        if (preset is not ("tiny-scout" or "tiny-maverick" or "bench-0.8b"))
-            throw new UsageException($"--preset must be tiny-scout, tiny-maverick or bench-0.8b; got '{preset}'");
+        if (preset is not ("tiny-scout" or "tiny-maverick" or "bench-0.8b" or "bench-0.7b"))
+            throw new UsageException($"--preset must be tiny-scout, tiny-maverick, bench-0.8b or bench-0.7b; got '{preset}'");
         string output = a.Required("out");
         int seed = a.Int("seed") ?? 0;
         string dtype = a.Optional("dtype") ?? "bf16";
@@ -51,7 +51,8 @@ internal static class CreateTinyCommand
 
         Directory.CreateDirectory(output);
         // The tiny tokenizer learns its merges from a small embedded sample, so it exists for the
-        // tiny vocabularies only; bench-0.8b is driven with --tokens (its config keeps bos 1, eos 2).
+        // tiny vocabularies only; bench-0.8b is driven with --tokens (its config keeps bos 1, eos 2); bench-0.7b is its shape with
+        // a 512-id vocabulary, so it gets the tokenizer and a gateway can serve it.
         ImageTokenIds? image = null;
         if (config.VocabSize <= 512)
         {

@@ -12,6 +12,7 @@ namespace Llama4Cluster.Gateway.Api;
 internal sealed class ChoiceState
 {
     private readonly IncrementalDecoder _decoder;
+    private readonly int _vocabSize;
     private readonly StopStringMatcher _stops;
     private readonly bool _keepLogprobs;
     private readonly StringBuilder? _text;
@@ -22,6 +23,7 @@ internal sealed class ChoiceState
         PromptIndex = sequence.PromptIndex;
         Handle = handle;
         _decoder = tokenizer.CreateIncrementalDecoder(parameters.SkipSpecialTokens);
+        _vocabSize = tokenizer.VocabSize;
         _stops = new StopStringMatcher(parameters.Stop, parameters.IncludeStopStringInOutput);
         _keepLogprobs = parameters.Logprobs;
         _text = keepText ? new StringBuilder() : null;
@@ -73,7 +75,8 @@ internal sealed class ChoiceState
             Logprobs.Add(token);
         }
 
-        var (released, matched) = _stops.Add(_decoder.Add(token.TokenId));
+        // An id beyond the tokenizer (checkpoints may pad the embedding table past it) has no text.
+        var (released, matched) = _stops.Add(token.TokenId < _vocabSize ? _decoder.Add(token.TokenId) : "");
         _text?.Append(released);
         if (matched is not null)
         {

@@ -131,7 +131,8 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
 
     /// <summary>A token as text for logprobs (a byte that is only part of a character shows as U+FFFD; its
     /// <c>bytes</c> carry the exact value).</summary>
-    protected string TokenText(int tokenId) => Tokenizer.Decode([tokenId]);
+    /// <summary>A token's text; empty for an id beyond the tokenizer (a padded embedding row a checkpoint may carry).</summary>
+    protected string TokenText(int tokenId) => tokenId < Tokenizer.VocabSize ? Tokenizer.Decode([tokenId]) : "";
 
     private void WriteEnvelope(Utf8JsonWriter json, string type)
     {

@@ -7,7 +7,7 @@ namespace Llama4Cluster.Kernels.Config;
 /// </summary>
 public static class Llama4Presets
 {
-    public static IReadOnlyList<string> Names { get; } = ["scout", "maverick", "behemoth", "tiny-scout", "tiny-maverick", "bench-0.8b"];
+    public static IReadOnlyList<string> Names { get; } = ["scout", "maverick", "behemoth", "tiny-scout", "tiny-maverick", "bench-0.8b", "bench-0.7b"];
 
     public static Llama4TextConfig Get(string name) => name.ToLowerInvariant() switch
     {
@@ -17,6 +17,7 @@ public static class Llama4Presets
         "tiny-scout" => TinyScout,
         "tiny-maverick" => TinyMaverick,
         "bench-0.8b" => Bench08B,
+        "bench-0.7b" => Bench07B,
         _ => throw new ArgumentException($"unknown preset '{name}'; known presets: {string.Join(", ", Names)}", nameof(name)),
     };
 
@@ -85,6 +86,13 @@ public static class Llama4Presets
         MoeLayers = Every(8, i => i % 2 == 1), RopeLayers = Every(8, i => (i + 1) % 4 != 0),
         BosTokenId = 1, EosTokenIds = [2], PadTokenId = 0, MaxPositionEmbeddings = 131072,
     };
+
+    /// <summary>
+    /// <see cref="Bench08B"/> with a 512-id vocabulary, so <c>create-tiny</c> writes the tiny tokenizer beside it and the
+    /// gateway can serve it with text (serving benchmarks: <c>llama4 bench serve</c>). 0.66 B parameters; the per-token
+    /// work differs from bench-0.8b only in the embedding lookup and the much smaller lm_head.
+    /// </summary>
+    public static Llama4TextConfig Bench07B { get; } = Bench08B with { VocabSize = 512 };
 
     /// <summary>Spec §6.2 tiny-maverick: 128 experts top-2, dense/MoE interleaved, chunk 3, no QK norm.</summary>
     public static Llama4TextConfig TinyMaverick { get; } = new()
