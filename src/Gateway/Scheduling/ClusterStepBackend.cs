@@ -9,15 +9,17 @@ namespace Llama4Cluster.Gateway.Scheduling;
 /// </summary>
 public sealed class ClusterStepBackend : IStepBackend
 {
-    private readonly IAttentionGrain[] _ranks;
+    private readonly IGrainFactory _grains;
+    private readonly IAttentionGrain?[] _ranks;
 
     public ClusterStepBackend(IGrainFactory grains, int attentionRanks)
     {
         ArgumentNullException.ThrowIfNull(grains);
         ArgumentOutOfRangeException.ThrowIfLessThan(attentionRanks, 1);
-        // Grain references are plain values: making them needs no connection to the cluster.
-        _ranks = new IAttentionGrain[attentionRanks];
-        for (int r = 0; r < attentionRanks; r++) _ranks[r] = grains.GetGrain<IAttentionGrain>(r);
+        // References are made on first use: an Orleans client resolves the grain type from the cluster's manifest, which
+        // it has only once connected (the gateway's client may still be waiting for the silos when this is built).
+        _grains = grains;
+        _ranks = new IAttentionGrain?[attentionRanks];
     }
 
     public int Ranks => _ranks.Length;
@@ -31,6 +33,6 @@ public sealed class ClusterStepBackend : IStepBackend
     {
         if ((uint)rank >= (uint)_ranks.Length)
             throw new ArgumentOutOfRangeException(nameof(rank), rank, $"the cluster has attention ranks 0 to {_ranks.Length - 1}");
-        return _ranks[rank];
+        return _ranks[rank] ??= _grains.GetGrain<IAttentionGrain>(rank);
     }
 }

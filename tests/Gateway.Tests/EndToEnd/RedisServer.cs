@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Llama4Cluster.Gateway.Tests.EndToEnd;
+
+/// <summary>A throwaway <c>redis-server</c> on a free loopback port, no persistence; killed on dispose.</summary>
+internal sealed class RedisServer : IDisposable
+{
+    private readonly ChildProcess _process;
+
+    private RedisServer(ChildProcess process, int port)
+    {
+        _process = process;
+        Endpoint = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{port}");
+    }
+
+    /// <summary>HOST:PORT.</summary>
+    public string Endpoint { get; }
+
+    public static string? FindExecutable() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, "redis-server")).FirstOrDefault(File.Exists);
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        string exe = FindExecutable() ?? throw new InvalidOperationException("redis-server is not on the PATH");
+        int port = FreePort();
+        var process = ChildProcess.Start("redis-server", exe,
+            ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        var server = new RedisServer(process, port);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return server;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            {
+                await Task.Delay(100);
+            }
+            catch (SocketException)
+            {
+                server.Dispose();
+                throw new InvalidOperationException($"redis-server did not listen on port {port}:\n{process.Output}");
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public void Dispose() => _process.Dispose();
+}
