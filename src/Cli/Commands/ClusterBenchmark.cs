@@ -27,7 +27,23 @@ internal static class ClusterBenchmark
     public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N] [--data-plane orleans|tcp]";
 
     private sealed record Case(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
-        double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond);
+        double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond, StepBreakdown Breakdown);
+
+    /// <summary>
+    /// Where a decode step's time went, per step, from the attention rank's counters: inside the rank's <c>StepAsync</c>, of
+    /// which waiting for expert shards, and the compute the shards reported. The rest of the cluster step is the engine's
+    /// call into the rank; the rest of the wait is transport and scheduling.
+    /// </summary>
+    private sealed record StepBreakdown(double RankMs, double DispatchWaitMs, double ShardComputeMs)
+    {
+        public static StepBreakdown Between(Contracts.Attention.AttentionRankInfo a, Contracts.Attention.AttentionRankInfo b) =>
+            new(b.StepMilliseconds - a.StepMilliseconds, b.DispatchWaitMilliseconds - a.DispatchWaitMilliseconds,
+                b.ShardComputeMilliseconds - a.ShardComputeMilliseconds);
+
+        public StepBreakdown Minus(StepBreakdown o) => new(RankMs - o.RankMs, DispatchWaitMs - o.DispatchWaitMs, ShardComputeMs - o.ShardComputeMs);
+
+        public StepBreakdown PerStep(int steps) => new(RankMs / steps, DispatchWaitMs / steps, ShardComputeMs / steps);
+    }
 
     public static int Run(Arguments a)
     {
@@ -95,7 +111,11 @@ internal static class ClusterBenchmark
             foreach (int b in batches)
             {
                 cluster.GenerateAsync(Requests(b)).GetAwaiter().GetResult(); // warm-up
+                // The same prompts' prefill alone, so the decode steps' share of the rank's counters can be told apart.
+                var start = rank.DescribeAsync().GetAwaiter().GetResult();
+                cluster.GenerateAsync(Requests(b).Select(r => r with { Sampling = r.Sampling with { MaxTokens = 1 } }).ToArray()).GetAwaiter().GetResult();
                 var before = rank.DescribeAsync().GetAwaiter().GetResult();
+                var prefill = StepBreakdown.Between(start, before);
                 cluster.GenerateAsync(Requests(b)).GetAwaiter().GetResult();
                 var after = rank.DescribeAsync().GetAwaiter().GetResult();
                 var t = cluster.LastTimings!;
@@ -107,7 +127,7 @@ internal static class ClusterBenchmark
                 var sample = DataPlaneBenchmark.RunAsync(client, [(int)Math.Max(64, payload)], quick ? 15 : 60, plane, endpoint).GetAwaiter().GetResult()[0];
                 double transport = plane is null ? sample.OrleansBytesPerSecond : sample.DataPlaneBytesPerSecond!.Value;
                 cases.Add(new Case(b, local[b], StepMs(t), messages, bytes / Math.Max(1, t.Steps), payload, transport, sample.TcpBytesPerSecond,
-                    sample.RemoteTcpBytesPerSecond));
+                    sample.RemoteTcpBytesPerSecond, StepBreakdown.Between(before, after).Minus(prefill).PerStep(Math.Max(1, t.Steps - 1))));
             }
         }
 
@@ -116,13 +136,14 @@ internal static class ClusterBenchmark
                           $"{silos} silo processes, {options.ShardsPerLayer} shards/layer, {ComputeDType.Name(dtype)}, wire {options.WireDType}, data plane {dataPlane}; {decodeSteps} decode steps");
         Terminal.Table("llama4 bench cluster (ratios are measured ÷ baseline, same run)",
             ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", $"{dataPlane} MB/s", "raw TCP MB/s",
-                "bytes/s ratio (target >= 0.5)", "raw TCP x-proc MB/s", "ratio to x-proc", "messages/step"],
+                "bytes/s ratio (target >= 0.5)", "raw TCP x-proc MB/s", "ratio to x-proc", "messages/step", "rank ms/step", "shard wait ms/step", "shard compute ms/step"],
             cases.Select(c => (IReadOnlyList<string>)[
                 c.Batch.ToString(CultureInfo.InvariantCulture), F(c.LocalStepMs), F(c.ClusterStepMs), F(c.ClusterStepMs / c.LocalStepMs),
                 c.PayloadBytes.ToString(CultureInfo.InvariantCulture), F(c.TransportBytesPerSecond / 1e6, "F0"), F(c.TcpBytesPerSecond / 1e6, "F0"),
                 F(c.TransportBytesPerSecond / c.TcpBytesPerSecond),
                 c.RemoteTcpBytesPerSecond is { } x ? F(x / 1e6, "F0") : "-",
-                c.RemoteTcpBytesPerSecond is { } y ? F(c.TransportBytesPerSecond / y) : "-", F(c.Messages, "F1")]));
+                c.RemoteTcpBytesPerSecond is { } y ? F(c.TransportBytesPerSecond / y) : "-", F(c.Messages, "F1"),
+                F(c.Breakdown.RankMs), F(c.Breakdown.DispatchWaitMs), F(c.Breakdown.ShardComputeMs)]));
         return 0;
     }
 }

@@ -1,6 +1,9 @@
 namespace Llama4Cluster.Contracts.Attention;
 
-/// <summary>What an attention rank loaded and where; and its expert-dispatch counters since activation (calls, payload bytes each way).</summary>
+/// <summary>
+/// What an attention rank loaded and where; its expert-dispatch counters since activation (calls, payload bytes each way);
+/// and where its step time went: inside <c>StepAsync</c>, waiting for expert shards, and the shards' reported compute.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("l4c.AttentionRankInfo")]
 public sealed record AttentionRankInfo(
     [property: Id(0)] int Rank,
@@ -11,4 +14,7 @@ public sealed record AttentionRankInfo(
     [property: Id(5)] long KvCacheBytes,
     [property: Id(6)] long DispatchCalls = 0,
     [property: Id(7)] long DispatchBytesSent = 0,
-    [property: Id(8)] long DispatchBytesReceived = 0);
+    [property: Id(8)] long DispatchBytesReceived = 0,
+    [property: Id(9)] double StepMilliseconds = 0,
+    [property: Id(10)] double DispatchWaitMilliseconds = 0,
+    [property: Id(11)] double ShardComputeMilliseconds = 0);

@@ -35,6 +35,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     private Llama4TextModel? _model;
     private RemoteExpertDispatcher? _dispatcher;
     private long _weightBytes;
+    private long _stepTicks;
 
     private readonly DataPlaneClient _dataPlane;
 
@@ -82,7 +83,9 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     public Task<AttentionRankInfo> DescribeAsync() =>
         Task.FromResult(new AttentionRankInfo(Rank, RuntimeIdentity, _context.Device.ToString(), _sequences.Count, _weightBytes,
             _sequences.Values.Sum(s => s.Cache.AllocatedBytes), _dispatcher?.Statistics.Calls ?? 0,
-            _dispatcher?.Statistics.BytesSent ?? 0, _dispatcher?.Statistics.BytesReceived ?? 0));
+            _dispatcher?.Statistics.BytesSent ?? 0, _dispatcher?.Statistics.BytesReceived ?? 0,
+            TimeSpan.FromTicks(Interlocked.Read(ref _stepTicks)).TotalMilliseconds,
+            _dispatcher?.Statistics.DispatchWait.TotalMilliseconds ?? 0, _dispatcher?.Statistics.ShardCompute.TotalMilliseconds ?? 0));
 
     public Task ReleaseAsync(ImmutableArray<long> sequenceIds)
     {
@@ -98,6 +101,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         ArgumentNullException.ThrowIfNull(request);
         if (request.Sequences.IsDefaultOrEmpty) throw new ArgumentException("a step needs at least one sequence");
         var states = Admit(request);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             return await _context.Compute.RunAsync(() => RunAsync(request, states, cancellationToken), cancellationToken);
@@ -113,6 +117,10 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
             }
             LogStepFailed(e, Rank, request.Step, states.Count);
             throw;
+        }
+        finally
+        {
+            Interlocked.Add(ref _stepTicks, System.Diagnostics.Stopwatch.GetElapsedTime(started).Ticks);
         }
     }
 

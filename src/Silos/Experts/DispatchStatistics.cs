@@ -1,6 +1,9 @@
 namespace Llama4Cluster.Silos.Experts;
 
-/// <summary>Dispatch counters of one dispatcher: calls and payload bytes each way (for benchmarks and logs).</summary>
+/// <summary>
+/// Dispatch counters of one dispatcher: calls, payload bytes each way, and where the time went — the wall time MoE layers
+/// spent waiting for their shards, and the compute time the shards reported for those calls (for benchmarks and logs).
+/// </summary>
 public sealed class DispatchStatistics
 {
     private long _calls;
@@ -12,6 +15,19 @@ public sealed class DispatchStatistics
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
     public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
+    private long _waitTicks;
+    private long _shardComputeTicks;
+
+    /// <summary>Wall time between sending a MoE layer's dispatches and having all their replies, summed over layers.</summary>
+    public TimeSpan DispatchWait => TimeSpan.FromTicks(Interlocked.Read(ref _waitTicks));
+
+    /// <summary>Compute time the shards reported for the calls (several shards of one layer overlap in wall time).</summary>
+    public TimeSpan ShardCompute => TimeSpan.FromTicks(Interlocked.Read(ref _shardComputeTicks));
+
+    internal void RecordWait(TimeSpan wait) => Interlocked.Add(ref _waitTicks, wait.Ticks);
+
+    internal void RecordShardCompute(double milliseconds) => Interlocked.Add(ref _shardComputeTicks, TimeSpan.FromMilliseconds(milliseconds).Ticks);
 
     internal void Record(long bytes)
     {

@@ -56,12 +56,14 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
         ArgumentNullException.ThrowIfNull(batch);
         var parts = Split(layer, batch);
         var calls = new Task<ExpertShardResponse>[parts.Count];
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int i = 0; i < parts.Count; i++)
             calls[i] = CallAsync(parts[i], cancellationToken);
         ExpertShardResponse[] responses;
         try
         {
             responses = await Task.WhenAll(calls);
+            Statistics.RecordWait(System.Diagnostics.Stopwatch.GetElapsedTime(started));
         }
         catch
         {
@@ -85,6 +87,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
                 static async (state, token) => await state.transport.ComputeAsync(state.request, token).WaitAsync(token),
                 (transport: _transport, request), cancellationToken);
             Statistics.RecordResponse(response.Outputs.Data.Length);
+            Statistics.RecordShardCompute(response.ComputeMilliseconds);
             return response;
         }
         catch (TimeoutRejectedException)
