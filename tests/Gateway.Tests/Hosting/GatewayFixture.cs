@@ -16,7 +16,7 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Gateway = await InProcessGateway.StartAsync(["--cache-dir", CacheDirectory, "--dtype", "fp32"], Progress);
+        Gateway = await InProcessGateway.StartAsync(["--cache-dir", CacheDirectory], Progress);
         await Gateway.WaitReadyAsync();
     }
 

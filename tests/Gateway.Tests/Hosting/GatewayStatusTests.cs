@@ -62,6 +62,7 @@ public sealed class GatewayStatusTests(GatewayFixture fixture)
         Assert.Equal(1, info.GetProperty("attention_ranks").GetInt32());
         Assert.Equal(2, info.GetProperty("shards_per_layer").GetInt32());
         Assert.Equal("localhost", info.GetProperty("clustering").GetString());
+        Assert.Equal("float32", info.GetProperty("dtype").GetString()); // the default: exact and batch-invariant
         Assert.Equal("llama4", info.GetProperty("cluster_id").GetString());
         Assert.Equal("llama4", info.GetProperty("service_id").GetString());
         string endpoint = info.GetProperty("orleans_gateway").GetString()!;
