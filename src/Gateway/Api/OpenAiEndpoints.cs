@@ -54,38 +54,28 @@ internal sealed class OpenAiEndpoints
     public ILogger Logger { get; }
 
     /// <summary><c>POST /v1/chat/completions</c>.</summary>
-    public Task ChatCompletionsAsync(HttpContext context) => RunAsync(context, authenticate: true, async () =>
-    {
-        var arrival = Stopwatch.GetTimestamp();
-        GenerationPlan plan;
-        using (var body = await RequestBodyReader.ReadObjectAsync(context, Options.MaxRequestBodyBytes))
-        {
-            plan = ChatRequestReader.Read(body.RootElement, Model, Options);
-        }
-
-        var format = new ChatResponseFormat($"chatcmpl-{Guid.NewGuid():N}", UnixNow(), Model.Id, Model.Tokenizer)
-        {
-            LogprobsRequested = plan.Parameters.Logprobs,
-        };
-        await new GenerationSession(context, plan, format, this, arrival).RunAsync();
-    });
+    public Task ChatCompletionsAsync(HttpContext context) => GenerateAsync(context,
+        body => ChatRequestReader.Read(body, Model, Options),
+        plan => new ChatResponseFormat($"chatcmpl-{Guid.NewGuid():N}", UnixNow(), Model.Id, Model.Tokenizer) { LogprobsRequested = plan.Parameters.Logprobs });
 
     /// <summary><c>POST /v1/completions</c>.</summary>
-    public Task CompletionsAsync(HttpContext context) => RunAsync(context, authenticate: true, async () =>
-    {
-        var arrival = Stopwatch.GetTimestamp();
-        GenerationPlan plan;
-        using (var body = await RequestBodyReader.ReadObjectAsync(context, Options.MaxRequestBodyBytes))
-        {
-            plan = CompletionRequestReader.Read(body.RootElement, Model, Options);
-        }
+    public Task CompletionsAsync(HttpContext context) => GenerateAsync(context,
+        body => CompletionRequestReader.Read(body, Model, Options),
+        plan => new CompletionResponseFormat($"cmpl-{Guid.NewGuid():N}", UnixNow(), Model.Id, Model.Tokenizer) { LogprobsRequested = plan.Parameters.Logprobs });
 
-        var format = new CompletionResponseFormat($"cmpl-{Guid.NewGuid():N}", UnixNow(), Model.Id, Model.Tokenizer)
+    /// <summary>Both generation endpoints: read the body into a plan, then run it, answering in the endpoint's format.</summary>
+    private Task GenerateAsync(HttpContext context, Func<JsonElement, GenerationPlan> read, Func<GenerationPlan, ResponseFormat> format) =>
+        RunAsync(context, authenticate: true, async () =>
         {
-            LogprobsRequested = plan.Parameters.Logprobs,
-        };
-        await new GenerationSession(context, plan, format, this, arrival).RunAsync();
-    });
+            var arrival = Stopwatch.GetTimestamp();
+            GenerationPlan plan;
+            using (var body = await RequestBodyReader.ReadObjectAsync(context, Options.MaxRequestBodyBytes))
+            {
+                plan = read(body.RootElement);
+            }
+
+            await new GenerationSession(context, plan, format(plan), this, arrival).RunAsync();
+        });
 
     /// <summary><c>GET /v1/models</c>: the served model.</summary>
     public Task ModelsAsync(HttpContext context) => RunAsync(context, authenticate: true, () =>
