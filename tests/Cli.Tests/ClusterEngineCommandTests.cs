@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Llama4Cluster.Tests.Shared;
 
 namespace Llama4Cluster.Cli.Tests;
 
@@ -121,16 +122,5 @@ public sealed class ClusterEngineCommandTests(TinyModels models) : IClassFixture
             }
         }).Select(p => p.Id).ToArray();
         Assert.True(left.Length == 0, $"processes of the cluster at {endpoint} are still running: {string.Join(", ", left)}");
-    }
-}
-
-/// <summary>A fact that needs <c>redis-server</c> on the PATH; skipped, with the reason, where it is missing.</summary>
-public sealed class RedisFactAttribute : FactAttribute
-{
-    public RedisFactAttribute()
-    {
-        bool found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Any(d => File.Exists(Path.Combine(d, "redis-server")));
-        if (!found) Skip = "redis-server is not on the PATH (apt-get install -y redis-server)";
     }
 }

@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace Llama4Cluster.Gateway.Tests.EndToEnd;
+namespace Llama4Cluster.Tests.Shared;
 
 /// <summary>A process started by a test (<c>dotnet X.dll ...</c>, redis-server), its output kept for assertions and failure
-/// messages; killed with its children on <see cref="Dispose"/>.</summary>
-internal sealed class ChildProcess : IDisposable
+/// messages; killed with its children on <see cref="Dispose"/>. Shared by the test projects (linked from tests/Shared).</summary>
+public sealed class ChildProcess : IDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lines = new();

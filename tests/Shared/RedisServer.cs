@@ -2,10 +2,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Llama4Cluster.Gateway.Tests.EndToEnd;
+namespace Llama4Cluster.Tests.Shared;
 
-/// <summary>A throwaway <c>redis-server</c> on a free loopback port, no persistence; killed on dispose.</summary>
-internal sealed class RedisServer : IDisposable
+/// <summary>
+/// A throwaway <c>redis-server</c> on a free loopback port, no persistence; killed on dispose. Shared by the test projects
+/// that start multi-process clusters (linked from tests/Shared).
+/// </summary>
+public sealed class RedisServer : IDisposable
 {
     private readonly ChildProcess _process;
 
@@ -17,6 +20,9 @@ internal sealed class RedisServer : IDisposable
 
     /// <summary>HOST:PORT.</summary>
     public string Endpoint { get; }
+
+    public const string MissingReason =
+        "redis-server is not on the PATH (apt-get install -y redis-server): the multi-process test needs it for Orleans membership";
 
     public static string? FindExecutable() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)

@@ -1,10 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Reflection;
-using System.Text;
 using System.Text.Json;
+using Llama4Cluster.Tests.Shared;
 using Xunit.Abstractions;
 
 namespace Llama4Cluster.Cli.Tests.Serving;
@@ -26,22 +23,21 @@ public sealed class BenchServeDirectEngineTests(ITestOutputHelper output)
         string model = Path.Combine(root, "model");
         var created = CliRunner.Run("create-tiny", "--out", model, "--preset", "tiny-maverick", "--seed", "5");
         Assert.True(created.ExitCode == 0, created.Stderr);
-        int redisPort = FreePort();
         string clusterId = "l4c-benchserve-" + Guid.NewGuid().ToString("N")[..8];
-        using var redis = Start("redis-server", ["--port", I(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-        using var silo = Start("dotnet", [
-            Path.Combine(CliDirectory, "Llama4Cluster.Silos.dll"), "--model", model, "--role", "all", "--redis", $"127.0.0.1:{I(redisPort)}",
+        using var redis = await RedisServer.StartAsync();
+        var silo = ChildProcess.Start("silo", "dotnet", [
+            Path.Combine(CliDirectory, "Llama4Cluster.Silos.dll"), "--model", model, "--role", "all", "--redis", redis.Endpoint,
             "--cluster-id", clusterId, "--shards", "1", "--ranks", "1", "--threads", "1", "--dtype", "float32", "--wire-dtype", "fp32",
             "--parent-pid", I(Environment.ProcessId)],
-            new() { ["DOTNET_gcServer"] = "0", ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information" });
+            new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information" });
         try
         {
-            // The host logs "Application started" once the silo is active in the membership table.
-            Assert.True(await silo.WaitForLineAsync("Application started", TimeSpan.FromMinutes(2)), $"the silo did not start:\n{silo.Output}");
+            // The host logs "Application started" once the silo is active in the membership table (throws with the output if not).
+            await silo.WaitForLineAsync(l => l.Contains("Application started", StringComparison.Ordinal), TimeSpan.FromMinutes(2));
             string info = JsonSerializer.Serialize(new
             {
                 model = FakeCompletionServer.Model, model_dir = model, max_model_len = 4096, attention_ranks = 1, shards_per_layer = 1,
-                clustering = "redis", redis = $"127.0.0.1:{I(redisPort)}", cluster_id = clusterId, service_id = "llama4",
+                clustering = "redis", redis = redis.Endpoint, cluster_id = clusterId, service_id = "llama4",
             });
             await using var server = await FakeCompletionServer.StartAsync(_ => new FakeCompletionScript(), info);
 
@@ -62,97 +58,10 @@ public sealed class BenchServeDirectEngineTests(ITestOutputHelper output)
         }
         finally
         {
-            silo.Kill();
-            redis.Kill();
+            silo.Dispose(); // before its model directory goes
             Directory.Delete(root, recursive: true);
         }
     }
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static ChildProcess Start(string exe, string[] args, Dictionary<string, string>? environment = null)
-    {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
-        return new ChildProcess(Process.Start(psi)!);
-    }
-
-    /// <summary>A started process whose output is kept (for waiting on a line, and for failure messages).</summary>
-    private sealed class ChildProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-        private readonly List<(string Text, TaskCompletionSource Seen)> _waits = [];
-
-        public ChildProcess(Process process)
-        {
-            _process = process;
-            process.OutputDataReceived += (_, e) => Append(e.Data);
-            process.ErrorDataReceived += (_, e) => Append(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output) return _output.ToString();
-            }
-        }
-
-        public async Task<bool> WaitForLineAsync(string text, TimeSpan timeout)
-        {
-            var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (_output)
-            {
-                if (_output.ToString().Contains(text, StringComparison.Ordinal)) return true;
-                _waits.Add((text, seen));
-            }
-            var exited = _process.WaitForExitAsync();
-            var first = await Task.WhenAny(seen.Task, exited, Task.Delay(timeout));
-            return first == seen.Task;
-        }
-
-        public void Kill()
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    _process.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-        }
-
-        public void Dispose()
-        {
-            Kill();
-            _process.Dispose();
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null) return;
-            lock (_output)
-            {
-                _output.AppendLine(line);
-                foreach (var (text, seen) in _waits)
-                    if (line.Contains(text, StringComparison.Ordinal)) seen.TrySetResult();
-            }
-        }
-    }
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Gateway.Tests.Hosting;
+using Llama4Cluster.Tests.Shared;
 using OpenAI.Chat;
 
 namespace Llama4Cluster.Gateway.Tests.EndToEnd;

@@ -117,6 +117,16 @@ public sealed class DataPlaneFramesTests
         await Assert.ThrowsAsync<InvalidDataException>(async () => await r2.ReadRequestAsync(head!.Value, default));
     }
 
+    /// <summary>A listener standing in for a remote data plane, a client that will connect to it, and a request to send.</summary>
+    private static (TcpListener Listener, DataEndpoint Endpoint, DataPlaneClient Client, ExpertShardRequest Request) ClientOfAFakePeer()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var endpoint = new DataEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port);
+        var serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
+        return (listener, endpoint, new DataPlaneClient(serializer), new ExpertShardRequest(1, 0, 0, 0, [0], [4], Payload(4, 16)));
+    }
+
     /// <summary>Accepts a connection and answers the client's preamble as a data-plane server of <paramref name="version"/>.</summary>
     private static async Task<Socket> AcceptPeerAsync(TcpListener listener, ushort version = DataPlaneFrames.ProtocolVersion)
     {
@@ -129,12 +139,9 @@ public sealed class DataPlaneFramesTests
     [Fact]
     public async Task APeerOfAnotherProtocolVersionIsRefusedWithBothVersionsNamed()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var endpoint = new DataEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port);
-        var serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
-        using var client = new DataPlaneClient(serializer);
-        var request = new ExpertShardRequest(1, 0, 0, 0, [0], [4], Payload(4, 16));
+        var (listener, endpoint, client, request) = ClientOfAFakePeer();
+        using var _ = listener;
+        using var __ = client;
         ushort newer = DataPlaneFrames.ProtocolVersion + 1;
 
         var serve = Task.Run(async () =>
@@ -162,12 +169,9 @@ public sealed class DataPlaneFramesTests
     [Fact]
     public async Task ABrokenConnectionFailsInFlightRequestsWithADataPlaneError()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var endpoint = new DataEndpoint("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port);
-        var serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
-        using var client = new DataPlaneClient(serializer);
-        var request = new ExpertShardRequest(1, 0, 0, 0, [0], [4], Payload(4, 16));
+        var (listener, endpoint, client, request) = ClientOfAFakePeer();
+        using var _ = listener;
+        using var __ = client;
 
         // The peer reads the request, then closes without answering.
         var serve = Task.Run(async () =>

@@ -2,15 +2,15 @@ using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Config;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Silos.DataPlane;
+using Llama4Cluster.Silos.Diagnostics;
 using Llama4Cluster.Silos.Engine;
 using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Xunit.Abstractions;
-
-using Llama4Cluster.Silos.DataPlane;
-using Llama4Cluster.Silos.Diagnostics;
 
 namespace Llama4Cluster.Silos.Tests.MultiProcess;
 
@@ -44,7 +44,7 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
             for (int i = 0; i < Silos; i++)
             {
                 silos.Add(SiloProcess.Start([
-                    "--model", _directory, "--role", "all", "--redis", redis.ConnectionString, "--cluster-id", clusterId,
+                    "--model", _directory, "--role", "all", "--redis", redis.Endpoint, "--cluster-id", clusterId,
                     "--dtype", "float32", "--wire-dtype", "fp32", "--shards", Shards.ToString(), "--ranks", Ranks.ToString(),
                     "--threads", "1", "--data-plane", dataPlane,
                 ]));
@@ -52,7 +52,7 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
             var builder = Host.CreateApplicationBuilder();
             builder.UseOrleansClient(client =>
             {
-                client.UseRedisClustering(redis.ConnectionString);
+                client.UseRedisClustering(redis.Endpoint);
                 client.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "llama4"; });
                 client.AddLlama4Client();
             });

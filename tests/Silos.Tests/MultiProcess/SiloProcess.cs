@@ -1,24 +1,15 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
+using Llama4Cluster.Tests.Shared;
 
 namespace Llama4Cluster.Silos.Tests.MultiProcess;
 
 /// <summary>One <c>Llama4Cluster.Silos</c> process (the built silo host), its output kept for failure messages; killed on dispose.</summary>
 public sealed class SiloProcess : IDisposable
 {
-    private readonly Process _process;
-    private readonly ConcurrentQueue<string> _output = new();
+    private readonly ChildProcess _process;
 
-    private SiloProcess(Process process)
-    {
-        _process = process;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-    }
+    private SiloProcess(ChildProcess process) => _process = process;
 
-    public string Output => string.Join('\n', _output);
+    public string Output => _process.Output;
 
     public bool HasExited => _process.HasExited;
 
@@ -33,25 +24,8 @@ public sealed class SiloProcess : IDisposable
         return path;
     }
 
-    public static SiloProcess Start(IEnumerable<string> args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(HostAssembly());
-        foreach (var a in args) info.ArgumentList.Add(a);
-        info.Environment["DOTNET_gcServer"] = "0";
-        return new SiloProcess(Process.Start(info)!);
-    }
+    public static SiloProcess Start(IEnumerable<string> args) =>
+        new(ChildProcess.Start("silo", "dotnet", [HostAssembly(), .. args]));
 
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(10000);
-        }
-        finally
-        {
-            _process.Dispose();
-        }
-    }
+    public void Dispose() => _process.Dispose();
 }
