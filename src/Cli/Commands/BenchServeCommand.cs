@@ -3,7 +3,7 @@ using System.Text.Json;
 using Llama4Cluster.Cli.Serving;
 using Llama4Cluster.Cli.Serving.Cluster;
 using Llama4Cluster.Cli.Ui;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 
 namespace Llama4Cluster.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Kernels.Checkpoints;
-using Llama4Cluster.Kernels.Config;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Cli.Commands;
 

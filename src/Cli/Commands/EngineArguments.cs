@@ -1,7 +1,8 @@
 using Llama4Cluster.Cli.Cluster;
 using Llama4Cluster.Cli.Engines;
 using Llama4Cluster.Cli.Ui;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Silos.Placement;

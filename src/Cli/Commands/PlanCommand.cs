@@ -1,6 +1,6 @@
 using System.Globalization;
 using Llama4Cluster.Cli.Ui;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using Llama4Cluster.Silos.Placement;
 
 namespace Llama4Cluster.Cli.Commands;

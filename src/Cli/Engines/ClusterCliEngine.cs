@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using Llama4Cluster.Cli.Cluster;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Tokenization;
 using Llama4Cluster.Silos.Engine;
 
 namespace Llama4Cluster.Cli.Engines;

@@ -1,6 +1,7 @@
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Cli.Engines;
 

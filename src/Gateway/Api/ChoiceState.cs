@@ -1,7 +1,7 @@
 using System.Text;
 using Llama4Cluster.Gateway.Scheduling;
-using Llama4Cluster.Kernels.Sampling;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Gateway.Api;
 
@@ -98,7 +98,7 @@ internal sealed class ChoiceState
         {
             Finish("stop", matched);
         }
-        else if (finished.Reason == Kernels.Engine.FinishReason.Length)
+        else if (finished.Reason == Core.Generation.FinishReason.Length)
         {
             Finish("length", null);
         }

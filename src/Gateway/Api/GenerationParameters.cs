@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 
 namespace Llama4Cluster.Gateway.Api;
 

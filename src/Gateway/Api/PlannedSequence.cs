@@ -1,4 +1,4 @@
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 
 namespace Llama4Cluster.Gateway.Api;
 

@@ -1,5 +1,5 @@
-using Llama4Cluster.Kernels.Config;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Gateway.Hosting;
 

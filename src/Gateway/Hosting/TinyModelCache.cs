@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Llama4Cluster.Kernels.Checkpoints;
-using Llama4Cluster.Kernels.Config;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Gateway.Hosting;
 

@@ -1,7 +1,8 @@
 using System.Collections.Immutable;
 using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 
 namespace Llama4Cluster.Gateway.Scheduling;
 

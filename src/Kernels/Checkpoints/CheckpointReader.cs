@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Checkpoints;

@@ -1,8 +1,9 @@
 using System.Diagnostics;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Model;
-using Llama4Cluster.Kernels.Sampling;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Tokenization;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Engine;

@@ -1,4 +1,4 @@
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Model;

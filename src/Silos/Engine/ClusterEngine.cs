@@ -3,9 +3,10 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Contracts.Experts;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Silos.Placement;
 
 namespace Llama4Cluster.Silos.Engine;

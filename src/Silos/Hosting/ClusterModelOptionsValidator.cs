@@ -1,6 +1,6 @@
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Kernels.Runtime;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Options;
 

@@ -38,7 +38,7 @@ public static class Llama4SiloHostingExtensions
             var model = sp.GetRequiredService<IOptions<ClusterModelOptions>>().Value;
             return string.IsNullOrWhiteSpace(model.PlacementPlanFile)
                 ? new NoPlacementPlanProvider()
-                : new StaticPlacementPlanProvider(PlacementPlanJson.Load(model.PlacementPlanFile, Kernels.Config.Llama4ConfigReader.Load(model.ModelDirectory)));
+                : new StaticPlacementPlanProvider(PlacementPlanJson.Load(model.PlacementPlanFile, Core.Config.Llama4ConfigReader.Load(model.ModelDirectory)));
         });
         services.AddOptions<SiloOptions>().Configure<IOptions<ClusterModelOptions>>((silo, model) =>
         {

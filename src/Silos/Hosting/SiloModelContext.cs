@@ -1,5 +1,5 @@
 using Llama4Cluster.Contracts.Tensors;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Silos.Compute;
 using Llama4Cluster.Silos.Experts;

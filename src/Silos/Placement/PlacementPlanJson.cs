@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 
 namespace Llama4Cluster.Silos.Placement;
 

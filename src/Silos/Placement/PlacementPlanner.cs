@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 
 namespace Llama4Cluster.Silos.Placement;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Gateway.Tests.Api;
 

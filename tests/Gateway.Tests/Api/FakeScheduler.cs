@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using Llama4Cluster.Gateway.Scheduling;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Gateway.Tests.Api;
 

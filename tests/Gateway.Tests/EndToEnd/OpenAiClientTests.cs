@@ -1,7 +1,7 @@
 using System.Text;
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Gateway.Tests.Hosting;
-using Llama4Cluster.Kernels.Tokenization;
+using Llama4Cluster.Core.Tokenization;
 using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
 
@@ -25,7 +25,7 @@ public sealed class OpenAiClientTests(GatewayFixture fixture)
 
     /// <summary>Prompt tokens of the conversation under the Llama 4 chat template, as the gateway must count them.</summary>
     internal static int PromptTokens(ServedModel model) =>
-        ChatTemplate.Encode(model.Tokenizer, [new Kernels.Tokenization.ChatMessage("system", System), new Kernels.Tokenization.ChatMessage("user", User)]).Count;
+        ChatTemplate.Encode(model.Tokenizer, [new Core.Tokenization.ChatMessage("system", System), new Core.Tokenization.ChatMessage("user", User)]).Count;
 
     [Fact]
     public async Task CompleteChatStopsAtMaxTokensWithExactUsage()

@@ -1,7 +1,8 @@
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Gateway.Scheduling;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 using static Llama4Cluster.Gateway.Tests.Scheduling.SchedulerHarness;
 
 namespace Llama4Cluster.Gateway.Tests.Scheduling;

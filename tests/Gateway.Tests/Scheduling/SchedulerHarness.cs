@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Gateway.Scheduling;
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Llama4Cluster.Kernels.Checkpoints;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Tests.Checkpoints;

@@ -1,5 +1,5 @@
 using Llama4Cluster.Kernels.Checkpoints;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 
 namespace Llama4Cluster.Kernels.Tests.Checkpoints;
 

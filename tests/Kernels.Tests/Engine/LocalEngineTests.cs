@@ -1,7 +1,8 @@
 using Llama4Cluster.Kernels.Checkpoints;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Kernels.Tests.Model;
 using Llama4Cluster.Kernels.Tests.Reference;
 

@@ -1,4 +1,4 @@
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Model;
 using TorchSharp;
 

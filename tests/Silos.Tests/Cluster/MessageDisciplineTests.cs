@@ -1,5 +1,6 @@
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Experts;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Reflection;
 using System.Text.Json;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using Llama4Cluster.Silos.Engine;
 using Llama4Cluster.Silos.Placement;
 

@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
 using Llama4Cluster.Silos.Placement;
 
 namespace Llama4Cluster.Silos.Tests.Placement;

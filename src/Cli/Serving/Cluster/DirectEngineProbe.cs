@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using Llama4Cluster.Kernels.Config;
+using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Kernels.Sampling;
+using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Silos.Engine;
 using Llama4Cluster.Silos.Hosting;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,0 +1,342 @@
+namespace Llama4Cluster.Core.Sampling;
+
+/// <summary>
+/// Chooses the next token of one sequence from the model's logits, following vLLM's sampler
+/// (vllm/v1/sample/sampler.py) on the CPU over fp32 spans.
+/// </summary>
+/// <remarks>
+/// <para>Pipeline per call, over the full vocabulary V (202,048 for Llama 4):</para>
+/// <list type="number">
+/// <item>Reject non-finite logits (NaN, ±Infinity) with an <see cref="ArgumentException"/> naming the first bad index:
+/// they mean a numerical fault upstream, and softmax over them is undefined. Masking is not done with -Infinity here.</item>
+/// <item>Penalties (<see cref="LogitPenalties"/>): repetition over prompt + generated, then frequency and presence over generated.</item>
+/// <item>Greedy (<see cref="SamplingParams.IsGreedy"/>): the argmax of the penalized logits, ties to the lowest id.</item>
+/// <item>Otherwise: divide by the temperature; top-k (ties with the k-th logit are kept, as vLLM's
+/// <c>logits &lt; kth_value</c> mask); softmax; top-p (the shortest prefix, by probability descending then id ascending,
+/// whose mass reaches top_p; at least one token); min-p (drop p &lt; min_p * p_max); one inverse-CDF draw over the kept
+/// tokens in id order from this sampler's generator. vLLM V0's order (top-k, top-p, then min-p) is used, as specified.</item>
+/// <item>Logprobs, if asked: log_softmax of the raw logits (not the processed ones), the chosen token's value and the top N.</item>
+/// </list>
+/// <para>Cost: O(V) expected. Top-k and top-p use quickselect (<see cref="TokenSelection"/>), never a sort of V; penalties
+/// cost O(prompt + generated). Scratch buffers are allocated on first use, sized to V and reused, so after the first call
+/// a call allocates only its result (plus the logprob list when asked). Memory per sampler, at most: 4 bytes x V for the
+/// working logits, 4 x V for the selection ids, 5 x V for the penalty counts and marks (about 2.6 MB for V = 202,048);
+/// a greedy sampler without penalties needs none.</para>
+/// <para>Not thread-safe: one sampler per sequence, called from one thread at a time. The random generator advances one draw
+/// per non-greedy call, so a seeded sequence reproduces as long as the calls (and logits) repeat.</para>
+/// </remarks>
+public sealed class Sampler
+{
+    private readonly SamplingParams _parameters;
+    private readonly HashSet<int> _stopTokenIds;
+    private readonly SamplerRandom _random;
+    private readonly bool _penalize;
+
+    private float[] _work = [];
+    private int[] _ids = [];
+    private int[] _counts = [];
+    private byte[] _seen = [];
+
+    /// <summary>Creates a sampler for one sequence.</summary>
+    /// <param name="parameters">Validated here (<see cref="SamplingParams.Validate"/>).</param>
+    /// <param name="eosTokenIds">The model's end-of-sequence ids (Llama 4 has several, from generation_config.json).</param>
+    /// <exception cref="ArgumentException">A parameter is out of range.</exception>
+    public Sampler(SamplingParams parameters, IReadOnlyList<int> eosTokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(eosTokenIds);
+        parameters.Validate();
+
+        _parameters = parameters;
+        _penalize = LogitPenalties.AnyActive(parameters);
+        _stopTokenIds = [.. parameters.StopTokenIds];
+        if (!parameters.IgnoreEos)
+        {
+            _stopTokenIds.UnionWith(eosTokenIds);
+        }
+
+        // Random.Shared is only the source of an unseeded request's seed; the draws come from our own generator.
+        Seed = parameters.Seed ?? Random.Shared.NextInt64(long.MinValue, long.MaxValue);
+        _random = new SamplerRandom(Seed);
+    }
+
+    /// <summary>The parameters this sampler applies.</summary>
+    public SamplingParams Parameters => _parameters;
+
+    /// <summary>The generator's seed: <see cref="SamplingParams.Seed"/>, or the one drawn for an unseeded request (log it
+    /// to reproduce a sequence).</summary>
+    public long Seed { get; }
+
+    /// <summary>
+    /// Chooses the next token.
+    /// </summary>
+    /// <param name="logits">The model's fp32 logits for the last position, one per vocabulary entry.</param>
+    /// <param name="promptTokens">The sequence's prompt token ids (read for the repetition penalty).</param>
+    /// <param name="generatedTokens">The tokens generated so far (read for all penalties).</param>
+    /// <returns>The token, with logprobs when <see cref="SamplingParams.TopLogprobs"/> is set.</returns>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> is empty or holds NaN or ±Infinity.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A prompt or generated token id is outside [0, V) (checked when a penalty
+    /// reads the tokens).</exception>
+    public SampledToken Sample(ReadOnlySpan<float> logits, IReadOnlyList<int> promptTokens, IReadOnlyList<int> generatedTokens)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        ArgumentNullException.ThrowIfNull(generatedTokens);
+        var rawMax = CheckedMax(logits);
+
+        var processed = Process(logits, promptTokens, generatedTokens, out var greedy);
+        var tokenId = greedy ? ArgMax(processed) : Draw(processed);
+
+        if (_parameters.TopLogprobs is not { } n)
+        {
+            return new SampledToken(tokenId, null, null);
+        }
+
+        var logSumExp = RawLogprobs.LogSumExp(logits, rawMax);
+        var chosen = (float)(logits[tokenId] - logSumExp);
+        if (n == 0)
+        {
+            return new SampledToken(tokenId, chosen, []);
+        }
+
+        Span<int> topIds = stackalloc int[Math.Min(n, logits.Length)];
+        RawLogprobs.TopN(logits, topIds);
+        var top = new TokenLogprob[topIds.Length];
+        for (var i = 0; i < top.Length; i++)
+        {
+            top[i] = new TokenLogprob(topIds[i], (float)(logits[topIds[i]] - logSumExp));
+        }
+
+        return new SampledToken(tokenId, chosen, top);
+    }
+
+    /// <summary>
+    /// True when <paramref name="tokenId"/> ends the sequence: one of <see cref="SamplingParams.StopTokenIds"/>, or one of
+    /// the EOS ids unless <see cref="SamplingParams.IgnoreEos"/>. (<see cref="SamplingParams.MaxTokens"/> is the caller's.)
+    /// </summary>
+    public bool IsStop(int tokenId) => _stopTokenIds.Contains(tokenId);
+
+    /// <summary>
+    /// The distribution <see cref="Sample"/> draws from for these inputs, normalized, without advancing the generator:
+    /// one-hot at the argmax for greedy decoding. For tests and for callers that need the processed probabilities.
+    /// </summary>
+    internal void ComputeProbabilities(
+        ReadOnlySpan<float> logits, IReadOnlyList<int> promptTokens, IReadOnlyList<int> generatedTokens, Span<float> probabilities)
+    {
+        if (probabilities.Length != logits.Length)
+        {
+            throw new ArgumentException("Must have one entry per logit.", nameof(probabilities));
+        }
+
+        CheckedMax(logits);
+        var processed = Process(logits, promptTokens, generatedTokens, out var greedy);
+        probabilities.Clear();
+        if (greedy)
+        {
+            probabilities[ArgMax(processed)] = 1f;
+            return;
+        }
+
+        var total = Sum(processed);
+        for (var i = 0; i < processed.Length; i++)
+        {
+            probabilities[i] = (float)(processed[i] / total);
+        }
+    }
+
+    /// <summary>
+    /// Penalties, then (non-greedy) temperature, top-k, softmax numerators, top-p and min-p. Returns the penalized logits
+    /// for greedy decoding (the input itself when no penalty applies), else unnormalized probabilities whose maximum is
+    /// exp(0) (zero for dropped tokens).
+    /// </summary>
+    private ReadOnlySpan<float> Process(
+        ReadOnlySpan<float> logits, IReadOnlyList<int> promptTokens, IReadOnlyList<int> generatedTokens, out bool greedy)
+    {
+        var vocabularySize = logits.Length;
+        greedy = _parameters.IsGreedy;
+        if (!_penalize && greedy)
+        {
+            return logits;
+        }
+
+        var work = Rent(ref _work, vocabularySize);
+        logits.CopyTo(work);
+        if (_penalize)
+        {
+            LogitPenalties.Apply(
+                work, promptTokens, generatedTokens, _parameters, Rent(ref _counts, vocabularySize), Rent(ref _seen, vocabularySize));
+        }
+
+        if (greedy)
+        {
+            return work;
+        }
+
+        // Temperature: a division, like vLLM's logits.div_(temperature).
+        var temperature = _parameters.Temperature;
+        for (var i = 0; i < work.Length; i++)
+        {
+            work[i] /= temperature;
+        }
+
+        // Top-k never drops the maximum, so take it before masking.
+        var max = VectorMath.MaxOrFirstNonFinite(work, out var overflow);
+        if (overflow >= 0)
+        {
+            throw new InvalidOperationException(
+                $"The penalized, temperature-scaled logit of token {overflow} is {work[overflow]}: lower the repetition " +
+                $"penalty or raise the temperature ({temperature}).");
+        }
+
+        var topK = _parameters.TopK;
+        if (topK > 0 && topK < vocabularySize)
+        {
+            var ids = Rent(ref _ids, vocabularySize);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                ids[i] = i;
+            }
+
+            var kthValue = work[TokenSelection.SelectKth(ids, work, topK)];
+            for (var i = 0; i < work.Length; i++)
+            {
+                if (work[i] < kthValue)
+                {
+                    work[i] = float.NegativeInfinity;
+                }
+            }
+        }
+
+        // Softmax numerators; the max becomes exp(0) (see VectorMath.ExpOfZero), and top-k's -Infinity becomes 0.
+        VectorMath.ExpShifted(work, max);
+
+        var topP = _parameters.TopP;
+        if (topP < 1f)
+        {
+            // Only tokens with positive mass can belong to the shortest prefix that reaches top_p.
+            var ids = Rent(ref _ids, vocabularySize);
+            var count = 0;
+            var total = 0.0;
+            for (var i = 0; i < work.Length; i++)
+            {
+                if (work[i] > 0f)
+                {
+                    ids[count++] = i;
+                    total += work[i];
+                }
+            }
+
+            var boundary = TokenSelection.SelectNucleus(ids[..count], work, topP * total);
+            var boundaryWeight = work[boundary];
+            for (var i = 0; i < work.Length; i++)
+            {
+                var w = work[i];
+                if (w < boundaryWeight || (w == boundaryWeight && i > boundary))
+                {
+                    work[i] = 0f;
+                }
+            }
+        }
+
+        // p_i < min_p * p_max  <=>  w_i < min_p * w_max: renormalization cancels out, and the most probable token's
+        // weight is exp(0) (top-k and top-p always keep it).
+        var minP = _parameters.MinP;
+        if (minP > 0f)
+        {
+            var threshold = minP * VectorMath.ExpOfZero;
+            for (var i = 0; i < work.Length; i++)
+            {
+                if (work[i] < threshold)
+                {
+                    work[i] = 0f;
+                }
+            }
+        }
+
+        return work;
+    }
+
+    /// <summary>Inverse-CDF draw: the first token, in id order, whose cumulative weight exceeds u * total.</summary>
+    private int Draw(ReadOnlySpan<float> weights)
+    {
+        var total = Sum(weights);
+        var threshold = _random.NextDouble() * total;
+        var cumulative = 0.0;
+        var last = -1;
+        for (var i = 0; i < weights.Length; i++)
+        {
+            var w = weights[i];
+            if (w > 0f)
+            {
+                cumulative += w;
+                last = i;
+                if (cumulative > threshold)
+                {
+                    return i;
+                }
+            }
+        }
+
+        // Only reachable when u * total rounds up to total: the last kept token.
+        return last;
+    }
+
+    /// <summary>The maximum, after checking that every logit is finite.</summary>
+    private static float CheckedMax(ReadOnlySpan<float> logits)
+    {
+        if (logits.IsEmpty)
+        {
+            throw new ArgumentException("The logits are empty; pass one logit per vocabulary entry.", nameof(logits));
+        }
+
+        var max = VectorMath.MaxOrFirstNonFinite(logits, out var bad);
+        if (bad >= 0)
+        {
+            throw new ArgumentException(
+                $"logits[{bad}] is {logits[bad]}; sampling needs finite logits. NaN or Infinity here points to a numerical " +
+                "fault upstream (for example fp16/bf16 overflow in the final norm or lm_head).",
+                nameof(logits));
+        }
+
+        return max;
+    }
+
+    /// <summary>Index of the largest value; the lowest index among equals.</summary>
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        var best = 0;
+        var bestValue = values[0];
+        for (var i = 1; i < values.Length; i++)
+        {
+            if (values[i] > bestValue)
+            {
+                bestValue = values[i];
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Sum in id order with a double accumulator (the same order <see cref="Draw"/> accumulates in).</summary>
+    private static double Sum(ReadOnlySpan<float> values)
+    {
+        var sum = 0.0;
+        foreach (var x in values)
+        {
+            sum += x;
+        }
+
+        return sum;
+    }
+
+    /// <summary>The buffer, reallocated only when the vocabulary size changes.</summary>
+    private static Span<T> Rent<T>(ref T[] buffer, int length)
+    {
+        if (buffer.Length != length)
+        {
+            buffer = new T[length];
+        }
+
+        return buffer;
+    }
+}

@@ -1,4 +1,0 @@
-namespace Llama4Cluster.Kernels.Config;
-
-/// <summary>Image token ids written at the top level of a ConditionalGeneration config.</summary>
-public sealed record ImageTokenIds(int ImageStart, int ImageEnd, int Patch);

@@ -1,9 +1,0 @@
-using Llama4Cluster.Kernels.Sampling;
-
-namespace Llama4Cluster.Kernels.Engine;
-
-/// <summary>
-/// A finished sequence: the generated token ids (a stop token that ended it is not included), each
-/// token's sampling details, and why it stopped.
-/// </summary>
-public sealed record GenerationResult(IReadOnlyList<int> Tokens, IReadOnlyList<SampledToken> Details, FinishReason FinishReason, int? StopTokenId);

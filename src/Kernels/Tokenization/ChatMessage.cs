@@ -1,4 +1,0 @@
-namespace Llama4Cluster.Kernels.Tokenization;
-
-/// <summary>One chat message. Roles: system, user, assistant, ipython (tool results; "tool" is accepted as ipython).</summary>
-public sealed record ChatMessage(string Role, string Content);
