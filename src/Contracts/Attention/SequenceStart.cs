@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 
 namespace Llama4Cluster.Contracts.Attention;
 
-/// <summary>How a new sequence samples: the vLLM-style parameters of Kernels' <c>SamplingParams</c>, and its stop ids.</summary>
+/// <summary>How a new sequence samples: the vLLM-style parameters of Core's <c>SamplingParams</c>, and its stop ids.</summary>
 [GenerateSerializer, Immutable, Alias("l4c.SequenceStart")]
 public sealed record SequenceStart
 {
@@ -20,4 +20,7 @@ public sealed record SequenceStart
     [Id(10)] public int? TopLogprobs { get; init; }
     /// <summary>End-of-sequence ids (the model's and the tokenizer's stop tokens).</summary>
     [Id(11)] public ImmutableArray<int> EosTokenIds { get; init; } = [];
+
+    /// <summary>The sequence's token limit (the caller ends it there; carried so the rank holds the whole parameter set).</summary>
+    [Id(12)] public int MaxTokens { get; init; } = 16;
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;

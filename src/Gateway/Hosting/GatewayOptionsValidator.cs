@@ -1,4 +1,5 @@
 using System.Net;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.Extensions.Options;
 

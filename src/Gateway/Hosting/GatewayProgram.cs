@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Gateway.Api;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Kernels.Runtime;
 using Microsoft.AspNetCore.Hosting.Server;

@@ -1,3 +1,5 @@
+using Llama4Cluster.Cluster.Stepping;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -26,7 +28,7 @@ public static class SchedulerHostingExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>());
         services.TryAddSingleton(sp => new ContinuousBatchScheduler(
             sp.GetRequiredService<IStepBackend>(),
-            sp.GetRequiredService<ServedModel>(),
+            Limits(sp.GetRequiredService<ServedModel>()),
             sp.GetRequiredService<IOptions<SchedulerOptions>>(),
             sp.GetService<ILogger<ContinuousBatchScheduler>>() ?? NullLogger<ContinuousBatchScheduler>.Instance,
             sp.GetService<TimeProvider>()));
@@ -35,6 +37,8 @@ public static class SchedulerHostingExtensions
             sp => sp.GetRequiredService<ContinuousBatchScheduler>()));
         return services;
     }
+
+    private static ModelLimits Limits(ServedModel model) => new(model.Config.VocabSize, model.MaxModelLength, model.EosTokenIds);
 
     /// <summary>
     /// Registers <see cref="ClusterStepBackend"/> as the <see cref="IStepBackend"/>: <paramref name="attentionRanks"/> attention

@@ -163,11 +163,12 @@ public static class KernelBenchmark
             }
             bytes /= copies;
             int call = 0;
+            // The executor a bf16 CPU model chooses at load; LayerCopies owns (and disposes) the experts.
+            var executors = Enumerable.Range(0, copies).Select(i => new FusedLocalMoeExecutor(rotation[i].Dispatcher)).ToArray();
             double perCall = Timing.SecondsPerCall(() =>
             {
                 int c = call++ % copies;
-                var (block, dispatcher) = rotation[c];
-                using var y = block.ForwardAsync(LayerIndex, xs[c], dispatcher, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                using var y = executors[c].ForwardAsync(rotation[c].Block, LayerIndex, xs[c], default, CancellationToken.None).AsTask().GetAwaiter().GetResult();
             }, seconds);
             return new KernelBenchmarkRow($"decode MoE layer, batch {batch} ({(double)distinctTotal / copies:F1} experts + shared, {copies} layer copies)", "GB/s weights",
                 bytes / perCall / 1e9, "memory read", bandwidth, 0.7);

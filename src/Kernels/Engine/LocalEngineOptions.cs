@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Model.Moe;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Engine;
@@ -13,4 +14,8 @@ public sealed record LocalEngineOptions
 
     /// <summary>Most tokens (prefill chunks plus decode tokens) in one step; long prompts are prefilled in chunks.</summary>
     public int MaxStepTokens { get; init; } = 512;
+
+    /// <summary>How the experts run (<see cref="MoeExecutors.Choose"/>): fused for bf16 CPU weights unless
+    /// <see cref="LocalMoeStrategy.Grouped"/> asks for the cluster's arithmetic.</summary>
+    public LocalMoeStrategy LocalMoe { get; init; } = LocalMoeStrategy.Auto;
 }

@@ -43,7 +43,7 @@ public sealed class DecoderLayer : IDisposable
     }
 
     /// <summary>The whole layer. Returns an owned tensor; does not dispose <paramref name="x"/>.</summary>
-    public async ValueTask<Tensor> ForwardAsync(Tensor x, StepContext step, IExpertDispatcher dispatcher, CancellationToken cancellationToken)
+    public async ValueTask<Tensor> ForwardAsync(Tensor x, StepContext step, IMoeExecutor moe, CancellationToken cancellationToken)
     {
         var (h, ffnIn) = AttentionHalf(x, step);
         try
@@ -52,7 +52,7 @@ public sealed class DecoderLayer : IDisposable
             if (Dense is not null)
                 ffn = Dense.Forward(ffnIn).DetachFromDisposeScope();
             else
-                ffn = await Moe!.ForwardAsync(Index, ffnIn, dispatcher, cancellationToken).ConfigureAwait(false);
+                ffn = await moe.ForwardAsync(Moe!, Index, ffnIn, step.Dispatch, cancellationToken).ConfigureAwait(false);
             using (ffn)
                 return h.add(ffn).DetachFromDisposeScope();
         }

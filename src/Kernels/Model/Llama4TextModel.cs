@@ -7,8 +7,8 @@ namespace Llama4Cluster.Kernels.Model;
 
 /// <summary>
 /// The Llama 4 text model (spec §2): embedding, decoder layers, final norm, lm_head. Runs a ragged
-/// batch of sequence slices per step against their KV caches. Routed experts are reached through an
-/// <see cref="IExpertDispatcher"/>: in process for <see cref="LocalExpertDispatcher"/>, remote in the cluster.
+/// batch of sequence slices per step against their KV caches. Routed experts run through the
+/// <see cref="IMoeExecutor"/> chosen at load: in process (fused or grouped), or dispatched to the cluster's shards.
 /// </summary>
 public sealed class Llama4TextModel : IDisposable
 {
@@ -17,10 +17,9 @@ public sealed class Llama4TextModel : IDisposable
     private readonly Tensor _lmHead;  // [V, D]
     private readonly DecoderLayer[] _layers;
     private readonly RotaryEmbedding _rope;
-    private readonly LocalExpertDispatcher? _ownedDispatcher;
 
     private Llama4TextModel(Llama4TextConfig config, ModelOptions options, Tensor embed, DecoderLayer[] layers, Tensor norm, Tensor lmHead,
-        IExpertDispatcher dispatcher, LocalExpertDispatcher? owned)
+        IMoeExecutor moe)
     {
         Config = config;
         Options = options;
@@ -28,14 +27,14 @@ public sealed class Llama4TextModel : IDisposable
         _layers = layers;
         _norm = norm;
         _lmHead = lmHead;
-        Dispatcher = dispatcher;
-        _ownedDispatcher = owned;
+        MoeExecutor = moe;
         _rope = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling, options.Device);
     }
 
     public Llama4TextConfig Config { get; }
     public ModelOptions Options { get; }
-    public IExpertDispatcher Dispatcher { get; }
+    /// <summary>How this model's MoE layers run their experts (chosen at load).</summary>
+    public IMoeExecutor MoeExecutor { get; }
     public IReadOnlyList<DecoderLayer> Layers => _layers;
     public RotaryEmbedding Rope => _rope;
 
@@ -102,7 +101,8 @@ public sealed class Llama4TextModel : IDisposable
         var norm = L("model.norm.weight", d);
         var lmHead = L("lm_head.weight", c.VocabSize, d);
         progress?.Report(new LoadProgress(totalSteps, totalSteps, "done"));
-        return new Llama4TextModel(c, options, embed, layers, norm, lmHead, dispatcher ?? local!, local);
+        var moeLayers = layers.Where(l => l.Moe is not null).Select(l => (l.Index, l.Moe!)).ToArray();
+        return new Llama4TextModel(c, options, embed, layers, norm, lmHead, MoeExecutors.Choose(dispatcher, local, moeLayers, options));
     }
 
     /// <summary>A new, empty KV cache for one sequence, in this model's dtype and device.</summary>
@@ -114,7 +114,11 @@ public sealed class Llama4TextModel : IDisposable
     /// <see cref="LogitsRequest.All"/> slice, the last row of a <see cref="LogitsRequest.Last"/> slice), or
     /// null when no slice asks for logits. The caller owns the result. Advances every cache.
     /// </summary>
-    public async ValueTask<Tensor?> ForwardAsync(IReadOnlyList<SequenceSlice> slices, CancellationToken cancellationToken = default)
+    public ValueTask<Tensor?> ForwardAsync(IReadOnlyList<SequenceSlice> slices, CancellationToken cancellationToken = default) =>
+        ForwardAsync(slices, default, cancellationToken);
+
+    /// <summary>One step as above; <paramref name="dispatch"/> names the step and pass on every expert dispatch.</summary>
+    public async ValueTask<Tensor?> ForwardAsync(IReadOnlyList<SequenceSlice> slices, DispatchContext dispatch, CancellationToken cancellationToken = default)
     {
         if (slices.Count == 0) throw new ArgumentException("a step needs at least one sequence", nameof(slices));
         foreach (var s in slices)
@@ -125,13 +129,13 @@ public sealed class Llama4TextModel : IDisposable
                     throw new ArgumentOutOfRangeException(nameof(slices), $"token id {tok} is outside the vocabulary (0..{Config.VocabSize - 1})");
         }
 
-        using var step = new StepContext(slices, _rope, Options.Device);
+        using var step = new StepContext(slices, _rope, Options.Device, dispatch);
         Tensor x = Embed(slices);
         try
         {
             foreach (var layer in _layers)
             {
-                var next = await layer.ForwardAsync(x, step, Dispatcher, cancellationToken).ConfigureAwait(false);
+                var next = await layer.ForwardAsync(x, step, MoeExecutor, cancellationToken).ConfigureAwait(false);
                 x.Dispose();
                 x = next;
             }
@@ -182,7 +186,7 @@ public sealed class Llama4TextModel : IDisposable
         _lmHead.Dispose();
         foreach (var l in _layers) l.Dispose();
         _rope.Dispose();
-        _ownedDispatcher?.Dispose();
+        MoeExecutor.Dispose();
     }
 }
 

@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Model.Moe;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Model;
@@ -8,4 +9,7 @@ public sealed record ModelOptions
     /// <summary>Weights and activations dtype. RMS norms, RoPE, router sigmoid, softmax and logits are fp32 regardless.</summary>
     public torch.ScalarType ComputeDType { get; init; } = torch.ScalarType.Float32;
     public torch.Device Device { get; init; } = torch.CPU;
+
+    /// <summary>How experts held in process run (<see cref="MoeExecutors.Choose"/>); ignored when a remote dispatcher reaches them.</summary>
+    public LocalMoeStrategy LocalMoe { get; init; } = LocalMoeStrategy.Auto;
 }

@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Model.Moe;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -5,15 +6,17 @@ namespace Llama4Cluster.Kernels.Model;
 
 /// <summary>
 /// Per-step data shared by all layers: the slices, per-token absolute positions (per sequence,
-/// never a padded column), RoPE cos/sin and attention temperatures. Owns its tensors.
+/// never a padded column), RoPE cos/sin, attention temperatures, and the <see cref="DispatchContext"/> every MoE
+/// layer's dispatch carries. Owns its tensors.
 /// </summary>
 public sealed class StepContext : IDisposable
 {
     private readonly Dictionary<(double, double), Tensor> _temperatures = new();
 
-    public StepContext(IReadOnlyList<SequenceSlice> slices, RotaryEmbedding rope, Device device)
+    public StepContext(IReadOnlyList<SequenceSlice> slices, RotaryEmbedding rope, Device device, DispatchContext dispatch = default)
     {
         Slices = slices;
+        Dispatch = dispatch;
         var positions = new long[slices.Sum(s => s.Tokens.Count)];
         int i = 0;
         foreach (var s in slices)
@@ -26,6 +29,9 @@ public sealed class StepContext : IDisposable
     }
 
     public IReadOnlyList<SequenceSlice> Slices { get; }
+
+    /// <summary>The step and pass this forward pass is (stamped on expert dispatches).</summary>
+    public DispatchContext Dispatch { get; }
 
     /// <summary>int64 <c>[T]</c>.</summary>
     public Tensor Positions { get; }

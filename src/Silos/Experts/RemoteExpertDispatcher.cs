@@ -29,8 +29,10 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
     private readonly ResiliencePipeline _timeout;
     private readonly TimeSpan _shardTimeout;
 
-    public RemoteExpertDispatcher(IExpertShardTransport transport, IExpertShardMap map, WireDType wire, ScalarType computeDType, Device device, TimeSpan shardTimeout)
+    public RemoteExpertDispatcher(int rank, IExpertShardTransport transport, IExpertShardMap map, WireDType wire, ScalarType computeDType, Device device,
+        TimeSpan shardTimeout)
     {
+        Rank = rank;
         _transport = transport;
         _map = map;
         _wire = wire;
@@ -40,21 +42,16 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
         _timeout = new ResiliencePipelineBuilder().AddTimeout(shardTimeout).Build();
     }
 
-    /// <summary>The attention rank on whose behalf calls are made (stamped on requests).</summary>
-    public int Rank { get; set; }
-
-    /// <summary>The engine step being run (stamped on requests).</summary>
-    public long Step { get; set; }
-
-    /// <summary>The forward pass within the step (stamped on requests): long prefills run as several passes.</summary>
-    public int Pass { get; set; }
+    /// <summary>The attention rank on whose behalf calls are made (stamped on requests, with the step and pass of each
+    /// dispatch's <see cref="DispatchContext"/>).</summary>
+    public int Rank { get; }
 
     public DispatchStatistics Statistics { get; } = new();
 
-    public async ValueTask<Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, CancellationToken cancellationToken)
+    public async ValueTask<Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, DispatchContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var parts = Split(layer, batch);
+        var parts = Split(layer, batch, context);
         var calls = new Task<ExpertShardResponse>[parts.Count];
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int i = 0; i < parts.Count; i++)
@@ -97,7 +94,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
     }
 
     /// <summary>Synchronous: the rows of each shard (contiguous runs of the expert-grouped batch), on the wire.</summary>
-    private List<ShardPart> Split(int layer, ExpertDispatchBatch batch)
+    private List<ShardPart> Split(int layer, ExpertDispatchBatch batch, DispatchContext context)
     {
         var byShard = new SortedDictionary<int, ShardBuilder>();
         int row = 0;
@@ -119,7 +116,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
                 ? batch.Inputs.narrow(0, b.Runs[0].Start, b.Runs[0].Count)
                 : torch.cat(b.Runs.Select(r => batch.Inputs.narrow(0, r.Start, r.Count)).ToArray(), 0);
             var payload = TensorPayloads.ToPayload(rows, _wire, pooled: true);
-            var request = new ExpertShardRequest(layer, shard, Rank, Step, [.. b.Experts], [.. b.Counts], payload, Pass);
+            var request = new ExpertShardRequest(layer, shard, Rank, context.Step, [.. b.Experts], [.. b.Counts], payload, context.Pass);
             parts.Add(new ShardPart(request, b.Runs.ToImmutableArray()));
         }
         return parts;

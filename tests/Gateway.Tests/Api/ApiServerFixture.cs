@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using Llama4Cluster.Gateway.Api;
 using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Tokenization;

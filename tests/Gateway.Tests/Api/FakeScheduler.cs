@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;

@@ -1,3 +1,4 @@
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 
 namespace Llama4Cluster.Gateway.Tests.Api;

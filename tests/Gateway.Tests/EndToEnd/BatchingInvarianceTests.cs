@@ -1,4 +1,5 @@
 using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Gateway.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Gateway.Tests.Hosting;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Reflection;
+using Llama4Cluster.Cluster.Stepping;
 using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -18,15 +21,15 @@ public sealed class ClusterStepBackendTests
         var backend = Assert.IsType<ClusterStepBackend>(provider.GetRequiredService<IStepBackend>());
         Assert.Equal(3, backend.Ranks);
 
-        var request = new StepRequest(7, [new SequenceStep(11, [1, 2], new SequenceStart(), Sample: true)]);
+        var request = new RankStep(7, [new SequenceWork(11, new[] { 1, 2 }, new SequenceSettings(new SamplingParams(), [2]), Sample: true)]);
         var response = await backend.StepAsync(2, request, CancellationToken.None);
         await backend.ReleaseAsync(1, [11]);
 
-        Assert.Equal(2, Assert.Single(response.Samples).TokenId); // the fake grain answers with its key
+        Assert.Equal(2, Assert.Single(response.Samples).Token.TokenId); // the fake grain answers with its key
         var log = ((RecordingGrains)grains).Log;
         Assert.Contains("step 7 on 2", log);
         Assert.Contains("release 11 on 1", log);
-        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = backend.StepAsync(3, request, CancellationToken.None); });
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => backend.StepAsync(3, request, CancellationToken.None));
     }
 
     /// <summary>An <see cref="IGrainFactory"/> whose integer-keyed attention grains record their calls.</summary>

@@ -1,4 +1,4 @@
-using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
@@ -24,7 +24,7 @@ public sealed class ContinuousBatchSchedulerTests
         gate.Allow();
         var second = await gate.ArrivalAsync(); // A decodes; the step is held in flight
         Assert.Null(Part(second, a.Id).Start);
-        Assert.Single(Part(second, a.Id).Tokens);
+        Assert.Equal(1, Part(second, a.Id).Tokens.Length);
 
         var b = h.Submit(promptB, Greedy(20));
         gate.Allow();
@@ -74,14 +74,14 @@ public sealed class ContinuousBatchSchedulerTests
             var numbers = steps.Where(c => Ids(c).Contains(s.Id)).Select(c => c.Request.Step).ToList();
             Assert.Equal(30, numbers.Count);
             Assert.Equal(Enumerable.Range((int)numbers[0], 30).Select(n => (long)n), numbers);
-            Assert.All(numbers.Skip(1), n => Assert.Single(Part(steps.Single(c => c.Request.Step == n), s.Id).Tokens));
+            Assert.All(numbers.Skip(1), n => Assert.Equal(1, Part(steps.Single(c => c.Request.Step == n), s.Id).Tokens.Length));
         }
 
         // The long prompt: decodes take one token each first, prompt chunks share the rest (16 - 3 = 13).
         var parts = steps.Where(c => Ids(c).Contains(longOne.Id)).Select(c => Part(c, longOne.Id)).ToList();
         var chunks = parts.Take(9).ToList();
         Assert.Equal([4, 13, 13, 13, 13, 13, 13, 13, 5], chunks.Select(p => p.Tokens.Length));
-        Assert.Equal(longPrompt, chunks.SelectMany(p => p.Tokens));
+        Assert.Equal(longPrompt, chunks.SelectMany(p => p.Tokens.ToArray()));
         Assert.NotNull(chunks[0].Start);
         Assert.All(parts.Skip(1), p => Assert.Null(p.Start));
         Assert.All(chunks.Take(8), p => Assert.False(p.Sample));
@@ -101,7 +101,7 @@ public sealed class ContinuousBatchSchedulerTests
 
         var outcomes = await Task.WhenAll(handles.Select(OutcomeAsync));
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(h.Backend.Reference(prompts[i], 4), outcomes[i].Tokens);
-        Assert.All(h.StepsInOrder().GroupBy(c => c.Request.Step), g => Assert.True(g.Sum(c => c.Request.Sequences.Length) <= 2));
+        Assert.All(h.StepsInOrder().GroupBy(c => c.Request.Step), g => Assert.True(g.Sum(c => c.Request.Sequences.Count) <= 2));
         Assert.All(h.StepLog, i => Assert.True(i.Running <= 2));
         var first = h.StepLog.First();
         Assert.Equal(2, first.Admitted);
@@ -273,9 +273,9 @@ public sealed class ContinuousBatchSchedulerTests
         // The ranks' samplers get the same stop rules.
         var start = h.Backend.StartOf(stopIdIgnoringEos.Id);
         Assert.Equal(TestModel.Served.EosTokenIds, start.EosTokenIds);
-        Assert.Equal(new[] { 106 }, start.StopTokenIds);
-        Assert.True(start.IgnoreEos);
-        Assert.False(h.Backend.StartOf(plain.Id).IgnoreEos);
+        Assert.Equal(new[] { 106 }, start.Sampling.StopTokenIds);
+        Assert.True(start.Sampling.IgnoreEos);
+        Assert.False(h.Backend.StartOf(plain.Id).Sampling.IgnoreEos);
         await h.Backend.Released(plain.Id).WaitAsync(Bounds.Wait);
         await h.Backend.Released(stopId.Id).WaitAsync(Bounds.Wait);
     }
@@ -460,7 +460,7 @@ public sealed class ContinuousBatchSchedulerTests
             Assert.Equal(-0.25f, t.Logprob);
             Assert.Equal(new[] { new TokenLogprob(t.TokenId, -0.25f), new TokenLogprob(t.TokenId + 1, -0.5f) }, t.TopLogprobs!);
         });
-        Assert.Equal(2, h.Backend.StartOf(with.Id).TopLogprobs);
+        Assert.Equal(2, h.Backend.StartOf(with.Id).Sampling.TopLogprobs);
         Assert.All((await OutcomeAsync(without)).Details, t =>
         {
             Assert.Null(t.Logprob);
@@ -503,5 +503,5 @@ public sealed class ContinuousBatchSchedulerTests
 
     private static IReadOnlyList<long> Ids(StepCall call) => [.. call.Request.Sequences.Select(s => s.SequenceId)];
 
-    private static SequenceStep Part(StepCall call, long id) => call.Request.Sequences.Single(s => s.SequenceId == id);
+    private static SequenceWork Part(StepCall call, long id) => call.Request.Sequences.Single(s => s.SequenceId == id);
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 
 namespace Llama4Cluster.Gateway.Tests.Scheduling;
@@ -89,10 +90,10 @@ internal sealed class FakeStepBackend : IStepBackend
     public Task Released(long id) => _released.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
     /// <summary>The sequence's Start as its rank received it.</summary>
-    public SequenceStart StartOf(long id) =>
+    public SequenceSettings StartOf(long id) =>
         Steps.SelectMany(c => c.Request.Sequences).First(s => s.SequenceId == id && s.Start is not null).Start!;
 
-    public async Task<StepResponse> StepAsync(int rank, StepRequest request, CancellationToken cancellationToken)
+    public async Task<RankStepResult> StepAsync(int rank, RankStep request, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)rank, (uint)Ranks, nameof(rank));
         if (Interlocked.Increment(ref _inFlight[rank]) != 1) throw Breach($"two steps at once on rank {rank}");
@@ -110,10 +111,10 @@ internal sealed class FakeStepBackend : IStepBackend
         }
     }
 
-    public Task ReleaseAsync(int rank, ImmutableArray<long> sequenceIds)
+    public Task ReleaseAsync(int rank, IReadOnlyList<long> sequenceIds)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)rank, (uint)Ranks, nameof(rank));
-        Releases.Enqueue((rank, sequenceIds));
+        Releases.Enqueue((rank, [.. sequenceIds]));
         lock (_live[rank])
         {
             foreach (long id in sequenceIds) _live[rank].Remove(id);
@@ -124,15 +125,15 @@ internal sealed class FakeStepBackend : IStepBackend
         return Task.CompletedTask;
     }
 
-    private StepResponse Run(int rank, StepRequest request)
+    private RankStepResult Run(int rank, RankStep request)
     {
         var live = _live[rank];
-        if (request.Sequences.IsDefaultOrEmpty) throw Breach($"step {request.Step} on rank {rank} has no sequences");
+        if (request.Sequences is null || request.Sequences.Count == 0) throw Breach($"step {request.Step} on rank {rank} has no sequences");
         var seen = new HashSet<long>();
         foreach (var s in request.Sequences)
         {
             if (!seen.Add(s.SequenceId)) throw Breach($"sequence {s.SequenceId} appears twice in step {request.Step}");
-            if (s.Tokens.IsDefaultOrEmpty) throw Breach($"sequence {s.SequenceId}: a step needs at least one new token");
+            if (s.Tokens.IsEmpty) throw Breach($"sequence {s.SequenceId}: a step needs at least one new token");
             if (s.Start is not null && live.ContainsKey(s.SequenceId)) throw Breach($"sequence {s.SequenceId} is already running on rank {rank}");
             if (s.Start is null && !live.ContainsKey(s.SequenceId)) throw Breach($"sequence {s.SequenceId} is unknown on rank {rank}");
         }
@@ -143,27 +144,27 @@ internal sealed class FakeStepBackend : IStepBackend
             throw failure;
         }
 
-        var samples = ImmutableArray.CreateBuilder<SampledTokenResult>();
+        var samples = new List<SequenceSample>();
         foreach (var s in request.Sequences)
         {
             if (s.Start is { } start) live.Add(s.SequenceId, new RankSequence(start));
             var state = live[s.SequenceId];
             // The scheduler's side of the protocol: once sampled, a sequence is fed exactly its last sampled token.
-            if (state.Sampled && (s.Tokens.Length != 1 || !s.Sample || s.Tokens[0] != state.LastSampled))
+            if (state.Sampled && (s.Tokens.Length != 1 || !s.Sample || s.Tokens.Span[0] != state.LastSampled))
                 throw Breach($"sequence {s.SequenceId} is decoding: it takes its last sampled token ({state.LastSampled}) alone, with a sample");
-            state.History.AddRange(s.Tokens);
+            state.History.AddRange(s.Tokens.ToArray());
             if (!s.Sample) continue;
             state.Sampled = true;
             int token = Next(state.History);
             state.LastSampled = token;
-            var top = state.Start.TopLogprobs is { } n
-                ? Enumerable.Range(0, n).Select(i => new TokenLogprobResult(token + i, -0.25f * (i + 1))).ToImmutableArray()
-                : ImmutableArray<TokenLogprobResult>.Empty;
-            samples.Add(new SampledTokenResult(s.SequenceId, token, state.Start.TopLogprobs is null ? null : -0.25f, top));
+            var top = state.Start.Sampling.TopLogprobs is { } n
+                ? Enumerable.Range(0, n).Select(i => new TokenLogprob(token + i, -0.25f * (i + 1))).ToArray()
+                : null;
+            samples.Add(new SequenceSample(s.SequenceId, new SampledToken(token, state.Start.Sampling.TopLogprobs is null ? null : -0.25f, top)));
         }
 
         if (_dropSampleNext.TryRemove(rank, out _) && samples.Count > 0) samples.RemoveAt(samples.Count - 1);
-        return new StepResponse(samples.ToImmutable(), null);
+        return new RankStepResult(samples);
     }
 
     private ArgumentException Breach(string message)
@@ -172,9 +173,9 @@ internal sealed class FakeStepBackend : IStepBackend
         return new ArgumentException(message);
     }
 
-    private sealed class RankSequence(SequenceStart start)
+    private sealed class RankSequence(SequenceSettings start)
     {
-        public SequenceStart Start { get; } = start;
+        public SequenceSettings Start { get; } = start;
         public List<int> History { get; } = new();
         public bool Sampled { get; set; }
         public int LastSampled { get; set; }

@@ -1,3 +1,4 @@
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;

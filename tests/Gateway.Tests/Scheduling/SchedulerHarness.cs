@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Sampling;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -13,12 +14,12 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     private bool _started;
 
     public SchedulerHarness(int ranks = 1, Action<SchedulerOptions>? configure = null, Func<IReadOnlyList<int>, int>? next = null,
-        ServedModel? model = null)
+        ModelLimits? model = null)
     {
         Backend = new FakeStepBackend(ranks, next);
         var options = new SchedulerOptions();
         configure?.Invoke(options);
-        Scheduler = new ContinuousBatchScheduler(Backend, model ?? TestModel.Served, Options.Create(options),
+        Scheduler = new ContinuousBatchScheduler(Backend, model ?? TestModel.Limits, Options.Create(options),
             NullLogger<ContinuousBatchScheduler>.Instance, Time);
         Scheduler.StepCompleted += StepLog.Enqueue;
     }

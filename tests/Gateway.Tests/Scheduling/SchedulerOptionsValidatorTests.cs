@@ -1,3 +1,4 @@
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -35,7 +36,7 @@ public sealed class SchedulerOptionsValidatorTests
     [Fact]
     public void SchedulerRefusesAKvBudgetBelowTheModelsMaxLength()
     {
-        var e = Assert.Throws<ArgumentException>(() => new ContinuousBatchScheduler(new FakeStepBackend(1), TestModel.Served,
+        var e = Assert.Throws<ArgumentException>(() => new ContinuousBatchScheduler(new FakeStepBackend(1), TestModel.Limits,
             Options.Create(new SchedulerOptions { KvTokenCapacity = 100 }), NullLogger<ContinuousBatchScheduler>.Instance));
         Assert.Contains("KvTokenCapacity (100) is below the model's max length (256)", e.Message);
     }

@@ -1,5 +1,6 @@
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Gateway.Tests.Scheduling;
@@ -14,6 +15,9 @@ internal static class TestModel
     private static readonly Lazy<ServedModel> s_served = new(Create);
 
     public static ServedModel Served => s_served.Value;
+
+    /// <summary>What the scheduler checks submissions against.</summary>
+    public static ModelLimits Limits => new(Served.Config.VocabSize, Served.MaxModelLength, Served.EosTokenIds);
 
     /// <summary>The first EOS id (a special token, outside the byte range <see cref="FakeStepBackend.DefaultNext"/> draws from).</summary>
     public static int Eos => Served.EosTokenIds[0];

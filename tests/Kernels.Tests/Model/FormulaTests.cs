@@ -122,9 +122,10 @@ public sealed class FormulaTests
         var down = R(2, d, f);
         using var x = R(1, d);
         using var moe = new MoeBlock(new Router(routerW, 1), new SwiGluMlp(sharedGu.clone(), sharedDn.clone()));
-        using var dispatcher = new LocalExpertDispatcher();
+        var dispatcher = new LocalExpertDispatcher();
         dispatcher.Add(0, new GroupedExperts([0, 1], gateUp.clone(), down.clone()));
-        using var y = await moe.ForwardAsync(0, x, dispatcher, default);
+        using var executor = new DispatchingMoeExecutor(dispatcher, ownsDispatcher: true);
+        using var y = await executor.ForwardAsync(moe, 0, x, default, default);
 
         using var logits = torch.nn.functional.linear(x, routerW);
         var l = logits.data<float>().ToArray();

@@ -26,15 +26,20 @@ public sealed class FusedLocalMoeTests
         var ids = Enumerable.Range(0, e).ToArray();
         var shared = new SwiGluMlp(sharedGateUp, sharedDown);
         using var block = new MoeBlock(new Router(router, topK), shared);
-        using var fused = new LocalExpertDispatcher { FusedDecode = true };
-        using var plain = new LocalExpertDispatcher { FusedDecode = false };
-        fused.Add(0, new GroupedExperts(ids, gateUp.clone().DetachFromDisposeScope(), down.clone().DetachFromDisposeScope()));
-        plain.Add(0, new GroupedExperts(ids, gateUp, down));
+        var fusedExperts = new LocalExpertDispatcher();
+        var plainExperts = new LocalExpertDispatcher();
+        fusedExperts.Add(0, new GroupedExperts(ids, gateUp.clone().DetachFromDisposeScope(), down.clone().DetachFromDisposeScope()));
+        plainExperts.Add(0, new GroupedExperts(ids, gateUp, down));
+        var bf16 = new ModelOptions { ComputeDType = torch.ScalarType.BFloat16 };
+        using var fused = MoeExecutors.Choose(null, fusedExperts, [(0, block)], bf16);
+        using var plain = MoeExecutors.Choose(null, plainExperts, [(0, block)], bf16 with { LocalMoe = LocalMoeStrategy.Grouped });
         using var x = torch.randn([tokens, d], generator: g).to_type(torch.ScalarType.BFloat16);
 
-        Assert.True(FusedLocalMoe.Applies(x, fused.Layer(0), shared)); // the fused path is the one under test
-        using var a = await block.ForwardAsync(0, x, fused, default);
-        using var b = await block.ForwardAsync(0, x, plain, default);
+        // The strategy is chosen once, at load: fused for bf16 CPU experts unless told otherwise.
+        Assert.IsType<FusedLocalMoeExecutor>(fused);
+        Assert.IsType<DispatchingMoeExecutor>(plain);
+        using var a = await fused.ForwardAsync(block, 0, x, default, default);
+        using var b = await plain.ForwardAsync(block, 0, x, default, default);
         using var diff = (a.to_type(torch.ScalarType.Float32) - b.to_type(torch.ScalarType.Float32)).abs().max();
         using var scale = b.to_type(torch.ScalarType.Float32).abs().max();
         // Both round to bf16 at different points (fp32 accumulation in one kernel call vs per-op bf16).

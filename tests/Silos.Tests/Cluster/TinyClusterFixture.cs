@@ -9,6 +9,7 @@ using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Silos.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
+using TorchSharp;
 
 namespace Llama4Cluster.Silos.Tests.Cluster;
 
@@ -26,9 +27,10 @@ public abstract class TinyClusterFixture : IAsyncLifetime
 
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
-    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, string dataPlane = "orleans")
+    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, string dataPlane = "orleans", bool bf16 = false)
     {
         Config = config;
+        Bf16 = bf16;
         MessageBudgetFraction = messageBudgetFraction;
         DataPlane = dataPlane;
     }
@@ -42,6 +44,9 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     public long PayloadBudgetBytes => (long)(new ClusterModelOptions().MaxMessageBytes * MessageBudgetFraction);
 
     public Llama4TextConfig Config { get; }
+
+    /// <summary>bf16 compute and the bf16 wire (the serving configuration) instead of fp32 for exactness.</summary>
+    public bool Bf16 { get; }
     public string ModelDirectory => _directory;
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public ClusterEngine Engine { get; private set; } = null!;
@@ -50,7 +55,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         TinyCheckpointWriter.Write(_directory, Config, new TinyCheckpointOptions { Seed = 11 });
-        Local = LocalEngine.Load(_directory, new LocalEngineOptions());
+        Local = LocalEngine.Load(_directory, new LocalEngineOptions { ComputeDType = Bf16 ? torch.ScalarType.BFloat16 : torch.ScalarType.Float32 });
         var builder = new InProcessTestClusterBuilder(Silos);
         string dir = _directory;
         builder.ConfigureSilo((options, silo) =>
@@ -58,8 +63,8 @@ public abstract class TinyClusterFixture : IAsyncLifetime
             silo.AddLlama4Silo(o =>
             {
                 o.ModelDirectory = dir;
-                o.DType = "float32";
-                o.WireDType = "fp32";
+                o.DType = Bf16 ? "bfloat16" : "float32";
+                o.WireDType = Bf16 ? "bf16" : "fp32";
                 o.ShardsPerLayer = ShardsPerLayer;
                 o.AttentionRanks = Ranks;
                 o.ShardTimeout = ShardTimeout;
@@ -113,6 +118,15 @@ public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Pres
 public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: "tcp");
 
 public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
+
+/// <summary>Tiny-scout served as in production: bf16 compute, bf16 wire.</summary>
+public sealed class TinyScoutBf16ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, bf16: true);
+
+[CollectionDefinition(Name)]
+public sealed class TinyScoutBf16Cluster : ICollectionFixture<TinyScoutBf16ClusterFixture>
+{
+    public const string Name = "tiny-scout cluster, bf16";
+}
 
 [CollectionDefinition(Name)]
 public sealed class TinyScoutCluster : ICollectionFixture<TinyScoutClusterFixture>

@@ -14,9 +14,10 @@ namespace Llama4Cluster.Kernels.Model.Moe;
 /// </summary>
 internal static class FusedLocalMoe
 {
-    public static bool Applies(Tensor x, GroupedExperts experts, SwiGluMlp shared) =>
-        x.device_type == DeviceType.CPU && x.dtype == ScalarType.BFloat16 && x.shape[0] <= Bf16MatMul.MaxDecodeBatch
-        && experts.Streamable && shared.GateUp.dtype == ScalarType.BFloat16 && shared.GateUp.device_type == DeviceType.CPU
+    /// <summary>Whether one layer's weights suit the kernel: bf16, CPU, contiguous, shared and routed experts of one width.
+    /// Decided once at load (<see cref="MoeExecutors.Choose"/>); the activations then are bf16 on the CPU too.</summary>
+    public static bool CanFuse(GroupedExperts experts, SwiGluMlp shared) =>
+        experts.Streamable && shared.GateUp.dtype == ScalarType.BFloat16 && shared.GateUp.device_type == DeviceType.CPU
         && shared.GateUp.is_contiguous() && shared.Down.is_contiguous() && shared.Down.shape[1] == experts.Intermediate;
 
     public static unsafe Tensor Forward(Tensor x, Router router, GroupedExperts experts, SwiGluMlp shared)

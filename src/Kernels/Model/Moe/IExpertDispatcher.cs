@@ -13,7 +13,7 @@ public interface IExpertDispatcher
     /// Runs the routed experts of MoE layer <paramref name="layer"/> on the batch's rows and returns
     /// their outputs <c>[P, D]</c>, row-aligned with <see cref="ExpertDispatchBatch.Inputs"/>, owned by
     /// the caller (detached from any dispose scope). Implementations must not hold a TorchSharp
-    /// dispose scope across an await.
+    /// dispose scope across an await. <paramref name="context"/> names the step and pass the rows belong to.
     /// </summary>
-    ValueTask<torch.Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, CancellationToken cancellationToken);
+    ValueTask<torch.Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, DispatchContext context, CancellationToken cancellationToken);
 }

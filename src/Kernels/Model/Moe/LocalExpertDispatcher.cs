@@ -16,15 +16,9 @@ public sealed class LocalExpertDispatcher : IExpertDispatcher, IDisposable
 
     public bool TryGetLayer(int layer, out GroupedExperts experts) => _layers.TryGetValue(layer, out experts!);
 
-    /// <summary>
-    /// Lets <see cref="MoeBlock"/> run small bf16 CPU batches through <see cref="FusedLocalMoe"/>
-    /// (router, shared and routed experts in one kernel call) instead of Prepare → dispatch → Combine.
-    /// </summary>
-    public bool FusedDecode { get; init; } = true;
-
     public long WeightBytes => _layers.Values.Sum(e => e.WeightBytes);
 
-    public ValueTask<torch.Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, CancellationToken cancellationToken)
+    public ValueTask<torch.Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, DispatchContext context, CancellationToken cancellationToken)
     {
         if (!_layers.TryGetValue(layer, out var experts))
             throw new InvalidOperationException($"no experts loaded for MoE layer {layer}");

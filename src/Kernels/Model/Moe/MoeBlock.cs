@@ -8,7 +8,8 @@ namespace Llama4Cluster.Kernels.Model.Moe;
 /// the dispatch rows <c>g·x</c>), the dispatcher (experts, local or remote), <see cref="Shared"/>
 /// (computed while the dispatch is in flight) and <see cref="Combine"/>:
 /// <c>y = Shared(x) + Σ_{e∈S} Expert_e(g_e·x)</c>. Each step is synchronous with its own dispose
-/// scope, so an async caller can await the dispatch between them.
+/// scope, so an async caller can await the dispatch between them. How the steps are strung together
+/// (fused, grouped, remote) is the model's <see cref="IMoeExecutor"/>.
 /// </summary>
 public sealed class MoeBlock : IDisposable
 {
@@ -21,6 +22,9 @@ public sealed class MoeBlock : IDisposable
     }
 
     public Router Router { get; }
+
+    /// <summary>The shared expert's weights (the fused kernel reads them directly).</summary>
+    internal SwiGluMlp SharedExpert => _shared;
 
     /// <summary>Routes x <c>[T, D]</c> and builds the rows to dispatch, grouped by expert.</summary>
     public ExpertDispatchBatch Prepare(Tensor x)
@@ -64,27 +68,6 @@ public sealed class MoeBlock : IDisposable
         using var scope = NewDisposeScope();
         var routed = torch.zeros_like(shared).index_add_(0, batch.TokenIndex, expertOutputs, 1.0);
         return shared.add(routed).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>The whole block through <paramref name="dispatcher"/>. Returns an owned tensor (no scope).</summary>
-    public async ValueTask<Tensor> ForwardAsync(int layer, Tensor x, IExpertDispatcher dispatcher, CancellationToken cancellationToken)
-    {
-        if (dispatcher is LocalExpertDispatcher { FusedDecode: true } local && local.TryGetLayer(layer, out var experts)
-            && FusedLocalMoe.Applies(x, experts, _shared))
-            return FusedLocalMoe.Forward(x, Router, experts, _shared);
-
-        using var batch = Prepare(x);
-        var pending = dispatcher.DispatchAsync(layer, batch, cancellationToken);
-        Tensor shared = Shared(x).DetachFromDisposeScope();
-        try
-        {
-            using var outputs = await pending.ConfigureAwait(false);
-            return Combine(shared, batch, outputs).DetachFromDisposeScope();
-        }
-        finally
-        {
-            shared.Dispose();
-        }
     }
 
     public void Dispose()

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// The gateway's step loop as the HTTP layer sees it: sequences are submitted, join the running batch at a later

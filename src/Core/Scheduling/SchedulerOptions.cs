@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// Limits of <see cref="ContinuousBatchScheduler"/>. Checked by <see cref="SchedulerOptionsValidator"/>.

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// A submission's prompt plus its max tokens exceeds the model's context (OpenAI's <c>context_length_exceeded</c>,

@@ -1,8 +1,7 @@
 using Llama4Cluster.Core.Generation;
-using Llama4Cluster.Kernels.Engine;
 using Microsoft.Extensions.Logging;
 
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 public sealed partial class ContinuousBatchScheduler
 {

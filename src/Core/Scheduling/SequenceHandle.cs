@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// A submitted sequence: its events (tokens, then one <see cref="FinishedEvent"/> or <see cref="FailedEvent"/>, then the

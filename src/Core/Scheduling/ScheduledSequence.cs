@@ -1,10 +1,7 @@
-using System.Collections.Immutable;
-using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Core.Generation;
-using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
 
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// The scheduler's record of one sequence, owned by its step loop (not thread-safe). It holds the sequence's full token
@@ -18,7 +15,7 @@ internal sealed class ScheduledSequence
     private readonly Action<int, SampledToken> _emit;
     private readonly CancellationToken _clientGone;
 
-    public ScheduledSequence(SequenceHandle handle, SequenceSubmission submission, int[] prompt, SequenceStart start,
+    public ScheduledSequence(SequenceHandle handle, SequenceSubmission submission, int[] prompt, SequenceSettings start,
         Func<int, bool> isStop, TimeSpan timeout, long deadline)
     {
         Handle = handle;
@@ -44,7 +41,7 @@ internal sealed class ScheduledSequence
     public SamplingParams Sampling => _record.Request.Sampling;
 
     /// <summary>Sent with the sequence's first step only: creates its cache and sampler on its rank.</summary>
-    public SequenceStart Start { get; }
+    public SequenceSettings Start { get; }
 
     public TimeSpan Timeout { get; }
 
@@ -77,7 +74,7 @@ internal sealed class ScheduledSequence
 
     /// <summary>The next step's part for this sequence: a prompt chunk of at most <paramref name="budget"/> tokens
     /// (sampling only after the prompt's last chunk), or its last generated token.</summary>
-    public SequenceStep Plan(int budget)
+    public SequenceWork Plan(int budget)
     {
         var start = Started ? null : Start;
         Started = true;
@@ -85,24 +82,22 @@ internal sealed class ScheduledSequence
         {
             StepTokens = 1;
             StepSamples = true;
-            return new SequenceStep(Id, [_record.LastToken], start, Sample: true);
+            return new SequenceWork(Id, new[] { _record.LastToken }, start, Sample: true);
         }
 
         int n = Math.Min(Prompt.Length - Prefilled, budget);
         StepTokens = n;
         StepSamples = Prefilled + n == Prompt.Length;
-        return new SequenceStep(Id, ImmutableArray.Create(Prompt, Prefilled, n), start, StepSamples);
+        return new SequenceWork(Id, Prompt.AsMemory(Prefilled, n), start, StepSamples);
     }
 
     /// <summary>The rank took the step in flight; <paramref name="sample"/> is its sample when the step asked for one.
     /// Emits the token unless it ends the sequence. Returns whether the sequence has ended.</summary>
-    public bool Accept(SampledTokenResult? sample)
+    public bool Accept(SampledToken? sample)
     {
         if (Prefilling) Prefilled += StepTokens;
         if (sample is null) return false;
-        var token = new SampledToken(sample.TokenId, sample.Logprob,
-            Sampling.TopLogprobs is null ? null : sample.TopLogprobs.IsDefault ? [] : sample.TopLogprobs.Select(t => new TokenLogprob(t.TokenId, t.Logprob)).ToArray());
-        _record.Accept(token, _emit);
+        _record.Accept(sample, _emit);
         return _record.Finished;
     }
 

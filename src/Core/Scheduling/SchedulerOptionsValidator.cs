@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>Checks <see cref="SchedulerOptions"/>; each message says how to fix the setting.</summary>
 public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOptions>

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// The scheduler's state at one moment.

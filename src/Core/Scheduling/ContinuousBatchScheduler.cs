@@ -1,12 +1,9 @@
-using System.Collections.Immutable;
 using System.Threading.Channels;
-using Llama4Cluster.Contracts.Attention;
-using Llama4Cluster.Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// Iteration-level continuous batching over the attention ranks (Orca, OSDI '22; vLLM's scheduler). One step loop;
@@ -32,7 +29,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private static long s_nextId = Random.Shared.NextInt64(1, 1L << 62);
 
     private readonly IStepBackend _backend;
-    private readonly ServedModel _model;
+    private readonly ModelLimits _model;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly int _maxRunning;
@@ -41,7 +38,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private readonly long _kvCapacity;
     private readonly TimeSpan _defaultTimeout;
     private readonly TimeSpan _retryAfter;
-    private readonly ImmutableArray<int> _eosTokenIds;
+    private readonly IReadOnlyList<int> _eosTokenIds;
 
     private readonly Lock _queueLock = new();
     private readonly Queue<ScheduledSequence> _waiting = new(); // guarded by _queueLock
@@ -62,7 +59,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private long _kvTokens;
     private long _steps;
 
-    public ContinuousBatchScheduler(IStepBackend backend, ServedModel model, IOptions<SchedulerOptions> options,
+    public ContinuousBatchScheduler(IStepBackend backend, ModelLimits model, IOptions<SchedulerOptions> options,
         ILogger<ContinuousBatchScheduler> logger, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -85,7 +82,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         _kvCapacity = o.ResolveKvTokenCapacity(model.MaxModelLength);
         _defaultTimeout = o.DefaultTimeout;
         _retryAfter = o.RetryAfter;
-        _eosTokenIds = [.. model.EosTokenIds];
+        _eosTokenIds = model.EosTokenIds.ToArray();
         _rankLoad = new int[backend.Ranks];
         _toRelease = new List<long>[backend.Ranks];
         for (int r = 0; r < _toRelease.Length; r++) _toRelease[r] = new List<long>();
@@ -109,12 +106,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             throw new ArgumentException($"Timeout must be positive (or infinite); got {timeout}.", nameof(submission));
 
         var p = submission.Sampling;
-        var start = new SequenceStart
-        {
-            Temperature = p.Temperature, TopP = p.TopP, TopK = p.TopK, MinP = p.MinP, Seed = p.Seed,
-            RepetitionPenalty = p.RepetitionPenalty, PresencePenalty = p.PresencePenalty, FrequencyPenalty = p.FrequencyPenalty,
-            StopTokenIds = [.. p.StopTokenIds], IgnoreEos = p.IgnoreEos, TopLogprobs = p.TopLogprobs, EosTokenIds = _eosTokenIds,
-        };
+        var start = new SequenceSettings(p, _eosTokenIds);
         var stops = new HashSet<int>([.. p.StopTokenIds, .. p.IgnoreEos ? [] : _eosTokenIds]);
         long now = _time.GetTimestamp();
         var handle = new SequenceHandle(Interlocked.Increment(ref s_nextId), prompt.Length, _time.GetUtcNow());
@@ -208,7 +200,8 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
 
         int prefillBudget = _maxStepTokens - decodes; // >= 1 when anything prefills: MaxStepTokens >= MaxRunningSequences
         int prefillTokens = 0;
-        var steps = new ImmutableArray<SequenceStep>.Builder?[_backend.Ranks];
+        var steps = new List<SequenceWork>?[_backend.Ranks];
+        long started = _time.GetTimestamp();
         foreach (var s in _running)
         {
             bool prefill = s.Prefilling;
@@ -221,15 +214,15 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             }
 
             (batches[s.Rank] ??= new List<ScheduledSequence>()).Add(s);
-            (steps[s.Rank] ??= ImmutableArray.CreateBuilder<SequenceStep>()).Add(part);
+            (steps[s.Rank] ??= new List<SequenceWork>()).Add(part);
         }
 
         long step = Interlocked.Increment(ref _steps);
         var releases = StartReleases();
-        var calls = new List<(int Rank, Task<(StepResponse? Response, Exception? Error)> Call)>();
+        var calls = new List<(int Rank, Task<(RankStepResult? Response, Exception? Error)> Call)>();
         for (int r = 0; r < steps.Length; r++)
         {
-            if (steps[r] is { } b) calls.Add((r, StepRankAsync(r, new StepRequest(step, b.ToImmutable()), stoppingToken)));
+            if (steps[r] is { } b) calls.Add((r, StepRankAsync(r, new RankStep(step, b), stoppingToken)));
         }
 
         await Task.WhenAll(calls.Select(c => (Task)c.Call).Concat(releases));
@@ -260,7 +253,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             var samples = response!.Samples;
             foreach (var s in members)
             {
-                if (!s.Accept(s.StepSamples ? samples[k++] : null)) continue;
+                if (!s.Accept(s.StepSamples ? samples[k++].Token : null)) continue;
                 var end = s.Finished();
                 LogFinished(s.Id, end.Reason, s.Generated.Count);
                 Retire(s, end);
@@ -275,7 +268,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             try
             {
                 observers(new SchedulerStepInfo(step, calls.Count, sequences, prefillTokens, decodes, admitted, finished, failed,
-                    _running.Count, WaitingCount()));
+                    _running.Count, WaitingCount(), _time.GetElapsedTime(started)));
             }
             catch (Exception e)
             {
@@ -378,7 +371,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         Publish();
     }
 
-    private async Task<(StepResponse? Response, Exception? Error)> StepRankAsync(int rank, StepRequest request, CancellationToken stoppingToken)
+    private async Task<(RankStepResult? Response, Exception? Error)> StepRankAsync(int rank, RankStep request, CancellationToken stoppingToken)
     {
         try
         {
@@ -391,18 +384,18 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     }
 
     /// <summary>A response that does not hold one sample per sampling sequence, in request order, is the rank's error.</summary>
-    private static InvalidOperationException? Mismatch(int rank, long step, List<ScheduledSequence> members, StepResponse response)
+    private static InvalidOperationException? Mismatch(int rank, long step, List<ScheduledSequence> members, RankStepResult response)
     {
         var samples = response.Samples;
         int expected = members.Count(s => s.StepSamples);
-        int got = samples.IsDefault ? 0 : samples.Length;
+        int got = samples?.Count ?? 0;
         if (got != expected)
             return new InvalidOperationException($"attention rank {rank} returned {got} samples for step {step}; {expected} sequences asked for one");
         int k = 0;
         foreach (var s in members)
         {
             if (!s.StepSamples) continue;
-            if (samples[k].SequenceId != s.Id)
+            if (samples![k].SequenceId != s.Id)
                 return new InvalidOperationException($"attention rank {rank} returned sample {k} of step {step} for sequence {samples[k].SequenceId}; expected {s.Id}");
             k++;
         }
@@ -427,7 +420,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private Task ReleaseEndedAsync() => Task.WhenAll(StartReleases());
 
     /// <summary>Best effort: a rank that cannot release is failing or gone, and its state with it.</summary>
-    private async Task ReleaseQuietlyAsync(int rank, ImmutableArray<long> ids)
+    private async Task ReleaseQuietlyAsync(int rank, long[] ids)
     {
         try
         {
@@ -485,7 +478,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         if (submission.Sampling is null) throw new ArgumentException("Sampling is required", nameof(submission));
         submission.Sampling.Validate();
         var prompt = submission.PromptTokens.ToArray();
-        int vocab = _model.Config.VocabSize;
+        int vocab = _model.VocabSize;
         for (int i = 0; i < prompt.Length; i++)
         {
             if ((uint)prompt[i] >= (uint)vocab)

@@ -1,8 +1,7 @@
 using Llama4Cluster.Core.Generation;
-using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
 
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>What a <see cref="SequenceHandle"/> reports, in order: tokens, then exactly one end event.</summary>
 public abstract record SequenceEvent;

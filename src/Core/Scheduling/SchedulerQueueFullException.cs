@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>The waiting queue is at its bound; the client should retry after <see cref="RetryAfter"/>.</summary>
 public sealed class SchedulerQueueFullException(int waiting, TimeSpan retryAfter)

@@ -1,6 +1,6 @@
 using Llama4Cluster.Core.Sampling;
 
-namespace Llama4Cluster.Gateway.Scheduling;
+namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// One sequence to generate. <see cref="SamplingParams.MaxTokens"/> bounds it; the model's EOS ids and

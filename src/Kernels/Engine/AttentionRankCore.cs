@@ -1,0 +1,209 @@
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Scheduling;
+using Llama4Cluster.Kernels.Model;
+using Llama4Cluster.Kernels.Model.Moe;
+using TorchSharp;
+
+namespace Llama4Cluster.Kernels.Engine;
+
+/// <summary>
+/// One attention rank's engine core, the same in one process (<see cref="LocalStepBackend"/>) and in the cluster (the
+/// attention grain is a thin adapter over it): the sequence table (each sequence's KV cache, sampler and the tokens its
+/// penalties read), one <see cref="StepAsync"/> per engine step that packs the sequences' new tokens into forward passes
+/// of at most <c>maxPassTokens</c> tokens (long prefills become several passes, each with its own
+/// <see cref="DispatchContext"/>), and sampling. Protocol (<see cref="IStepBackend"/>): <see cref="SequenceWork.Start"/> on
+/// a sequence's first step only; a step is validated whole before any state changes; a step that fails drops the state of
+/// every sequence in it (their caches are part-way through the step) and reports them through
+/// <see cref="SequencesDropped"/>, so the owner of the tokens can start them again by re-prefilling. Not thread-safe: one
+/// step at a time.
+/// </summary>
+public sealed class AttentionRankCore : IDisposable
+{
+    private readonly Dictionary<long, RankSequence> _sequences = new();
+    private readonly Func<bool, int> _maxPassTokens;
+
+    /// <param name="model">The rank's weights; its MoE executor reaches the experts.</param>
+    /// <param name="rank">The rank's number (errors name it).</param>
+    /// <param name="maxPassTokens">Most tokens in one forward pass, given whether the step returns full logits (a cluster
+    /// rank keeps each pass's dispatch and logits messages under its message budget); null: no limit.</param>
+    public AttentionRankCore(Llama4TextModel model, int rank = 0, Func<bool, int>? maxPassTokens = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Model = model;
+        Rank = rank;
+        _maxPassTokens = maxPassTokens ?? (_ => int.MaxValue);
+    }
+
+    public Llama4TextModel Model { get; }
+
+    public int Rank { get; }
+
+    /// <summary>Sequences holding state on this rank.</summary>
+    public int SequenceCount => _sequences.Count;
+
+    /// <summary>Bytes allocated by the sequences' KV caches.</summary>
+    public long CacheBytes => _sequences.Values.Sum(s => s.Cache.AllocatedBytes);
+
+    /// <summary>Raised with the ids whose state a failed step dropped (a failover hook: their tokens must be re-prefilled).</summary>
+    public event Action<IReadOnlyList<long>, Exception>? SequencesDropped;
+
+    /// <summary>Runs one engine step: every sequence's new tokens, then a sample for each that asked, in step order.</summary>
+    public async Task<RankStepResult> StepAsync(RankStep step, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var states = Admit(step);
+        try
+        {
+            return await RunAsync(step, states, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            var dropped = new List<long>(states.Count);
+            foreach (var s in states)
+            {
+                if (_sequences.Remove(s.Id)) dropped.Add(s.Id);
+                s.Dispose();
+            }
+
+            SequencesDropped?.Invoke(dropped, e);
+            throw;
+        }
+    }
+
+    /// <summary>Drops the state of ended sequences; unknown ids are ignored.</summary>
+    public void Release(IEnumerable<long> sequenceIds)
+    {
+        ArgumentNullException.ThrowIfNull(sequenceIds);
+        foreach (long id in sequenceIds)
+        {
+            if (_sequences.Remove(id, out var s)) s.Dispose();
+        }
+    }
+
+    /// <summary>Finds or creates each sequence's state; validates the whole step before any state changes.</summary>
+    private List<RankSequence> Admit(RankStep step)
+    {
+        if (step.Sequences is null || step.Sequences.Count == 0) throw new ArgumentException("a step needs at least one sequence");
+        var seen = new HashSet<long>();
+        foreach (var s in step.Sequences)
+        {
+            if (!seen.Add(s.SequenceId)) throw new ArgumentException($"sequence {s.SequenceId} appears twice in step {step.Step}");
+            if (s.Tokens.IsEmpty) throw new ArgumentException($"sequence {s.SequenceId}: a step needs at least one new token");
+            if (s.Start is not null && _sequences.ContainsKey(s.SequenceId))
+                throw new ArgumentException($"sequence {s.SequenceId} is already running on rank {Rank}; Start is for its first step only");
+            if (s.Start is null && !_sequences.ContainsKey(s.SequenceId))
+                throw new ArgumentException($"sequence {s.SequenceId} is unknown on rank {Rank}: send Start with its first step (or re-prefill it after a failure)");
+            if (s.Start is not null) s.Start.Sampling.Validate();
+        }
+
+        var states = new List<RankSequence>(step.Sequences.Count);
+        foreach (var s in step.Sequences)
+        {
+            if (s.Start is { } start)
+            {
+                var created = new RankSequence(s.SequenceId, new Sampler(start.Sampling, start.EosTokenIds), Model.CreateCache());
+                _sequences.Add(s.SequenceId, created);
+            }
+
+            states.Add(_sequences[s.SequenceId]);
+        }
+
+        return states;
+    }
+
+    /// <summary>Forward passes over the step's tokens, packed in step order under the pass budget, then sampling.</summary>
+    private async Task<RankStepResult> RunAsync(RankStep step, List<RankSequence> states, CancellationToken cancellationToken)
+    {
+        var work = step.Sequences;
+        bool anyLogits = work.Any(s => s.ReturnLogits);
+        int budget = Math.Max(1, _maxPassTokens(anyLogits));
+        var samples = new SequenceSample?[work.Count];
+        var logitRows = anyLogits ? new List<float>() : null;
+        var offsets = new int[work.Count];
+        int vocab = Model.Config.VocabSize;
+        for (int pass = 0; Enumerable.Range(0, work.Count).Any(i => offsets[i] < work[i].Tokens.Length); pass++)
+        {
+            var (slices, owners) = Pack(work, states, offsets, budget);
+            float[] rows;
+            using (var logits = await Model.ForwardAsync(slices, new DispatchContext(step.Step, pass), cancellationToken).ConfigureAwait(false))
+                rows = logits is null ? [] : Rows(logits);
+            int row = 0;
+            for (int k = 0; k < owners.Count; k++)
+            {
+                var (i, n, last) = owners[k];
+                var seq = work[i];
+                states[i].Fed(seq.Tokens.Span.Slice(offsets[i], n));
+                offsets[i] += n;
+                int produced = slices[k].Logits switch { LogitsRequest.All => n, LogitsRequest.Last => 1, _ => 0 };
+                if (seq.ReturnLogits) logitRows!.AddRange(rows.AsSpan(row * vocab, n * vocab));
+                if (seq.Sample && last) samples[i] = states[i].Sample(rows.AsSpan((row + produced - 1) * vocab, vocab));
+                row += produced;
+            }
+        }
+
+        return new RankStepResult([.. samples.OfType<SequenceSample>()], logitRows?.ToArray(), logitRows is null ? 0 : logitRows.Count / vocab);
+    }
+
+    /// <summary>One pass: each sequence's remaining tokens in step order until the budget is spent.</summary>
+    private static (List<SequenceSlice> Slices, List<(int Index, int Count, bool Last)> Owners) Pack(
+        IReadOnlyList<SequenceWork> work, List<RankSequence> states, int[] offsets, int budget)
+    {
+        var slices = new List<SequenceSlice>();
+        var owners = new List<(int Index, int Count, bool Last)>();
+        int left = budget;
+        for (int i = 0; i < work.Count && left > 0; i++)
+        {
+            var seq = work[i];
+            int remaining = seq.Tokens.Length - offsets[i];
+            if (remaining == 0) continue;
+            int n = Math.Min(remaining, left);
+            bool last = n == remaining;
+            var want = seq.ReturnLogits ? LogitsRequest.All : seq.Sample && last ? LogitsRequest.Last : LogitsRequest.None;
+            slices.Add(new SequenceSlice(states[i].Cache, seq.Tokens.Slice(offsets[i], n).ToArray(), want));
+            owners.Add((i, n, last));
+            left -= n;
+        }
+
+        return (slices, owners);
+    }
+
+    private static float[] Rows(torch.Tensor logits)
+    {
+        using var cpu = logits.cpu();
+        return cpu.data<float>().ToArray();
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _sequences.Values) s.Dispose();
+        _sequences.Clear();
+    }
+
+    /// <summary>A sequence on this rank: its KV cache, sampler and the tokens the sampler's penalties read.</summary>
+    private sealed class RankSequence(long id, Sampler sampler, KvCache cache) : IDisposable
+    {
+        private readonly List<int> _prompt = new();
+        private readonly List<int> _generated = new();
+        private bool _sampled;
+
+        public long Id { get; } = id;
+
+        public KvCache Cache { get; } = cache;
+
+        /// <summary>Tokens fed before the first sample are the prompt; after it, generated tokens.</summary>
+        public void Fed(ReadOnlySpan<int> tokens)
+        {
+            var into = _sampled ? _generated : _prompt;
+            foreach (int t in tokens) into.Add(t);
+        }
+
+        public SequenceSample Sample(ReadOnlySpan<float> logits)
+        {
+            var token = sampler.Sample(logits, _prompt, _generated);
+            _sampled = true;
+            return new SequenceSample(Id, token);
+        }
+
+        public void Dispose() => Cache.Dispose();
+    }
+}
