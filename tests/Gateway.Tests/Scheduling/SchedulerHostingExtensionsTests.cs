@@ -1,4 +1,5 @@
 using Llama4Cluster.Core.Scheduling;
+using Llama4Cluster.Core.Tests.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -11,7 +12,7 @@ public sealed class SchedulerHostingExtensionsTests
     [Fact]
     public void OneSchedulerServesAsGenerationSchedulerAndHostedServiceEvenWhenAddedTwice()
     {
-        var services = new ServiceCollection().AddLogging().AddSingleton(TestModel.Served).AddSingleton<IStepBackend>(new FakeStepBackend(2));
+        var services = new ServiceCollection().AddLogging().AddSingleton(ServedTestModel.Served).AddSingleton<IStepBackend>(new FakeStepBackend(2));
         services.AddGenerationScheduler(o => o.MaxRunningSequences = 8).AddGenerationScheduler();
         using var provider = services.BuildServiceProvider();
 
@@ -25,7 +26,7 @@ public sealed class SchedulerHostingExtensionsTests
     [Fact]
     public void InvalidOptionsAreReportedWhenResolved()
     {
-        var services = new ServiceCollection().AddLogging().AddSingleton(TestModel.Served).AddSingleton<IStepBackend>(new FakeStepBackend(1));
+        var services = new ServiceCollection().AddLogging().AddSingleton(ServedTestModel.Served).AddSingleton<IStepBackend>(new FakeStepBackend(1));
         services.AddGenerationScheduler(o => o.MaxWaitingRequests = 0);
         using var provider = services.BuildServiceProvider();
 
@@ -37,7 +38,7 @@ public sealed class SchedulerHostingExtensionsTests
     public async Task HostedSchedulerServesUntilTheHostStops()
     {
         var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton(TestModel.Served).AddSingleton<IStepBackend>(new FakeStepBackend(2)).AddGenerationScheduler();
+        builder.Services.AddSingleton(ServedTestModel.Served).AddSingleton<IStepBackend>(new FakeStepBackend(2)).AddGenerationScheduler();
         using var host = builder.Build();
         await host.StartAsync();
         var scheduler = host.Services.GetRequiredService<IGenerationScheduler>();

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace Llama4Cluster.Gateway.Tests.Scheduling;
+namespace Llama4Cluster.Core.Tests.Scheduling;
 
 /// <summary>
 /// Holds the steps of a <see cref="FakeStepBackend"/> at their entry until the test lets them through, and reports

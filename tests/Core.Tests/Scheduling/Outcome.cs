@@ -1,10 +1,8 @@
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Generation;
-using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
 
-namespace Llama4Cluster.Gateway.Tests.Scheduling;
+namespace Llama4Cluster.Core.Tests.Scheduling;
 
 /// <summary>What a sequence's handle reported: its emitted tokens and its one end event.</summary>
 internal sealed record Outcome(IReadOnlyList<int> Tokens, IReadOnlyList<SampledToken> Details, SequenceEvent End)

@@ -1,12 +1,10 @@
 using System.Collections.Concurrent;
-using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Sampling;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace Llama4Cluster.Gateway.Tests.Scheduling;
+namespace Llama4Cluster.Core.Tests.Scheduling;
 
 /// <summary>A <see cref="ContinuousBatchScheduler"/> over a <see cref="FakeStepBackend"/> with a manual clock; stops it on dispose.</summary>
 internal sealed class SchedulerHarness : IAsyncDisposable

@@ -1,9 +1,8 @@
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace Llama4Cluster.Gateway.Tests.Scheduling;
+namespace Llama4Cluster.Core.Tests.Scheduling;
 
 public sealed class SchedulerOptionsValidatorTests
 {

@@ -1,11 +1,9 @@
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Generation;
-using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
-using static Llama4Cluster.Gateway.Tests.Scheduling.SchedulerHarness;
+using static Llama4Cluster.Core.Tests.Scheduling.SchedulerHarness;
 
-namespace Llama4Cluster.Gateway.Tests.Scheduling;
+namespace Llama4Cluster.Core.Tests.Scheduling;
 
 public sealed class ContinuousBatchSchedulerTests
 {
@@ -240,7 +238,7 @@ public sealed class ContinuousBatchSchedulerTests
     {
         // Prompts of 5 tokens: the history reaches 8 tokens at the fourth sample, which is EOS; before it, 100 + length.
         var eos = TestModel.Eos;
-        var otherEos = TestModel.Served.EosTokenIds[^1];
+        var otherEos = TestModel.Limits.EosTokenIds[^1];
         await using var h = new SchedulerHarness(ranks: 2, next: history => history.Count >= 8 ? (history[0] == 9 ? otherEos : eos) : 100 + history.Count);
         int[] P(int first) => [first, 3, 3, 3, 3];
         var plain = h.Submit(P(3), Greedy(10));
@@ -272,7 +270,7 @@ public sealed class ContinuousBatchSchedulerTests
 
         // The ranks' samplers get the same stop rules.
         var start = h.Backend.StartOf(stopIdIgnoringEos.Id);
-        Assert.Equal(TestModel.Served.EosTokenIds, start.EosTokenIds);
+        Assert.Equal(TestModel.Limits.EosTokenIds, start.EosTokenIds);
         Assert.Equal(new[] { 106 }, start.Sampling.StopTokenIds);
         Assert.True(start.Sampling.IgnoreEos);
         Assert.False(h.Backend.StartOf(plain.Id).Sampling.IgnoreEos);

@@ -2,9 +2,8 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Scheduling;
 
-namespace Llama4Cluster.Gateway.Tests.Scheduling;
+namespace Llama4Cluster.Core.Tests.Scheduling;
 
 /// <summary>
 /// A scripted set of attention ranks that keeps the protocol of the attention grain: Start exactly once, on a

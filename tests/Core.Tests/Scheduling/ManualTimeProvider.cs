@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Gateway.Tests.Scheduling;
+namespace Llama4Cluster.Core.Tests.Scheduling;
 
 /// <summary>A clock that moves only when the test says: deadlines without waiting.</summary>
 internal sealed class ManualTimeProvider : TimeProvider

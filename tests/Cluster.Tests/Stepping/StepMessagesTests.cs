@@ -1,0 +1,80 @@
+using System.Reflection;
+using Llama4Cluster.Cluster.Stepping;
+using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Scheduling;
+
+namespace Llama4Cluster.Cluster.Tests.Stepping;
+
+public sealed class StepMessagesTests
+{
+    /// <summary>Every sampling parameter set to a value other than its default, so a field dropped either way shows.</summary>
+    private static readonly SamplingParams s_everything = new()
+    {
+        Temperature = 0.7f, TopP = 0.9f, TopK = 40, MinP = 0.05f, Seed = 1234, RepetitionPenalty = 1.1f, PresencePenalty = 0.3f,
+        FrequencyPenalty = 0.2f, StopTokenIds = [7, 9], IgnoreEos = true, TopLogprobs = 3, MaxTokens = 77,
+    };
+
+    [Fact]
+    public void EverySamplingParameterSurvivesTheWireBothWays()
+    {
+        var settings = new SequenceSettings(s_everything, [2, 5]);
+        var back = StepMessages.FromWire(StepMessages.ToWire(settings));
+
+        // Compare property by property (records with list members do not compare by value).
+        foreach (var p in typeof(SamplingParams).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            object? expected = p.GetValue(s_everything), actual = p.GetValue(back.Sampling);
+            if (expected is IEnumerable<int> list) Assert.Equal(list, (IEnumerable<int>)actual!);
+            else Assert.Equal(expected, actual);
+            Assert.NotEqual(p.GetValue(new SamplingParams()) is IEnumerable<int> d ? string.Join(",", d) : p.GetValue(new SamplingParams())?.ToString(),
+                expected is IEnumerable<int> e ? string.Join(",", e) : expected?.ToString()); // the test sets every field
+        }
+
+        Assert.Equal([2, 5], back.EosTokenIds);
+    }
+
+    [Fact]
+    public void AStepAndItsResultRoundTrip()
+    {
+        var step = new RankStep(42, [
+            new SequenceWork(1, new[] { 3, 4, 5 }, new SequenceSettings(s_everything, [2]), Sample: true),
+            new SequenceWork(2, new[] { 6 }, null, Sample: false, ReturnLogits: true),
+        ]);
+        var back = StepMessages.FromWire(StepMessages.ToWire(step));
+        Assert.Equal(42, back.Step);
+        Assert.Equal(2, back.Sequences.Count);
+        Assert.Equal([3, 4, 5], back.Sequences[0].Tokens.ToArray());
+        Assert.NotNull(back.Sequences[0].Start);
+        Assert.True(back.Sequences[0].Sample);
+        Assert.Null(back.Sequences[1].Start);
+        Assert.True(back.Sequences[1].ReturnLogits);
+
+        var result = new RankStepResult([
+            new SequenceSample(1, new SampledToken(11, -0.5f, [new TokenLogprob(11, -0.5f), new TokenLogprob(12, -1.5f)])),
+            new SequenceSample(3, new SampledToken(13, null, null)),
+            new SequenceSample(4, new SampledToken(14, -0.1f, [])),
+        ], [1f, 2f, 3f, 4f, 5f, 6f], LogitRows: 2);
+        var wire = StepMessages.ToWire(result);
+        Assert.Equal([2L, 3L], wire.Logits!.Shape.ToArray());
+        var r = StepMessages.FromWire(wire);
+        Assert.Equal([1L, 3L, 4L], r.Samples.Select(s => s.SequenceId));
+        Assert.Equal([11, 13, 14], r.Samples.Select(s => s.Token.TokenId));
+        Assert.Equal(-0.5f, r.Samples[0].Token.Logprob);
+        Assert.Equal([new TokenLogprob(11, -0.5f), new TokenLogprob(12, -1.5f)], r.Samples[0].Token.TopLogprobs!);
+        Assert.Null(r.Samples[1].Token.Logprob);
+        Assert.Null(r.Samples[1].Token.TopLogprobs); // not asked: no list
+        Assert.NotNull(r.Samples[2].Token.TopLogprobs); // asked, none: an empty list
+        Assert.Empty(r.Samples[2].Token.TopLogprobs!);
+        Assert.Equal([1f, 2f, 3f, 4f, 5f, 6f], r.Logits!);
+        Assert.Equal(2, r.LogitRows);
+    }
+
+    [Fact]
+    public void AWireStartWithoutListsMapsToEmptyOnes()
+    {
+        var settings = StepMessages.FromWire(new SequenceStart { StopTokenIds = default, EosTokenIds = default });
+        Assert.Empty(settings.Sampling.StopTokenIds);
+        Assert.Empty(settings.EosTokenIds);
+    }
+}
