@@ -71,7 +71,7 @@ public static class KernelBenchmark
         {
             using var inner = NewDisposeScope();
             int c = call++ % copies;
-            AttentionCore.Attend(q, k[c], v[c], context - 1, 0, null, scale);
+            AttentionCore.Attend(q, k[c], v[c], context - 1, 0, null, scale, KernelPolicy.CpuBf16);
         }, o.SecondsPerCase);
         return new KernelBenchmarkRow($"decode attention, {context} ctx (H={o.Heads}, KV={o.KvHeads}, hd={o.HeadDim})", "GB/s KV",
             bytes / seconds / 1e9, "memory read", bandwidth, 0.7);

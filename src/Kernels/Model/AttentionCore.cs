@@ -16,11 +16,11 @@ public static class AttentionCore
     /// q <c>[n, H, hd]</c> at absolute positions <c>q0…</c>; keys/values <c>[m, KV, hd]</c> at <c>k0…</c>
     /// (the last key is the last query's own). Returns <c>[n, H·hd]</c> in q's dtype; softmax in fp32.
     /// </summary>
-    public static Tensor Attend(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale)
+    public static Tensor Attend(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale, KernelPolicy kernels)
     {
         long n = q.shape[0], m = keys.shape[0];
         bool masked = n > 1 || k0 + m - 1 != q0 || (chunk is { } c && k0 / c != q0 / c);
-        if (!masked && Bf16DecodeAttention.CanUse(q, keys, values))
+        if (kernels.StreamsDecodeAttention(masked) && Bf16DecodeAttention.CanUse(q, keys, values))
         {
             return Bf16DecodeAttention.Attend(q, keys, values, scale);
         }

@@ -26,9 +26,12 @@ public sealed class AttentionLayer : IDisposable
     private readonly double _floorScale;
     private readonly double _attnScale;
     private readonly double _scale;
+    private readonly KernelPolicy _kernels;
 
-    public AttentionLayer(Llama4TextConfig config, int layer, Tensor qkv, Tensor o)
+    /// <param name="kernels">Null: decided from how <paramref name="qkv"/> is held (<see cref="KernelPolicy.For(Tensor)"/>).</param>
+    public AttentionLayer(Llama4TextConfig config, int layer, Tensor qkv, Tensor o, KernelPolicy? kernels = null)
     {
+        _kernels = kernels ?? KernelPolicy.For(qkv);
         _layer = layer;
         _qkv = qkv;
         _o = o;
@@ -51,7 +54,7 @@ public sealed class AttentionLayer : IDisposable
     {
         using var scope = NewDisposeScope();
         long t = x.shape[0];
-        var qkv = Projection.Apply(x, _qkv);
+        var qkv = _kernels.Linear(x, _qkv);
         var q = qkv.narrow(1, 0, _heads * _headDim).reshape(t, _heads, _headDim);
         var k = qkv.narrow(1, _heads * _headDim, _kvHeads * _headDim).reshape(t, _kvHeads, _headDim);
         var v = qkv.narrow(1, (_heads + _kvHeads) * _headDim, _kvHeads * _headDim).reshape(t, _kvHeads, _headDim);
@@ -79,11 +82,11 @@ public sealed class AttentionLayer : IDisposable
             int n = slice.Tokens.Count;
             var cache = slice.Cache.Layer(_layer);
             var (keys, values) = cache.Append(k.narrow(0, row, n), v.narrow(0, row, n));
-            outputs.Add(AttentionCore.Attend(q.narrow(0, row, n), keys, values, slice.Cache.Length, cache.StartPosition, _chunk, _scale));
+            outputs.Add(AttentionCore.Attend(q.narrow(0, row, n), keys, values, slice.Cache.Length, cache.StartPosition, _chunk, _scale, _kernels));
             row += n;
         }
         var o = outputs.Count == 1 ? outputs[0] : torch.cat(outputs, 0);
-        return Projection.Apply(o, _o).MoveToOuterDisposeScope();
+        return _kernels.Linear(o, _o).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

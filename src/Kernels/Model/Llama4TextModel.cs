@@ -28,11 +28,15 @@ public sealed class Llama4TextModel : IDisposable
         _norm = norm;
         _lmHead = lmHead;
         MoeExecutor = moe;
+        Kernels = KernelPolicy.For(options);
         _rope = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling, options.Device);
     }
 
     public Llama4TextConfig Config { get; }
     public ModelOptions Options { get; }
+    /// <summary>Which kernels the linear layers and attention run on (chosen at load).</summary>
+    public KernelPolicy Kernels { get; }
+
     /// <summary>How this model's MoE layers run their experts (chosen at load).</summary>
     public IMoeExecutor MoeExecutor { get; }
     public IReadOnlyList<DecoderLayer> Layers => _layers;
@@ -48,6 +52,7 @@ public sealed class Llama4TextModel : IDisposable
         var c = source.Config;
         var dt = options.ComputeDType;
         var dev = options.Device;
+        var kernels = KernelPolicy.For(options);
         long d = c.HiddenSize, hd = c.HeadDim;
         Tensor L(string name, params long[] shape) => source.Load(name, shape, dt, dev).DetachFromDisposeScope();
         Tensor Fuse(params Tensor[] parts)
@@ -69,7 +74,7 @@ public sealed class Llama4TextModel : IDisposable
                 L(p + "self_attn.q_proj.weight", c.NumAttentionHeads * hd, d),
                 L(p + "self_attn.k_proj.weight", c.NumKeyValueHeads * hd, d),
                 L(p + "self_attn.v_proj.weight", c.NumKeyValueHeads * hd, d));
-            var attention = new AttentionLayer(c, i, qkv, L(p + "self_attn.o_proj.weight", d, c.NumAttentionHeads * hd));
+            var attention = new AttentionLayer(c, i, qkv, L(p + "self_attn.o_proj.weight", d, c.NumAttentionHeads * hd), kernels);
             var inNorm = L(p + "input_layernorm.weight", d);
             var postNorm = L(p + "post_attention_layernorm.weight", d);
             SwiGluMlp? dense = null;
@@ -78,22 +83,22 @@ public sealed class Llama4TextModel : IDisposable
             if (c.IsMoeLayer(i))
             {
                 long ff = c.IntermediateSize;
-                var router = new Router(L(f + "router.weight", c.NumLocalExperts, d), c.NumExpertsPerToken);
+                var router = new Router(L(f + "router.weight", c.NumLocalExperts, d), c.NumExpertsPerToken, kernels);
                 var shared = new SwiGluMlp(
                     Fuse(L(f + "shared_expert.gate_proj.weight", ff, d), L(f + "shared_expert.up_proj.weight", ff, d)),
-                    L(f + "shared_expert.down_proj.weight", d, ff));
+                    L(f + "shared_expert.down_proj.weight", d, ff), kernels);
                 moe = new MoeBlock(router, shared);
                 if (local is not null)
                 {
                     var all = Enumerable.Range(0, c.NumLocalExperts).ToArray();
                     var (gateUp, down) = source.LoadExperts(i, all, dt, dev);
-                    local.Add(i, new GroupedExperts(all, gateUp.DetachFromDisposeScope(), down.DetachFromDisposeScope()));
+                    local.Add(i, new GroupedExperts(all, gateUp.DetachFromDisposeScope(), down.DetachFromDisposeScope(), kernels));
                 }
             }
             else
             {
                 long fm = c.IntermediateSizeMlp;
-                dense = new SwiGluMlp(Fuse(L(f + "gate_proj.weight", fm, d), L(f + "up_proj.weight", fm, d)), L(f + "down_proj.weight", d, fm));
+                dense = new SwiGluMlp(Fuse(L(f + "gate_proj.weight", fm, d), L(f + "up_proj.weight", fm, d)), L(f + "down_proj.weight", d, fm), kernels);
             }
             layers[i] = new DecoderLayer(i, inNorm, attention, postNorm, dense, moe, c.RmsNormEps);
             progress?.Report(new LoadProgress(i + 1, totalSteps, $"layer {i}"));
@@ -176,7 +181,7 @@ public sealed class Llama4TextModel : IDisposable
         if (rows.Count == 0) return null;
         var selected = rows.Count == x.shape[0] ? x : x.index_select(0, torch.tensor(rows.ToArray(), dtype: ScalarType.Int64, device: x.device));
         var normed = RmsNorm.Apply(selected, _norm, Config.RmsNormEps);
-        return Projection.Apply(normed, _lmHead).to_type(ScalarType.Float32).DetachFromDisposeScope();
+        return Kernels.Linear(normed, _lmHead).to_type(ScalarType.Float32).DetachFromDisposeScope();
     }
 
     public void Dispose()

@@ -12,12 +12,15 @@ public sealed class SwiGluMlp : IDisposable
     private readonly Tensor _gateUp; // [2F, D]
     private readonly Tensor _down;   // [D, F]
     private readonly int _intermediate;
+    private readonly KernelPolicy _kernels;
 
-    public SwiGluMlp(Tensor gateUp, Tensor down)
+    /// <param name="kernels">Null: decided from how <paramref name="gateUp"/> is held (<see cref="KernelPolicy.For(Tensor)"/>).</param>
+    public SwiGluMlp(Tensor gateUp, Tensor down, KernelPolicy? kernels = null)
     {
         _gateUp = gateUp;
         _down = down;
         _intermediate = (int)down.shape[1];
+        _kernels = kernels ?? KernelPolicy.For(gateUp);
     }
 
     /// <summary><c>[2F, D]</c>: gate rows, then up rows.</summary>
@@ -29,9 +32,9 @@ public sealed class SwiGluMlp : IDisposable
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gu = Projection.Apply(x, _gateUp);
+        var gu = _kernels.Linear(x, _gateUp);
         var h = nn.functional.silu(gu.narrow(-1, 0, _intermediate)).mul_(gu.narrow(-1, _intermediate, _intermediate));
-        return Projection.Apply(h, _down).MoveToOuterDisposeScope();
+        return _kernels.Linear(h, _down).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -182,7 +182,7 @@ public sealed class Bf16DecodeAttentionTests
         Assert.True(mineB.to(torch.float32).allclose(torchB.to(torch.float32), rtol: 3e-2, atol: 3e-2), "bf16 glue differs from the torch path");
 
         // AttentionCore.Attend routes the unmasked decode token to the kernel: same result.
-        var routed = AttentionCore.Attend(qb, kb, vb, m - 1, 0, null, scale);
+        var routed = AttentionCore.Attend(qb, kb, vb, m - 1, 0, null, scale, KernelPolicy.CpuBf16);
         Assert.True(routed.equal(mineB).all().item<bool>());
     }
 
@@ -203,7 +203,7 @@ public sealed class Bf16DecodeAttentionTests
         Assert.Throws<ArgumentException>(() => Bf16DecodeAttention.Attend(q, kt, v, 0.25));
 
         // A query that may not see the whole cache (here: in a later chunk) needs the mask.
-        var masked = AttentionCore.Attend(q, k, v, q0: 12, k0: 0, chunk: 8, scale: 0.25);
+        var masked = AttentionCore.Attend(q, k, v, q0: 12, k0: 0, chunk: 8, scale: 0.25, KernelPolicy.Cpu);
         Assert.True(masked.allclose(AttentionCore.AttendTorch(q, k, v, 12, 0, 8, 0.25)));
     }
 

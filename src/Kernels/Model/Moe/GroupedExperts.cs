@@ -16,7 +16,10 @@ public sealed class GroupedExperts : IDisposable
     private readonly Tensor _down;
     private readonly Dictionary<int, int> _localIndex;
 
-    public GroupedExperts(IReadOnlyList<int> expertIds, Tensor gateUp, Tensor down)
+    private readonly KernelPolicy _kernels;
+
+    /// <param name="kernels">Null: decided from how <paramref name="gateUp"/> and <paramref name="down"/> are held.</param>
+    public GroupedExperts(IReadOnlyList<int> expertIds, Tensor gateUp, Tensor down, KernelPolicy? kernels = null)
     {
         if (gateUp.shape[0] != expertIds.Count || down.shape[0] != expertIds.Count)
             throw new ArgumentException($"expert weights hold {gateUp.shape[0]}/{down.shape[0]} experts for {expertIds.Count} ids");
@@ -25,6 +28,7 @@ public sealed class GroupedExperts : IDisposable
         _down = down;
         _localIndex = ExpertIds.Select((e, i) => (e, i)).ToDictionary(p => p.e, p => p.i);
         Intermediate = (int)down.shape[2];
+        _kernels = kernels ?? (KernelPolicy.For(down).StreamsBf16 ? KernelPolicy.For(gateUp) : KernelPolicy.For(down));
     }
 
     public IReadOnlyList<int> ExpertIds { get; }
@@ -43,7 +47,7 @@ public sealed class GroupedExperts : IDisposable
     /// </summary>
     public Tensor Compute(Tensor inputs, IReadOnlyList<int> experts, IReadOnlyList<int> counts)
     {
-        if (UsesStreamingKernel(inputs))
+        if (_kernels.StreamsExperts(inputs.shape[0]))
             return ComputeStreaming(inputs, experts, counts);
         using var scope = NewDisposeScope();
         var output = torch.empty_like(inputs);
@@ -65,12 +69,6 @@ public sealed class GroupedExperts : IDisposable
         return output.MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// Decode-sized batches of bf16 CPU weights go through the AVX-512 weight-streaming kernel (one
-    /// call for all experts of the layer, every thread busy); torch's bf16 GEMV reads weights at only
-    /// about a quarter of the memory bandwidth (PERFORMANCE.md). Larger batches are GEMM-bound and stay
-    /// on oneDNN.
-    /// </summary>
     /// <summary>Index of <paramref name="expert"/> in this object's weights; a clear error if it is not held here.</summary>
     private int LocalIndex(int expert) =>
         _localIndex.TryGetValue(expert, out int local)
@@ -81,9 +79,8 @@ public sealed class GroupedExperts : IDisposable
     internal GroupedExperts CloneWeights() =>
         new(ExpertIds, _gateUp.clone().DetachFromDisposeScope(), _down.clone().DetachFromDisposeScope());
 
-    /// <summary>Whether the weights are bf16 on the CPU, as the streaming kernel needs.</summary>
-    internal bool Streamable =>
-        _gateUp.device_type == DeviceType.CPU && _gateUp.dtype == ScalarType.BFloat16 && _gateUp.is_contiguous() && _down.is_contiguous();
+    /// <summary>Whether the weights are bf16 on the CPU, as the streaming kernel needs (decided at construction).</summary>
+    internal bool Streamable => _kernels.StreamsBf16;
 
     /// <summary>The kernel's view of expert <paramref name="expert"/>'s weights (addresses into tensors this object keeps alive).</summary>
     internal Bf16ExpertWeights StreamingWeights(int expert)
@@ -93,12 +90,6 @@ public sealed class GroupedExperts : IDisposable
         long gateUpStride = 2L * Intermediate * d * sizeof(ushort), downStride = (long)d * Intermediate * sizeof(ushort);
         return new Bf16ExpertWeights(TensorData.Pointer(_gateUp) + (nint)(local * gateUpStride), TensorData.Pointer(_down) + (nint)(local * downStride), d, Intermediate);
     }
-
-    private bool UsesStreamingKernel(Tensor inputs) =>
-        inputs.device_type == DeviceType.CPU && _gateUp.device_type == DeviceType.CPU
-        && _gateUp.dtype == ScalarType.BFloat16 && _gateUp.is_contiguous() && _down.is_contiguous()
-        && inputs.shape[0] <= Bf16MatMul.MaxDecodeBatch
-        && (inputs.dtype == ScalarType.Float32 || inputs.dtype == ScalarType.BFloat16);
 
     private unsafe Tensor ComputeStreaming(Tensor inputs, IReadOnlyList<int> experts, IReadOnlyList<int> counts)
     {

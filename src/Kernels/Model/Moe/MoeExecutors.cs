@@ -1,5 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Llama4Cluster.Kernels.Model.Moe;
 
@@ -26,8 +24,7 @@ public static class MoeExecutors
     {
         if (remote is not null) return new DispatchingMoeExecutor(remote, ownsDispatcher: false);
         ArgumentNullException.ThrowIfNull(local);
-        bool fused = options.LocalMoe == LocalMoeStrategy.Auto && options.Device.type == DeviceType.CPU
-            && options.ComputeDType == ScalarType.BFloat16 && layers.Count > 0
+        bool fused = options.LocalMoe == LocalMoeStrategy.Auto && KernelPolicy.For(options).StreamsBf16 && layers.Count > 0
             && layers.All(l => FusedLocalMoe.CanFuse(local.Layer(l.Layer), l.Block.SharedExpert));
         return fused ? new FusedLocalMoeExecutor(local) : new DispatchingMoeExecutor(local, ownsDispatcher: true);
     }

@@ -12,10 +12,14 @@ public sealed class Router : IDisposable
 {
     private readonly Tensor _weight; // [E, D]
 
-    public Router(Tensor weight, int topK)
+    private readonly KernelPolicy _kernels;
+
+    /// <param name="kernels">Null: decided from how <paramref name="weight"/> is held (<see cref="KernelPolicy.For(Tensor)"/>).</param>
+    public Router(Tensor weight, int topK, KernelPolicy? kernels = null)
     {
         _weight = weight;
         TopK = topK;
+        _kernels = kernels ?? KernelPolicy.For(weight);
     }
 
     public int TopK { get; }
@@ -44,7 +48,7 @@ public sealed class Router : IDisposable
     {
         float[] logits;
         using (var scope = NewDisposeScope())
-            logits = Projection.Apply(x, _weight).to_type(ScalarType.Float32).cpu().data<float>().ToArray();
+            logits = _kernels.Linear(x, _weight).to_type(ScalarType.Float32).cpu().data<float>().ToArray();
         int t = (int)x.shape[0], e = NumExperts, k = TopK;
         var ids = new int[t * k];
         var weights = new float[t * k];

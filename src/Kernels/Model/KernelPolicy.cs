@@ -1,0 +1,79 @@
+using Llama4Cluster.Kernels.Cpu;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Llama4Cluster.Kernels.Model;
+
+/// <summary>
+/// Which kernels a model's linear layers, experts and decode attention run on, decided once when the weights are loaded
+/// (from where they live and how they are stored) rather than by predicates at every call. With bf16 weights on the
+/// CPU, decode-sized shapes go to the AVX-512/AVX2 weight-streaming kernels (<see cref="Cpu"/>), which read weights at
+/// ~0.7 of the memory bandwidth where libtorch's bf16 GEMV reads ~0.27 (docs/PERFORMANCE.md); everything else, and every
+/// other dtype or device, is libtorch. Only the shape is looked at per call:
+/// <list type="bullet">
+/// <item>linear: at most <see cref="LinearRowLimit"/> rows (from ~4 rows on one matrix the kernel is arithmetic-bound —
+/// .NET 10 exposes no AVX512-BF16 dot product — and oneDNN is as fast; measured 1 row 0.70–0.76 of bandwidth, 8 rows
+/// 0.29–0.33);</item>
+/// <item>routed experts: at most <see cref="Bf16MatMul.MaxDecodeBatch"/> rows per layer (one kernel call for every
+/// expert of the layer keeps all threads busy; larger batches are GEMM-bound);</item>
+/// <item>attention (CPU, fp32 or bf16 caches): one decode token that sees its whole cache (no mask) goes to the decode
+/// kernel, which streams the cache where libtorch's bmm for one query row does not.</item>
+/// </list>
+/// </summary>
+public sealed class KernelPolicy
+{
+    /// <summary>Most rows a linear layer sends to the streaming kernel.</summary>
+    public const int LinearRowLimit = 4;
+
+    private KernelPolicy(bool streamsBf16, bool decodeAttentionKernel)
+    {
+        StreamsBf16 = streamsBf16;
+        DecodeAttentionKernel = decodeAttentionKernel;
+    }
+
+    /// <summary>libtorch for everything (weights off the CPU).</summary>
+    public static KernelPolicy Torch { get; } = new(streamsBf16: false, decodeAttentionKernel: false);
+
+    /// <summary>fp32 CPU weights: libtorch GEMMs, the decode-attention kernel.</summary>
+    public static KernelPolicy Cpu { get; } = new(streamsBf16: false, decodeAttentionKernel: true);
+
+    /// <summary>bf16 CPU weights: every streaming kernel where the shape suits it.</summary>
+    public static KernelPolicy CpuBf16 { get; } = new(streamsBf16: true, decodeAttentionKernel: true);
+
+    /// <summary>Linear layers and routed experts stream bf16 weights (decode shapes).</summary>
+    public bool StreamsBf16 { get; }
+
+    /// <summary>Unmasked one-token attention goes to the CPU decode kernel.</summary>
+    public bool DecodeAttentionKernel { get; }
+
+    /// <summary>The policy for a model loaded with <paramref name="options"/> (its weights are in its compute dtype, on its device).</summary>
+    public static KernelPolicy For(ModelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Device.type != DeviceType.CPU) return Torch;
+        return options.ComputeDType == ScalarType.BFloat16 ? CpuBf16 : Cpu;
+    }
+
+    /// <summary>The policy for weights held as <paramref name="weight"/> is: on the CPU, and bf16 and contiguous → streaming.</summary>
+    public static KernelPolicy For(Tensor weight)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.device_type != DeviceType.CPU) return Torch;
+        return weight.dtype == ScalarType.BFloat16 && weight.is_contiguous() ? CpuBf16 : Cpu;
+    }
+
+    /// <summary><c>y = x·Wᵀ</c> (no bias) in x's dtype.</summary>
+    public Tensor Linear(Tensor x, Tensor weight)
+    {
+        if (StreamsBf16) return Bf16Linear.Linear(x, weight, maxRows: LinearRowLimit);
+        if (x.dtype == weight.dtype) return nn.functional.linear(x, weight);
+        using var scope = NewDisposeScope();
+        return nn.functional.linear(x.to(weight.dtype), weight).to(x.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Whether a layer's <paramref name="rows"/> routed-expert rows run in one streaming-kernel call.</summary>
+    public bool StreamsExperts(long rows) => StreamsBf16 && rows <= Bf16MatMul.MaxDecodeBatch;
+
+    /// <summary>Whether an attention call goes to the decode kernel: one query that sees its whole cache.</summary>
+    public bool StreamsDecodeAttention(bool masked) => DecodeAttentionKernel && !masked;
+}
