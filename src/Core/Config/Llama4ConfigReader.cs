@@ -65,83 +65,9 @@ public static class Llama4ConfigReader
         int layers = raw.NumHiddenLayers ?? 48;
         int heads = raw.NumAttentionHeads ?? 40;
 
-        int interleave = raw.InterleaveMoeLayerStep ?? 1;
-        bool[] moe = new bool[layers];
-        if (raw.MoeLayers is { } moeList)
-        {
-            foreach (int i in moeList)
-            {
-                if (i < 0 || i >= layers)
-                    throw new InvalidDataException($"{source}: moe_layers names layer {i}, but num_hidden_layers is {layers}");
-                moe[i] = true;
-            }
-        }
-        else
-        {
-            for (int i = 0; i < layers; i++)
-                moe[i] = interleave > 0 && (i + 1) % interleave == 0;
-        }
-
-        // no_rope_layers: 1 = the layer USES RoPE (and chunked attention); 0 = NoPE (global).
-        bool[] rope = new bool[layers];
-        if (raw.NoRopeLayers is { Length: > 0 } noRope)
-        {
-            if (noRope.Length != layers)
-                throw new InvalidDataException($"{source}: no_rope_layers has {noRope.Length} entries; it needs one per layer ({layers})");
-            for (int i = 0; i < layers; i++)
-            {
-                if (noRope[i] is not (0 or 1))
-                    throw new InvalidDataException($"{source}: no_rope_layers[{i}] is {noRope[i]}; allowed values are 1 (RoPE) and 0 (NoPE)");
-                rope[i] = noRope[i] == 1;
-            }
-        }
-        else
-        {
-            int interval = raw.NoRopeLayerInterval ?? 4;
-            for (int i = 0; i < layers; i++)
-                rope[i] = interval <= 0 || (i + 1) % interval != 0;
-        }
-        if (raw.LayerTypes is { Length: > 0 } types)
-        {
-            if (types.Length != layers)
-                throw new InvalidDataException($"{source}: layer_types has {types.Length} entries for {layers} layers");
-            for (int i = 0; i < layers; i++)
-            {
-                bool chunked = types[i] switch
-                {
-                    "chunked_attention" => true,
-                    "full_attention" => false,
-                    _ => throw new InvalidDataException($"{source}: layer_types[{i}] is '{types[i]}'; expected chunked_attention or full_attention"),
-                };
-                if (chunked != rope[i])
-                    throw new InvalidDataException(
-                        $"{source}: layer_types[{i}] is '{types[i]}' but no_rope_layers says layer {i} is {(rope[i] ? "a RoPE (chunked)" : "a NoPE (global)")} layer");
-            }
-        }
-
-        double theta = raw.RopeTheta ?? 500000.0;
-        RopeScaling? scaling = null;
-        JsonElement? ropeSpec = IsObject(raw.RopeParameters) ? raw.RopeParameters : IsObject(raw.RopeScaling) ? raw.RopeScaling : null;
-        if (ropeSpec is { } rs)
-        {
-            if (rs.TryGetProperty("rope_theta", out var th) && th.ValueKind == JsonValueKind.Number) theta = th.GetDouble();
-            string type = rs.TryGetProperty("rope_type", out var rt) ? rt.GetString() ?? "default"
-                : rs.TryGetProperty("type", out var t2) ? t2.GetString() ?? "default" : "default";
-            switch (type)
-            {
-                case "default":
-                    break;
-                case "llama3":
-                    scaling = new RopeScaling(
-                        Number(rs, "factor", source),
-                        Number(rs, "low_freq_factor", source),
-                        Number(rs, "high_freq_factor", source),
-                        (int)Number(rs, "original_max_position_embeddings", source));
-                    break;
-                default:
-                    throw new InvalidDataException($"{source}: rope_type '{type}' is not supported; Llama 4 uses 'llama3' or 'default'");
-            }
-        }
+        bool[] moe = MoeLayers(raw, layers, source);
+        bool[] rope = RopeLayers(raw, layers, source);
+        var (theta, scaling) = RopeFrequencies(raw, source);
 
         int? chunk = raw.AttentionChunkSizeIsNull ? null : raw.AttentionChunkSize ?? 8192;
 
@@ -185,6 +111,99 @@ public static class Llama4ConfigReader
                 "factor 16, low 1, high 1 (llama-models 408c577). Using the file's values as written.");
         }
         return config;
+    }
+
+    /// <summary>Which layers are MoE: moe_layers when given, else every interleave_moe_layer_step-th layer.</summary>
+    private static bool[] MoeLayers(Llama4TextConfigJson raw, int layers, string source)
+    {
+        int interleave = raw.InterleaveMoeLayerStep ?? 1;
+        bool[] moe = new bool[layers];
+        if (raw.MoeLayers is { } moeList)
+        {
+            foreach (int i in moeList)
+            {
+                if (i < 0 || i >= layers)
+                    throw new InvalidDataException($"{source}: moe_layers names layer {i}, but num_hidden_layers is {layers}");
+                moe[i] = true;
+            }
+        }
+        else
+        {
+            for (int i = 0; i < layers; i++)
+                moe[i] = interleave > 0 && (i + 1) % interleave == 0;
+        }
+        return moe;
+    }
+
+    /// <summary>Which layers use RoPE (and chunked attention), checked against layer_types when present.</summary>
+    private static bool[] RopeLayers(Llama4TextConfigJson raw, int layers, string source)
+    {
+        // no_rope_layers: 1 = the layer USES RoPE (and chunked attention); 0 = NoPE (global).
+        bool[] rope = new bool[layers];
+        if (raw.NoRopeLayers is { Length: > 0 } noRope)
+        {
+            if (noRope.Length != layers)
+                throw new InvalidDataException($"{source}: no_rope_layers has {noRope.Length} entries; it needs one per layer ({layers})");
+            for (int i = 0; i < layers; i++)
+            {
+                if (noRope[i] is not (0 or 1))
+                    throw new InvalidDataException($"{source}: no_rope_layers[{i}] is {noRope[i]}; allowed values are 1 (RoPE) and 0 (NoPE)");
+                rope[i] = noRope[i] == 1;
+            }
+        }
+        else
+        {
+            int interval = raw.NoRopeLayerInterval ?? 4;
+            for (int i = 0; i < layers; i++)
+                rope[i] = interval <= 0 || (i + 1) % interval != 0;
+        }
+        if (raw.LayerTypes is { Length: > 0 } types)
+        {
+            if (types.Length != layers)
+                throw new InvalidDataException($"{source}: layer_types has {types.Length} entries for {layers} layers");
+            for (int i = 0; i < layers; i++)
+            {
+                bool chunked = types[i] switch
+                {
+                    "chunked_attention" => true,
+                    "full_attention" => false,
+                    _ => throw new InvalidDataException($"{source}: layer_types[{i}] is '{types[i]}'; expected chunked_attention or full_attention"),
+                };
+                if (chunked != rope[i])
+                    throw new InvalidDataException(
+                        $"{source}: layer_types[{i}] is '{types[i]}' but no_rope_layers says layer {i} is {(rope[i] ? "a RoPE (chunked)" : "a NoPE (global)")} layer");
+            }
+        }
+        return rope;
+    }
+
+    /// <summary>rope_theta and the llama3 frequency scaling, from rope_parameters, or else rope_scaling.</summary>
+    private static (double Theta, RopeScaling? Scaling) RopeFrequencies(Llama4TextConfigJson raw, string source)
+    {
+        double theta = raw.RopeTheta ?? 500000.0;
+        RopeScaling? scaling = null;
+        JsonElement? ropeSpec = IsObject(raw.RopeParameters) ? raw.RopeParameters : IsObject(raw.RopeScaling) ? raw.RopeScaling : null;
+        if (ropeSpec is { } rs)
+        {
+            if (rs.TryGetProperty("rope_theta", out var th) && th.ValueKind == JsonValueKind.Number) theta = th.GetDouble();
+            string type = rs.TryGetProperty("rope_type", out var rt) ? rt.GetString() ?? "default"
+                : rs.TryGetProperty("type", out var t2) ? t2.GetString() ?? "default" : "default";
+            switch (type)
+            {
+                case "default":
+                    break;
+                case "llama3":
+                    scaling = new RopeScaling(
+                        Number(rs, "factor", source),
+                        Number(rs, "low_freq_factor", source),
+                        Number(rs, "high_freq_factor", source),
+                        (int)Number(rs, "original_max_position_embeddings", source));
+                    break;
+                default:
+                    throw new InvalidDataException($"{source}: rope_type '{type}' is not supported; Llama 4 uses 'llama3' or 'default'");
+            }
+        }
+        return (theta, scaling);
     }
 
     private static bool IsObject(JsonElement? e) => e is { ValueKind: JsonValueKind.Object };

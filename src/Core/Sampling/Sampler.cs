@@ -187,6 +187,21 @@ public sealed class Sampler
                 $"penalty or raise the temperature ({temperature}).");
         }
 
+        MaskTopK(work);
+
+        // Softmax numerators; the max becomes exp(0) (see VectorMath.ExpOfZero), and top-k's -Infinity becomes 0.
+        VectorMath.ExpShifted(work, max);
+
+        MaskTopP(work);
+        MaskMinP(work);
+
+        return work;
+    }
+
+    /// <summary>Top-k: logits below the k-th largest become -Infinity (ties with it stay).</summary>
+    private void MaskTopK(Span<float> work)
+    {
+        var vocabularySize = work.Length;
         var topK = _parameters.TopK;
         if (topK > 0 && topK < vocabularySize)
         {
@@ -205,10 +220,13 @@ public sealed class Sampler
                 }
             }
         }
+    }
 
-        // Softmax numerators; the max becomes exp(0) (see VectorMath.ExpOfZero), and top-k's -Infinity becomes 0.
-        VectorMath.ExpShifted(work, max);
-
+    /// <summary>Top-p on softmax numerators: weights outside the shortest prefix (by weight, then id) that
+    /// reaches top_p of the mass become 0.</summary>
+    private void MaskTopP(Span<float> work)
+    {
+        var vocabularySize = work.Length;
         var topP = _parameters.TopP;
         if (topP < 1f)
         {
@@ -236,7 +254,11 @@ public sealed class Sampler
                 }
             }
         }
+    }
 
+    /// <summary>Min-p on softmax numerators (see the comment inside for why no normalization is needed).</summary>
+    private void MaskMinP(Span<float> work)
+    {
         // p_i < min_p * p_max  <=>  w_i < min_p * w_max: renormalization cancels out, and the most probable token's
         // weight is exp(0) (top-k and top-p always keep it).
         var minP = _parameters.MinP;
@@ -251,8 +273,6 @@ public sealed class Sampler
                 }
             }
         }
-
-        return work;
     }
 
     /// <summary>Inverse-CDF draw: the first token, in id order, whose cumulative weight exceeds u * total.</summary>

@@ -75,26 +75,7 @@ public static class TinyTokenizerWriter
             json.WriteEndArray();
             json.WriteNull("normalizer");
 
-            // Regex split (isolated pieces), then byte-level mapping without its own regex: as in HF's Llama 4 file.
-            json.WriteStartObject("pre_tokenizer");
-            json.WriteString("type", "Sequence");
-            json.WriteStartArray("pretokenizers");
-            json.WriteStartObject();
-            json.WriteString("type", "Split");
-            json.WriteStartObject("pattern");
-            json.WriteString("Regex", Llama4PreTokenizer.Pattern);
-            json.WriteEndObject();
-            json.WriteString("behavior", "Isolated");
-            json.WriteBoolean("invert", false);
-            json.WriteEndObject();
-            json.WriteStartObject();
-            json.WriteString("type", "ByteLevel");
-            json.WriteBoolean("add_prefix_space", false);
-            json.WriteBoolean("trim_offsets", true);
-            json.WriteBoolean("use_regex", false);
-            json.WriteEndObject();
-            json.WriteEndArray();
-            json.WriteEndObject();
+            WritePreTokenizer(json);
 
             WritePostProcessor(json, specialIds[Llama4SpecialTokens.BeginOfText]);
 
@@ -105,37 +86,67 @@ public static class TinyTokenizerWriter
             json.WriteBoolean("use_regex", true);
             json.WriteEndObject();
 
-            json.WriteStartObject("model");
-            json.WriteString("type", "BPE");
-            json.WriteNull("dropout");
-            json.WriteNull("unk_token");
-            json.WriteNull("continuing_subword_prefix");
-            json.WriteNull("end_of_word_suffix");
-            json.WriteBoolean("fuse_unk", false);
-            json.WriteBoolean("byte_fallback", false);
-            json.WriteBoolean("ignore_merges", true);
-            json.WriteStartObject("vocab");
-            for (var id = 0; id < tokens.Count; id++)
-            {
-                json.WriteNumber(ByteLevelUnicode.Encode(tokens[id]), id);
-            }
-
-            json.WriteEndObject();
-            json.WriteStartArray("merges");
-            foreach (var (left, right) in Merges(tokens))
-            {
-                json.WriteStartArray();
-                json.WriteStringValue(ByteLevelUnicode.Encode(left));
-                json.WriteStringValue(ByteLevelUnicode.Encode(right));
-                json.WriteEndArray();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
+            WriteModel(json, tokens);
             json.WriteEndObject();
         }
 
         return stream.ToArray();
+    }
+
+    /// <summary>Regex split (isolated pieces), then byte-level mapping without its own regex: as in HF's Llama 4 file.</summary>
+    private static void WritePreTokenizer(Utf8JsonWriter json)
+    {
+        json.WriteStartObject("pre_tokenizer");
+        json.WriteString("type", "Sequence");
+        json.WriteStartArray("pretokenizers");
+        json.WriteStartObject();
+        json.WriteString("type", "Split");
+        json.WriteStartObject("pattern");
+        json.WriteString("Regex", Llama4PreTokenizer.Pattern);
+        json.WriteEndObject();
+        json.WriteString("behavior", "Isolated");
+        json.WriteBoolean("invert", false);
+        json.WriteEndObject();
+        json.WriteStartObject();
+        json.WriteString("type", "ByteLevel");
+        json.WriteBoolean("add_prefix_space", false);
+        json.WriteBoolean("trim_offsets", true);
+        json.WriteBoolean("use_regex", false);
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>The byte-level BPE model: the vocabulary (token bytes → id) and the merges that build each token.</summary>
+    private static void WriteModel(Utf8JsonWriter json, List<byte[]> tokens)
+    {
+        json.WriteStartObject("model");
+        json.WriteString("type", "BPE");
+        json.WriteNull("dropout");
+        json.WriteNull("unk_token");
+        json.WriteNull("continuing_subword_prefix");
+        json.WriteNull("end_of_word_suffix");
+        json.WriteBoolean("fuse_unk", false);
+        json.WriteBoolean("byte_fallback", false);
+        json.WriteBoolean("ignore_merges", true);
+        json.WriteStartObject("vocab");
+        for (var id = 0; id < tokens.Count; id++)
+        {
+            json.WriteNumber(ByteLevelUnicode.Encode(tokens[id]), id);
+        }
+
+        json.WriteEndObject();
+        json.WriteStartArray("merges");
+        foreach (var (left, right) in Merges(tokens))
+        {
+            json.WriteStartArray();
+            json.WriteStringValue(ByteLevelUnicode.Encode(left));
+            json.WriteStringValue(ByteLevelUnicode.Encode(right));
+            json.WriteEndArray();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
     }
 
     private static void WritePostProcessor(Utf8JsonWriter json, int bos)

@@ -14,7 +14,7 @@ internal sealed class ChatResponseFormat(string id, long created, string model, 
 
     public override bool HasOpeningChunk(GenerationPlan plan) => true;
 
-    protected override void WriteChoice(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice)
+    protected override void WriteChoiceText(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice)
     {
         json.WriteStartObject("message");
         json.WriteString("role", "assistant");
@@ -22,18 +22,6 @@ internal sealed class ChatResponseFormat(string id, long created, string model, 
         json.WriteStartArray("tool_calls");
         json.WriteEndArray();
         json.WriteEndObject();
-        json.WritePropertyName("logprobs");
-        if (LogprobsRequested)
-        {
-            WriteLogprobs(json, choice, 0, choice.Logprobs.Count);
-        }
-        else
-        {
-            json.WriteNullValue();
-        }
-
-        json.WriteString("finish_reason", choice.FinishReason);
-        WriteStopReason(json, choice);
     }
 
     protected override void WriteOpeningDelta(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice)

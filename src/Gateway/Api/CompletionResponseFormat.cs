@@ -14,21 +14,9 @@ internal sealed class CompletionResponseFormat(string id, long created, string m
 
     public override bool HasOpeningChunk(GenerationPlan plan) => plan.Prompts.Any(p => p.EchoText is not null);
 
-    protected override void WriteChoice(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice)
+    protected override void WriteChoiceText(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice)
     {
         json.WriteString("text", plan.Prompts[choice.PromptIndex].EchoText + choice.Text);
-        json.WritePropertyName("logprobs");
-        if (LogprobsRequested)
-        {
-            WriteLogprobs(json, choice, 0, choice.Logprobs.Count);
-        }
-        else
-        {
-            json.WriteNullValue();
-        }
-
-        json.WriteString("finish_reason", choice.FinishReason);
-        WriteStopReason(json, choice);
     }
 
     protected override void WriteOpeningDelta(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice) =>

@@ -28,7 +28,10 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
         {
             json.WriteStartObject();
             json.WriteNumber("index", choice.Index);
-            WriteChoice(json, plan, choice);
+            WriteChoiceText(json, plan, choice);
+            WriteLogprobsProperty(json, choice, 0);
+            json.WriteString("finish_reason", choice.FinishReason);
+            WriteStopReason(json, choice);
             json.WriteEndObject();
         }
 
@@ -44,37 +47,21 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
     /// <summary>A chunk with one choice's opening delta.</summary>
     public void WriteOpeningChunk(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice)
     {
-        WriteEnvelope(json, ChunkObject);
-        json.WriteStartArray("choices");
-        json.WriteStartObject();
-        json.WriteNumber("index", choice.Index);
+        StartChunkChoice(json, choice);
         WriteOpeningDelta(json, plan, choice);
         json.WriteNull("logprobs");
         json.WriteNull("finish_reason");
-        json.WriteEndObject();
-        json.WriteEndArray();
-        json.WriteEndObject();
+        EndChunkChoice(json);
     }
 
     /// <summary>A chunk with one choice's new text, the logprobs of its tokens not yet sent, and, when
     /// <paramref name="final"/>, its finish reason.</summary>
     public void WriteChunk(Utf8JsonWriter json, ChoiceState choice, string text, bool final)
     {
-        WriteEnvelope(json, ChunkObject);
-        json.WriteStartArray("choices");
-        json.WriteStartObject();
-        json.WriteNumber("index", choice.Index);
+        StartChunkChoice(json, choice);
         WriteDelta(json, text, final);
-        json.WritePropertyName("logprobs");
-        if (LogprobsRequested)
-        {
-            WriteLogprobs(json, choice, choice.LogprobsSent, choice.Logprobs.Count);
-            choice.LogprobsSent = choice.Logprobs.Count;
-        }
-        else
-        {
-            json.WriteNullValue();
-        }
+        WriteLogprobsProperty(json, choice, choice.LogprobsSent);
+        choice.LogprobsSent = choice.Logprobs.Count;
 
         if (final)
         {
@@ -86,9 +73,39 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
             json.WriteNull("finish_reason");
         }
 
+        EndChunkChoice(json);
+    }
+
+    /// <summary>Opens a chunk with its one choice: the envelope, <c>choices: [{ index</c>.</summary>
+    private void StartChunkChoice(Utf8JsonWriter json, ChoiceState choice)
+    {
+        WriteEnvelope(json, ChunkObject);
+        json.WriteStartArray("choices");
+        json.WriteStartObject();
+        json.WriteNumber("index", choice.Index);
+    }
+
+    /// <summary>Closes what <see cref="StartChunkChoice"/> opened.</summary>
+    private static void EndChunkChoice(Utf8JsonWriter json)
+    {
         json.WriteEndObject();
         json.WriteEndArray();
         json.WriteEndObject();
+    }
+
+    /// <summary><c>logprobs</c>: the choice's tokens from <paramref name="from"/> on when the request asked for
+    /// them, else null.</summary>
+    private void WriteLogprobsProperty(Utf8JsonWriter json, ChoiceState choice, int from)
+    {
+        json.WritePropertyName("logprobs");
+        if (LogprobsRequested)
+        {
+            WriteLogprobs(json, choice, from, choice.Logprobs.Count);
+        }
+        else
+        {
+            json.WriteNullValue();
+        }
     }
 
     /// <summary>The last chunk of <c>stream_options.include_usage</c>: no choices, exact usage.</summary>
@@ -104,7 +121,8 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
     /// <summary>Set by the caller when the request asked for logprobs.</summary>
     public bool LogprobsRequested { get; init; }
 
-    protected abstract void WriteChoice(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice);
+    /// <summary>A finished choice's text: chat's <c>message</c> object, or completions' <c>text</c> (after any echo).</summary>
+    protected abstract void WriteChoiceText(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice);
 
     protected abstract void WriteOpeningDelta(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice);
 
@@ -113,7 +131,7 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
     /// <summary>The logprobs of tokens [<paramref name="from"/>, <paramref name="to"/>) of a choice, as a value.</summary>
     protected abstract void WriteLogprobs(Utf8JsonWriter json, ChoiceState choice, int from, int to);
 
-    protected static void WriteStopReason(Utf8JsonWriter json, ChoiceState choice)
+    private static void WriteStopReason(Utf8JsonWriter json, ChoiceState choice)
     {
         switch (choice.StopReason)
         {

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Llama4Cluster.Core.Config;
 using TorchSharp;
@@ -15,15 +14,12 @@ namespace Llama4Cluster.Kernels.Checkpoints;
 /// </summary>
 public sealed class CheckpointReader : IDisposable
 {
-    // Whole-tensor reads go through a Span<byte>, so copy at most 1 GiB at a time (Span lengths are int).
-    private const long MaxChunkBytes = 1L << 30;
-
     private readonly List<SafetensorsFile> _files;
-    private readonly Dictionary<string, Located> _tensors;
+    private readonly Dictionary<string, CheckpointTensor> _tensors;
     private readonly ConcurrentDictionary<string, byte> _consumed = new(StringComparer.Ordinal);
     private readonly string _describedFile;
 
-    private CheckpointReader(string directory, Llama4TextConfig config, List<SafetensorsFile> files, Dictionary<string, Located> tensors, string describedFile)
+    private CheckpointReader(string directory, Llama4TextConfig config, List<SafetensorsFile> files, Dictionary<string, CheckpointTensor> tensors, string describedFile)
     {
         Directory = directory;
         Config = config;
@@ -87,13 +83,13 @@ public sealed class CheckpointReader : IDisposable
                     $"no {SafetensorsWriter.IndexFileName} and no {SafetensorsWriter.SingleFileName}: not a Hugging Face safetensors checkpoint");
             }
 
-            var tensors = new Dictionary<string, Located>(StringComparer.Ordinal);
+            var tensors = new Dictionary<string, CheckpointTensor>(StringComparer.Ordinal);
             foreach (var file in files)
             {
                 foreach (var info in file.Tensors.Values)
                 {
                     string logical = CheckpointNames.ToLogical(info.Name);
-                    if (!tensors.TryAdd(logical, new Located(file, info)))
+                    if (!tensors.TryAdd(logical, new CheckpointTensor(file, info)))
                     {
                         var other = tensors[logical];
                         throw new CheckpointException(file.Path, info.Name,
@@ -121,7 +117,7 @@ public sealed class CheckpointReader : IDisposable
     {
         ArgumentNullException.ThrowIfNull(shape);
         var at = Locate(logicalName);
-        CheckShape(at, logicalName, shape);
+        at.CheckShape(logicalName, shape);
         using var scope = torch.NewDisposeScope();
         var result = ReadWeight(at, logicalName, dtype, device);
         return result.MoveToOuterDisposeScope();
@@ -144,8 +140,8 @@ public sealed class CheckpointReader : IDisposable
         if (plan.Fused is { } fused)
         {
             // gate_up_proj[e] is [D, 2F] (z · W); nn.Linear wants [2F, D]: transpose each expert. Gate = first F columns.
-            gateUp = ReadExpertSlices(fused.GateUp, expertIds, [d, 2 * f]).transpose(1, 2).to(dtype, device).contiguous();
-            down = ReadExpertSlices(fused.Down, expertIds, [f, d]).transpose(1, 2).to(dtype, device).contiguous();
+            gateUp = fused.GateUp.ReadExpertSlices(expertIds, [d, 2 * f]).transpose(1, 2).to(dtype, device).contiguous();
+            down = fused.Down.ReadExpertSlices(expertIds, [f, d]).transpose(1, 2).to(dtype, device).contiguous();
             MarkConsumed(CheckpointNames.FusedGateUp(layer));
             MarkConsumed(CheckpointNames.FusedDown(layer));
         }
@@ -248,7 +244,7 @@ public sealed class CheckpointReader : IDisposable
         }
     }
 
-    private bool TryLocate(string logicalName, out Located located)
+    private bool TryLocate(string logicalName, out CheckpointTensor located)
     {
         if (_tensors.TryGetValue(logicalName, out located)) return true;
         // Tied embeddings: the head reuses embed_tokens when the checkpoint has no lm_head.
@@ -256,27 +252,17 @@ public sealed class CheckpointReader : IDisposable
             && _tensors.TryGetValue(CheckpointNames.EmbedTokens, out located);
     }
 
-    private Located Locate(string logicalName)
+    private CheckpointTensor Locate(string logicalName)
     {
         if (TryLocate(logicalName, out var at)) return at;
         throw new CheckpointException(_describedFile, logicalName,
             $"missing from the checkpoint (looked for '{logicalName}' and '{CheckpointNames.ConditionalGenerationPrefix}{logicalName}')");
     }
 
-    private static void CheckShape(Located at, string logicalName, IReadOnlyList<long> expected)
-    {
-        if (!at.Info.Shape.SequenceEqual(expected))
-        {
-            throw new CheckpointException(at.File.Path, at.Info.Name,
-                $"shape {at.Info.ShapeText} does not match the expected {SafetensorsDTypes.FormatShape(expected)} (logical '{logicalName}'); " +
-                "the checkpoint does not belong to this config.json");
-        }
-    }
-
     private void MarkConsumed(string logicalName) => _consumed.TryAdd(logicalName, 0);
 
     /// <summary>A whole weight as <paramref name="dtype"/> on <paramref name="device"/>; shape already checked.</summary>
-    private torch.Tensor ReadWeight(Located at, string logicalName, torch.ScalarType dtype, torch.Device device)
+    private torch.Tensor ReadWeight(CheckpointTensor at, string logicalName, torch.ScalarType dtype, torch.Device device)
     {
         var info = at.Info;
         string scaleName = CheckpointNames.ScaleOf(logicalName);
@@ -288,13 +274,13 @@ public sealed class CheckpointReader : IDisposable
                 throw new CheckpointException(at.File.Path, info.Name,
                     $"is {info.DType} but has a companion '{scaleName}'; only F8_E4M3 weights are expected to carry a weight_scale");
             }
-            using var raw = ReadRaw(at, 0, info.Shape);
+            using var raw = at.ReadRaw(0, info.Shape);
             MarkConsumed(logicalName);
             return raw.to(dtype, device);
         }
         if (info.DType == SafetensorsDType.F8_E4M3 && hasScale && info.Shape.Length == 2)
         {
-            using var w = DequantiseFp8(at, _tensors[scaleName], logicalName);
+            using var w = at.DequantiseFp8(_tensors[scaleName], logicalName);
             MarkConsumed(logicalName);
             MarkConsumed(scaleName);
             return w.to(dtype, device);
@@ -303,90 +289,6 @@ public sealed class CheckpointReader : IDisposable
             ? (hasScale ? "an FP8 weight must be 2-D [out, in]" : $"it is F8_E4M3 without a companion '{scaleName}' (per-row scale)")
             : "expected BF16, F16, F32 or F64, or F8_E4M3 with a weight_scale";
         throw new CheckpointException(at.File.Path, info.Name, $"dtype {info.DType} is not supported for a weight (logical '{logicalName}'): {why}");
-    }
-
-    /// <summary>Copies <c>numel(shape)</c> elements starting <paramref name="byteOffset"/> bytes into the tensor into a new CPU tensor of the file's dtype.</summary>
-    private static torch.Tensor ReadRaw(Located at, long byteOffset, long[] shape)
-    {
-        var type = SafetensorsDTypes.ToTorch(at.Info.DType)
-            ?? throw new CheckpointException(at.File.Path, at.Info.Name, $"dtype {at.Info.DType} has no torch equivalent");
-        var t = torch.empty(shape, type, torch.CPU);
-        FillFrom(at, byteOffset, t);
-        return t;
-    }
-
-    /// <summary>Fills the contiguous CPU tensor <paramref name="destination"/> with file bytes, straight into its storage.</summary>
-    private static void FillFrom(Located at, long byteOffset, torch.Tensor destination)
-    {
-        int elementSize = SafetensorsDTypes.ElementSize(at.Info.DType);
-        long count = destination.numel();
-        if (count == 0) return;
-        using var flat = destination.view(-1);
-        long chunk = Math.Max(1, MaxChunkBytes / elementSize);
-        for (long start = 0; start < count; start += chunk)
-        {
-            long len = Math.Min(chunk, count - start);
-            using var part = flat.narrow(0, start, len);
-            at.File.Read(at.Info.Name, byteOffset + start * elementSize, part.bytes);
-        }
-    }
-
-    /// <summary>
-    /// Reads expert slices of a fused [E, a, b] tensor into one [n, a, b] CPU tensor of the file's dtype. Expert e is the
-    /// contiguous range [e·a·b·size, (e+1)·a·b·size): only those bytes are read.
-    /// </summary>
-    private static torch.Tensor ReadExpertSlices(Located at, IReadOnlyList<int> expertIds, long[] perExpertShape)
-    {
-        var type = SafetensorsDTypes.ToTorch(at.Info.DType)!.Value;
-        long perExpertBytes = at.Info.ByteLength / at.Info.Shape[0];
-        var all = torch.empty([expertIds.Count, .. perExpertShape], type, torch.CPU);
-        for (int i = 0; i < expertIds.Count; i++)
-        {
-            using var slot = all[i];
-            FillFrom(at, expertIds[i] * perExpertBytes, slot);
-        }
-        return all;
-    }
-
-    /// <summary>W[o, :] = float(W_fp8[o, :]) · scale[o], in fp32 on the CPU (spec §3.2).</summary>
-    private static torch.Tensor DequantiseFp8(Located weight, Located scale, string logicalName)
-    {
-        long rows = weight.Info.Shape[0], cols = weight.Info.Shape[1];
-        var s = scale.Info;
-        bool shapeOk = (s.Shape.Length == 1 && s.Shape[0] == rows) || (s.Shape.Length == 2 && s.Shape[0] == rows && s.Shape[1] == 1);
-        if (!shapeOk)
-        {
-            throw new CheckpointException(scale.File.Path, s.Name,
-                $"shape {s.ShapeText} is not a per-row scale for weight {weight.Info.ShapeText}; expected [{rows}, 1] or [{rows}] (logical '{logicalName}')");
-        }
-        if (s.DType is not (SafetensorsDType.BF16 or SafetensorsDType.F32 or SafetensorsDType.F16))
-        {
-            throw new CheckpointException(scale.File.Path, s.Name,
-                $"dtype {s.DType} is not supported for a weight_scale; expected BF16, F16 or F32 (logical '{logicalName}')");
-        }
-        var scales = new float[rows];
-        FloatFormats.DecodeToSingle(s.DType, scale.File.ReadAll(s.Name), scales);
-
-        var result = torch.empty([rows, cols], torch.ScalarType.Float32, torch.CPU);
-        // Row blocks of about 1 MiB of FP8 bytes keep the staging buffer small for 8192 × 5120 weights.
-        int blockRows = (int)Math.Clamp((1 << 20) / Math.Max(1, cols), 1, rows);
-        var staging = new byte[blockRows * cols];
-        for (long r0 = 0; r0 < rows; r0 += blockRows)
-        {
-            int nRows = (int)Math.Min(blockRows, rows - r0);
-            var src = staging.AsSpan(0, (int)(nRows * cols));
-            weight.File.Read(weight.Info.Name, r0 * cols, src);
-            using var block = result.narrow(0, r0, nRows);
-            var dst = MemoryMarshal.Cast<byte, float>(block.bytes);
-            FloatFormats.DecodeToSingle(SafetensorsDType.F8_E4M3, src, dst);
-            for (int r = 0; r < nRows; r++)
-            {
-                float k = scales[r0 + r];
-                var row = dst.Slice((int)(r * cols), (int)cols);
-                for (int c = 0; c < row.Length; c++) row[c] *= k;
-            }
-        }
-        return result;
     }
 
     private ExpertPlan PlanExperts(int layer, IReadOnlyList<int> expertIds)
@@ -406,8 +308,8 @@ public sealed class CheckpointReader : IDisposable
         if (TryLocate(gateUpName, out var gu))
         {
             var dn = Locate(downName);
-            CheckShape(gu, gateUpName, [E, d, 2 * f]);
-            CheckShape(dn, downName, [E, f, d]);
+            gu.CheckShape(gateUpName, [E, d, 2 * f]);
+            dn.CheckShape(downName, [E, f, d]);
             foreach (var (at, name) in new[] { (gu, gateUpName), (dn, downName) })
             {
                 if (!SafetensorsDTypes.IsPlainFloat(at.Info.DType))
@@ -431,19 +333,17 @@ public sealed class CheckpointReader : IDisposable
             string g = CheckpointNames.ExpertWeight(layer, e, "gate_proj"), u = CheckpointNames.ExpertWeight(layer, e, "up_proj"),
                 dw = CheckpointNames.ExpertWeight(layer, e, "down_proj");
             var (ga, ua, da) = (Locate(g), Locate(u), Locate(dw));
-            CheckShape(ga, g, [f, d]);
-            CheckShape(ua, u, [f, d]);
-            CheckShape(da, dw, [d, f]);
+            ga.CheckShape(g, [f, d]);
+            ua.CheckShape(u, [f, d]);
+            da.CheckShape(dw, [d, f]);
             perExpert[i] = new PerExpertTensors(ga, g, ua, u, da, dw);
         }
         return new ExpertPlan(null, perExpert);
     }
 
-    private readonly record struct Located(SafetensorsFile File, SafetensorsTensorInfo Info);
+    private sealed record FusedExperts(CheckpointTensor GateUp, CheckpointTensor Down);
 
-    private sealed record FusedExperts(Located GateUp, Located Down);
-
-    private sealed record PerExpertTensors(Located Gate, string GateName, Located Up, string UpName, Located Down, string DownName);
+    private sealed record PerExpertTensors(CheckpointTensor Gate, string GateName, CheckpointTensor Up, string UpName, CheckpointTensor Down, string DownName);
 
     private sealed record ExpertPlan(FusedExperts? Fused, PerExpertTensors[]? PerExpert);
 

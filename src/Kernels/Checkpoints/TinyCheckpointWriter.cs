@@ -20,11 +20,7 @@ public static class TinyCheckpointWriter
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
         config.Validate();
-        if (options.DType is not (SafetensorsDType.BF16 or SafetensorsDType.F16 or SafetensorsDType.F32))
-            throw new ArgumentException($"DType {options.DType} is not supported; use BF16, F16 or F32", nameof(options));
-        if (options.Experts == ExpertStorage.PerExpertFp8 && options.Fp8ScaleDType is not (SafetensorsDType.BF16 or SafetensorsDType.F32))
-            throw new ArgumentException($"Fp8ScaleDType {options.Fp8ScaleDType} is not supported; use BF16 or F32", nameof(options));
-        if (options.Shards < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Shards, "Shards must be at least 1");
+        CheckOptions(options);
         Directory.CreateDirectory(directory);
 
         var writer = new SafetensorsWriter();
@@ -63,17 +59,7 @@ public static class TinyCheckpointWriter
                     float[] g = Linear(f, d), u = Linear(f, d), dn = Linear(d, f);
                     if (gateUp is not null && down is not null)
                     {
-                        // Fused: gate_up[x] is [D, 2F] = [gateᵀ | upᵀ]; down[x] is [F, D] = downᵀ.
-                        long gu0 = x * d * 2 * f, dn0 = x * f * d;
-                        for (long r = 0; r < f; r++)
-                        {
-                            for (long c = 0; c < d; c++)
-                            {
-                                gateUp[gu0 + c * 2 * f + r] = g[r * d + c];
-                                gateUp[gu0 + c * 2 * f + f + r] = u[r * d + c];
-                                down[dn0 + r * d + c] = dn[c * f + r];
-                            }
-                        }
+                        Fuse(x, d, f, g, u, dn, gateUp, down);
                     }
                     else
                     {
@@ -105,12 +91,45 @@ public static class TinyCheckpointWriter
             Plain(CheckpointNames.LmHead, [config.VocabSize, d], Linear(config.VocabSize, d));
         Tick();
 
+        Save(directory, writer, config, options, imageTokens);
+        progress?.Report(1.0);
+    }
+
+    /// <summary>config.json and the tensors, as one file or as shards plus their index.</summary>
+    private static void Save(string directory, SafetensorsWriter writer, Llama4TextConfig config, TinyCheckpointOptions options, ImageTokenIds? imageTokens)
+    {
         File.WriteAllText(Path.Combine(directory, "config.json"), ConfigJson(config, options, imageTokens));
         if (options.Shards == 1)
             writer.Write(Path.Combine(directory, SafetensorsWriter.SingleFileName));
         else
             writer.WriteSharded(directory, options.Shards);
-        progress?.Report(1.0);
+    }
+
+    private static void CheckOptions(TinyCheckpointOptions options)
+    {
+        if (options.DType is not (SafetensorsDType.BF16 or SafetensorsDType.F16 or SafetensorsDType.F32))
+            throw new ArgumentException($"DType {options.DType} is not supported; use BF16, F16 or F32", nameof(options));
+        if (options.Experts == ExpertStorage.PerExpertFp8 && options.Fp8ScaleDType is not (SafetensorsDType.BF16 or SafetensorsDType.F32))
+            throw new ArgumentException($"Fp8ScaleDType {options.Fp8ScaleDType} is not supported; use BF16 or F32", nameof(options));
+        if (options.Shards < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Shards, "Shards must be at least 1");
+    }
+
+    /// <summary>
+    /// Stores expert x's Linear-orientation weights (gate, up [F, D], down [D, F]) in the fused layout:
+    /// gate_up[x] is [D, 2F] = [gateᵀ | upᵀ]; down[x] is [F, D] = downᵀ.
+    /// </summary>
+    private static void Fuse(long x, long d, long f, float[] g, float[] u, float[] dn, float[] gateUp, float[] down)
+    {
+        long gu0 = x * d * 2 * f, dn0 = x * f * d;
+        for (long r = 0; r < f; r++)
+        {
+            for (long c = 0; c < d; c++)
+            {
+                gateUp[gu0 + c * 2 * f + r] = g[r * d + c];
+                gateUp[gu0 + c * 2 * f + f + r] = u[r * d + c];
+                down[dn0 + r * d + c] = dn[c * f + r];
+            }
+        }
     }
 
     /// <summary>

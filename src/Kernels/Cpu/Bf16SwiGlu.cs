@@ -125,13 +125,28 @@ public static unsafe class Bf16SwiGlu
         }
     }
 
+    /// <summary>
+    /// The three stages of a call: gate|up for every expert as one set of matmul segments, then
+    /// SwiGLU and down as a second set, then the scaled rows summed into y. Each stage needs all
+    /// experts' results of the one before, so the pool runs two segment sets.
+    /// </summary>
     private static void Run(float* x, int tokens, ExpertPlan* plans, int count, float* y, bool accumulate, CpuWorkerPool pool)
     {
         var isa = Bf16MatMul.Isa;
         int d = plans[0].Weights.Hidden;
+        float* scratch = KernelScratch.Floats(ScratchFloats(plans, count, d));
+        MatMulSegment* segments = KernelScratch.Segments(count);
+        int active = GateUpSegments(x, plans, count, d, isa, scratch, segments);
+        Bf16MatMul.RunSegments(segments, active, isa, pool);
+        active = DownSegments(plans, count, d, isa, segments);
+        Bf16MatMul.RunSegments(segments, active, isa, pool);
+        Combine(plans, count, tokens, d, y, accumulate);
+    }
 
-        // Scratch per expert: x in lane order [n, D], gate|up [n, 2F], h in lane order [n, F],
-        // output [n, D]; each region rounded to 16 floats (64 bytes).
+    /// <summary>Scratch per expert: x in lane order [n, D], gate|up [n, 2F], h in lane order [n, F],
+    /// output [n, D]; each region rounded to 16 floats (64 bytes).</summary>
+    private static long ScratchFloats(ExpertPlan* plans, int count, int d)
+    {
         long total = 0;
         for (int e = 0; e < count; e++)
         {
@@ -140,8 +155,13 @@ public static unsafe class Bf16SwiGlu
             total += Round16(n * d) + Round16(n * 2 * f) + Round16(n * f) + Round16(n * d);
         }
 
-        float* scratch = KernelScratch.Floats(total);
-        MatMulSegment* segments = KernelScratch.Segments(count);
+        return total;
+    }
+
+    /// <summary>Carves each expert's scratch regions, puts its tokens' rows of x (times the input
+    /// scales) in lane order, and returns the number of gate|up segments written.</summary>
+    private static int GateUpSegments(float* x, ExpertPlan* plans, int count, int d, Bf16Isa isa, float* scratch, MatMulSegment* segments)
+    {
         int active = 0;
         for (int e = 0; e < count; e++)
         {
@@ -179,9 +199,14 @@ public static unsafe class Bf16SwiGlu
             }
         }
 
-        Bf16MatMul.RunSegments(segments, active, isa, pool);
+        return active;
+    }
 
-        active = 0;
+    /// <summary>h = silu(gate)·up in place, in lane order for the down matmul; returns the number of
+    /// down segments written.</summary>
+    private static int DownSegments(ExpertPlan* plans, int count, int d, Bf16Isa isa, MatMulSegment* segments)
+    {
+        int active = 0;
         for (int e = 0; e < count; e++)
         {
             ref var p = ref plans[e];
@@ -214,8 +239,12 @@ public static unsafe class Bf16SwiGlu
             }
         }
 
-        Bf16MatMul.RunSegments(segments, active, isa, pool);
+        return active;
+    }
 
+    /// <summary>y (cleared first unless accumulating) += output scale · each expert's output rows.</summary>
+    private static void Combine(ExpertPlan* plans, int count, int tokens, int d, float* y, bool accumulate)
+    {
         if (!accumulate)
         {
             new Span<float>(y, checked(tokens * d)).Clear();
