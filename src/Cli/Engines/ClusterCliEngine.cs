@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Cli.Cluster;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Generation;
@@ -41,7 +42,7 @@ internal sealed class ClusterCliEngine : ICliEngine
     /// <paramref name="plan"/> the shards per layer and attention ranks are the plan's (the silos place by the same file).
     /// </summary>
     public static async Task<ClusterCliEngine> StartAsync(LocalClusterOptions options, Llama4TextConfig config, Action<string> log,
-        Silos.Placement.PlacementPlan? plan = null)
+        PlacementPlan? plan = null)
     {
         var watch = Stopwatch.StartNew();
         var tokenizer = Llama4Tokenizer.ExistsIn(options.ModelDirectory) ? Llama4Tokenizer.Load(options.ModelDirectory) : null;

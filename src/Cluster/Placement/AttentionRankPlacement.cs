@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// One attention-rank grain of the plan: a full copy of the non-expert weights and a KV budget, on one

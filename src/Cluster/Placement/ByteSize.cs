@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>Decimal byte sizes, as GPU vendors and the spec quote them: 1 GB = 10⁹ bytes.</summary>
 public static class ByteSize

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>The silos a plan may use, each with its role and devices.</summary>
 [GenerateSerializer, Immutable, Alias("l4c.ClusterInventory")]

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>One device a silo offers: <c>cpu</c> or <c>cuda:N</c>, and the bytes of memory it can give the model.</summary>
 [GenerateSerializer, Immutable, Alias("l4c.DeviceInventory")]

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>One row of the plan's memory table: what one device holds, in bytes.</summary>
 [GenerateSerializer, Immutable, Alias("l4c.DeviceMemory")]

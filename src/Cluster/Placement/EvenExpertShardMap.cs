@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Silos.Experts;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// The static assignment used until the placement planner supplies one: the E experts of every MoE layer

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>One expert-shard grain of the plan: the experts of one MoE layer it holds and the device that holds them.</summary>
 [GenerateSerializer, Immutable, Alias("l4c.ExpertShardPlacement")]

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Silos.Experts;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>Which shard of a MoE layer owns which routed expert.</summary>
 public interface IExpertShardMap

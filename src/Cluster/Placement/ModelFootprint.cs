@@ -1,6 +1,6 @@
 using Llama4Cluster.Core.Config;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// The memory a model needs, split the way the cluster holds it: routed experts (sharded over the

@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Orleans.Runtime;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// The string grain key that names a planned grain, so that <see cref="ExpertPlacementDirector"/> can look it up

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>The planner's knobs. Every null means "choose automatically" as described on the property.</summary>
 public sealed record PlacementOptions

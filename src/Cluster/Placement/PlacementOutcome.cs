@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>The planner's answer: a plan, or why there is none. Both are answers, not errors.</summary>
 public sealed record PlacementOutcome

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Llama4Cluster.Core.Config;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// A <see cref="PlacementPlan"/> as a JSON file (<c>llama4 plan --out FILE</c> writes it, a silo's <c>--plan FILE</c> reads it):
@@ -79,7 +79,7 @@ public static class PlacementPlanJson
         if (experts == 0) return;
         try
         {
-            _ = new Experts.PlanExpertShardMap(plan, experts);
+            _ = new PlanExpertShardMap(plan, experts);
         }
         catch (ArgumentException e)
         {

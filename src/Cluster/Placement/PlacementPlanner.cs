@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using Llama4Cluster.Core.Config;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// Turns (model config, weight dtype, cluster inventory, options) into a <see cref="PlacementPlan"/> or a

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// Why a model does not fit: <see cref="What"/> needs <see cref="NeededBytes"/> where

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
-using Llama4Cluster.Silos.Placement;
 
-namespace Llama4Cluster.Silos.Experts;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// The experts of each shard as a <see cref="PlacementPlan"/> assigns them (replica 0; every replica of a shard holds

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>What <see cref="ExpertPlacementDirector"/> does when the silo the plan names is not among the compatible silos.</summary>
 public enum PlannedSiloMissing

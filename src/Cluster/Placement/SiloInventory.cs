@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>
 /// One silo as it advertises itself: a human name, its silo endpoint (<c>ip:port</c>, the

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>What a silo offers to the cluster: routed-expert shards, attention ranks, or both.</summary>
 public enum SiloRole

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Silos.Placement;
+namespace Llama4Cluster.Cluster.Placement;
 
 /// <summary>Parsing and capability checks for <see cref="SiloRole"/>.</summary>
 public static class SiloRoles

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Kernels.Checkpoints;
@@ -10,6 +11,7 @@ using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Logging;
 using TorchSharp;
@@ -54,7 +56,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         if (!_context.Role.HoldsAttention())
             throw new InvalidOperationException($"attention rank {Rank} cannot activate on silo {RuntimeIdentity}: its role is {_context.Role.ToText()} (Llama4:Role); " +
                 "place attention ranks on silos with role attention or all (check the placement plan's inventory against the silos' --role)");
-        IExpertShardTransport transport = _context.Options.DataPlane == "tcp"
+        IExpertShardTransport transport = _context.Options.DataPlane == DataPlaneKind.Tcp
             ? new TcpShardTransport(GrainFactory, _dataPlane)
             : new OrleansShardTransport(GrainFactory);
         var dispatcher = new RemoteExpertDispatcher(transport, _context.ShardMap, _context.WireDType, _context.ComputeDType,

@@ -1,6 +1,7 @@
-using Llama4Cluster.Silos.Experts;
 
-namespace Llama4Cluster.Silos.Tests.Experts;
+using Llama4Cluster.Cluster.Placement;
+
+namespace Llama4Cluster.Cluster.Tests.Placement;
 
 public sealed class EvenExpertShardMapTests
 {

@@ -1,35 +1,15 @@
 using System.Collections.Immutable;
-using System.Reflection;
 using System.Text.Json;
 using Llama4Cluster.Core.Config;
-using Llama4Cluster.Silos.Engine;
-using Llama4Cluster.Silos.Placement;
+using Llama4Cluster.Cluster.Placement;
 
-namespace Llama4Cluster.Silos.Tests.Placement;
+namespace Llama4Cluster.Cluster.Tests.Placement;
 
 public sealed class PlacementPlanJsonTests
 {
-    private const long H100 = 80 * ByteSize.GB;
-
-    internal static PlacementPlan MaverickFp8() =>
-        PlacementPlanner.Plan(Llama4Presets.Get("maverick"), WeightDType.Fp8, ClusterInventory.Uniform(1, 8, H100)).Plan!;
-
-    /// <summary>Tiny-scout on an attention silo and two expert silos, one with an endpoint (as the in-process cluster test plans it).</summary>
-    internal static PlacementPlan Tiny()
-    {
-        var cpu = ImmutableArray.Create(new DeviceInventory("cpu", ByteSize.GB));
-        var inventory = new ClusterInventory(
-        [
-            new SiloInventory("attn", null, SiloRole.Attention, cpu),
-            new SiloInventory("exp-0", "127.0.0.1:11111", SiloRole.Expert, cpu),
-            new SiloInventory("exp-1", null, SiloRole.Expert, cpu),
-        ]);
-        return PlacementPlanner.Plan(Llama4Presets.TinyScout, WeightDType.Bf16, inventory, new PlacementOptions { ShardsPerLayer = 2 }).Plan!;
-    }
-
     public static TheoryData<string> Plans => new() { "maverick-fp8", "tiny" };
 
-    private static PlacementPlan Get(string name) => name == "tiny" ? Tiny() : MaverickFp8();
+    private static PlacementPlan Get(string name) => name == "tiny" ? TestPlans.Tiny() : TestPlans.MaverickFp8();
 
     [Theory]
     [MemberData(nameof(Plans))]
@@ -63,7 +43,7 @@ public sealed class PlacementPlanJsonTests
     [Fact]
     public void IsReadableAndHoldsOnlyStoredMembers()
     {
-        string json = PlacementPlanJson.Serialize(MaverickFp8());
+        string json = PlacementPlanJson.Serialize(TestPlans.MaverickFp8());
         Assert.Contains("\"shardsPerLayer\": 8", json, StringComparison.Ordinal);
         Assert.Contains("\"dType\": \"fp8\"", json, StringComparison.Ordinal);
         Assert.Contains("\"role\": \"all\"", json, StringComparison.Ordinal);
@@ -75,29 +55,8 @@ public sealed class PlacementPlanJsonTests
     [Fact]
     public void RejectsUnknownAndMissingMembers()
     {
-        string json = PlacementPlanJson.Serialize(Tiny());
+        string json = PlacementPlanJson.Serialize(TestPlans.Tiny());
         Assert.Throws<JsonException>(() => PlacementPlanJson.Deserialize(json.Replace("\"replicas\"", "\"replicaz\"", StringComparison.Ordinal)));
         Assert.Throws<JsonException>(() => PlacementPlanJson.Deserialize("{}"));
-    }
-
-    [Fact]
-    public void ClusterEngineTakesShardsAndRanksFromThePlan()
-    {
-        var plan = Tiny();
-        var engine = new ClusterEngine(NoGrains(), Llama4Presets.TinyScout, plan);
-        Assert.Equal(plan.ShardsPerLayer, engine.ShardsPerLayer);
-        Assert.Equal(2, engine.ShardsPerLayer);
-        Assert.Equal(plan.AttentionRanks.Length, engine.AttentionRanks);
-
-        var e = Assert.Throws<ArgumentException>(() => new ClusterEngine(NoGrains(), Llama4Presets.TinyMaverick, plan));
-        Assert.Contains("experts", e.Message, StringComparison.Ordinal);
-    }
-
-    private static IGrainFactory NoGrains() => DispatchProxy.Create<IGrainFactory, NoGrainFactory>();
-
-    public class NoGrainFactory : DispatchProxy
-    {
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
-            throw new NotSupportedException("no grains in this test");
     }
 }

@@ -1,8 +1,8 @@
 using System.Collections.Immutable;
 using Llama4Cluster.Core.Config;
-using Llama4Cluster.Silos.Placement;
+using Llama4Cluster.Cluster.Placement;
 
-namespace Llama4Cluster.Silos.Tests.Placement;
+namespace Llama4Cluster.Cluster.Tests.Placement;
 
 public sealed class PlacementPlannerTests
 {

@@ -1,8 +1,7 @@
 using Llama4Cluster.Core.Config;
-using Llama4Cluster.Silos.Experts;
-using Llama4Cluster.Silos.Placement;
+using Llama4Cluster.Cluster.Placement;
 
-namespace Llama4Cluster.Silos.Tests.Experts;
+namespace Llama4Cluster.Cluster.Tests.Placement;
 
 public sealed class PlanExpertShardMapTests
 {

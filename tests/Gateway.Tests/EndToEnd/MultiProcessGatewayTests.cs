@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Gateway.Tests.Hosting;
 using Llama4Cluster.Tests.Shared;

@@ -75,34 +75,6 @@ public sealed class GatewayStartupTests : IDisposable
     }
 
     [Fact]
-    public void AMissingSiloAssemblyIsAOneLineError()
-    {
-        string model = TinyModelCache.Ensure(_directory, TextWriter.Null);
-        var e = Assert.Throws<GatewayStartupException>(() => GatewayProgram.Build(["--model", model], TextWriter.Null,
-            b => b.Configuration["Gateway:SiloAssembly"] = Path.Combine(_directory, "Llama4Cluster.Silos.dll")));
-        Assert.Equal(1, e.ExitCode);
-        Assert.Contains("the co-hosted silo needs Llama4Cluster.Silos.dll", e.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain('\n', e.Message);
-    }
-
-    [Fact]
-    public void AnAssemblyWithoutTheEntryPointIsIncompatible()
-    {
-        var e = Assert.Throws<GatewayStartupException>(() => CoHostedSilo.FindEntryPoint(typeof(GatewayProgram).Assembly));
-        Assert.Equal(1, e.ExitCode);
-        Assert.Contains("is not a compatible silo assembly", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void TheSiloEntryPointRejectsUnknownSettings()
-    {
-        var entryPoint = CoHostedSilo.FindEntryPoint(CoHostedSilo.LoadAssembly(GatewayBuild.SiloAssembly));
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        var e = Assert.Throws<ArgumentException>(() => builder.UseOrleans(silo => entryPoint(silo, new Dictionary<string, string?> { ["NoSuchSetting"] = "1" })));
-        Assert.Contains("NoSuchSetting", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task TheApiKeyGuardsTheOpenAiEndpointsNotTheStatusOnes()
     {
         string model = TinyModelCache.Ensure(_directory, TextWriter.Null);

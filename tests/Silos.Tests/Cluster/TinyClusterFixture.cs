@@ -1,3 +1,4 @@
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Checkpoints;
@@ -26,7 +27,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
 
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
-    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, string dataPlane = "orleans")
+    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, DataPlaneKind dataPlane = DataPlaneKind.Orleans)
     {
         Config = config;
         MessageBudgetFraction = messageBudgetFraction;
@@ -34,7 +35,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     }
 
     /// <summary>What carries dispatches: <c>orleans</c> grain calls or the <c>tcp</c> socket data plane.</summary>
-    public string DataPlane { get; }
+    public DataPlaneKind DataPlane { get; }
 
     /// <summary>Share of the (default 64 MiB) maximum message a payload may use; tiny values force split prefills.</summary>
     public double MessageBudgetFraction { get; }
@@ -110,7 +111,7 @@ public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets
 public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick);
 
 /// <summary>Tiny-maverick with dispatches on the socket data plane instead of grain calls.</summary>
-public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: "tcp");
+public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: DataPlaneKind.Tcp);
 
 public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
 
