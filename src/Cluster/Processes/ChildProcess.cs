@@ -62,6 +62,36 @@ public sealed class ChildProcess : IDisposable
         return new ChildProcess(name, Process.Start(info) ?? throw new InvalidOperationException($"could not start {executable}"));
     }
 
+    /// <summary>
+    /// Runs <paramref name="executable"/> to completion and returns its exit code, stdout and stderr (kept apart, unlike a
+    /// started <see cref="ChildProcess"/>); killed with its children after <paramref name="timeout"/>.
+    /// </summary>
+    /// <exception cref="TimeoutException">The process ran longer than <paramref name="timeout"/>.</exception>
+    public static async Task<ProcessResult> RunAsync(string executable, IEnumerable<string> args, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var info = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        info.Environment["DOTNET_gcServer"] = "0";
+        if (environment is not null)
+            foreach (var (k, v) in environment) info.Environment[k] = v;
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {executable}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{executable} {string.Join(' ', info.ArgumentList)} did not finish within {timeout.TotalSeconds:F0} s");
+        }
+        return new ProcessResult(process.ExitCode, await stdout, await stderr);
+    }
+
     /// <summary>The last <paramref name="lines"/> output lines.</summary>
     public string Tail(int lines) => string.Join('\n', _lines.TakeLast(lines));
 

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -29,7 +29,7 @@ public sealed class GatewayStartupTests : IDisposable
     [InlineData(new[] { "--redis", "127.0.0.1:6379" }, "--redis needs --model DIR")]
     [InlineData(new[] { "--redis", "nohost", "--model", "/m" }, "--redis 'nohost': expected HOST:PORT")]
     [InlineData(new[] { "--host", "127.0.0.1:80" }, "--host '127.0.0.1:80': give the address only")]
-    [InlineData(new[] { "--data-plane", "udp" }, "--data-plane 'udp': use orleans (grain calls) or tcp")]
+    [InlineData(new[] { "--data-plane", "udp" }, "--data-plane 'udp': use tcp or orleans")]
     public void BadArgumentsAreUsageErrors(string[] args, string message)
     {
         var e = Assert.Throws<GatewayStartupException>(() => GatewayProgram.Build(args, TextWriter.Null));
@@ -102,22 +102,7 @@ public sealed class GatewayStartupTests : IDisposable
 
     private static async Task<(int Code, string Stdout, string Stderr)> RunGatewayProcessAsync(params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(GatewayBuild.GatewayHost);
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await stdout, await stderr);
+        var result = await ChildProcess.RunAsync("dotnet", [GatewayBuild.GatewayHost, .. args], TimeSpan.FromSeconds(60));
+        return (result.ExitCode, result.Stdout, result.Stderr);
     }
 }
