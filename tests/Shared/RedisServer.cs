@@ -1,12 +1,11 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using Llama4Cluster.Cluster.Processes;
 
 namespace Llama4Cluster.Tests.Shared;
 
 /// <summary>
 /// A throwaway <c>redis-server</c> on a free loopback port, no persistence; killed on dispose. Shared by the test projects
-/// that start multi-process clusters (linked from tests/Shared).
+/// that start multi-process clusters (linked from tests/Shared); the process and the port come from src/Cluster.
 /// </summary>
 public sealed class RedisServer : IDisposable
 {
@@ -31,36 +30,13 @@ public sealed class RedisServer : IDisposable
     public static async Task<RedisServer> StartAsync()
     {
         string exe = FindExecutable() ?? throw new InvalidOperationException("redis-server is not on the PATH");
-        int port = FreePort();
+        int port = FreePorts.Loopback();
         var process = ChildProcess.Start("redis-server", exe,
             ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
         var server = new RedisServer(process, port);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, port);
-                return server;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
-            {
-                await Task.Delay(100);
-            }
-            catch (SocketException)
-            {
-                server.Dispose();
-                throw new InvalidOperationException($"redis-server did not listen on port {port}:\n{process.Output}");
-            }
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        if (await FreePorts.WaitUntilListeningAsync(port, DateTime.UtcNow.AddSeconds(20), () => !process.HasExited)) return server;
+        server.Dispose();
+        throw new InvalidOperationException($"redis-server did not listen on port {port}:\n{process.Output}");
     }
 
     public void Dispose() => _process.Dispose();

@@ -1,14 +1,11 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Cluster.Hosting;
+using Llama4Cluster.Cluster.Processes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
 
 namespace Llama4Cluster.Cli.Cluster;
 
@@ -88,7 +85,7 @@ internal sealed class LocalClusterLauncher : IDisposable
     {
         var watch = Stopwatch.StartNew();
         var deadline = DateTime.UtcNow + options.StartTimeout;
-        int port = FreePort();
+        int port = FreePorts.Loopback();
         RedisEndpoint = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
         _log($"cluster: starting redis-server on {RedisEndpoint}");
         // Under a small sh watchdog: redis-server cannot watch its parent, and must not outlive this process even when
@@ -114,7 +111,7 @@ internal sealed class LocalClusterLauncher : IDisposable
                 "--dtype", options.DType, "--wire-dtype", options.WireDType, "--device", options.Device, "--data-plane", options.DataPlane,
                 "--shards", I(options.ShardsPerLayer), "--ranks", I(options.AttentionRanks), "--threads", I(options.ThreadsPerSilo),
                 "--parent-pid", I(Environment.ProcessId),
-            ], new Dictionary<string, string> { ["DOTNET_gcServer"] = "0", ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Llama4Cluster"] = "Information" }));
+            ], new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Llama4Cluster"] = "Information" }));
         }
         SiloCount = silos.Count;
 
@@ -123,9 +120,7 @@ internal sealed class LocalClusterLauncher : IDisposable
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>(); // signals are ours: kill the children, then exit
         builder.UseOrleansClient(client =>
         {
-            client.UseRedisClustering(RedisEndpoint);
-            client.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "llama4"; });
-            client.AddLlama4Client();
+            client.AddLlama4Client(new Llama4ClientOptions { Redis = RedisEndpoint, ClusterId = clusterId });
         });
         var host = builder.Build();
         lock (_gate) _client = host;
@@ -196,14 +191,18 @@ internal sealed class LocalClusterLauncher : IDisposable
 
     private ChildProcess Spawn(string name, string exe, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment)
     {
-        var info = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        if (environment is not null)
-            foreach (var (k, v) in environment) info.Environment[k] = v;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var child = new ChildProcess(name, Process.Start(info) ?? throw new ClusterStartException($"could not start {exe}"));
+            ChildProcess child;
+            try
+            {
+                child = ChildProcess.Start(name, exe, args, environment);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                throw new ClusterStartException($"could not start {exe}: {e.Message}");
+            }
             _children.Add(child);
             return child;
         }
@@ -211,23 +210,8 @@ internal sealed class LocalClusterLauncher : IDisposable
 
     private static async Task WaitForPortAsync(ChildProcess process, int port, DateTime deadline, CancellationToken cancellationToken)
     {
-        while (true)
-        {
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
-                return;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
-            {
-                await Task.Delay(100, cancellationToken);
-            }
-            catch (SocketException)
-            {
-                throw new ClusterStartException($"{process.Name} did not listen on port {port}{Tails([process])}");
-            }
-        }
+        if (!await FreePorts.WaitUntilListeningAsync(port, deadline, () => !process.HasExited, cancellationToken))
+            throw new ClusterStartException($"{process.Name} did not listen on port {port}{Tails([process])}");
     }
 
     /// <summary>The silo host: LLAMA4_SILO_HOST, or the one built next to llama4.dll.</summary>
@@ -247,13 +231,6 @@ internal sealed class LocalClusterLauncher : IDisposable
     private static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private void OnProcessExit(object? sender, EventArgs e) => KillChildren();
 
@@ -298,63 +275,6 @@ internal sealed class LocalClusterLauncher : IDisposable
         foreach (var s in _signals) s.Dispose();
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         _log("cluster: stopped");
-    }
-
-    /// <summary>One child process with its recent output kept for error messages.</summary>
-    private sealed class ChildProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public ChildProcess(string name, Process process)
-        {
-            Name = name;
-            _process = process;
-            process.OutputDataReceived += (_, e) => Keep(e.Data);
-            process.ErrorDataReceived += (_, e) => Keep(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public string Name { get; }
-
-        public bool HasExited => _process.HasExited;
-
-        public int ExitCode => _process.ExitCode;
-
-        public string Tail(int lines) => string.Join('\n', _lines.TakeLast(lines));
-
-        private void Keep(string? line)
-        {
-            if (line is null) return;
-            _lines.Enqueue(line);
-            while (_lines.Count > 200) _lines.TryDequeue(out _);
-        }
-
-        public void Kill()
-        {
-            try
-            {
-                if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-            }
-            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-            {
-                // Already gone.
-            }
-        }
-
-        public void Dispose()
-        {
-            try
-            {
-                _process.WaitForExit(5000);
-            }
-            catch (InvalidOperationException)
-            {
-                // Never started or already released.
-            }
-            _process.Dispose();
-        }
     }
 
     /// <summary>A host lifetime that leaves Ctrl+C and SIGTERM to the launcher.</summary>

@@ -5,6 +5,7 @@ using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 
 namespace Llama4Cluster.Cli.Commands;

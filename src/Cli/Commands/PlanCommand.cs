@@ -1,6 +1,7 @@
 using System.Globalization;
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 
 namespace Llama4Cluster.Cli.Commands;

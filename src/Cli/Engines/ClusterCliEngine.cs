@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Cli.Cluster;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Tokenization;
-using Llama4Cluster.Silos.Engine;
+using Llama4Cluster.Cluster.Engine;
 
 namespace Llama4Cluster.Cli.Engines;
 
@@ -41,7 +42,7 @@ internal sealed class ClusterCliEngine : ICliEngine
     /// <paramref name="plan"/> the shards per layer and attention ranks are the plan's (the silos place by the same file).
     /// </summary>
     public static async Task<ClusterCliEngine> StartAsync(LocalClusterOptions options, Llama4TextConfig config, Action<string> log,
-        Silos.Placement.PlacementPlan? plan = null)
+        PlacementPlan? plan = null)
     {
         var watch = Stopwatch.StartNew();
         var tokenizer = Llama4Tokenizer.ExistsIn(options.ModelDirectory) ? Llama4Tokenizer.Load(options.ModelDirectory) : null;

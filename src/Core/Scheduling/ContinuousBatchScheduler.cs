@@ -51,7 +51,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     // Owned by the step loop.
     private readonly List<ScheduledSequence> _running = new();
     private readonly int[] _rankLoad;
-    private readonly List<long>[] _toRelease;
+    private readonly PendingReleases _releases;
     private long _kvReserved;
 
     // Published by the step loop for Snapshot.
@@ -84,8 +84,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         _retryAfter = o.RetryAfter;
         _eosTokenIds = model.EosTokenIds.ToArray();
         _rankLoad = new int[backend.Ranks];
-        _toRelease = new List<long>[backend.Ranks];
-        for (int r = 0; r < _toRelease.Length; r++) _toRelease[r] = new List<long>();
+        _releases = new PendingReleases(backend.Ranks);
     }
 
     /// <summary>
@@ -97,50 +96,6 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     /// <summary>The admission budget in tokens (<see cref="SchedulerOptions.KvTokenCapacity"/> resolved for the model).</summary>
     public long KvTokenCapacity => _kvCapacity;
 
-    public SequenceHandle Submit(SequenceSubmission submission)
-    {
-        ArgumentNullException.ThrowIfNull(submission);
-        var prompt = ValidatedPrompt(submission);
-        var timeout = submission.Timeout ?? _defaultTimeout;
-        if (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
-            throw new ArgumentException($"Timeout must be positive (or infinite); got {timeout}.", nameof(submission));
-
-        var p = submission.Sampling;
-        var start = new SequenceSettings(p, _eosTokenIds);
-        var stops = new HashSet<int>([.. p.StopTokenIds, .. p.IgnoreEos ? [] : _eosTokenIds]);
-        long now = _time.GetTimestamp();
-        var handle = new SequenceHandle(Interlocked.Increment(ref s_nextId), prompt.Length, _time.GetUtcNow());
-        var sequence = new ScheduledSequence(handle, submission, prompt, start, stops.Contains, timeout, Deadline(now, timeout));
-
-        lock (_queueLock)
-        {
-            if (_stopped)
-            {
-                sequence.End(new FailedEvent(new OperationCanceledException("the gateway is shutting down")));
-                return handle;
-            }
-
-            if (_waiting.Count >= _maxWaiting)
-            {
-                LogQueueFull(_waiting.Count);
-                throw new SchedulerQueueFullException(_waiting.Count, _retryAfter);
-            }
-
-            _waiting.Enqueue(sequence);
-        }
-
-        _wake.Writer.TryWrite(true);
-        return handle;
-    }
-
-    public SchedulerSnapshot Snapshot()
-    {
-        int waiting;
-        lock (_queueLock) waiting = _waiting.Count;
-        return new SchedulerSnapshot(Volatile.Read(ref _runningCount), waiting, Volatile.Read(ref _kvTokens), _kvCapacity,
-            Interlocked.Read(ref _steps));
-    }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         LogStarted(_backend.Ranks, _maxRunning, _maxStepTokens, _kvCapacity);
@@ -150,7 +105,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             {
                 if (_running.Count == 0 && WaitingCount() == 0)
                 {
-                    await ReleaseEndedAsync();
+                    await Task.WhenAll(_releases.Start(_backend, LogReleaseFailed));
                     await _wake.Reader.ReadAsync(stoppingToken);
                     continue;
                 }
@@ -190,18 +145,43 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         Publish();
         if (_running.Count == 0) return;
 
-        // The step: per rank, its sequences in admission order; decodes first, then prompt chunks oldest first.
-        var batches = new List<ScheduledSequence>?[_backend.Ranks];
-        int decodes = 0;
-        foreach (var s in _running)
+        long started = _time.GetTimestamp();
+        var plan = BuildStep();
+        long step = Interlocked.Increment(ref _steps);
+        var releases = _releases.Start(_backend, LogReleaseFailed);
+        var calls = new List<(int Rank, Task<(RankStepResult? Response, Exception? Error)> Call)>();
+        for (int r = 0; r < plan.Work.Length; r++)
         {
-            if (!s.Prefilling) decodes++;
+            if (plan.Work[r] is { } work) calls.Add((r, StepRankAsync(r, new RankStep(step, work), stoppingToken)));
         }
 
+        await Task.WhenAll(calls.Select(c => (Task)c.Call).Concat(releases));
+
+        int finished = 0, failed = 0, sequences = 0;
+        foreach (var (rank, call) in calls)
+        {
+            var members = plan.Members[rank]!;
+            sequences += members.Count;
+            var (f, x) = AcceptRank(rank, step, members, await call);
+            finished += f;
+            failed += x;
+        }
+
+        _running.RemoveAll(s => s.Rank < 0);
+        Publish();
+        Report(() => new SchedulerStepInfo(step, calls.Count, sequences, plan.PrefillTokens, plan.Decodes, admitted, finished, failed,
+            _running.Count, WaitingCount(), _time.GetElapsedTime(started)));
+    }
+
+    /// <summary>The step: per rank, its sequences in admission order; one token per decoding sequence first, then prompt
+    /// chunks, oldest sequence first, with what remains of <see cref="SchedulerOptions.MaxStepTokens"/>.</summary>
+    private StepPlan BuildStep()
+    {
+        var members = new List<ScheduledSequence>?[_backend.Ranks];
+        var work = new List<SequenceWork>?[_backend.Ranks];
+        int decodes = _running.Count(s => !s.Prefilling);
         int prefillBudget = _maxStepTokens - decodes; // >= 1 when anything prefills: MaxStepTokens >= MaxRunningSequences
         int prefillTokens = 0;
-        var steps = new List<SequenceWork>?[_backend.Ranks];
-        long started = _time.GetTimestamp();
         foreach (var s in _running)
         {
             bool prefill = s.Prefilling;
@@ -213,148 +193,67 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
                 prefillTokens += s.StepTokens;
             }
 
-            (batches[s.Rank] ??= new List<ScheduledSequence>()).Add(s);
-            (steps[s.Rank] ??= new List<SequenceWork>()).Add(part);
+            (members[s.Rank] ??= new List<ScheduledSequence>()).Add(s);
+            (work[s.Rank] ??= new List<SequenceWork>()).Add(part);
         }
 
-        long step = Interlocked.Increment(ref _steps);
-        var releases = StartReleases();
-        var calls = new List<(int Rank, Task<(RankStepResult? Response, Exception? Error)> Call)>();
-        for (int r = 0; r < steps.Length; r++)
-        {
-            if (steps[r] is { } b) calls.Add((r, StepRankAsync(r, new RankStep(step, b), stoppingToken)));
-        }
-
-        await Task.WhenAll(calls.Select(c => (Task)c.Call).Concat(releases));
-
-        int finished = 0, failed = 0, sequences = 0;
-        foreach (var (rank, call) in calls)
-        {
-            var members = batches[rank]!;
-            sequences += members.Count;
-            var (response, error) = await call;
-            error ??= response is null
-                ? new InvalidOperationException($"attention rank {rank} returned no response for step {step}")
-                : Mismatch(rank, step, members, response);
-            if (error is not null)
-            {
-                LogRankStepFailed(error, rank, step, members.Count);
-                foreach (var s in members)
-                {
-                    // The rank dropped them; releasing too covers a transport failure that left them on the rank.
-                    Retire(s, new FailedEvent(error));
-                    failed++;
-                }
-
-                continue;
-            }
-
-            int k = 0;
-            var samples = response!.Samples;
-            foreach (var s in members)
-            {
-                if (!s.Accept(s.StepSamples ? samples[k++].Token : null)) continue;
-                var end = s.Finished();
-                LogFinished(s.Id, end.Reason, s.Generated.Count);
-                Retire(s, end);
-                finished++;
-            }
-        }
-
-        _running.RemoveAll(s => s.Rank < 0);
-        Publish();
-        if (StepCompleted is { } observers)
-        {
-            try
-            {
-                observers(new SchedulerStepInfo(step, calls.Count, sequences, prefillTokens, decodes, admitted, finished, failed,
-                    _running.Count, WaitingCount(), _time.GetElapsedTime(started)));
-            }
-            catch (Exception e)
-            {
-                LogObserverFailed(e, step);
-            }
-        }
+        return new StepPlan(members, work, decodes, prefillTokens);
     }
 
-    /// <summary>Cancelled or expired sequences leave the queue and the running batch, ending with a <see cref="FailedEvent"/>.</summary>
-    private void DropCancelledAndExpired()
+    /// <summary>Takes one rank's answer: its samples, or its error for every one of its sequences. Returns how many
+    /// sequences finished and failed.</summary>
+    private (int Finished, int Failed) AcceptRank(int rank, long step, List<ScheduledSequence> members, (RankStepResult? Response, Exception? Error) answer)
     {
-        long now = _time.GetTimestamp();
-        lock (_queueLock)
+        var (response, error) = answer;
+        error ??= response is null
+            ? new InvalidOperationException($"attention rank {rank} returned no response for step {step}")
+            : Mismatch(rank, step, members, response);
+        if (error is not null)
         {
-            for (int i = _waiting.Count; i > 0; i--)
-            {
-                var s = _waiting.Dequeue();
-                if (Ended(s, now) is { } end)
-                {
-                    LogDropped(s.Id, end.Error, running: false);
-                    s.End(end);
-                }
-                else
-                {
-                    _waiting.Enqueue(s);
-                }
-            }
+            LogRankStepFailed(error, rank, step, members.Count);
+            // The rank dropped them; releasing too covers a transport failure that left them on the rank.
+            foreach (var s in members) Retire(s, new FailedEvent(error));
+            return (0, members.Count);
         }
 
-        bool any = false;
-        foreach (var s in _running)
+        int k = 0, finished = 0;
+        var samples = response!.Samples;
+        foreach (var s in members)
         {
-            if (Ended(s, now) is not { } end) continue;
-            LogDropped(s.Id, end.Error, running: true);
+            if (!s.Accept(s.StepSamples ? samples[k++].Token : null)) continue;
+            var end = s.Finished();
+            LogFinished(s.Id, end.Reason, s.Generated.Count);
             Retire(s, end);
-            any = true;
+            finished++;
         }
 
-        if (any) _running.RemoveAll(s => s.Rank < 0);
+        return (finished, 0);
     }
 
-    private static FailedEvent? Ended(ScheduledSequence s, long now)
+    /// <summary>Tells the step's observers, if any; building the info only when someone listens.</summary>
+    private void Report(Func<SchedulerStepInfo> info)
     {
-        if (s.Cancelled) return new FailedEvent(new OperationCanceledException("the request was cancelled"));
-        if (now >= s.Deadline)
+        if (StepCompleted is not { } observers) return;
+        var step = info();
+        try
         {
-            return new FailedEvent(new TimeoutException(
-                $"the request did not finish within its timeout of {s.Timeout.TotalSeconds:0.###} s (generated {s.Generated.Count} tokens)"));
+            observers(step);
         }
-
-        return null;
+        catch (Exception e)
+        {
+            LogObserverFailed(e, step.Step);
+        }
     }
 
-    /// <summary>Admits waiting sequences in order while the running batch and the KV budget have room.</summary>
-    private int Admit()
-    {
-        int admitted = 0;
-        lock (_queueLock)
-        {
-            while (_running.Count < _maxRunning && _waiting.TryPeek(out var next) && _kvReserved + next.Reservation <= _kvCapacity)
-            {
-                _waiting.Dequeue();
-                int rank = 0;
-                for (int r = 1; r < _rankLoad.Length; r++)
-                {
-                    if (_rankLoad[r] < _rankLoad[rank]) rank = r;
-                }
-
-                next.Rank = rank;
-                _rankLoad[rank]++;
-                _kvReserved += next.Reservation;
-                _running.Add(next);
-                admitted++;
-                LogAdmitted(next.Id, rank, next.Prompt.Length, next.Sampling.MaxTokens);
-            }
-        }
-
-        return admitted;
-    }
+    /// <summary>One step's sequences and work per rank (null: the rank has none this step).</summary>
+    private sealed record StepPlan(List<ScheduledSequence>?[] Members, List<SequenceWork>?[] Work, int Decodes, int PrefillTokens);
 
     /// <summary>Ends a running sequence: frees its slot and reservation, queues its release on its rank. The caller
     /// removes it from <see cref="_running"/> (its rank is -1 from here on).</summary>
     private void Retire(ScheduledSequence s, SequenceEvent last)
     {
         s.End(last);
-        if (s.Started) _toRelease[s.Rank].Add(s.Id);
+        if (s.Started) _releases.Add(s.Rank, s.Id);
         _rankLoad[s.Rank]--;
         _kvReserved -= s.Reservation;
         s.Rank = -1;
@@ -403,35 +302,6 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         return null;
     }
 
-    /// <summary>Sends the releases queued since the last step, one call per rank; they never fail the caller.</summary>
-    private List<Task> StartReleases()
-    {
-        var tasks = new List<Task>();
-        for (int r = 0; r < _toRelease.Length; r++)
-        {
-            if (_toRelease[r].Count == 0) continue;
-            tasks.Add(ReleaseQuietlyAsync(r, [.. _toRelease[r]]));
-            _toRelease[r].Clear();
-        }
-
-        return tasks;
-    }
-
-    private Task ReleaseEndedAsync() => Task.WhenAll(StartReleases());
-
-    /// <summary>Best effort: a rank that cannot release is failing or gone, and its state with it.</summary>
-    private async Task ReleaseQuietlyAsync(int rank, long[] ids)
-    {
-        try
-        {
-            await _backend.ReleaseAsync(rank, ids);
-        }
-        catch (Exception e)
-        {
-            LogReleaseFailed(e, rank, ids.Length);
-        }
-    }
-
     private async Task ShutDownAsync()
     {
         var error = new OperationCanceledException("the gateway is shutting down");
@@ -445,7 +315,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
 
         foreach (var s in waiting) s.End(new FailedEvent(error));
         FailRunning(error);
-        await ReleaseEndedAsync();
+        await Task.WhenAll(_releases.Start(_backend, LogReleaseFailed));
         LogStopped(Interlocked.Read(ref _steps));
     }
 
@@ -457,36 +327,4 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         Volatile.Write(ref _runningCount, _running.Count);
     }
 
-    private int WaitingCount()
-    {
-        lock (_queueLock) return _waiting.Count;
-    }
-
-    private long Deadline(long now, TimeSpan timeout)
-    {
-        if (timeout == Timeout.InfiniteTimeSpan) return long.MaxValue;
-        double ticks = timeout.TotalSeconds * _time.TimestampFrequency;
-        return ticks >= long.MaxValue - now ? long.MaxValue : now + (long)ticks;
-    }
-
-    /// <summary>The prompt as a private copy, checked against the model: not empty, every id in the vocabulary (an id
-    /// outside it would fail the whole rank's step), and room for max tokens in the context.</summary>
-    private int[] ValidatedPrompt(SequenceSubmission submission)
-    {
-        if (submission.PromptTokens is null || submission.PromptTokens.Count == 0)
-            throw new ArgumentException("the prompt is empty: it needs at least one token", nameof(submission));
-        if (submission.Sampling is null) throw new ArgumentException("Sampling is required", nameof(submission));
-        submission.Sampling.Validate();
-        var prompt = submission.PromptTokens.ToArray();
-        int vocab = _model.VocabSize;
-        for (int i = 0; i < prompt.Length; i++)
-        {
-            if ((uint)prompt[i] >= (uint)vocab)
-                throw new ArgumentException($"prompt token {i} is {prompt[i]}, outside the model's vocabulary of {vocab} ids (0 to {vocab - 1})", nameof(submission));
-        }
-
-        if ((long)prompt.Length + submission.Sampling.MaxTokens > _model.MaxModelLength)
-            throw new ContextLengthExceededException(prompt.Length, submission.Sampling.MaxTokens, _model.MaxModelLength);
-        return prompt;
-    }
 }

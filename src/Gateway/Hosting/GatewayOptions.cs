@@ -1,3 +1,5 @@
+using Llama4Cluster.Cluster.Hosting;
+
 namespace Llama4Cluster.Gateway.Hosting;
 
 /// <summary>
@@ -21,10 +23,10 @@ public sealed class GatewayOptions
     public string Redis { get; set; } = "";
 
     /// <summary>Orleans cluster id (<c>--cluster-id</c>); the silos' default is <c>llama4</c>.</summary>
-    public string ClusterId { get; set; } = "llama4";
+    public string ClusterId { get; set; } = Llama4ClientOptions.DefaultClusterId;
 
     /// <summary>Orleans service id; the silos use <c>llama4</c>.</summary>
-    public string ServiceId { get; set; } = "llama4";
+    public string ServiceId { get; set; } = Llama4ClientOptions.DefaultServiceId;
 
     /// <summary>Attention ranks (<c>--ranks</c>); must equal the silos' <c>--ranks</c> when joining a cluster.</summary>
     public int AttentionRanks { get; set; } = 1;
@@ -48,13 +50,13 @@ public sealed class GatewayOptions
     public int? MaxStepTokens { get; set; }
 
     /// <summary>
-    /// Compute dtype of the co-hosted silo (<c>--dtype bf16|fp32</c>); fp32 also puts activations on the wire in fp32.
-    /// fp32 by default, as the CLI: exact, and greedy results do not depend on what else is in the batch. In bf16 the
+    /// Compute dtype of the co-hosted silo (<c>--dtype bf16|fp32</c>); the wire follows it. Null: the silo default
+    /// (<c>ClusterModelOptions.DType</c>, fp32: exact, and greedy results do not depend on what else is in the batch. In bf16 the
     /// kernels' accumulation order depends on the batch shape, so a sequence's tokens may change with its neighbours
     /// (measured on tiny-scout: 29 of 64 greedy streams of 24 tokens differed between alone and 64 at once; none in fp32);
-    /// choose bf16 for speed on real models.
+    /// choose bf16 for speed on real models).
     /// </summary>
-    public string DType { get; set; } = "fp32";
+    public string? DType { get; set; }
 
     /// <summary>Torch device of the co-hosted silo (<c>--device cpu|cuda:N</c>).</summary>
     public string Device { get; set; } = "cpu";
@@ -66,19 +68,15 @@ public sealed class GatewayOptions
     public string CacheDirectory { get; set; } = "";
 
     /// <summary>
-    /// What carries expert activations inside the co-hosted silo: <c>orleans</c> (grain calls; within one silo they are local
-    /// calls that pass the [Immutable] payloads by reference) or <c>tcp</c> (the socket data plane, over loopback here).
-    /// Measured in one process with both silos side by side, steps interleaved (decode step time tcp ÷ orleans, tiny-scout
-    /// and a 4-layer D 2048 MoE, batches 1/8/32, bf16, 2 shared cores): 0.91-1.23, no consistent difference. Orleans is the
-    /// default: no loopback socket, no extra port, no payload copies. Clusters of silo processes keep tcp.
+    /// What carries expert activations inside the co-hosted silo (<c>--data-plane tcp|orleans</c>). Null: the silo default
+    /// (<c>ClusterModelOptions.DataPlane</c>, tcp). Measured in one process with both side by side, steps interleaved (decode
+    /// step time tcp ÷ orleans, tiny-scout and a 4-layer D 2048 MoE, batches 1/8/32, bf16, 2 shared cores): 0.91-1.23, no
+    /// consistent difference, so the co-hosted silo takes the same default as silo processes.
     /// </summary>
-    public string DataPlane { get; set; } = "orleans";
-
-    /// <summary>Path of the silo assembly for the co-hosted mode. Empty: <c>Llama4Cluster.Silos.dll</c> beside the gateway.</summary>
-    public string SiloAssembly { get; set; } = "";
+    public DataPlaneKind? DataPlane { get; set; }
 
     /// <summary>Orleans' maximum message body size for the gateway's client side, as the silos set it (64 MiB).</summary>
-    public int MaxMessageBytes { get; set; } = 64 << 20;
+    public int MaxMessageBytes { get; set; } = Llama4ClientOptions.DefaultMaxMessageBytes;
 
     /// <summary>True when the gateway joins a cluster of silo processes through Redis instead of co-hosting a silo.</summary>
     public bool JoinsCluster => !string.IsNullOrWhiteSpace(Redis);

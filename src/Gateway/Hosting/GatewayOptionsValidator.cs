@@ -43,14 +43,14 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.MaxStepTokens is { } stepTokens and >= 1 && stepTokens < sequences)
             errors.Add($"--max-step-tokens {stepTokens} is below the {sequences} running sequences (--max-num-seqs): every running sequence's " +
                 $"decode token must fit in one step; use at least {sequences}");
-        if (NormalizeDType(options.DType) is null)
+        if (options.DType is not null && NormalizeDType(options.DType) is null)
             errors.Add($"--dtype '{options.DType}': use bf16 or fp32");
         if (!IsDeviceSpec(options.Device))
             errors.Add($"--device '{options.Device}': use cpu or cuda:N");
         if (options.Threads is < 1)
             errors.Add($"--threads {options.Threads}: use at least 1, or leave it out for one per core");
-        if (options.DataPlane is not ("orleans" or "tcp"))
-            errors.Add($"--data-plane '{options.DataPlane}': use orleans (grain calls) or tcp (socket data plane)");
+        if (options.DataPlane is { } plane && !Enum.IsDefined(plane))
+            errors.Add($"--data-plane '{plane}': use tcp (socket data plane) or orleans (grain calls)");
         if (options.MaxMessageBytes < 1 << 20)
             errors.Add($"Gateway:MaxMessageBytes {options.MaxMessageBytes}: use at least 1 MiB (1048576), as the silos' Llama4:MaxMessageBytes");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -1,14 +1,13 @@
 using System.Globalization;
 using System.Net;
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Gateway.Api;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
-using Llama4Cluster.Kernels.Runtime;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
-using Orleans.Configuration;
 
 namespace Llama4Cluster.Gateway.Hosting;
 
@@ -105,14 +104,14 @@ public static partial class GatewayProgram
         {
             builder.UseOrleansClient(client =>
             {
-                client.UseRedisClustering(options.Redis);
-                client.Configure<ClusterOptions>(o =>
-                {
-                    o.ClusterId = options.ClusterId;
-                    o.ServiceId = options.ServiceId;
-                });
                 // The silos' Llama4:MaxMessageBytes: prompts of long prefills and their replies stay within it.
-                client.Configure<ClientMessagingOptions>(m => m.MaxMessageBodySize = options.MaxMessageBytes);
+                client.AddLlama4Client(new Llama4ClientOptions
+                {
+                    Redis = options.Redis,
+                    ClusterId = options.ClusterId,
+                    ServiceId = options.ServiceId,
+                    MaxMessageBytes = options.MaxMessageBytes,
+                });
                 // Silos may start after the gateway: keep trying (the host starts its services concurrently, so /health and
                 // /ready answer meanwhile).
                 client.UseConnectionRetryFilter(async (_, cancellationToken) =>
@@ -126,11 +125,10 @@ public static partial class GatewayProgram
         }
         else
         {
-            CheckDevice(options.Device);
             var endpoints = CoHostedSilo.Add(builder, options, model.Directory);
+            var (dtype, dataPlane) = CoHostedSilo.Describe(options);
             info = new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, model.Config.VocabSize, options.AttentionRanks, options.ShardsPerLayer,
-                GatewayInfo.Localhost, endpoints.OrleansGateway, null, options.ClusterId, options.ServiceId,
-                GatewayOptionsValidator.NormalizeDType(options.DType), options.DataPlane);
+                GatewayInfo.Localhost, endpoints.OrleansGateway, null, options.ClusterId, options.ServiceId, dtype, dataPlane);
         }
 
         builder.WebHost.UseUrls(ListenUrl(options));
@@ -178,7 +176,7 @@ public static partial class GatewayProgram
             if (ignored.Length > 0) LogIgnoredInClusterMode(log, string.Join(", ", ignored));
         }
         else
-            LogCoHosted(log, info.OrleansGateway ?? "", info.DType ?? "", options.Device, options.DataPlane, CoHostedSilo.TorchThreads(options),
+            LogCoHosted(log, info.OrleansGateway ?? "", info.DType ?? "", options.Device, info.DataPlane ?? "", CoHostedSilo.TorchThreads(options),
                 options.AttentionRanks, options.ShardsPerLayer);
         // Kestrel itself logs "Now listening on: ..." as soon as it listens (before the cluster is reachable in Redis mode).
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(log, model.Id, string.Join(", ", ListeningAddresses(app))));
@@ -200,9 +198,11 @@ public static partial class GatewayProgram
         foreach (var property in typeof(GatewayOptions).GetProperties().Where(p => p.CanWrite))
         {
             var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            if (type != typeof(int) || section[property.Name] is not { } value) continue;
-            if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
+            if (section[property.Name] is not { } value) continue;
+            if (type == typeof(int) && !int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
                 errors.Add($"{Flag(property.Name)} '{value}': expected an integer");
+            if (type == typeof(DataPlaneKind) && CommandLineFlags.CheckEnum<DataPlaneKind>(Flag(property.Name), value) is { } error)
+                errors.Add(error);
         }
         if (errors.Count > 0) throw GatewayStartupException.Usage(string.Join("; ", errors));
         var options = section.Get<GatewayOptions>() ?? new GatewayOptions();
@@ -225,20 +225,6 @@ public static partial class GatewayProgram
         else if (host is "*" or "0.0.0.0") host = "0.0.0.0";
         else if (IPAddress.TryParse(host, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) host = $"[{ip}]";
         return string.Create(CultureInfo.InvariantCulture, $"http://{host}:{options.Port}");
-    }
-
-    /// <summary>A device the co-hosted silo cannot use fails here, before anything starts (usage error).</summary>
-    private static void CheckDevice(string device)
-    {
-        if (device.Trim().Equals("cpu", StringComparison.OrdinalIgnoreCase)) return;
-        try
-        {
-            DeviceSpec.Parse(device);
-        }
-        catch (ArgumentException e)
-        {
-            throw GatewayStartupException.Usage("--device: " + e.Message);
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model} from {Directory}: max_model_len {MaxModelLength}, {Layers} layers, {MoeLayers} MoE layers of {Experts} experts")]

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Cluster.Stepping;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Kernels.Checkpoints;
@@ -7,6 +8,7 @@ using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Logging;
 
@@ -48,7 +50,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         if (!_context.Role.HoldsAttention())
             throw new InvalidOperationException($"attention rank {Rank} cannot activate on silo {RuntimeIdentity}: its role is {_context.Role.ToText()} (Llama4:Role); " +
                 "place attention ranks on silos with role attention or all (check the placement plan's inventory against the silos' --role)");
-        IExpertShardTransport transport = _context.Options.DataPlane == "tcp"
+        IExpertShardTransport transport = _context.Options.DataPlane == DataPlaneKind.Tcp
             ? new TcpShardTransport(GrainFactory, _dataPlane)
             : new OrleansShardTransport(GrainFactory);
         var dispatcher = new RemoteExpertDispatcher(Rank, transport, _context.ShardMap, _context.WireDType, _context.ComputeDType,

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Kernels.Model.Moe;

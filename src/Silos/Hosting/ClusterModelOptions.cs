@@ -1,8 +1,12 @@
+using Llama4Cluster.Cluster.Hosting;
+
 namespace Llama4Cluster.Silos.Hosting;
 
 /// <summary>
 /// What a silo serves and how, bound from the <c>Llama4</c> configuration section
-/// (<c>Llama4:ModelDirectory</c>, <c>Llama4:Device</c>, …; command-line flags map onto it).
+/// (<c>Llama4:ModelDirectory</c>, <c>Llama4:Device</c>, …; command-line flags map onto it). The defaults here are the one
+/// set of defaults of every silo however it is started: a silo process, the gateway's co-hosted silo, or the CLI's
+/// ephemeral cluster (each passes only what its own flags set).
 /// </summary>
 public sealed class ClusterModelOptions
 {
@@ -14,11 +18,15 @@ public sealed class ClusterModelOptions
     /// <summary>Torch device of this silo's grains: <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>.</summary>
     public string Device { get; set; } = "cpu";
 
-    /// <summary>Compute dtype of weights and activations: <c>bfloat16</c> (serving) or <c>float32</c> (exactness).</summary>
-    public string DType { get; set; } = "bfloat16";
+    /// <summary>
+    /// Compute dtype of weights and activations: <c>float32</c> (the default, as the CLI and the gateway: exact, and a greedy
+    /// request's tokens do not depend on what else is in the batch) or <c>bfloat16</c> (faster; its kernels' accumulation
+    /// order follows the batch shape, so tokens may change with the batch).
+    /// </summary>
+    public string DType { get; set; } = "float32";
 
-    /// <summary>Activation dtype on the wire: <c>bf16</c> (default) or <c>fp32</c> (exactness tests).</summary>
-    public string WireDType { get; set; } = "bf16";
+    /// <summary>Activation dtype on the wire: <c>bf16</c> or <c>fp32</c>; empty (the default): the compute dtype's (fp32 for float32, bf16 for bfloat16).</summary>
+    public string WireDType { get; set; } = "";
 
     /// <summary>
     /// What this silo hosts: <c>expert</c>, <c>attention</c> or <c>all</c>. The placement plan's inventory carries each
@@ -45,10 +53,12 @@ public sealed class ClusterModelOptions
     public int AttentionRanks { get; set; } = 1;
 
     /// <summary>
-    /// What carries expert dispatches: <c>orleans</c> (one grain call per shard) or <c>tcp</c> (the silo-to-silo
-    /// tensor data plane: Orleans resolves where each shard lives, activations flow over persistent sockets).
+    /// What carries expert dispatches: <see cref="DataPlaneKind.Tcp"/> (the default: the silo-to-silo tensor data plane,
+    /// measured several times faster than grain calls across processes, docs/DESIGN.md "The socket data plane"; inside one
+    /// process, the co-hosted silo, the two measured the same, so it keeps this default) or <see cref="DataPlaneKind.Orleans"/>
+    /// (one grain call per shard).
     /// </summary>
-    public string DataPlane { get; set; } = "tcp";
+    public DataPlaneKind DataPlane { get; set; } = DataPlaneKind.Tcp;
 
     /// <summary>TCP port of this silo's data plane; 0 picks a free one (advertised through the shard grains).</summary>
     public int DataPlanePort { get; set; }

@@ -1,6 +1,7 @@
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Options;
 
@@ -17,11 +18,11 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
         else if (!Directory.Exists(options.ModelDirectory))
             errors.Add($"Llama4:ModelDirectory '{options.ModelDirectory}' does not exist: every silo needs the checkpoint at that path.");
         Try(() => ComputeDType.Parse(options.DType), "Llama4:DType", errors);
-        Try(() => WireDTypes.Parse(options.WireDType), "Llama4:WireDType", errors);
+        if (!string.IsNullOrWhiteSpace(options.WireDType)) Try(() => WireDTypes.Parse(options.WireDType), "Llama4:WireDType", errors);
         if (options.Role is not ("expert" or "attention" or "all"))
             errors.Add($"Llama4:Role is '{options.Role}': use expert, attention or all.");
-        if (options.DataPlane is not ("orleans" or "tcp"))
-            errors.Add($"Llama4:DataPlane is '{options.DataPlane}': use orleans (grain calls) or tcp (socket data plane).");
+        if (!Enum.IsDefined(options.DataPlane))
+            errors.Add($"Llama4:DataPlane is '{options.DataPlane}': use tcp (socket data plane) or orleans (grain calls).");
         if (options.DataPlanePort is < 0 or > 65535)
             errors.Add($"Llama4:DataPlanePort is {options.DataPlanePort}: use 0 (any free port) or a TCP port.");
         if (options.ShardsPerLayer < 1)

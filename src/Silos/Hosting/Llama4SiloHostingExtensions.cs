@@ -1,4 +1,5 @@
 using Llama4Cluster.Silos.DataPlane;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -65,14 +66,6 @@ public static class Llama4SiloHostingExtensions
             messaging.MaxMessageBodySize = model.Value.MaxMessageBytes;
             messaging.ResponseTimeout = Max(messaging.ResponseTimeout, model.Value.ShardTimeout * 4);
         });
-        return builder;
-    }
-
-    /// <summary>The client-side counterpart: the same maximum message size for steps and their replies.</summary>
-    public static IClientBuilder AddLlama4Client(this IClientBuilder builder, int maxMessageBytes = 64 << 20)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddOptions<ClientMessagingOptions>().Configure(m => m.MaxMessageBodySize = maxMessageBytes);
         return builder;
     }
 

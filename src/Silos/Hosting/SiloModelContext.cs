@@ -3,6 +3,7 @@ using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Silos.Compute;
 using Llama4Cluster.Silos.Experts;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Options;
 using TorchSharp;
@@ -24,7 +25,10 @@ public sealed class SiloModelContext : IDisposable
         Config = Llama4ConfigReader.Load(Options.ModelDirectory);
         Device = DeviceSpec.Parse(Options.Device);
         ComputeDType = Kernels.Runtime.ComputeDType.Parse(Options.DType);
-        WireDType = WireDTypes.Parse(Options.WireDType);
+        // An unset wire dtype follows the compute dtype: fp32 compute stays exact across the wire.
+        WireDType = string.IsNullOrWhiteSpace(Options.WireDType)
+            ? ComputeDType == torch.ScalarType.Float32 ? Contracts.Tensors.WireDType.Float32 : Contracts.Tensors.WireDType.BFloat16
+            : WireDTypes.Parse(Options.WireDType);
         Role = SiloRoles.Parse(Options.Role);
         // Read on first use (the first grain activation), so a plan provider may receive its plan after the silo starts.
         _shardMap = new Lazy<IExpertShardMap>(() => plans?.Current is { } plan

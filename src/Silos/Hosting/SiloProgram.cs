@@ -1,5 +1,7 @@
 using System.Net;
-using System.Net.Sockets;
+using Llama4Cluster.Cluster.Hosting;
+using Llama4Cluster.Cluster.Placement;
+using Llama4Cluster.Cluster.Processes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -25,7 +27,14 @@ namespace Llama4Cluster.Silos.Hosting;
 /// </summary>
 public static class SiloProgram
 {
-    private static readonly Dictionary<string, string> Switches = new()
+    /// <summary>The usage line printed by <c>--help</c> and named by usage errors.</summary>
+    public const string Usage =
+        "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N] " +
+        "[--dtype float32|bfloat16] [--wire-dtype fp32|bf16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--ranks R] " +
+        "[--port P] [--gateway-port G] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME]";
+
+    /// <summary>Flag → configuration key. Any other flag is a usage error (exit code 2).</summary>
+    public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["--model"] = "Llama4:ModelDirectory",
         ["--device"] = "Llama4:Device",
@@ -48,12 +57,31 @@ public static class SiloProgram
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddCommandLine(args, Switches);
+        ArgumentNullException.ThrowIfNull(args);
+        if (CommandLineFlags.WantsHelp(args))
+        {
+            await Console.Out.WriteLineAsync(Usage);
+            return 0;
+        }
+        IReadOnlyDictionary<string, string?> flags;
+        try
+        {
+            flags = CommandLineFlags.Parse(args, Switches);
+            if (CommandLineFlags.CheckEnum<DataPlaneKind>("--data-plane", flags.GetValueOrDefault("Llama4:DataPlane")) is { } error)
+                throw new CommandLineException(error);
+        }
+        catch (CommandLineException e)
+        {
+            await Console.Error.WriteLineAsync("error: " + e.Message);
+            return 2;
+        }
+        // Args = []: the host's own command-line source would take any --Key value as configuration; the flags above are strict.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.Configuration.AddInMemoryCollection(flags);
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         var orleans = builder.Configuration.GetSection("Orleans");
         string? redis = orleans["Redis"];
-        string clusterId = orleans["ClusterId"] ?? "llama4";
+        string clusterId = orleans["ClusterId"] ?? Llama4ClientOptions.DefaultClusterId;
         builder.UseOrleans(silo =>
         {
             if (string.IsNullOrEmpty(redis))
@@ -66,10 +94,10 @@ public static class SiloProgram
                 silo.Configure<ClusterOptions>(o =>
                 {
                     o.ClusterId = clusterId;
-                    o.ServiceId = "llama4";
+                    o.ServiceId = Llama4ClientOptions.DefaultServiceId;
                 });
-                int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePort();
-                int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? FreePort();
+                int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePorts.Loopback();
+                int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? FreePorts.Loopback();
                 silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
             }
             silo.AddLlama4Silo();
@@ -77,7 +105,7 @@ public static class SiloProgram
         using var host = builder.Build();
         var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Silo");
         ClusterModelOptions model;
-        Placement.PlacementPlan? plan;
+        PlacementPlan? plan;
         try
         {
             model = host.Services.GetRequiredService<IOptions<ClusterModelOptions>>().Value;
@@ -88,7 +116,7 @@ public static class SiloProgram
             foreach (var failure in e.Failures) await Console.Error.WriteLineAsync("error: " + failure);
             return 2;
         }
-        catch (Placement.PlacementPlanFileException e)
+        catch (PlacementPlanFileException e)
         {
             await Console.Error.WriteLineAsync("error: " + e.Message);
             return 2;
@@ -96,8 +124,8 @@ public static class SiloProgram
         if (plan is not null)
             log.LogInformation("Placement plan {File} (silo name {Name}): {Summary}", model.PlacementPlanFile,
                 string.IsNullOrEmpty(model.SiloName) ? "(Orleans default)" : model.SiloName, plan.Summary);
-        log.LogInformation("Silo starting: role {Role}, model {Model}, device {Device}, dtype {DType}, wire {Wire}, {Shards} shards/layer, clustering {Clustering}",
-            model.Role, model.ModelDirectory, model.Device, model.DType, model.WireDType, model.ShardsPerLayer,
+        log.LogInformation("Silo starting: role {Role}, model {Model}, device {Device}, dtype {DType}, wire {Wire}, data plane {DataPlane}, {Shards} shards/layer, clustering {Clustering}",
+            model.Role, model.ModelDirectory, model.Device, model.DType, string.IsNullOrEmpty(model.WireDType) ? "(as dtype)" : model.WireDType, model.DataPlane, model.ShardsPerLayer,
             string.IsNullOrEmpty(redis) ? "localhost" : $"redis {redis} (cluster '{clusterId}')");
         if (builder.Configuration.GetValue<int?>("Llama4:ParentProcessId") is int parent)
             _ = WatchParentAsync(parent, host, log);
@@ -125,12 +153,5 @@ public static class SiloProgram
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

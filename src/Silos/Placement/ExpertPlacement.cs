@@ -1,5 +1,7 @@
 using Orleans.Runtime;
 
+using Llama4Cluster.Cluster.Placement;
+
 namespace Llama4Cluster.Silos.Placement;
 
 /// <summary>

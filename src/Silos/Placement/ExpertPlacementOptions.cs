@@ -1,3 +1,5 @@
+using Llama4Cluster.Cluster.Placement;
+
 namespace Llama4Cluster.Silos.Placement;
 
 /// <summary>Options of <see cref="ExpertPlacementDirector"/>, bound from the <c>Llama4:Placement</c> configuration section.</summary>

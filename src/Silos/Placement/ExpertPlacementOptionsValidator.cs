@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
 
+using Llama4Cluster.Cluster.Placement;
+
 namespace Llama4Cluster.Silos.Placement;
 
 /// <summary>Rejects values of <see cref="ExpertPlacementOptions"/> that are not defined, saying which are.</summary>

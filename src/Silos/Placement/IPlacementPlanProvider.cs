@@ -1,3 +1,5 @@
+using Llama4Cluster.Cluster.Placement;
+
 namespace Llama4Cluster.Silos.Placement;
 
 /// <summary>The plan the silo places grains by. Read on every placement decision, so keep it cheap (no grain calls).</summary>

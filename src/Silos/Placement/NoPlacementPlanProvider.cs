@@ -1,3 +1,5 @@
+using Llama4Cluster.Cluster.Placement;
+
 namespace Llama4Cluster.Silos.Placement;
 
 /// <summary>No plan: planned grains are spread over the compatible silos and experts split evenly (the default).</summary>

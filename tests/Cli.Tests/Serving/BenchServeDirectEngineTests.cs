@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
+using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Tests.Shared;
 using Xunit.Abstractions;
 

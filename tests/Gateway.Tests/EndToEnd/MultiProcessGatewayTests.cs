@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Gateway.Tests.Hosting;
 using Llama4Cluster.Tests.Shared;
@@ -69,6 +70,11 @@ public sealed partial class MultiProcessGatewayTests(GatewayFixture fixture)
             await foreach (var update in client.CompleteChatStreamingAsync(messages, options))
                 foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
             Assert.Equal(reference.Content[0].Text, streamed.ToString());
+
+            // Client mode never loads libtorch: tokenizer, config and sampling come from the torch-free libraries, and the
+            // co-hosting code (the only gateway code that touches Silos/Kernels) is never compiled.
+            string[] torch = File.ReadLines($"/proc/{gateway.Id}/maps").Where(l => l.Contains("libtorch", StringComparison.OrdinalIgnoreCase)).ToArray();
+            Assert.True(torch.Length == 0, $"the --redis gateway mapped libtorch:\n{string.Join('\n', torch.Take(5))}");
         }
         finally
         {

@@ -1,6 +1,6 @@
 namespace Llama4Cluster.Gateway.Tests.Hosting;
 
-/// <summary>Where the tests find what the gateway build produced: the gateway's output folder, with the silo assembly copied beside it.</summary>
+/// <summary>Where the tests find what the gateway build produced: the gateway's and the silo host's output folders.</summary>
 internal static class GatewayBuild
 {
     /// <summary>src/Gateway/bin/{Configuration}/{tfm}/ of the same configuration as this test assembly.</summary>
@@ -12,17 +12,6 @@ internal static class GatewayBuild
             string tfm = bin.Name, configuration = bin.Parent!.Name;
             string root = bin.Parent!.Parent!.Parent!.Parent!.Parent!.FullName; // tests/Gateway.Tests/bin/{cfg}/{tfm}
             return Path.Combine(root, "src", "Gateway", "bin", configuration, tfm);
-        }
-    }
-
-    /// <summary>The silo assembly the gateway build copied beside the gateway (the co-hosted mode loads it by path).</summary>
-    public static string SiloAssembly
-    {
-        get
-        {
-            string path = Path.Combine(OutputDirectory, "Llama4Cluster.Silos.dll");
-            if (!File.Exists(path)) throw new FileNotFoundException($"the gateway build has not copied the silo assembly to {path}: build src/Gateway", path);
-            return path;
         }
     }
 

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -29,7 +29,7 @@ public sealed class GatewayStartupTests : IDisposable
     [InlineData(new[] { "--redis", "127.0.0.1:6379" }, "--redis needs --model DIR")]
     [InlineData(new[] { "--redis", "nohost", "--model", "/m" }, "--redis 'nohost': expected HOST:PORT")]
     [InlineData(new[] { "--host", "127.0.0.1:80" }, "--host '127.0.0.1:80': give the address only")]
-    [InlineData(new[] { "--data-plane", "udp" }, "--data-plane 'udp': use orleans (grain calls) or tcp")]
+    [InlineData(new[] { "--data-plane", "udp" }, "--data-plane 'udp': use tcp or orleans")]
     public void BadArgumentsAreUsageErrors(string[] args, string message)
     {
         var e = Assert.Throws<GatewayStartupException>(() => GatewayProgram.Build(args, TextWriter.Null));
@@ -75,34 +75,6 @@ public sealed class GatewayStartupTests : IDisposable
     }
 
     [Fact]
-    public void AMissingSiloAssemblyIsAOneLineError()
-    {
-        string model = TinyModelCache.Ensure(_directory, TextWriter.Null);
-        var e = Assert.Throws<GatewayStartupException>(() => GatewayProgram.Build(["--model", model], TextWriter.Null,
-            b => b.Configuration["Gateway:SiloAssembly"] = Path.Combine(_directory, "Llama4Cluster.Silos.dll")));
-        Assert.Equal(1, e.ExitCode);
-        Assert.Contains("the co-hosted silo needs Llama4Cluster.Silos.dll", e.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain('\n', e.Message);
-    }
-
-    [Fact]
-    public void AnAssemblyWithoutTheEntryPointIsIncompatible()
-    {
-        var e = Assert.Throws<GatewayStartupException>(() => CoHostedSilo.FindEntryPoint(typeof(GatewayProgram).Assembly));
-        Assert.Equal(1, e.ExitCode);
-        Assert.Contains("is not a compatible silo assembly", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void TheSiloEntryPointRejectsUnknownSettings()
-    {
-        var entryPoint = CoHostedSilo.FindEntryPoint(CoHostedSilo.LoadAssembly(GatewayBuild.SiloAssembly));
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        var e = Assert.Throws<ArgumentException>(() => builder.UseOrleans(silo => entryPoint(silo, new Dictionary<string, string?> { ["NoSuchSetting"] = "1" })));
-        Assert.Contains("NoSuchSetting", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task TheApiKeyGuardsTheOpenAiEndpointsNotTheStatusOnes()
     {
         string model = TinyModelCache.Ensure(_directory, TextWriter.Null);
@@ -130,22 +102,7 @@ public sealed class GatewayStartupTests : IDisposable
 
     private static async Task<(int Code, string Stdout, string Stderr)> RunGatewayProcessAsync(params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(GatewayBuild.GatewayHost);
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (process.ExitCode, await stdout, await stderr);
+        var result = await ChildProcess.RunAsync("dotnet", [GatewayBuild.GatewayHost, .. args], TimeSpan.FromSeconds(60));
+        return (result.ExitCode, result.Stdout, result.Stderr);
     }
 }

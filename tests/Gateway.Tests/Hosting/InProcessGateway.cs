@@ -31,7 +31,6 @@ public sealed class InProcessGateway : IAsyncDisposable
     {
         var app = GatewayProgram.Build([.. args, "--port", "0"], progress ?? TextWriter.Null, builder =>
         {
-            builder.Configuration["Gateway:SiloAssembly"] = GatewayBuild.SiloAssembly;
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
         });

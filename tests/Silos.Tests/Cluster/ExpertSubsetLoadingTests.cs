@@ -1,3 +1,4 @@
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Silos.Experts;
 

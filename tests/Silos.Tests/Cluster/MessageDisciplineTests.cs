@@ -1,3 +1,5 @@
+using Llama4Cluster.Cluster.Hosting;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
@@ -30,7 +32,7 @@ public abstract class MessageDisciplineTests<TFixture>(TFixture fixture) where T
         await fixture.Engine.GenerateAsync(requests);
         var calls = ShardCallRecorder.Instance.Calls;
         // Every dispatch took the configured transport.
-        Assert.Equal(fixture.DataPlane == "tcp" ? calls.Count : 0, ServedBySockets() - socketsBefore);
+        Assert.Equal(fixture.DataPlane == DataPlaneKind.Tcp ? calls.Count : 0, ServedBySockets() - socketsBefore);
 
         // Sequence i runs on rank i % ranks; step 1 is the prefill, steps 2..4 decode one token per sequence.
         var steps = calls.Select(c => c.Step).Distinct().Order().ToArray();

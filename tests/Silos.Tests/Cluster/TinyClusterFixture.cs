@@ -1,10 +1,11 @@
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
-using Llama4Cluster.Silos.Engine;
+using Llama4Cluster.Cluster.Engine;
 using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Silos.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,7 +28,8 @@ public abstract class TinyClusterFixture : IAsyncLifetime
 
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
-    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, string dataPlane = "orleans", bool bf16 = false)
+    protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, DataPlaneKind dataPlane = DataPlaneKind.Orleans,
+        bool bf16 = false)
     {
         Config = config;
         Bf16 = bf16;
@@ -36,7 +38,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     }
 
     /// <summary>What carries dispatches: <c>orleans</c> grain calls or the <c>tcp</c> socket data plane.</summary>
-    public string DataPlane { get; }
+    public DataPlaneKind DataPlane { get; }
 
     /// <summary>Share of the (default 64 MiB) maximum message a payload may use; tiny values force split prefills.</summary>
     public double MessageBudgetFraction { get; }
@@ -115,7 +117,7 @@ public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets
 public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick);
 
 /// <summary>Tiny-maverick with dispatches on the socket data plane instead of grain calls.</summary>
-public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: "tcp");
+public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: DataPlaneKind.Tcp);
 
 public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
 

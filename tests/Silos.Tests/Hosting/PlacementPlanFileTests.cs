@@ -1,6 +1,8 @@
+using Llama4Cluster.Cluster.Tests.Placement;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Llama4Cluster.Silos.Tests.Placement;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,7 +42,7 @@ public sealed class PlacementPlanFileTests : IDisposable
     [Fact]
     public void AGoodPlanIsValidAndRegisteredForTheDirectorAndTheShardMap()
     {
-        string path = Write(PlacementPlanJsonTests.Tiny(), "tiny.json");
+        string path = Write(TestPlans.Tiny(), "tiny.json");
         var options = Options(path, "exp-1", "expert");
         Assert.True(new ClusterModelOptionsValidator().Validate(null, options).Succeeded);
 
@@ -54,7 +56,7 @@ public sealed class PlacementPlanFileTests : IDisposable
         Assert.Equal(2, plan.ShardsPerLayer);
         Assert.Equal("exp-1", provider.GetRequiredService<IOptions<SiloOptions>>().Value.SiloName);
         using var context = new SiloModelContext(Microsoft.Extensions.Options.Options.Create(options), provider.GetRequiredService<IPlacementPlanProvider>());
-        Assert.IsType<Llama4Cluster.Silos.Experts.PlanExpertShardMap>(context.ShardMap);
+        Assert.IsType<PlanExpertShardMap>(context.ShardMap);
     }
 
     [Fact]
@@ -82,7 +84,7 @@ public sealed class PlacementPlanFileTests : IDisposable
     [Fact]
     public void APlanForAnotherModelIsRefused()
     {
-        string path = Write(PlacementPlanJsonTests.MaverickFp8(), "maverick.json");
+        string path = Write(TestPlans.MaverickFp8(), "maverick.json");
         var failure = Assert.Single(new ClusterModelOptionsValidator().Validate(null, Options(path)).Failures!);
         Assert.Contains(path, failure, StringComparison.Ordinal);
         Assert.Contains("48 layers, 24 MoE layers × 128 experts", failure, StringComparison.Ordinal);
@@ -93,7 +95,7 @@ public sealed class PlacementPlanFileTests : IDisposable
     [Fact]
     public void ASiloNameOrRoleThePlanDoesNotHaveIsRefused()
     {
-        string path = Write(PlacementPlanJsonTests.Tiny(), "tiny.json");
+        string path = Write(TestPlans.Tiny(), "tiny.json");
         var validator = new ClusterModelOptionsValidator();
         Assert.Contains("host-7", Assert.Single(validator.Validate(null, Options(path, "host-7")).Failures!), StringComparison.Ordinal);
         Assert.Contains("--role expert", Assert.Single(validator.Validate(null, Options(path, "exp-0", "all")).Failures!), StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Generation;
@@ -5,7 +6,7 @@ using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Diagnostics;
-using Llama4Cluster.Silos.Engine;
+using Llama4Cluster.Cluster.Engine;
 using Llama4Cluster.Silos.Hosting;
 using Llama4Cluster.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
@@ -51,12 +52,7 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
                 ]));
             }
             var builder = Host.CreateApplicationBuilder();
-            builder.UseOrleansClient(client =>
-            {
-                client.UseRedisClustering(redis.Endpoint);
-                client.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "llama4"; });
-                client.AddLlama4Client();
-            });
+            builder.UseOrleansClient(client => client.AddLlama4Client(new Llama4ClientOptions { Redis = redis.Endpoint, ClusterId = clusterId }));
             using var host = builder.Build();
             await StartWithRetryAsync(host, silos);
             var grains = host.Services.GetRequiredService<IClusterClient>();

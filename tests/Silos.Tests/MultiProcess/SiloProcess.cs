@@ -1,3 +1,4 @@
+using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Tests.Shared;
 
 namespace Llama4Cluster.Silos.Tests.MultiProcess;

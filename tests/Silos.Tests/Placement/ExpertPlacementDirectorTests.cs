@@ -1,5 +1,6 @@
 using System.Net;
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

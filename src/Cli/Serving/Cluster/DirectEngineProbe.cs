@@ -5,12 +5,11 @@ using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
-using Llama4Cluster.Silos.Engine;
-using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Cluster.Engine;
+using Llama4Cluster.Cluster.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orleans.Configuration;
 
 namespace Llama4Cluster.Cli.Serving.Cluster;
 
@@ -68,7 +67,7 @@ public sealed class DirectEngineProbe : IFirstTokenProbe, IAsyncDisposable
                 builder.UseOrleansClient(client =>
                 {
                     client.UseStaticClustering(gateway);
-                    Configure(client, info);
+                    Configure(client, info, redis: null);
                 });
                 break;
             case "redis":
@@ -76,8 +75,7 @@ public sealed class DirectEngineProbe : IFirstTokenProbe, IAsyncDisposable
                 endpoint = $"Redis membership at {redis}";
                 builder.UseOrleansClient(client =>
                 {
-                    client.UseRedisClustering(redis.ToString());
-                    Configure(client, info);
+                    Configure(client, info, redis.ToString());
                 });
                 break;
             default:
@@ -168,17 +166,15 @@ public sealed class DirectEngineProbe : IFirstTokenProbe, IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await StopQuietlyAsync(_host);
 
-    private static void Configure(IClientBuilder client, GatewayInfo info)
+    private static void Configure(IClientBuilder client, GatewayInfo info, string? redis)
     {
-        if (!string.IsNullOrEmpty(info.ClusterId) || !string.IsNullOrEmpty(info.ServiceId))
+        var defaults = new Llama4ClientOptions();
+        client.AddLlama4Client(new Llama4ClientOptions
         {
-            client.Configure<ClusterOptions>(o =>
-            {
-                if (!string.IsNullOrEmpty(info.ClusterId)) o.ClusterId = info.ClusterId;
-                if (!string.IsNullOrEmpty(info.ServiceId)) o.ServiceId = info.ServiceId;
-            });
-        }
-        client.AddLlama4Client();
+            Redis = redis,
+            ClusterId = string.IsNullOrEmpty(info.ClusterId) ? defaults.ClusterId : info.ClusterId,
+            ServiceId = string.IsNullOrEmpty(info.ServiceId) ? defaults.ServiceId : info.ServiceId,
+        });
     }
 
     /// <summary>

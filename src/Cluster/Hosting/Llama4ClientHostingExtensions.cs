@@ -1,0 +1,26 @@
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+
+namespace Llama4Cluster.Cluster.Hosting;
+
+/// <summary>The Orleans client side of a Llama 4 cluster, in one place for every client (gateway, CLI, tests).</summary>
+public static class Llama4ClientHostingExtensions
+{
+    /// <summary>
+    /// Joins the cluster <paramref name="options"/> names: Redis membership when <see cref="Llama4ClientOptions.Redis"/> is
+    /// set (otherwise the caller adds clustering, e.g. static), the cluster and service ids, and the silos' maximum message size.
+    /// </summary>
+    public static IClientBuilder AddLlama4Client(this IClientBuilder builder, Llama4ClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        options ??= new Llama4ClientOptions();
+        if (!string.IsNullOrWhiteSpace(options.Redis)) builder.UseRedisClustering(options.Redis);
+        builder.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = options.ClusterId;
+            o.ServiceId = options.ServiceId;
+        });
+        builder.Configure<ClientMessagingOptions>(m => m.MaxMessageBodySize = options.MaxMessageBytes);
+        return builder;
+    }
+}

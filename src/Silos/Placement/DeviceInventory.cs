@@ -1,5 +1,0 @@
-namespace Llama4Cluster.Silos.Placement;
-
-/// <summary>One device a silo offers: <c>cpu</c> or <c>cuda:N</c>, and the bytes of memory it can give the model.</summary>
-[GenerateSerializer, Immutable, Alias("l4c.DeviceInventory")]
-public sealed record DeviceInventory([property: Id(0)] string Device, [property: Id(1)] long MemoryBytes);
