@@ -85,8 +85,9 @@ public static class TinyModelCache
         int lastDecile = -1;
         var report = new LineProgress(fraction =>
         {
+            // 100 % is the summary line below, with the parameter count: printed once.
             int decile = (int)Math.Floor(Math.Clamp(fraction, 0, 1) * 10);
-            if (decile <= lastDecile) return;
+            if (decile <= lastDecile || decile >= 10) return;
             lastDecile = decile;
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"writing {Preset}: {decile * 10}% ({watch.Elapsed.TotalSeconds:F1} s)"));
         });

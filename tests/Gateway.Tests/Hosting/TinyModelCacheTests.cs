@@ -40,6 +40,10 @@ public sealed class TinyModelCacheTests : IDisposable
         var first = new StringWriter();
         string model = TinyModelCache.Ensure(_cache, first);
         Assert.Contains("writing tiny-scout: 100%", first.ToString(), StringComparison.Ordinal);
+        // One line per decile; the last is the summary with the parameter count, printed once.
+        var lines = first.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines, l => l.Contains(": 100%", StringComparison.Ordinal));
+        Assert.Equal(lines.Length, lines.Distinct().Count());
         var written = Directory.GetFiles(model).ToDictionary(f => f, File.GetLastWriteTimeUtc);
 
         var second = new StringWriter();
