@@ -11,6 +11,10 @@ public sealed class Arguments
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
+    // An option given last without a value: reported as missing its value only if the command reads it, so an unknown
+    // trailing option is reported as unknown (by EnsureAllUsed) rather than as one that needs a value.
+    private readonly HashSet<string> _valueMissing = new(StringComparer.Ordinal);
+
     public Arguments(IEnumerable<string> args, IReadOnlySet<string> flags)
     {
         var list = args.ToList();
@@ -30,8 +34,9 @@ public sealed class Arguments
             else if (!flags.Contains(name))
             {
                 if (i + 1 >= list.Count)
-                    throw new UsageException($"option --{name} needs a value");
-                value = list[++i];
+                    _valueMissing.Add(name);
+                else
+                    value = list[++i];
             }
             if (!_values.TryAdd(name, value))
                 throw new UsageException($"option --{name} given twice");
@@ -54,6 +59,7 @@ public sealed class Arguments
     public string? Optional(string name)
     {
         _used.Add(name);
+        if (_valueMissing.Contains(name)) throw new UsageException($"option --{name} needs a value");
         return _values.TryGetValue(name, out var v) ? v : null;
     }
 

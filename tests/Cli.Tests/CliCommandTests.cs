@@ -128,6 +128,17 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
         Assert.StartsWith("llama4: error: ", lines[0]);
     }
 
+    [Theory]
+    [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--max-tokens", "2", "--advertise", "x")]
+    [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--max-tokens", "2", "--advertise")]
+    [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--json", "--advertise")]
+    public void AnUnknownOptionIsNamedAsUnknown(params string[] args)
+    {
+        var r = CliRunner.Run(args.Select(a => a == "MODEL" ? models.Scout : a).ToArray());
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("llama4: error: unknown option --advertise", r.Stderr.Trim());
+    }
+
     [Fact]
     public void CorruptCheckpointNamesTheFileAndExits1()
     {

@@ -15,8 +15,10 @@ internal static class CliRunner
     {
         Assert.True(File.Exists(Dll), $"the CLI is not built at {Dll}");
         // Test processes may run beside each other on two cores: keep torch to one thread each.
+        // Right after the command name, so a test's last argument stays last (an option given without its value).
         string[] threads = args.Length > 0 && args[0] is "logits" or "generate" ? ["--threads", "1"] : [];
-        var result = ChildProcess.RunAsync("dotnet", [Dll, .. args, .. threads], TimeSpan.FromMinutes(3)).GetAwaiter().GetResult();
+        string[] line = args.Length == 0 ? [Dll] : [Dll, args[0], .. threads, .. args[1..]];
+        var result = ChildProcess.RunAsync("dotnet", line, TimeSpan.FromMinutes(3)).GetAwaiter().GetResult();
         return new Result(result.ExitCode, result.Stdout, result.Stderr);
     }
 }

@@ -15,7 +15,7 @@ public static class BatchGeneration
 {
     /// <summary>
     /// Generates every request. <paramref name="onToken"/> receives (request index, token) as each sequence's tokens
-    /// arrive, in order per sequence. Invalid requests throw <see cref="ArgumentException"/> naming the request before any
+    /// arrive, in order per sequence, one call at a time. Invalid requests throw <see cref="ArgumentException"/> naming the request before any
     /// step runs; a step that fails throws its rank's error; cancellation stops the loop and throws
     /// <see cref="OperationCanceledException"/>.
     /// </summary>
@@ -60,7 +60,13 @@ public static class BatchGeneration
         {
             var failure = new FirstFailure(handles);
             using var cancel = cancellationToken.Register(() => failure.CancelAll());
-            var collecting = handles.Select((h, i) => CollectAsync(i, h, onToken, failure)).ToArray();
+            // Each sequence's events are read on their own task: the callback is called for one token at a time.
+            var gate = new Lock();
+            Action<int, SampledToken>? serial = onToken is null ? null : (i, t) =>
+            {
+                lock (gate) onToken(i, t);
+            };
+            var collecting = handles.Select((h, i) => CollectAsync(i, h, serial, failure)).ToArray();
             try
             {
                 await Task.WhenAll(collecting).ConfigureAwait(false);

@@ -23,8 +23,7 @@ internal static class SubmissionCheck
                 throw new ArgumentException($"prompt token {i} is {prompt[i]}, outside the model's vocabulary of {vocab} ids (0 to {vocab - 1})", nameof(submission));
         }
 
-        if ((long)prompt.Length + submission.Sampling.MaxTokens > model.MaxModelLength)
-            throw new ContextLengthExceededException(prompt.Length, submission.Sampling.MaxTokens, model.MaxModelLength);
+        ContextLengthExceededException.ThrowIfExceeded(prompt.Length, submission.Sampling.MaxTokens, model.MaxModelLength);
         return prompt;
     }
 }

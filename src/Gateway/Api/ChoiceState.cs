@@ -1,6 +1,5 @@
 using System.Text;
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Tokenization;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Gateway.Api;

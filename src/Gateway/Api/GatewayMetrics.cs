@@ -1,7 +1,6 @@
 using System.Text;
-using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Scheduling;
 
 namespace Llama4Cluster.Gateway.Api;
 

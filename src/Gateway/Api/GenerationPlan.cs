@@ -1,3 +1,5 @@
+using Llama4Cluster.Core.Scheduling;
+
 namespace Llama4Cluster.Gateway.Api;
 
 /// <summary>
@@ -41,24 +43,14 @@ internal sealed class GenerationPlan
         for (var p = 0; p < prompts.Count; p++)
         {
             var promptLength = prompts[p].TokenIds.Count;
-            if (promptLength >= maxModelLength)
-            {
-                throw ApiException.BadRequest(
-                    $"This model's maximum context length is {maxModelLength} tokens. However, your {promptName} resulted in "
-                    + $"{promptLength} tokens, which leaves no room for a completion. Please reduce the length of the {promptName}.",
-                    promptName,
-                    "context_length_exceeded");
-            }
-
             var requested = parameters.MaxTokens;
-            if (requested is { } completion && (long)promptLength + completion > maxModelLength)
+            try
             {
-                throw ApiException.BadRequest(
-                    $"This model's maximum context length is {maxModelLength} tokens. However, you requested "
-                    + $"{(long)promptLength + completion} tokens ({promptLength} in the {promptName}, {completion} in the completion). "
-                    + $"Please reduce the length of the {promptName} or completion.",
-                    promptName,
-                    "context_length_exceeded");
+                ContextLengthExceededException.ThrowIfExceeded(promptLength, requested, maxModelLength, promptName);
+            }
+            catch (ContextLengthExceededException e)
+            {
+                throw ApiException.BadRequest(e.Message, promptName, "context_length_exceeded");
             }
 
             // Unset: the default bound (if any), never beyond the rest of the context.

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 

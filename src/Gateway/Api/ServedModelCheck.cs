@@ -1,4 +1,4 @@
-using Llama4Cluster.Gateway.Hosting;
+using Llama4Cluster.Gateway.Model;
 using Microsoft.AspNetCore.Http;
 
 namespace Llama4Cluster.Gateway.Api;

@@ -1,3 +1,4 @@
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Tokenization;
 

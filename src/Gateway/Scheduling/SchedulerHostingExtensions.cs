@@ -1,6 +1,6 @@
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Cluster.Stepping;
 using Llama4Cluster.Core.Scheduling;
-using Llama4Cluster.Gateway.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;

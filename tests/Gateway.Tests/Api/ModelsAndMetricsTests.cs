@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 

@@ -1,3 +1,4 @@
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;

@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;

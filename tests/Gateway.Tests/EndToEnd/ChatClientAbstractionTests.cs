@@ -1,4 +1,5 @@
 using System.Text;
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Gateway.Tests.Hosting;
 using Microsoft.Extensions.AI;

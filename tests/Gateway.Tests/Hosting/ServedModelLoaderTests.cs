@@ -1,3 +1,4 @@
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Gateway.Hosting;
 
 namespace Llama4Cluster.Gateway.Tests.Hosting;

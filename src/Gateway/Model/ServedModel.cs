@@ -1,7 +1,7 @@
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Tokenization;
 
-namespace Llama4Cluster.Gateway.Hosting;
+namespace Llama4Cluster.Gateway.Model;
 
 /// <summary>
 /// The model the gateway serves, as the HTTP layer needs it: the name clients send in <c>model</c>, the checkpoint's
