@@ -73,7 +73,7 @@ public static class Llama4Presets
     };
 
     /// <summary>
-    /// The shape of the peer measurement in PERFORMANCE.md (llama.cpp on a random bf16 Llama 4 MoE of
+    /// The shape of the peer measurement in docs/PERFORMANCE.md (llama.cpp on a random bf16 Llama 4 MoE of
     /// 0.76 B parameters): hidden 2048, 8 layers, 16 heads / 8 KV heads, head_dim 128, 16 experts top-1
     /// + shared expert of width 1024, dense width 4096, MoE every other layer, vocab 32000. For
     /// side-by-side speed runs with random weights; not a published model.

@@ -2,7 +2,7 @@ namespace Llama4Cluster.Kernels.Benchmarks;
 
 /// <summary>
 /// What <see cref="KernelBenchmark"/> measures. The default MoE shape is the peer's model in
-/// PERFORMANCE.md (hidden 2048, 16 experts top-1 + shared, expert width 1024); a checkpoint's first
+/// docs/PERFORMANCE.md (hidden 2048, 16 experts top-1 + shared, expert width 1024); a checkpoint's first
 /// MoE layer replaces it when <see cref="ModelDirectory"/> is set.
 /// </summary>
 public sealed record KernelBenchmarkOptions

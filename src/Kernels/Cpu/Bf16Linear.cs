@@ -5,7 +5,7 @@ namespace Llama4Cluster.Kernels.Cpu;
 /// <summary>
 /// <c>nn.functional.linear</c> without bias for bf16 weights, routed to <see cref="Bf16MatMul"/>
 /// at decode batch sizes on CPU, where libtorch's bf16 GEMV streams weights at about a quarter of
-/// the memory bandwidth (see shared/PERFORMANCE.md).
+/// the memory bandwidth (see docs/PERFORMANCE.md).
 /// </summary>
 public static unsafe class Bf16Linear
 {
