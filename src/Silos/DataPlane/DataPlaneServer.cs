@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Llama4Cluster.Contracts.Experts;
-using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.Model;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Serialization;
@@ -12,7 +12,7 @@ namespace Llama4Cluster.Silos.DataPlane;
 /// <summary>
 /// The silo's tensor data plane: a TCP listener on the silo's address, started when the first expert shard asks for
 /// its endpoint. Each connection carries many concurrent requests (matched by id); each request is computed by the
-/// registered <see cref="Experts.ExpertShardRuntime"/> of its shard and answered on the same connection.
+/// registered <see cref="IDataPlaneShard"/> of its shard and answered on the same connection.
 /// </summary>
 public sealed partial class DataPlaneServer : IDisposable
 {
