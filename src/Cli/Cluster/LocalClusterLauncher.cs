@@ -176,14 +176,6 @@ internal sealed class LocalClusterLauncher : IDisposable
         }
     }
 
-    /// <summary>Fails with the silos' last output when one has exited (bad options, crash).</summary>
-    public void ThrowIfSiloExited()
-    {
-        List<ChildProcess> silos;
-        lock (_gate) silos = _children.Where(c => c.Name.StartsWith("silo", StringComparison.Ordinal)).ToList();
-        ThrowIfExited(silos);
-    }
-
     /// <summary>The last output lines of every silo, for error messages.</summary>
     public string SiloOutput()
     {
