@@ -85,16 +85,7 @@ internal sealed class LocalClusterLauncher : IDisposable
     {
         var watch = Stopwatch.StartNew();
         var deadline = DateTime.UtcNow + options.StartTimeout;
-        int port = FreePorts.Loopback();
-        RedisEndpoint = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
-        _log($"cluster: starting redis-server on {RedisEndpoint}");
-        // Under a small sh watchdog: redis-server cannot watch its parent, and must not outlive this process even when
-        // it is killed with SIGKILL (the silos watch it themselves through --parent-pid).
-        const string watchdog = "\"$0\" \"$@\" & r=$!; trap 'kill $r 2>/dev/null' EXIT TERM INT HUP; " +
-                                "while kill -0 $r 2>/dev/null && kill -0 $LLAMA4_PARENT_PID 2>/dev/null; do sleep 1; done";
-        var redis = Spawn("redis", "/bin/sh", ["-c", watchdog, redisExe, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            new Dictionary<string, string> { ["LLAMA4_PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture) });
-        await WaitForPortAsync(redis, port, deadline, cancellationToken);
+        await StartRedisAsync(redisExe, deadline, cancellationToken);
 
         string clusterId = "llama4-cli-" + Guid.NewGuid().ToString("N")[..8];
         string I(int v) => v.ToString(CultureInfo.InvariantCulture);
@@ -142,6 +133,27 @@ internal sealed class LocalClusterLauncher : IDisposable
                 throw new ClusterStartException($"no silo gateway answered within {options.StartTimeout.TotalSeconds:F0} s: {e.Message}{Tails(silos)}");
             }
         }
+        await WaitForSilosToJoinAsync(silos, deadline, options.StartTimeout, cancellationToken);
+        _log(string.Create(CultureInfo.InvariantCulture, $"cluster: {silos.Count} silos joined ({watch.Elapsed.TotalSeconds:F1} s)"));
+    }
+
+    private async Task StartRedisAsync(string redisExe, DateTime deadline, CancellationToken cancellationToken)
+    {
+        int port = FreePorts.Loopback();
+        RedisEndpoint = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
+        _log($"cluster: starting redis-server on {RedisEndpoint}");
+        // Under a small sh watchdog: redis-server cannot watch its parent, and must not outlive this process even when
+        // it is killed with SIGKILL (the silos watch it themselves through --parent-pid).
+        const string watchdog = "\"$0\" \"$@\" & r=$!; trap 'kill $r 2>/dev/null' EXIT TERM INT HUP; " +
+                                "while kill -0 $r 2>/dev/null && kill -0 $LLAMA4_PARENT_PID 2>/dev/null; do sleep 1; done";
+        var redis = Spawn("redis", "/bin/sh", ["-c", watchdog, redisExe, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            new Dictionary<string, string> { ["LLAMA4_PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture) });
+        await WaitForPortAsync(redis, port, deadline, cancellationToken);
+    }
+
+    /// <summary>Waits until the management grain sees every silo active (or one exits, or the deadline passes).</summary>
+    private async Task WaitForSilosToJoinAsync(List<ChildProcess> silos, DateTime deadline, TimeSpan startTimeout, CancellationToken cancellationToken)
+    {
         var management = Client.GetGrain<IManagementGrain>(0);
         while (true)
         {
@@ -159,18 +171,9 @@ internal sealed class LocalClusterLauncher : IDisposable
             }
             if (joined >= silos.Count) break;
             if (DateTime.UtcNow > deadline)
-                throw new ClusterStartException($"{joined} of {silos.Count} silos joined within {options.StartTimeout.TotalSeconds:F0} s{Tails(silos)}");
+                throw new ClusterStartException($"{joined} of {silos.Count} silos joined within {startTimeout.TotalSeconds:F0} s{Tails(silos)}");
             await Task.Delay(250, cancellationToken);
         }
-        _log(string.Create(CultureInfo.InvariantCulture, $"cluster: {silos.Count} silos joined ({watch.Elapsed.TotalSeconds:F1} s)"));
-    }
-
-    /// <summary>Fails with the silos' last output when one has exited (bad options, crash).</summary>
-    public void ThrowIfSiloExited()
-    {
-        List<ChildProcess> silos;
-        lock (_gate) silos = _children.Where(c => c.Name.StartsWith("silo", StringComparison.Ordinal)).ToList();
-        ThrowIfExited(silos);
     }
 
     /// <summary>The last output lines of every silo, for error messages.</summary>

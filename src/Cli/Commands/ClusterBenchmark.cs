@@ -74,19 +74,8 @@ internal static class ClusterBenchmark
             .Select(i => (IReadOnlyList<int>)Enumerable.Range(0, 8).Select(j => 3 + (i * 131 + j * 53) % (config.VocabSize - 3)).ToArray()).ToArray();
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = decodeSteps + 1, IgnoreEos = true };
         IReadOnlyList<GenerationRequest> Requests(int b) => prompts.Take(b).Select(p => new GenerationRequest(p, sampling)).ToArray();
-        static double StepMs(GenerationTimings t) => t.DecodeSeconds / Math.Max(1, t.Steps - 1) * 1e3;
 
-        var local = new Dictionary<int, double>();
-        Terminal.Info($"bench cluster: LocalEngine in this process ({ComputeDType.Name(dtype)}, {threads?.ToString(CultureInfo.InvariantCulture) ?? "all"} torch threads)");
-        using (var engine = LocalEngine.Load(model, new LocalEngineOptions { ComputeDType = dtype, Threads = threads }))
-        {
-            foreach (int b in batches)
-            {
-                engine.GenerateAsync(Requests(b)).GetAwaiter().GetResult(); // warm-up
-                engine.GenerateAsync(Requests(b)).GetAwaiter().GetResult();
-                local[b] = StepMs(engine.LastTimings!);
-            }
-        }
+        var local = MeasureLocal(model, dtype, threads, batches, Requests);
 
         bool fp32 = dtype == TorchSharp.torch.ScalarType.Float32;
         var options = new LocalClusterOptions
@@ -132,11 +121,37 @@ internal static class ClusterBenchmark
             }
         }
 
+        Report(model, config, options, decodeSteps, cases);
+        return 0;
+    }
+
+    private static double StepMs(GenerationTimings t) => t.DecodeSeconds / Math.Max(1, t.Steps - 1) * 1e3;
+
+    /// <summary>The baseline: the same requests on a LocalEngine in this process, step ms per batch size.</summary>
+    private static Dictionary<int, double> MeasureLocal(string model, TorchSharp.torch.ScalarType dtype, int? threads, int[] batches,
+        Func<int, IReadOnlyList<GenerationRequest>> requests)
+    {
+        var local = new Dictionary<int, double>();
+        Terminal.Info($"bench cluster: LocalEngine in this process ({ComputeDType.Name(dtype)}, {threads?.ToString(CultureInfo.InvariantCulture) ?? "all"} torch threads)");
+        using (var engine = LocalEngine.Load(model, new LocalEngineOptions { ComputeDType = dtype, Threads = threads }))
+        {
+            foreach (int b in batches)
+            {
+                engine.GenerateAsync(requests(b)).GetAwaiter().GetResult(); // warm-up
+                engine.GenerateAsync(requests(b)).GetAwaiter().GetResult();
+                local[b] = StepMs(engine.LastTimings!);
+            }
+        }
+        return local;
+    }
+
+    private static void Report(string model, Llama4TextConfig config, LocalClusterOptions options, int decodeSteps, List<Case> cases)
+    {
         string F(double v, string f = "F2") => v.ToString(f, CultureInfo.InvariantCulture);
         Console.WriteLine($"model: {model} (hidden {config.HiddenSize}, {config.NumLocalExperts} experts, top-{config.NumExpertsPerToken}, {config.NumHiddenLayers} layers); " +
-                          $"{silos} silo processes, {options.ShardsPerLayer} shards/layer, {ComputeDType.Name(dtype)}, wire {options.WireDType}, data plane {dataPlane}; {decodeSteps} decode steps");
+                          $"{options.Silos} silo processes, {options.ShardsPerLayer} shards/layer, {options.DType}, wire {options.WireDType}, data plane {options.DataPlane}; {decodeSteps} decode steps");
         Terminal.Table("llama4 bench cluster (ratios are measured ÷ baseline, same run)",
-            ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", $"{dataPlane} MB/s", "raw TCP MB/s",
+            ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", $"{options.DataPlane} MB/s", "raw TCP MB/s",
                 "bytes/s ratio (target >= 0.5)", "raw TCP x-proc MB/s", "ratio to x-proc", "messages/step", "rank ms/step", "shard wait ms/step", "shard compute ms/step"],
             cases.Select(c => (IReadOnlyList<string>)[
                 c.Batch.ToString(CultureInfo.InvariantCulture), F(c.LocalStepMs), F(c.ClusterStepMs), F(c.ClusterStepMs / c.LocalStepMs),
@@ -145,6 +160,5 @@ internal static class ClusterBenchmark
                 c.RemoteTcpBytesPerSecond is { } x ? F(x / 1e6, "F0") : "-",
                 c.RemoteTcpBytesPerSecond is { } y ? F(c.TransportBytesPerSecond / y) : "-", F(c.Messages, "F1"),
                 F(c.Breakdown.RankMs), F(c.Breakdown.DispatchWaitMs), F(c.Breakdown.ShardComputeMs)]));
-        return 0;
     }
 }

@@ -25,19 +25,7 @@ internal static class GenerateCommand
         string? prompt = a.Optional("prompt");
         bool chat = a.Flag("chat");
         int maxTokens = a.Int("max-tokens", 1, 1 << 24) ?? throw new UsageException("missing required option --max-tokens");
-        var sampling = new SamplingParams
-        {
-            MaxTokens = maxTokens,
-            Temperature = (float)(a.Double("temperature", 0, 100) ?? 0),
-            TopP = (float)(a.Double("top-p", 0, 1) ?? 1),
-            TopK = a.Int("top-k", -1) ?? 0,
-            MinP = (float)(a.Double("min-p", 0, 1) ?? 0),
-            Seed = a.Long("seed"),
-            RepetitionPenalty = (float)(a.Double("repetition-penalty") ?? 1),
-            PresencePenalty = (float)(a.Double("presence-penalty") ?? 0),
-            FrequencyPenalty = (float)(a.Double("frequency-penalty") ?? 0),
-            IgnoreEos = a.Flag("ignore-eos"),
-        };
+        var sampling = ParseSampling(a, maxTokens);
         bool json = a.Flag("json");
         a.EnsureAllUsed();
         if ((tokens is null) == (prompt is null))
@@ -83,24 +71,7 @@ internal static class GenerateCommand
 
         if (json)
         {
-            using var stdout = Console.OpenStandardOutput();
-            using var w = new Utf8JsonWriter(stdout);
-            w.WriteStartObject();
-            w.WriteStartArray("tokens");
-            foreach (int t in result.Tokens) w.WriteNumberValue(t);
-            w.WriteEndArray();
-            w.WriteString("text", text);
-            w.WriteString("finish_reason", result.FinishReason == FinishReason.Stop ? "stop" : "length");
-            w.WriteStartObject("timings");
-            w.WriteNumber("load_s", Math.Round(engine.LoadSeconds, 4));
-            w.WriteNumber("prefill_tokens", timings.PrefillTokens);
-            w.WriteNumber("prefill_tokens_per_s", Math.Round(timings.PrefillTokensPerSecond, 2));
-            w.WriteNumber("decode_tokens", timings.DecodeTokens);
-            w.WriteNumber("decode_tokens_per_s", Math.Round(timings.DecodeTokensPerSecond, 2));
-            w.WriteEndObject();
-            w.WriteEndObject();
-            w.Flush();
-            stdout.WriteByte((byte)'\n');
+            WriteJson(result, text, engine.LoadSeconds, timings);
         }
         else
         {
@@ -111,5 +82,46 @@ internal static class GenerateCommand
                 $"prefill {timings.PrefillTokens} tokens at {timings.PrefillTokensPerSecond:F1} tok/s; decode {timings.DecodeTokens} tokens at {timings.DecodeTokensPerSecond:F1} tok/s"));
         }
         return 0;
+    }
+
+    /// <summary>The sampling flags, defaults as in the OpenAI API (greedy unless --temperature).</summary>
+    private static SamplingParams ParseSampling(Arguments a, int maxTokens)
+    {
+        return new SamplingParams
+        {
+            MaxTokens = maxTokens,
+            Temperature = (float)(a.Double("temperature", 0, 100) ?? 0),
+            TopP = (float)(a.Double("top-p", 0, 1) ?? 1),
+            TopK = a.Int("top-k", -1) ?? 0,
+            MinP = (float)(a.Double("min-p", 0, 1) ?? 0),
+            Seed = a.Long("seed"),
+            RepetitionPenalty = (float)(a.Double("repetition-penalty") ?? 1),
+            PresencePenalty = (float)(a.Double("presence-penalty") ?? 0),
+            FrequencyPenalty = (float)(a.Double("frequency-penalty") ?? 0),
+            IgnoreEos = a.Flag("ignore-eos"),
+        };
+    }
+
+    /// <summary>The --json answer: exactly one object on stdout.</summary>
+    private static void WriteJson(GenerationResult result, string text, double loadSeconds, GenerationTimings timings)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using var w = new Utf8JsonWriter(stdout);
+        w.WriteStartObject();
+        w.WriteStartArray("tokens");
+        foreach (int t in result.Tokens) w.WriteNumberValue(t);
+        w.WriteEndArray();
+        w.WriteString("text", text);
+        w.WriteString("finish_reason", result.FinishReason == FinishReason.Stop ? "stop" : "length");
+        w.WriteStartObject("timings");
+        w.WriteNumber("load_s", Math.Round(loadSeconds, 4));
+        w.WriteNumber("prefill_tokens", timings.PrefillTokens);
+        w.WriteNumber("prefill_tokens_per_s", Math.Round(timings.PrefillTokensPerSecond, 2));
+        w.WriteNumber("decode_tokens", timings.DecodeTokens);
+        w.WriteNumber("decode_tokens_per_s", Math.Round(timings.DecodeTokensPerSecond, 2));
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.Flush();
+        stdout.WriteByte((byte)'\n');
     }
 }

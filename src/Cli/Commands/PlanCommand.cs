@@ -26,12 +26,7 @@ internal static class PlanCommand
         int hosts = a.Int("hosts", 1, 100_000) ?? throw new UsageException("missing required option --hosts");
         int gpus = a.Int("gpus-per-host", 1, 1024) ?? throw new UsageException("missing required option --gpus-per-host");
         long gpuMemory = Bytes(a, "gpu-memory") ?? throw new UsageException("missing required option --gpu-memory (e.g. 80GB)");
-        var dtype = (a.Optional("dtype") ?? "bf16").ToLowerInvariant() switch
-        {
-            "bf16" or "bfloat16" => WeightDType.Bf16,
-            "fp8" => WeightDType.Fp8,
-            var s => throw new UsageException($"--dtype must be bf16 or fp8; got '{s}'"),
-        };
+        var dtype = ParseDType(a.Optional("dtype") ?? "bf16");
         int? ranks = a.Int("attention-ranks", 1, 100_000);
         int? attentionDevices = a.Int("attention-devices", 1, 1024);
         int? context = a.Int("context", 0, int.MaxValue);
@@ -49,20 +44,7 @@ internal static class PlanCommand
         string? outFile = a.Optional("out");
         a.EnsureAllUsed();
 
-        Llama4TextConfig config;
-        string modelName;
-        if (preset is not null)
-        {
-            if (preset is not ("scout" or "maverick" or "behemoth"))
-                throw new UsageException($"--preset must be scout, maverick or behemoth; got '{preset}'");
-            config = Llama4Presets.Get(preset);
-            modelName = preset == "behemoth" ? "behemoth (INFERRED estimate, spec §1.5: no config was ever published)" : preset;
-        }
-        else
-        {
-            config = Llama4ConfigReader.Load(model!, w => Terminal.Info("warning: " + w));
-            modelName = model!;
-        }
+        var (config, modelName) = LoadModel(preset, model);
 
         var defaults = new PlacementOptions();
         var options = new PlacementOptions
@@ -93,19 +75,7 @@ internal static class PlanCommand
             PrintPlan(outcome.Plan, layout == "full");
             Console.WriteLine();
             Console.WriteLine($"fits: {outcome.Plan.Summary}");
-            if (outFile is not null)
-            {
-                string full = Path.GetFullPath(outFile);
-                try
-                {
-                    PlacementPlanJson.Save(outcome.Plan, full);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new UsageException($"--out: cannot write '{full}': {e.Message}");
-                }
-                Console.WriteLine($"plan written to {full} (start each silo with --plan {full} --name SILO, SILO one of {string.Join(", ", outcome.Plan.Inventory.Silos.Select(s => s.Name))})");
-            }
+            if (outFile is not null) WritePlan(outcome.Plan, outFile);
         }
         else
         {
@@ -115,6 +85,36 @@ internal static class PlanCommand
             if (outFile is not null) Console.WriteLine($"no plan written to {Path.GetFullPath(outFile)}: the model does not fit.");
         }
         return 0;
+    }
+
+    private static WeightDType ParseDType(string text) => text.ToLowerInvariant() switch
+    {
+        "bf16" or "bfloat16" => WeightDType.Bf16,
+        "fp8" => WeightDType.Fp8,
+        var s => throw new UsageException($"--dtype must be bf16 or fp8; got '{s}'"),
+    };
+
+    /// <summary>The config of a preset (no checkpoint needed) or of a checkpoint directory, and the name the report shows.</summary>
+    private static (Llama4TextConfig Config, string Name) LoadModel(string? preset, string? model)
+    {
+        if (preset is null) return (Llama4ConfigReader.Load(model!, w => Terminal.Info("warning: " + w)), model!);
+        if (preset is not ("scout" or "maverick" or "behemoth"))
+            throw new UsageException($"--preset must be scout, maverick or behemoth; got '{preset}'");
+        return (Llama4Presets.Get(preset), preset == "behemoth" ? "behemoth (INFERRED estimate, spec §1.5: no config was ever published)" : preset);
+    }
+
+    private static void WritePlan(PlacementPlan plan, string outFile)
+    {
+        string full = Path.GetFullPath(outFile);
+        try
+        {
+            PlacementPlanJson.Save(plan, full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--out: cannot write '{full}': {e.Message}");
+        }
+        Console.WriteLine($"plan written to {full} (start each silo with --plan {full} --name SILO, SILO one of {string.Join(", ", plan.Inventory.Silos.Select(s => s.Name))})");
     }
 
     private static long? Bytes(Arguments a, string name) => a.Optional(name) is { } s ? Bytes(s, name) : null;

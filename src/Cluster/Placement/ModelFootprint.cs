@@ -40,8 +40,6 @@ public sealed record ModelFootprint
     [Id(11)] public required int ChunkedLayers { get; init; }
     [Id(12)] public required int? ChunkSize { get; init; }
 
-    public long RoutedExpertParameters => (long)MoeLayers.Length * ExpertsPerLayer * ExpertParameters;
-
     /// <summary>All routed experts of all MoE layers, one copy.</summary>
     public long RoutedExpertBytes => (long)MoeLayers.Length * ExpertsPerLayer * ExpertBytes;
 

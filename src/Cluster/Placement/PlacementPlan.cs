@@ -30,7 +30,6 @@ public sealed record PlacementPlan
     public long TotalExpertBytes => ExpertShards.Sum(s => s.Bytes);
     public long TotalNonExpertBytes => AttentionRanks.Sum(r => r.NonExpertBytes);
     public long TotalKvBytes => AttentionRanks.Sum(r => r.KvBytes);
-    public long TotalUsedBytes => Memory.Sum(m => m.UsedBytes);
     public long TotalCapacityBytes => Memory.Sum(m => m.CapacityBytes);
     public long TotalFreeBytes => Memory.Sum(m => m.FreeBytes);
 

@@ -117,7 +117,4 @@ public static class PlacementPlanJson
 
 /// <summary>A placement plan file that cannot be used; <see cref="Exception.Message"/> is one line naming the file.</summary>
 public sealed class PlacementPlanFileException(string path, string problem, Exception? inner = null)
-    : Exception($"placement plan '{path}': {problem}", inner)
-{
-    public string PlanPath { get; } = path;
-}
+    : Exception($"placement plan '{path}': {problem}", inner);

@@ -60,93 +60,19 @@ public static class PlacementPlanner
         int ranks = options.AttentionRanks ?? Math.Max(1, inventory.Silos.Count(s => s.Role == SiloRole.Attention));
         long needed = ranks * perRank + expertTotal;
         if (needed > usable)
-        {
-            string what = string.Create(CultureInfo.InvariantCulture,
-                $"the model in {dtype.ToString().ToLowerInvariant()} (routed experts {ByteSize.Format(expertTotal)}{(replicas > 1 ? $" for {replicas} replicas" : "")} + " +
-                $"{ranks} attention rank(s) × (non-expert weights {ByteSize.Format(footprint.NonExpertBytes)} + KV {ByteSize.Format(kvPerRank)}))");
-            string hint = string.Create(CultureInfo.InvariantCulture,
-                $"The cluster has {inventory.DeviceCount} device(s), {ByteSize.Format(inventory.TotalMemoryBytes)} in all, " +
-                $"{ByteSize.Format(usable)} after {options.Headroom * 100:0.#}% headroom. ") +
-                (dtype == WeightDType.Bf16 && hasExperts ? "Try fp8 experts, more devices, or a smaller KV budget." : "Add devices or reduce the KV budget.");
-            return PlacementOutcome.NoFit(footprint, new PlacementShortfall(what, needed, usable, hint));
-        }
+            return PlacementOutcome.NoFit(footprint, ModelShortfall(footprint, dtype, inventory, options, ranks, kvPerRank, needed, usable));
 
-        // Attention ranks.
         var rankPlacements = ImmutableArray.CreateBuilder<AttentionRankPlacement>(ranks);
-        var splits = AttentionSplits(config, options);
-        var ranksPerSilo = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int rank = 0; rank < ranks; rank++)
-        {
-            var placed = PlaceRank(rank, slots, attentionSilos, ranksPerSilo, splits, footprint.NonExpertBytes, kvPerRank);
-            if (placed is null)
-            {
-                long best = attentionSilos.Max(silo =>
-                {
-                    int k = splits.Where(k => k <= silo.Devices.Length).DefaultIfEmpty(1).Max();
-                    return slots.Where(s => s.Silo == silo).Select(s => s.Free).OrderDescending().Take(k).Sum();
-                });
-                string what = string.Create(CultureInfo.InvariantCulture,
-                    $"attention rank {rank} (non-expert weights {ByteSize.Format(footprint.NonExpertBytes)} + KV {ByteSize.Format(kvPerRank)}, " +
-                    $"on at most {splits.Max()} device(s) of one silo)");
-                string hint = string.Create(CultureInfo.InvariantCulture,
-                    $"That is the most one attention-capable silo has free{(rank > 0 ? $" after {rank} other rank(s)" : "")}. " +
-                    $"A rank splits over 1{string.Concat(splits.Skip(1).Select(k => ", " + k.ToString(CultureInfo.InvariantCulture)))} devices of one silo " +
-                    $"(dividing its {config.NumKeyValueHeads} KV heads); use silos with more or larger devices, fewer attention ranks or a smaller KV budget.");
-                return PlacementOutcome.NoFit(footprint, new PlacementShortfall(what, perRank, best, hint));
-            }
-            rankPlacements.Add(placed);
-        }
+        if (PlaceRanks(config, options, footprint, kvPerRank, ranks, slots, attentionSilos, rankPlacements) is { } rankShortfall)
+            return PlacementOutcome.NoFit(footprint, rankShortfall);
 
-        // Expert shards.
-        int experts = footprint.ExpertsPerLayer;
         int shardsPerLayer = 0;
         var shardPlacements = ImmutableArray.CreateBuilder<ExpertShardPlacement>();
         if (hasExperts)
         {
-            shardsPerLayer = options.ShardsPerLayer ?? Math.Clamp(expertSlots.Count, 1, experts);
-            if (shardsPerLayer > experts)
-                throw new ArgumentException($"shards per layer ({shardsPerLayer}) cannot exceed the experts per layer ({experts}); every shard holds at least one expert");
-            if (replicas > expertSlots.Count)
-                throw new ArgumentException($"{replicas} replicas need {replicas} expert-capable devices (each replica of a shard on its own device); the inventory has {expertSlots.Count}");
-
-            long expertFree = expertSlots.Sum(s => s.Free);
-            if (expertTotal > expertFree)
-                return PlacementOutcome.NoFit(footprint, new PlacementShortfall(
-                    string.Create(CultureInfo.InvariantCulture, $"the routed experts ({footprint.MoeLayers.Length} layers × {experts} experts × {replicas} replica(s))"),
-                    expertTotal, expertFree,
-                    "That is what the expert-capable devices have free after the attention ranks; add expert silos or move attention ranks to attention-only silos."));
-
-            SetQuotas(expertSlots, expertTotal);
-            foreach (int layer in footprint.MoeLayers)
-            {
-                for (int shard = 0; shard < shardsPerLayer; shard++)
-                {
-                    int first = (int)((long)shard * experts / shardsPerLayer);
-                    int end = (int)((long)(shard + 1) * experts / shardsPerLayer);
-                    var shardExperts = Enumerable.Range(first, end - first).ToImmutableArray();
-                    long bytes = shardExperts.Length * footprint.ExpertBytes;
-                    var replicaSlots = new List<Slot>(replicas);
-                    for (int replica = 0; replica < replicas; replica++)
-                    {
-                        var slot = ChooseExpertSlot(expertSlots, layer, bytes, replicaSlots);
-                        if (slot is null)
-                        {
-                            long largest = expertSlots.Where(s => !replicaSlots.Contains(s)).Select(s => s.Free).DefaultIfEmpty(0).Max();
-                            return PlacementOutcome.NoFit(footprint, new PlacementShortfall(
-                                string.Create(CultureInfo.InvariantCulture, $"expert shard (layer {layer}, shard {shard}, replica {replica}) with {shardExperts.Length} experts"),
-                                bytes, largest,
-                                string.Create(CultureInfo.InvariantCulture,
-                                    $"That is the largest free space on one device; the expert devices have {ByteSize.Format(expertSlots.Sum(s => s.Free))} free in all. Use more, smaller shards per layer.")));
-                        }
-                        slot.Expert += bytes;
-                        slot.Quota -= bytes;
-                        slot.Shards++;
-                        slot.Layers.Add(layer);
-                        replicaSlots.Add(slot);
-                        shardPlacements.Add(new ExpertShardPlacement(layer, shard, replica, shardExperts, slot.Silo.Name, slot.Device.Device, bytes));
-                    }
-                }
-            }
+            shardsPerLayer = options.ShardsPerLayer ?? Math.Clamp(expertSlots.Count, 1, footprint.ExpertsPerLayer);
+            if (PlaceExperts(footprint, shardsPerLayer, replicas, expertSlots, shardPlacements) is { } expertShortfall)
+                return PlacementOutcome.NoFit(footprint, expertShortfall);
         }
 
         var plan = new PlacementPlan
@@ -174,6 +100,111 @@ public static class PlacementPlanner
         for (int hosts = 1; hosts <= maxHosts; hosts++)
             if (Plan(config, dtype, ClusterInventory.Uniform(hosts, gpusPerHost, gpuMemoryBytes), options).Fits)
                 return hosts;
+        return null;
+    }
+
+    private static PlacementShortfall ModelShortfall(ModelFootprint footprint, WeightDType dtype, ClusterInventory inventory, PlacementOptions options,
+        int ranks, long kvPerRank, long needed, long usable)
+    {
+        int replicas = options.Replicas;
+        long expertTotal = footprint.RoutedExpertBytes * replicas;
+        string what = string.Create(CultureInfo.InvariantCulture,
+            $"the model in {dtype.ToString().ToLowerInvariant()} (routed experts {ByteSize.Format(expertTotal)}{(replicas > 1 ? $" for {replicas} replicas" : "")} + " +
+            $"{ranks} attention rank(s) × (non-expert weights {ByteSize.Format(footprint.NonExpertBytes)} + KV {ByteSize.Format(kvPerRank)}))");
+        string hint = string.Create(CultureInfo.InvariantCulture,
+            $"The cluster has {inventory.DeviceCount} device(s), {ByteSize.Format(inventory.TotalMemoryBytes)} in all, " +
+            $"{ByteSize.Format(usable)} after {options.Headroom * 100:0.#}% headroom. ") +
+            (dtype == WeightDType.Bf16 && footprint.MoeLayers.Length > 0 ? "Try fp8 experts, more devices, or a smaller KV budget." : "Add devices or reduce the KV budget.");
+        return new PlacementShortfall(what, needed, usable, hint);
+    }
+
+    /// <summary>Places the attention ranks one by one (step 2); the first that fits nowhere is the shortfall.</summary>
+    private static PlacementShortfall? PlaceRanks(Llama4TextConfig config, PlacementOptions options, ModelFootprint footprint, long kvPerRank, int ranks,
+        List<Slot> slots, List<SiloInventory> attentionSilos, ImmutableArray<AttentionRankPlacement>.Builder placements)
+    {
+        var splits = AttentionSplits(config, options);
+        var ranksPerSilo = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int rank = 0; rank < ranks; rank++)
+        {
+            var placed = PlaceRank(rank, slots, attentionSilos, ranksPerSilo, splits, footprint.NonExpertBytes, kvPerRank);
+            if (placed is null)
+            {
+                long best = attentionSilos.Max(silo =>
+                {
+                    int k = splits.Where(k => k <= silo.Devices.Length).DefaultIfEmpty(1).Max();
+                    return slots.Where(s => s.Silo == silo).Select(s => s.Free).OrderDescending().Take(k).Sum();
+                });
+                string what = string.Create(CultureInfo.InvariantCulture,
+                    $"attention rank {rank} (non-expert weights {ByteSize.Format(footprint.NonExpertBytes)} + KV {ByteSize.Format(kvPerRank)}, " +
+                    $"on at most {splits.Max()} device(s) of one silo)");
+                string hint = string.Create(CultureInfo.InvariantCulture,
+                    $"That is the most one attention-capable silo has free{(rank > 0 ? $" after {rank} other rank(s)" : "")}. " +
+                    $"A rank splits over 1{string.Concat(splits.Skip(1).Select(k => ", " + k.ToString(CultureInfo.InvariantCulture)))} devices of one silo " +
+                    $"(dividing its {config.NumKeyValueHeads} KV heads); use silos with more or larger devices, fewer attention ranks or a smaller KV budget.");
+                return new PlacementShortfall(what, footprint.NonExpertBytes + kvPerRank, best, hint);
+            }
+            placements.Add(placed);
+        }
+        return null;
+    }
+
+    /// <summary>Cuts each MoE layer into <paramref name="shardsPerLayer"/> shards and places every replica (step 3, water-filling).</summary>
+    private static PlacementShortfall? PlaceExperts(ModelFootprint footprint, int shardsPerLayer, int replicas, List<Slot> expertSlots,
+        ImmutableArray<ExpertShardPlacement>.Builder placements)
+    {
+        int experts = footprint.ExpertsPerLayer;
+        long expertTotal = footprint.RoutedExpertBytes * replicas;
+        if (shardsPerLayer > experts)
+            throw new ArgumentException($"shards per layer ({shardsPerLayer}) cannot exceed the experts per layer ({experts}); every shard holds at least one expert");
+        if (replicas > expertSlots.Count)
+            throw new ArgumentException($"{replicas} replicas need {replicas} expert-capable devices (each replica of a shard on its own device); the inventory has {expertSlots.Count}");
+
+        long expertFree = expertSlots.Sum(s => s.Free);
+        if (expertTotal > expertFree)
+            return new PlacementShortfall(
+                string.Create(CultureInfo.InvariantCulture, $"the routed experts ({footprint.MoeLayers.Length} layers × {experts} experts × {replicas} replica(s))"),
+                expertTotal, expertFree,
+                "That is what the expert-capable devices have free after the attention ranks; add expert silos or move attention ranks to attention-only silos.");
+
+        SetQuotas(expertSlots, expertTotal);
+        foreach (int layer in footprint.MoeLayers)
+        {
+            for (int shard = 0; shard < shardsPerLayer; shard++)
+            {
+                int first = (int)((long)shard * experts / shardsPerLayer);
+                int end = (int)((long)(shard + 1) * experts / shardsPerLayer);
+                var shardExperts = Enumerable.Range(first, end - first).ToImmutableArray();
+                if (PlaceShardReplicas(footprint, layer, shard, shardExperts, replicas, expertSlots, placements) is { } shortfall)
+                    return shortfall;
+            }
+        }
+        return null;
+    }
+
+    private static PlacementShortfall? PlaceShardReplicas(ModelFootprint footprint, int layer, int shard, ImmutableArray<int> shardExperts, int replicas,
+        List<Slot> expertSlots, ImmutableArray<ExpertShardPlacement>.Builder placements)
+    {
+        long bytes = shardExperts.Length * footprint.ExpertBytes;
+        var replicaSlots = new List<Slot>(replicas);
+        for (int replica = 0; replica < replicas; replica++)
+        {
+            var slot = ChooseExpertSlot(expertSlots, layer, bytes, replicaSlots);
+            if (slot is null)
+            {
+                long largest = expertSlots.Where(s => !replicaSlots.Contains(s)).Select(s => s.Free).DefaultIfEmpty(0).Max();
+                return new PlacementShortfall(
+                    string.Create(CultureInfo.InvariantCulture, $"expert shard (layer {layer}, shard {shard}, replica {replica}) with {shardExperts.Length} experts"),
+                    bytes, largest,
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"That is the largest free space on one device; the expert devices have {ByteSize.Format(expertSlots.Sum(s => s.Free))} free in all. Use more, smaller shards per layer."));
+            }
+            slot.Expert += bytes;
+            slot.Quota -= bytes;
+            slot.Shards++;
+            slot.Layers.Add(layer);
+            replicaSlots.Add(slot);
+            placements.Add(new ExpertShardPlacement(layer, shard, replica, shardExperts, slot.Silo.Name, slot.Device.Device, bytes));
+        }
         return null;
     }
 

@@ -42,9 +42,6 @@ public sealed record Llama4TextConfig
     public bool IsMoeLayer(int layer) => MoeLayers[layer];
     public bool IsRopeLayer(int layer) => RopeLayers[layer];
 
-    /// <summary>Query heads per key/value head (G in the spec).</summary>
-    public int GroupSize => NumAttentionHeads / NumKeyValueHeads;
-
     /// <summary>Parameters per routed expert (gate + up + down).</summary>
     public long ExpertParameters => 3L * HiddenSize * IntermediateSize;
 

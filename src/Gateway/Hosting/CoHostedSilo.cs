@@ -1,3 +1,4 @@
+using Llama4Cluster.Silos.Model;
 using System.Globalization;
 using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Kernels.Runtime;

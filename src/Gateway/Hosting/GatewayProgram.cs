@@ -99,37 +99,7 @@ public static partial class GatewayProgram
         if (model.Config.NumLocalExperts > 0 && shards.Length > 0 && options.ShardsPerLayer > model.Config.NumLocalExperts)
             throw GatewayStartupException.Usage($"--shards {options.ShardsPerLayer}: the model has {model.Config.NumLocalExperts} experts per MoE layer; use at most that many shards");
 
-        GatewayInfo info;
-        if (options.JoinsCluster)
-        {
-            builder.UseOrleansClient(client =>
-            {
-                // The silos' Llama4:MaxMessageBytes: prompts of long prefills and their replies stay within it.
-                client.AddLlama4Client(new Llama4ClientOptions
-                {
-                    Redis = options.Redis,
-                    ClusterId = options.ClusterId,
-                    ServiceId = options.ServiceId,
-                    MaxMessageBytes = options.MaxMessageBytes,
-                });
-                // Silos may start after the gateway: keep trying (the host starts its services concurrently, so /health and
-                // /ready answer meanwhile).
-                client.UseConnectionRetryFilter(async (_, cancellationToken) =>
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-                    return !cancellationToken.IsCancellationRequested;
-                });
-            });
-            info = new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, model.Config.VocabSize, options.AttentionRanks, options.ShardsPerLayer,
-                GatewayInfo.RedisClustering, null, options.Redis, options.ClusterId, options.ServiceId, null, null);
-        }
-        else
-        {
-            var endpoints = CoHostedSilo.Add(builder, options, model.Directory);
-            var (dtype, dataPlane) = CoHostedSilo.Describe(options);
-            info = new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, model.Config.VocabSize, options.AttentionRanks, options.ShardsPerLayer,
-                GatewayInfo.Localhost, endpoints.OrleansGateway, null, options.ClusterId, options.ServiceId, dtype, dataPlane);
-        }
+        var info = AddClusterConnection(builder, options, model);
 
         builder.WebHost.UseUrls(ListenUrl(options));
         builder.Services.Configure<HostOptions>(o =>
@@ -166,7 +136,51 @@ public static partial class GatewayProgram
         app.MapOpenAiApi();
 
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Gateway");
-        LogModel(log, model.Id, model.Directory, model.MaxModelLength, model.Config.NumHiddenLayers, shards.Length / Math.Max(1, options.ShardsPerLayer),
+        LogConfiguration(app, log, options, model, info, shards.Length);
+        // Kestrel itself logs "Now listening on: ..." as soon as it listens (before the cluster is reachable in Redis mode).
+        app.Lifetime.ApplicationStarted.Register(() => LogStarted(log, model.Id, string.Join(", ", ListeningAddresses(app))));
+        return app;
+    }
+
+    /// <summary>How the gateway reaches the cluster: an Orleans client of a Redis-clustered one, or a silo co-hosted in this process.</summary>
+    private static GatewayInfo AddClusterConnection(WebApplicationBuilder builder, GatewayOptions options, ServedModel model)
+    {
+        if (options.JoinsCluster)
+        {
+            builder.UseOrleansClient(client =>
+            {
+                // The silos' Llama4:MaxMessageBytes: prompts of long prefills and their replies stay within it.
+                client.AddLlama4Client(new Llama4ClientOptions
+                {
+                    Redis = options.Redis,
+                    ClusterId = options.ClusterId,
+                    ServiceId = options.ServiceId,
+                    MaxMessageBytes = options.MaxMessageBytes,
+                });
+                // Silos may start after the gateway: keep trying (the host starts its services concurrently, so /health and
+                // /ready answer meanwhile).
+                client.UseConnectionRetryFilter(async (_, cancellationToken) =>
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                    return !cancellationToken.IsCancellationRequested;
+                });
+            });
+            return new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, model.Config.VocabSize, options.AttentionRanks, options.ShardsPerLayer,
+                GatewayInfo.RedisClustering, null, options.Redis, options.ClusterId, options.ServiceId, null, null);
+        }
+        else
+        {
+            var endpoints = CoHostedSilo.Add(builder, options, model.Directory);
+            var (dtype, dataPlane) = CoHostedSilo.Describe(options);
+            return new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, model.Config.VocabSize, options.AttentionRanks, options.ShardsPerLayer,
+                GatewayInfo.Localhost, endpoints.OrleansGateway, null, options.ClusterId, options.ServiceId, dtype, dataPlane);
+        }
+
+    }
+
+    private static void LogConfiguration(WebApplication app, ILogger log, GatewayOptions options, ServedModel model, GatewayInfo info, int moeShards)
+    {
+        LogModel(log, model.Id, model.Directory, model.MaxModelLength, model.Config.NumHiddenLayers, moeShards / Math.Max(1, options.ShardsPerLayer),
             model.Config.NumLocalExperts);
         if (options.JoinsCluster)
         {
@@ -178,9 +192,6 @@ public static partial class GatewayProgram
         else
             LogCoHosted(log, info.OrleansGateway ?? "", info.DType ?? "", options.Device, info.DataPlane ?? "", CoHostedSilo.TorchThreads(options),
                 options.AttentionRanks, options.ShardsPerLayer);
-        // Kestrel itself logs "Now listening on: ..." as soon as it listens (before the cluster is reachable in Redis mode).
-        app.Lifetime.ApplicationStarted.Register(() => LogStarted(log, model.Id, string.Join(", ", ListeningAddresses(app))));
-        return app;
     }
 
     /// <summary>The addresses Kestrel listens on (the OS-chosen port filled in once started).</summary>

@@ -16,7 +16,4 @@ public sealed record DecodeBenchmarkCase(
 
     /// <summary>Kernel ÷ libtorch: the speed-up over TorchSharp's own path.</summary>
     public double KernelToTorch => KernelGBps / TorchGBps;
-
-    /// <summary>libtorch weight streaming ÷ memory bandwidth.</summary>
-    public double TorchToBandwidth => TorchGBps / BandwidthGBps;
 }

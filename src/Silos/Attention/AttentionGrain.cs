@@ -7,7 +7,7 @@ using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Experts;
-using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Logging;

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Llama4Cluster.Contracts.Experts;
-using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.Model;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Serialization;
@@ -12,7 +12,7 @@ namespace Llama4Cluster.Silos.DataPlane;
 /// <summary>
 /// The silo's tensor data plane: a TCP listener on the silo's address, started when the first expert shard asks for
 /// its endpoint. Each connection carries many concurrent requests (matched by id); each request is computed by the
-/// registered <see cref="Experts.ExpertShardRuntime"/> of its shard and answered on the same connection.
+/// registered <see cref="IDataPlaneShard"/> of its shard and answered on the same connection.
 /// </summary>
 public sealed partial class DataPlaneServer : IDisposable
 {
@@ -99,57 +99,14 @@ public sealed partial class DataPlaneServer : IDisposable
                 switch (head.Kind)
                 {
                     case DataPlaneFrames.RawEcho:
-                    {
-                        // Inline, no codec, no task: the cross-process raw TCP baseline of the benchmark.
-                        var data = await reader.ReadDataAsync(head, _stop.Token);
-                        try
-                        {
-                            await writeLock.WaitAsync(_stop.Token);
-                            try
-                            {
-                                await DataPlaneFrames.WriteBytesAsync(socket, head.Id, DataPlaneFrames.RawEcho, data.AsMemory(0, head.DataLength), _stop.Token);
-                            }
-                            finally
-                            {
-                                writeLock.Release();
-                            }
-                        }
-                        finally
-                        {
-                            ArrayPool<byte>.Shared.Return(data);
-                        }
+                        await EchoRawAsync(socket, writeLock, reader, head);
                         break;
-                    }
                     case DataPlaneFrames.Echo:
-                    {
-                        // Inline: the inputs go back as the outputs, straight from the buffer they were received into.
-                        var request = await reader.ReadRequestAsync(head, _stop.Token);
-                        try
-                        {
-                            await ReplyAsync(socket, writeLock, head.Id, new ExpertShardResponse(request.Inputs, 0));
-                        }
-                        finally
-                        {
-                            request.Inputs.ReturnBuffer();
-                        }
+                        await EchoAsync(socket, writeLock, reader, head);
                         break;
-                    }
                     case DataPlaneFrames.Request:
-                    {
-                        ExpertShardRequest request;
-                        try
-                        {
-                            request = await reader.ReadRequestAsync(head, _stop.Token);
-                        }
-                        catch (InvalidDataException e)
-                        {
-                            // A frame that does not parse leaves the stream unsynchronised: answer it, then drop the connection.
-                            await ReplyAsync(socket, writeLock, head.Id, e.Message);
-                            throw;
-                        }
-                        _ = HandleAsync(socket, writeLock, head.Id, request);
+                        await ReceiveRequestAsync(socket, writeLock, reader, head);
                         break;
-                    }
                     default:
                         await ReplyAsync(socket, writeLock, head.Id, $"unexpected frame kind {head.Kind}");
                         throw new InvalidDataException($"unexpected frame kind {head.Kind}");
@@ -160,6 +117,59 @@ public sealed partial class DataPlaneServer : IDisposable
         {
             // The peer went away, sent a malformed frame, or the silo is stopping.
         }
+    }
+
+    /// <summary>Inline, no codec, no task: the cross-process raw TCP baseline of the benchmark.</summary>
+    private async Task EchoRawAsync(Socket socket, SemaphoreSlim writeLock, DataPlaneFrames.FrameReader reader, DataPlaneFrames.FrameHead head)
+    {
+        var data = await reader.ReadDataAsync(head, _stop.Token);
+        try
+        {
+            await writeLock.WaitAsync(_stop.Token);
+            try
+            {
+                await DataPlaneFrames.WriteBytesAsync(socket, head.Id, DataPlaneFrames.RawEcho, data.AsMemory(0, head.DataLength), _stop.Token);
+            }
+            finally
+            {
+                writeLock.Release();
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(data);
+        }
+    }
+
+    /// <summary>Inline: the inputs go back as the outputs, straight from the buffer they were received into.</summary>
+    private async Task EchoAsync(Socket socket, SemaphoreSlim writeLock, DataPlaneFrames.FrameReader reader, DataPlaneFrames.FrameHead head)
+    {
+        var request = await reader.ReadRequestAsync(head, _stop.Token);
+        try
+        {
+            await ReplyAsync(socket, writeLock, head.Id, new ExpertShardResponse(request.Inputs, 0));
+        }
+        finally
+        {
+            request.Inputs.ReturnBuffer();
+        }
+    }
+
+    /// <summary>Reads a request and starts computing it without waiting, so one connection carries many at once.</summary>
+    private async Task ReceiveRequestAsync(Socket socket, SemaphoreSlim writeLock, DataPlaneFrames.FrameReader reader, DataPlaneFrames.FrameHead head)
+    {
+        ExpertShardRequest request;
+        try
+        {
+            request = await reader.ReadRequestAsync(head, _stop.Token);
+        }
+        catch (InvalidDataException e)
+        {
+            // A frame that does not parse leaves the stream unsynchronised: answer it, then drop the connection.
+            await ReplyAsync(socket, writeLock, head.Id, e.Message);
+            throw;
+        }
+        _ = HandleAsync(socket, writeLock, head.Id, request);
     }
 
     private async Task HandleAsync(Socket socket, SemaphoreSlim writeLock, ulong id, ExpertShardRequest request)

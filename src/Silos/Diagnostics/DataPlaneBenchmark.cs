@@ -30,9 +30,6 @@ public sealed record DataPlaneSample(int Bytes, double OrleansMicroseconds, doub
 
     public double? DataPlaneBytesPerSecond => DataPlaneMicroseconds is { } us ? 2.0 * Bytes / (us * 1e-6) : null;
 
-    /// <summary>Data plane ÷ raw TCP throughput.</summary>
-    public double? DataPlaneRatio => DataPlaneBytesPerSecond / TcpBytesPerSecond;
-
     /// <summary>Payload bytes moved per second (both directions) through Orleans.</summary>
     public double OrleansBytesPerSecond => 2.0 * Bytes / (OrleansMicroseconds * 1e-6);
 

@@ -3,7 +3,7 @@ using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Model.Moe;
 using Llama4Cluster.Silos.DataPlane;
-using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Logging;

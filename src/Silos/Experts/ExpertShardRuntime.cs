@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Model.Moe;
-using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.DataPlane;
+using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Silos.Tensors;
 using static TorchSharp.torch;
 
@@ -12,7 +13,7 @@ namespace Llama4Cluster.Silos.Experts;
 /// one at a time per shard (as in a non-reentrant grain) on the silo's compute threads; disposal waits for a running
 /// compute, so the data plane never touches freed weights.
 /// </summary>
-public sealed class ExpertShardRuntime : IDisposable
+public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
 {
     private readonly GroupedExperts _experts;
     private readonly SiloModelContext _context;

@@ -1,4 +1,5 @@
 using Llama4Cluster.Silos.DataPlane;
+using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.DependencyInjection;

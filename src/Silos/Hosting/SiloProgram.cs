@@ -1,3 +1,4 @@
+using Llama4Cluster.Silos.Model;
 using System.Net;
 using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Cluster.Placement;

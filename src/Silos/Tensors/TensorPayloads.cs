@@ -21,16 +21,6 @@ public static class TensorPayloads
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "unknown wire dtype"),
     };
 
-    public static WireDType ToWireDType(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float32 => WireDType.Float32,
-        ScalarType.BFloat16 => WireDType.BFloat16,
-        ScalarType.Float16 => WireDType.Float16,
-        ScalarType.Int64 => WireDType.Int64,
-        ScalarType.Int32 => WireDType.Int32,
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "no wire dtype for this tensor dtype"),
-    };
-
     /// <summary>
     /// Copies <paramref name="tensor"/>, cast to <paramref name="wire"/>, into a new payload. With
     /// <paramref name="pooled"/> the bytes go into an <see cref="ArrayPool{T}"/> buffer that the caller returns

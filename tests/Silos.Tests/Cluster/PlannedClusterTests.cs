@@ -1,3 +1,4 @@
+using Llama4Cluster.Silos.Model;
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Llama4Cluster.Core.Config;
@@ -32,7 +33,7 @@ public sealed class PlannedTinyScoutClusterFixture() : TinyClusterFixture(Llama4
                 _roles[siloName] = role;
             }
         }
-        silo.Services.Configure<Llama4Cluster.Silos.Hosting.ClusterModelOptions>(o => o.Role = role.ToText());
+        silo.Services.Configure<Llama4Cluster.Silos.Model.ClusterModelOptions>(o => o.Role = role.ToText());
         silo.Services.AddSingleton<IPlacementPlanProvider>(_plans);
     }
 

@@ -1,3 +1,4 @@
+using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Contracts.Experts;

@@ -2,13 +2,12 @@ using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Silos.Compute;
-using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Options;
 using TorchSharp;
 
-namespace Llama4Cluster.Silos.Hosting;
+namespace Llama4Cluster.Silos.Model;
 
 /// <summary>
 /// A silo's resolved model settings, shared by its grains: the text config (read once from config.json),

@@ -1,6 +1,6 @@
-using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.Silos.Model;
 
-namespace Llama4Cluster.Silos.Tests.Hosting;
+namespace Llama4Cluster.Silos.Tests.Model;
 
 public sealed class ClusterModelOptionsValidatorTests
 {

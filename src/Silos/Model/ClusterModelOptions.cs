@@ -1,6 +1,6 @@
 using Llama4Cluster.Cluster.Hosting;
 
-namespace Llama4Cluster.Silos.Hosting;
+namespace Llama4Cluster.Silos.Model;
 
 /// <summary>
 /// What a silo serves and how, bound from the <c>Llama4</c> configuration section

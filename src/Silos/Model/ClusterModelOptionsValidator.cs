@@ -5,7 +5,7 @@ using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
 using Microsoft.Extensions.Options;
 
-namespace Llama4Cluster.Silos.Hosting;
+namespace Llama4Cluster.Silos.Model;
 
 /// <summary>Checks <see cref="ClusterModelOptions"/> at startup; each message says how to fix the setting.</summary>
 public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModelOptions>

@@ -1,3 +1,4 @@
+using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Cluster.Tests.Placement;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Core.Config;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
-namespace Llama4Cluster.Silos.Tests.Hosting;
+namespace Llama4Cluster.Silos.Tests.Model;
 
 /// <summary><c>--plan FILE</c> (<c>Llama4:PlacementPlanFile</c>) as the silo host checks and loads it.</summary>
 public sealed class PlacementPlanFileTests : IDisposable
