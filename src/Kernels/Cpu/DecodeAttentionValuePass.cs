@@ -29,12 +29,12 @@ internal static unsafe class DecodeAttentionValuePass
             int se = Math.Min(n, sb + ValueSubBlock);
             for (int i = 0; i < full32; i += 32)
             {
-                Columns<TKv, TG>(wide: true, vBase, rowBytes, sb, se, i, scores, bk, part, ps);
+                Columns32<TKv, TG>(vBase, rowBytes, sb, se, i, scores, bk, part, ps);
             }
 
             if (full > full32)
             {
-                Columns<TKv, TG>(wide: false, vBase, rowBytes, sb, se, full32, scores, bk, part, ps);
+                Columns16<TKv, TG>(vBase, rowBytes, sb, se, full32, scores, bk, part, ps);
             }
         }
 
@@ -52,12 +52,10 @@ internal static unsafe class DecodeAttentionValuePass
         }
     }
 
-    /// <summary>Columns <c>[i, i + 32)</c> (<paramref name="wide"/>: Load32's lane order, two sums per head) or
-    /// <c>[i, i + 16)</c> (Load16, one sum per head) for rows <c>[sb, se)</c>; the first sub-block starts the sums, later
-    /// ones add to them. <paramref name="wide"/> is a constant at each call and the method is inlined, so the JIT keeps
-    /// only that width's code, as it does for the head count.</summary>
+    /// <summary>Columns <c>[i, i + 32)</c> for rows <c>[sb, se)</c>, in Load32's lane order; the first
+    /// sub-block starts the sums, later ones add to them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Columns<TKv, TG>(bool wide, byte* vBase, long rowBytes, int sb, int se, int i, float* scores, int bk, float* part, int ps)
+    private static void Columns32<TKv, TG>(byte* vBase, long rowBytes, int sb, int se, int i, float* scores, int bk, float* part, int ps)
         where TKv : struct, IDecodeAttentionKv
         where TG : struct, IDecodeAttentionHeadTile
     {
@@ -69,42 +67,86 @@ internal static unsafe class DecodeAttentionValuePass
         Vector512<float> b4 = default, b5 = default, b6 = default, b7 = default;
         if (sb > 0)
         {
-            a0 = Vector512.Load(o0 + i); if (wide) b0 = Vector512.Load(o0 + i + 16);
-            if (TG.Count > 1) { a1 = Vector512.Load(o1 + i); if (wide) b1 = Vector512.Load(o1 + i + 16); }
-            if (TG.Count > 2) { a2 = Vector512.Load(o2 + i); if (wide) b2 = Vector512.Load(o2 + i + 16); }
-            if (TG.Count > 3) { a3 = Vector512.Load(o3 + i); if (wide) b3 = Vector512.Load(o3 + i + 16); }
-            if (TG.Count > 4) { a4 = Vector512.Load(o4 + i); if (wide) b4 = Vector512.Load(o4 + i + 16); }
-            if (TG.Count > 5) { a5 = Vector512.Load(o5 + i); if (wide) b5 = Vector512.Load(o5 + i + 16); }
-            if (TG.Count > 6) { a6 = Vector512.Load(o6 + i); if (wide) b6 = Vector512.Load(o6 + i + 16); }
-            if (TG.Count > 7) { a7 = Vector512.Load(o7 + i); if (wide) b7 = Vector512.Load(o7 + i + 16); }
+            a0 = Vector512.Load(o0 + i); b0 = Vector512.Load(o0 + i + 16);
+            if (TG.Count > 1) { a1 = Vector512.Load(o1 + i); b1 = Vector512.Load(o1 + i + 16); }
+            if (TG.Count > 2) { a2 = Vector512.Load(o2 + i); b2 = Vector512.Load(o2 + i + 16); }
+            if (TG.Count > 3) { a3 = Vector512.Load(o3 + i); b3 = Vector512.Load(o3 + i + 16); }
+            if (TG.Count > 4) { a4 = Vector512.Load(o4 + i); b4 = Vector512.Load(o4 + i + 16); }
+            if (TG.Count > 5) { a5 = Vector512.Load(o5 + i); b5 = Vector512.Load(o5 + i + 16); }
+            if (TG.Count > 6) { a6 = Vector512.Load(o6 + i); b6 = Vector512.Load(o6 + i + 16); }
+            if (TG.Count > 7) { a7 = Vector512.Load(o7 + i); b7 = Vector512.Load(o7 + i + 16); }
         }
 
         byte* v = vBase + sb * rowBytes;
         for (int j = sb; j < se; j++, v += rowBytes)
         {
-            Vector512<float> x, y = default;
-            if (wide) TKv.Load32(v, i, out x, out y);
-            else x = TKv.Load16(v, i);
+            TKv.Load32(v, i, out var x, out var y);
             var w = Vector512.Create(p0[j]);
             a0 = Avx512F.FusedMultiplyAdd(x, w, a0);
-            if (wide) b0 = Avx512F.FusedMultiplyAdd(y, w, b0);
-            if (TG.Count > 1) { w = Vector512.Create(p1[j]); a1 = Avx512F.FusedMultiplyAdd(x, w, a1); if (wide) b1 = Avx512F.FusedMultiplyAdd(y, w, b1); }
-            if (TG.Count > 2) { w = Vector512.Create(p2[j]); a2 = Avx512F.FusedMultiplyAdd(x, w, a2); if (wide) b2 = Avx512F.FusedMultiplyAdd(y, w, b2); }
-            if (TG.Count > 3) { w = Vector512.Create(p3[j]); a3 = Avx512F.FusedMultiplyAdd(x, w, a3); if (wide) b3 = Avx512F.FusedMultiplyAdd(y, w, b3); }
-            if (TG.Count > 4) { w = Vector512.Create(p4[j]); a4 = Avx512F.FusedMultiplyAdd(x, w, a4); if (wide) b4 = Avx512F.FusedMultiplyAdd(y, w, b4); }
-            if (TG.Count > 5) { w = Vector512.Create(p5[j]); a5 = Avx512F.FusedMultiplyAdd(x, w, a5); if (wide) b5 = Avx512F.FusedMultiplyAdd(y, w, b5); }
-            if (TG.Count > 6) { w = Vector512.Create(p6[j]); a6 = Avx512F.FusedMultiplyAdd(x, w, a6); if (wide) b6 = Avx512F.FusedMultiplyAdd(y, w, b6); }
-            if (TG.Count > 7) { w = Vector512.Create(p7[j]); a7 = Avx512F.FusedMultiplyAdd(x, w, a7); if (wide) b7 = Avx512F.FusedMultiplyAdd(y, w, b7); }
+            b0 = Avx512F.FusedMultiplyAdd(y, w, b0);
+            if (TG.Count > 1) { w = Vector512.Create(p1[j]); a1 = Avx512F.FusedMultiplyAdd(x, w, a1); b1 = Avx512F.FusedMultiplyAdd(y, w, b1); }
+            if (TG.Count > 2) { w = Vector512.Create(p2[j]); a2 = Avx512F.FusedMultiplyAdd(x, w, a2); b2 = Avx512F.FusedMultiplyAdd(y, w, b2); }
+            if (TG.Count > 3) { w = Vector512.Create(p3[j]); a3 = Avx512F.FusedMultiplyAdd(x, w, a3); b3 = Avx512F.FusedMultiplyAdd(y, w, b3); }
+            if (TG.Count > 4) { w = Vector512.Create(p4[j]); a4 = Avx512F.FusedMultiplyAdd(x, w, a4); b4 = Avx512F.FusedMultiplyAdd(y, w, b4); }
+            if (TG.Count > 5) { w = Vector512.Create(p5[j]); a5 = Avx512F.FusedMultiplyAdd(x, w, a5); b5 = Avx512F.FusedMultiplyAdd(y, w, b5); }
+            if (TG.Count > 6) { w = Vector512.Create(p6[j]); a6 = Avx512F.FusedMultiplyAdd(x, w, a6); b6 = Avx512F.FusedMultiplyAdd(y, w, b6); }
+            if (TG.Count > 7) { w = Vector512.Create(p7[j]); a7 = Avx512F.FusedMultiplyAdd(x, w, a7); b7 = Avx512F.FusedMultiplyAdd(y, w, b7); }
         }
 
-        a0.Store(o0 + i); if (wide) b0.Store(o0 + i + 16);
-        if (TG.Count > 1) { a1.Store(o1 + i); if (wide) b1.Store(o1 + i + 16); }
-        if (TG.Count > 2) { a2.Store(o2 + i); if (wide) b2.Store(o2 + i + 16); }
-        if (TG.Count > 3) { a3.Store(o3 + i); if (wide) b3.Store(o3 + i + 16); }
-        if (TG.Count > 4) { a4.Store(o4 + i); if (wide) b4.Store(o4 + i + 16); }
-        if (TG.Count > 5) { a5.Store(o5 + i); if (wide) b5.Store(o5 + i + 16); }
-        if (TG.Count > 6) { a6.Store(o6 + i); if (wide) b6.Store(o6 + i + 16); }
-        if (TG.Count > 7) { a7.Store(o7 + i); if (wide) b7.Store(o7 + i + 16); }
+        a0.Store(o0 + i); b0.Store(o0 + i + 16);
+        if (TG.Count > 1) { a1.Store(o1 + i); b1.Store(o1 + i + 16); }
+        if (TG.Count > 2) { a2.Store(o2 + i); b2.Store(o2 + i + 16); }
+        if (TG.Count > 3) { a3.Store(o3 + i); b3.Store(o3 + i + 16); }
+        if (TG.Count > 4) { a4.Store(o4 + i); b4.Store(o4 + i + 16); }
+        if (TG.Count > 5) { a5.Store(o5 + i); b5.Store(o5 + i + 16); }
+        if (TG.Count > 6) { a6.Store(o6 + i); b6.Store(o6 + i + 16); }
+        if (TG.Count > 7) { a7.Store(o7 + i); b7.Store(o7 + i + 16); }
+    }
+
+    /// <summary>Columns <c>[i, i + 16)</c> for rows <c>[sb, se)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns16<TKv, TG>(byte* vBase, long rowBytes, int sb, int se, int i, float* scores, int bk, float* part, int ps)
+        where TKv : struct, IDecodeAttentionKv
+        where TG : struct, IDecodeAttentionHeadTile
+    {
+        float* o0 = part, o1 = o0 + ps, o2 = o1 + ps, o3 = o2 + ps, o4 = o3 + ps, o5 = o4 + ps, o6 = o5 + ps, o7 = o6 + ps;
+        float* p0 = scores, p1 = p0 + bk, p2 = p1 + bk, p3 = p2 + bk, p4 = p3 + bk, p5 = p4 + bk, p6 = p5 + bk, p7 = p6 + bk;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<float> a4 = default, a5 = default, a6 = default, a7 = default;
+        if (sb > 0)
+        {
+            a0 = Vector512.Load(o0 + i);
+            if (TG.Count > 1) a1 = Vector512.Load(o1 + i);
+            if (TG.Count > 2) a2 = Vector512.Load(o2 + i);
+            if (TG.Count > 3) a3 = Vector512.Load(o3 + i);
+            if (TG.Count > 4) a4 = Vector512.Load(o4 + i);
+            if (TG.Count > 5) a5 = Vector512.Load(o5 + i);
+            if (TG.Count > 6) a6 = Vector512.Load(o6 + i);
+            if (TG.Count > 7) a7 = Vector512.Load(o7 + i);
+        }
+
+        byte* v = vBase + sb * rowBytes;
+        for (int j = sb; j < se; j++, v += rowBytes)
+        {
+            var x = TKv.Load16(v, i);
+            a0 = Avx512F.FusedMultiplyAdd(x, Vector512.Create(p0[j]), a0);
+            if (TG.Count > 1) a1 = Avx512F.FusedMultiplyAdd(x, Vector512.Create(p1[j]), a1);
+            if (TG.Count > 2) a2 = Avx512F.FusedMultiplyAdd(x, Vector512.Create(p2[j]), a2);
+            if (TG.Count > 3) a3 = Avx512F.FusedMultiplyAdd(x, Vector512.Create(p3[j]), a3);
+            if (TG.Count > 4) a4 = Avx512F.FusedMultiplyAdd(x, Vector512.Create(p4[j]), a4);
+            if (TG.Count > 5) a5 = Avx512F.FusedMultiplyAdd(x, Vector512.Create(p5[j]), a5);
+            if (TG.Count > 6) a6 = Avx512F.FusedMultiplyAdd(x, Vector512.Create(p6[j]), a6);
+            if (TG.Count > 7) a7 = Avx512F.FusedMultiplyAdd(x, Vector512.Create(p7[j]), a7);
+        }
+
+        a0.Store(o0 + i);
+        if (TG.Count > 1) a1.Store(o1 + i);
+        if (TG.Count > 2) a2.Store(o2 + i);
+        if (TG.Count > 3) a3.Store(o3 + i);
+        if (TG.Count > 4) a4.Store(o4 + i);
+        if (TG.Count > 5) a5.Store(o5 + i);
+        if (TG.Count > 6) a6.Store(o6 + i);
+        if (TG.Count > 7) a7.Store(o7 + i);
     }
 
     /// <summary>Columns <c>[from, hd)</c> of the value sum, scalar.</summary>
