@@ -3,6 +3,7 @@ using System.Net;
 using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Gateway.Api;
+using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
 using Microsoft.AspNetCore.Hosting.Server;
