@@ -30,6 +30,10 @@ public sealed class ClusterStepBackend : IStepBackend
 
     public Task ReleaseAsync(int rank, IReadOnlyList<long> sequenceIds) => Rank(rank).ReleaseAsync([.. sequenceIds]);
 
+    /// <summary>Asks the rank's grain to describe itself: Orleans activates it on a surviving silo when its silo has died
+    /// (once membership has declared that silo dead), which loads its weights there.</summary>
+    public Task ProbeAsync(int rank, CancellationToken cancellationToken) => Rank(rank).DescribeAsync().WaitAsync(cancellationToken);
+
     /// <summary>The grain of <paramref name="rank"/>.</summary>
     public IAttentionGrain Rank(int rank)
     {

@@ -38,7 +38,10 @@ public static class StepMessages
             logits = new TensorPayload(WireDType.Float32, [result.LogitRows, vocab], MemoryMarshal.AsBytes(rows.AsSpan()).ToArray());
         }
 
-        return new StepResponse([.. result.Samples.Select(ToWire)], logits);
+        var failures = result.Failures is { Count: > 0 } f
+            ? [.. f.Select(x => new SequenceFailureResult(x.SequenceId, x.Error))]
+            : ImmutableArray<SequenceFailureResult>.Empty;
+        return new StepResponse([.. result.Samples.Select(ToWire)], logits, failures);
     }
 
     /// <summary>The result of <paramref name="response"/>; returns the logits payload's pooled buffer.</summary>
@@ -55,7 +58,8 @@ public static class StepMessages
             payload.ReturnBuffer();
         }
 
-        return new RankStepResult(samples, logits, logitRows);
+        var failures = response.Failures.IsDefaultOrEmpty ? null : response.Failures.Select(f => new SequenceFailure(f.SequenceId, f.Error)).ToArray();
+        return new RankStepResult(samples, logits, logitRows, failures);
     }
 
     public static SequenceStart ToWire(SequenceSettings settings)
@@ -67,7 +71,7 @@ public static class StepMessages
             Temperature = p.Temperature, TopP = p.TopP, TopK = p.TopK, MinP = p.MinP, Seed = p.Seed,
             RepetitionPenalty = p.RepetitionPenalty, PresencePenalty = p.PresencePenalty, FrequencyPenalty = p.FrequencyPenalty,
             StopTokenIds = [.. p.StopTokenIds], IgnoreEos = p.IgnoreEos, TopLogprobs = p.TopLogprobs, MaxTokens = p.MaxTokens,
-            EosTokenIds = [.. settings.EosTokenIds],
+            EosTokenIds = [.. settings.EosTokenIds], GeneratedTokens = settings.GeneratedTokens,
         };
     }
 
@@ -81,7 +85,7 @@ public static class StepMessages
             StopTokenIds = start.StopTokenIds.IsDefault ? [] : [.. start.StopTokenIds], IgnoreEos = start.IgnoreEos,
             TopLogprobs = start.TopLogprobs, MaxTokens = start.MaxTokens,
         };
-        return new SequenceSettings(sampling, start.EosTokenIds.IsDefault ? [] : [.. start.EosTokenIds]);
+        return new SequenceSettings(sampling, start.EosTokenIds.IsDefault ? [] : [.. start.EosTokenIds], start.GeneratedTokens);
     }
 
     private static SequenceStep ToWire(SequenceWork work) =>

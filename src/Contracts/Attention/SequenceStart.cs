@@ -23,4 +23,8 @@ public sealed record SequenceStart
 
     /// <summary>The sequence's token limit (the caller ends it there; carried so the rank holds the whole parameter set).</summary>
     [Id(12)] public int MaxTokens { get; init; } = 16;
+
+    /// <summary>0 for a new sequence; on a re-prefill after a failover, how many of the tokens fed before the first sample
+    /// are generated tokens already emitted (the sampler resumes after them).</summary>
+    [Id(13)] public int GeneratedTokens { get; init; }
 }

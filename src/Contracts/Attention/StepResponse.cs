@@ -5,9 +5,15 @@ namespace Llama4Cluster.Contracts.Attention;
 
 /// <summary>
 /// A step's result: one sample per sequence that asked, in request order; and, for exactness tests only,
-/// fp32 logits <c>[R, V]</c> of the rows of the slices that asked (request order), else null.
+/// fp32 logits <c>[R, V]</c> of the rows of the slices that asked (request order), else null; and the sequences whose
+/// own sampling failed (dropped by the rank, not among the samples).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("l4c.StepResponse")]
 public sealed record StepResponse(
     [property: Id(0)] ImmutableArray<SampledTokenResult> Samples,
-    [property: Id(1)] TensorPayload? Logits);
+    [property: Id(1)] TensorPayload? Logits,
+    [property: Id(2)] ImmutableArray<SequenceFailureResult> Failures = default);
+
+/// <summary>A sequence whose sampling failed in a step, with the rank's message.</summary>
+[GenerateSerializer, Immutable, Alias("l4c.SequenceFailureResult")]
+public sealed record SequenceFailureResult([property: Id(0)] long SequenceId, [property: Id(1)] string Error);

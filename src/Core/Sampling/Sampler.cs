@@ -110,6 +110,17 @@ public sealed class Sampler
     }
 
     /// <summary>
+    /// Advances the generator as if <paramref name="samples"/> tokens had been sampled (a sequence re-prefilled on another
+    /// rank after a failover continues its seeded draws where it left off). Greedy sampling draws nothing.
+    /// </summary>
+    public void SkipSamples(int samples)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(samples);
+        if (_parameters.IsGreedy) return;
+        for (var i = 0; i < samples; i++) _random.NextDouble();
+    }
+
+    /// <summary>
     /// True when <paramref name="tokenId"/> ends the sequence: one of <see cref="SamplingParams.StopTokenIds"/>, or one of
     /// the EOS ids unless <see cref="SamplingParams.IgnoreEos"/>. (<see cref="SamplingParams.MaxTokens"/> is the caller's.)
     /// </summary>

@@ -15,6 +15,8 @@ public sealed partial class ContinuousBatchScheduler
             throw new ArgumentException($"Timeout must be positive (or infinite); got {timeout}.", nameof(submission));
 
         var p = submission.Sampling;
+        // A seed for every sampled sequence, so a failover that re-creates its sampler on another rank draws the same.
+        if (p.Seed is null && !p.IsGreedy) p = p with { Seed = Random.Shared.NextInt64(long.MinValue, long.MaxValue) };
         var start = new SequenceSettings(p, _eosTokenIds);
         var stops = new HashSet<int>([.. p.StopTokenIds, .. p.IgnoreEos ? [] : _eosTokenIds]);
         long now = _time.GetTimestamp();
@@ -80,7 +82,7 @@ public sealed partial class ContinuousBatchScheduler
             any = true;
         }
 
-        if (any) _running.RemoveAll(s => s.Rank < 0);
+        if (any) _running.RemoveAll(s => s.Ended);
     }
 
     private static FailedEvent? Ended(ScheduledSequence s, long now)
@@ -95,21 +97,19 @@ public sealed partial class ContinuousBatchScheduler
         return null;
     }
 
-    /// <summary>Admits waiting sequences in order while the running batch and the KV budget have room.</summary>
+    /// <summary>Admits waiting sequences in order, each on the least-loaded rank that is up, while the running batch and
+    /// the KV budget have room.</summary>
     private int Admit()
     {
         int admitted = 0;
+        if (!PlaceMoved()) return 0; // sequences moved off a failed rank go first; none fits while every rank is down
         lock (_queueLock)
         {
             while (_running.Count < _maxRunning && _waiting.TryPeek(out var next) && _kvReserved + next.Reservation <= _kvCapacity)
             {
+                int rank = LeastLoadedUpRank();
+                if (rank < 0) break;
                 _waiting.Dequeue();
-                int rank = 0;
-                for (int r = 1; r < _rankLoad.Length; r++)
-                {
-                    if (_rankLoad[r] < _rankLoad[rank]) rank = r;
-                }
-
                 next.Rank = rank;
                 _rankLoad[rank]++;
                 _kvReserved += next.Reservation;

@@ -43,4 +43,16 @@ public sealed partial class ContinuousBatchScheduler
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A StepCompleted handler threw after step {Step}")]
     private partial void LogObserverFailed(Exception exception, long step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sequence {Id} moves off failed attention rank {Rank} (move {Failovers}): {Tokens} tokens are re-prefilled on another rank")]
+    private partial void LogFailedOver(long id, int rank, int failovers, int tokens);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sequence {Id} resumes on attention rank {Rank}: prompt of {PromptTokens} tokens and {Generated} generated tokens re-prefilled")]
+    private partial void LogResumed(long id, int rank, int promptTokens, int generated);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sequence {Id} failed on attention rank {Rank} in step {Step}: {Error}; the other sequences go on")]
+    private partial void LogSequenceFailed(long id, int rank, long step, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Attention rank {Rank} does not answer yet; it stays out of rotation")]
+    private partial void LogProbeFailed(Exception exception, int rank);
 }

@@ -20,8 +20,12 @@ namespace Llama4Cluster.Core.Scheduling;
 /// <item>accepts the samples: a stop or EOS token ends its sequence unemitted, other tokens are emitted, and reaching max
 /// tokens ends it.</item>
 /// </list>
-/// A rank whose step throws fails only that step's sequences (the rank has dropped their state); nothing ends the loop
-/// but stopping the service. The loop sleeps while nothing is running or waiting and wakes on <see cref="Submit"/>.
+/// A rank whose step throws is taken out of rotation and probed until it answers again (<see cref="RankHealth"/>); its
+/// sequences fail over: each moves to a rank that is up and is re-prefilled there from its token record (prompt and
+/// generated tokens), so its stream goes on with no token lost, repeated or changed — at most
+/// <see cref="SchedulerOptions.MaxFailovers"/> times, then it fails. A sequence whose own sampling failed ends alone.
+/// Nothing ends the loop but stopping the service. The loop sleeps while nothing is running or waiting and wakes on
+/// <see cref="Submit"/>.
 /// </summary>
 public sealed partial class ContinuousBatchScheduler : BackgroundService, IGenerationScheduler
 {
@@ -39,6 +43,8 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private readonly TimeSpan _defaultTimeout;
     private readonly TimeSpan _retryAfter;
     private readonly IReadOnlyList<int> _eosTokenIds;
+    private readonly int _maxFailovers;
+    private readonly RankHealth _health;
 
     private readonly Lock _queueLock = new();
     private readonly Queue<ScheduledSequence> _waiting = new(); // guarded by _queueLock
@@ -52,12 +58,16 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private readonly List<ScheduledSequence> _running = new();
     private readonly int[] _rankLoad;
     private readonly PendingReleases _releases;
+    private readonly List<Task> _releasing = new();
     private long _kvReserved;
 
     // Published by the step loop for Snapshot.
     private int _runningCount;
     private long _kvTokens;
     private long _steps;
+    private long _failovers;
+    private long _reprefilledTokens;
+    private long _failedRankSteps;
 
     public ContinuousBatchScheduler(IStepBackend backend, ModelLimits model, IOptions<SchedulerOptions> options,
         ILogger<ContinuousBatchScheduler> logger, TimeProvider? timeProvider = null)
@@ -85,6 +95,9 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         _eosTokenIds = model.EosTokenIds.ToArray();
         _rankLoad = new int[backend.Ranks];
         _releases = new PendingReleases(backend.Ranks);
+        _maxFailovers = o.MaxFailovers;
+        _health = new RankHealth(backend, _time, o.RankProbeTimeout, o.RankProbePause, o.RankProbeMaxPause,
+            onUp: () => _wake.Writer.TryWrite(true), onProbeFailed: (e, rank) => LogProbeFailed(e, rank));
     }
 
     /// <summary>
@@ -105,14 +118,15 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             {
                 if (_running.Count == 0 && WaitingCount() == 0)
                 {
-                    await Task.WhenAll(_releases.Start(_backend, LogReleaseFailed));
+                    StartReleases();
                     await _wake.Reader.ReadAsync(stoppingToken);
                     continue;
                 }
 
                 try
                 {
-                    await IterateAsync(stoppingToken);
+                    // No rank could take work (every rank is down): wait for a probe to bring one back, or a moment.
+                    if (!await IterateAsync(stoppingToken)) await IdleAsync(stoppingToken);
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
@@ -137,25 +151,25 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         }
     }
 
-    /// <summary>One iteration: drop, admit, build, step, accept.</summary>
-    private async Task IterateAsync(CancellationToken stoppingToken)
+    /// <summary>One iteration: drop, admit, build, step, accept. Returns false when no rank had work to do.</summary>
+    private async Task<bool> IterateAsync(CancellationToken stoppingToken)
     {
         DropCancelledAndExpired();
         int admitted = Admit();
         Publish();
-        if (_running.Count == 0) return;
+        if (!_running.Any(s => s.Rank >= 0)) return false;
 
         long started = _time.GetTimestamp();
         var plan = BuildStep();
         long step = Interlocked.Increment(ref _steps);
-        var releases = _releases.Start(_backend, LogReleaseFailed);
+        StartReleases();
         var calls = new List<(int Rank, Task<(RankStepResult? Response, Exception? Error)> Call)>();
         for (int r = 0; r < plan.Work.Length; r++)
         {
             if (plan.Work[r] is { } work) calls.Add((r, StepRankAsync(r, new RankStep(step, work), stoppingToken)));
         }
 
-        await Task.WhenAll(calls.Select(c => (Task)c.Call).Concat(releases));
+        await Task.WhenAll(calls.Select(c => (Task)c.Call));
 
         int finished = 0, failed = 0, sequences = 0;
         foreach (var (rank, call) in calls)
@@ -167,10 +181,11 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             failed += x;
         }
 
-        _running.RemoveAll(s => s.Rank < 0);
+        _running.RemoveAll(s => s.Ended);
         Publish();
         Report(() => new SchedulerStepInfo(step, calls.Count, sequences, plan.PrefillTokens, plan.Decodes, admitted, finished, failed,
             _running.Count, WaitingCount(), _time.GetElapsedTime(started)));
+        return true;
     }
 
     /// <summary>The step: per rank, its sequences in admission order; one token per decoding sequence first, then prompt
@@ -179,11 +194,12 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     {
         var members = new List<ScheduledSequence>?[_backend.Ranks];
         var work = new List<SequenceWork>?[_backend.Ranks];
-        int decodes = _running.Count(s => !s.Prefilling);
+        int decodes = _running.Count(s => s.Rank >= 0 && !s.Prefilling);
         int prefillBudget = _maxStepTokens - decodes; // >= 1 when anything prefills: MaxStepTokens >= MaxRunningSequences
         int prefillTokens = 0;
         foreach (var s in _running)
         {
+            if (s.Rank < 0) continue; // waiting for a rank after a failover
             bool prefill = s.Prefilling;
             if (prefill && prefillBudget == 0) continue;
             var part = s.Plan(prefill ? prefillBudget : 1);
@@ -200,26 +216,33 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         return new StepPlan(members, work, decodes, prefillTokens);
     }
 
-    /// <summary>Takes one rank's answer: its samples, or its error for every one of its sequences. Returns how many
-    /// sequences finished and failed.</summary>
+    /// <summary>Takes one rank's answer: its samples (a sequence whose own sampling failed ends alone), or its error, which
+    /// fails the rank's sequences over to other ranks. Returns how many sequences finished and failed.</summary>
     private (int Finished, int Failed) AcceptRank(int rank, long step, List<ScheduledSequence> members, (RankStepResult? Response, Exception? Error) answer)
     {
         var (response, error) = answer;
+        var failures = response?.Failures is { Count: > 0 } f ? f.ToDictionary(x => x.SequenceId, x => x.Error) : null;
         error ??= response is null
             ? new InvalidOperationException($"attention rank {rank} returned no response for step {step}")
-            : Mismatch(rank, step, members, response);
+            : Mismatch(rank, step, members, response, failures);
         if (error is not null)
         {
             LogRankStepFailed(error, rank, step, members.Count);
-            // The rank dropped them; releasing too covers a transport failure that left them on the rank.
-            foreach (var s in members) Retire(s, new FailedEvent(error));
-            return (0, members.Count);
+            return (0, FailOverRank(rank, error));
         }
 
-        int k = 0, finished = 0;
+        int k = 0, finished = 0, failed = 0;
         var samples = response!.Samples;
         foreach (var s in members)
         {
+            if (failures is not null && failures.TryGetValue(s.Id, out var why))
+            {
+                LogSequenceFailed(s.Id, rank, step, why);
+                Retire(s, new FailedEvent(new SequenceFailedException(s.Id, why)));
+                failed++;
+                continue;
+            }
+
             if (!s.Accept(s.StepSamples ? samples[k++].Token : null)) continue;
             var end = s.Finished();
             LogFinished(s.Id, end.Reason, s.Generated.Count);
@@ -227,7 +250,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             finished++;
         }
 
-        return (finished, 0);
+        return (finished, failed);
     }
 
     /// <summary>Tells the step's observers, if any; building the info only when someone listens.</summary>
@@ -249,12 +272,16 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private sealed record StepPlan(List<ScheduledSequence>?[] Members, List<SequenceWork>?[] Work, int Decodes, int PrefillTokens);
 
     /// <summary>Ends a running sequence: frees its slot and reservation, queues its release on its rank. The caller
-    /// removes it from <see cref="_running"/> (its rank is -1 from here on).</summary>
+    /// removes it from <see cref="_running"/> (it is <see cref="ScheduledSequence.Ended"/> from here on).</summary>
     private void Retire(ScheduledSequence s, SequenceEvent last)
     {
         s.End(last);
-        if (s.Started) _releases.Add(s.Rank, s.Id);
-        _rankLoad[s.Rank]--;
+        if (s.Rank >= 0)
+        {
+            if (s.Started) _releases.Add(s.Rank, s.Id);
+            _rankLoad[s.Rank]--;
+        }
+
         _kvReserved -= s.Reservation;
         s.Rank = -1;
     }
@@ -263,7 +290,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     {
         foreach (var s in _running)
         {
-            if (s.Rank >= 0) Retire(s, new FailedEvent(error));
+            if (!s.Ended) Retire(s, new FailedEvent(error));
         }
 
         _running.Clear();
@@ -282,18 +309,23 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         }
     }
 
-    /// <summary>A response that does not hold one sample per sampling sequence, in request order, is the rank's error.</summary>
-    private static InvalidOperationException? Mismatch(int rank, long step, List<ScheduledSequence> members, RankStepResult response)
+    /// <summary>A response that does not hold one sample per sampling sequence (but those it reports failed), in request
+    /// order, is the rank's error.</summary>
+    private static InvalidOperationException? Mismatch(int rank, long step, List<ScheduledSequence> members, RankStepResult response,
+        Dictionary<long, string>? failures)
     {
         var samples = response.Samples;
-        int expected = members.Count(s => s.StepSamples);
+        if (failures is not null && failures.Keys.Any(id => !members.Any(s => s.Id == id)))
+            return new InvalidOperationException($"attention rank {rank} reported a failure of a sequence that is not in step {step}");
+        bool Samples(ScheduledSequence s) => s.StepSamples && failures?.ContainsKey(s.Id) != true;
+        int expected = members.Count(Samples);
         int got = samples?.Count ?? 0;
         if (got != expected)
             return new InvalidOperationException($"attention rank {rank} returned {got} samples for step {step}; {expected} sequences asked for one");
         int k = 0;
         foreach (var s in members)
         {
-            if (!s.StepSamples) continue;
+            if (!Samples(s)) continue;
             if (samples![k].SequenceId != s.Id)
                 return new InvalidOperationException($"attention rank {rank} returned sample {k} of step {step} for sequence {samples[k].SequenceId}; expected {s.Id}");
             k++;
@@ -315,7 +347,10 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
 
         foreach (var s in waiting) s.End(new FailedEvent(error));
         FailRunning(error);
-        await Task.WhenAll(_releases.Start(_backend, LogReleaseFailed));
+        _health.Stop();
+        StartReleases();
+        // A release to a rank that is gone may hang until its transport gives up: do not hold the shutdown for it.
+        await Task.WhenAll(_releasing).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
         LogStopped(Interlocked.Read(ref _steps));
     }
 

@@ -19,4 +19,8 @@ public interface IStepBackend
 
     /// <summary>Drops the KV caches and samplers of ended sequences on <paramref name="rank"/>; unknown ids are ignored.</summary>
     Task ReleaseAsync(int rank, IReadOnlyList<long> sequenceIds);
+
+    /// <summary>Completes when <paramref name="rank"/> answers (after one of its steps failed); throws when it cannot. In the
+    /// cluster this also re-activates a rank whose silo died on a surviving silo. The caller bounds the wait.</summary>
+    Task ProbeAsync(int rank, CancellationToken cancellationToken);
 }

@@ -2,7 +2,7 @@ namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// Sequences that ended since the last step, per rank, waiting to be released there (their KV caches and samplers
-/// dropped). Sent with the next step, one call per rank; a failed release is logged and never fails the caller: a rank
+/// dropped). Sent beside the next step, one call per rank (held while the rank is down); a failed release is logged and never fails the caller: a rank
 /// that cannot release is failing or gone, and its state with it. Owned by the scheduler's step loop.
 /// </summary>
 internal sealed class PendingReleases
@@ -17,13 +17,14 @@ internal sealed class PendingReleases
 
     public void Add(int rank, long sequenceId) => _ids[rank].Add(sequenceId);
 
-    /// <summary>Starts the queued releases and empties the queue; <paramref name="onFailure"/> gets (error, rank, count).</summary>
-    public List<Task> Start(IStepBackend backend, Action<Exception, int, int> onFailure)
+    /// <summary>Starts the queued releases of the ranks that are up (<paramref name="isUp"/>; the others stay queued) and
+    /// empties their queues; <paramref name="onFailure"/> gets (error, rank, count).</summary>
+    public List<Task> Start(IStepBackend backend, Func<int, bool> isUp, Action<Exception, int, int> onFailure)
     {
         var tasks = new List<Task>();
         for (int r = 0; r < _ids.Length; r++)
         {
-            if (_ids[r].Count == 0) continue;
+            if (_ids[r].Count == 0 || !isUp(r)) continue;
             tasks.Add(ReleaseQuietlyAsync(backend, r, [.. _ids[r]], onFailure));
             _ids[r].Clear();
         }

@@ -6,25 +6,29 @@ namespace Llama4Cluster.Core.Scheduling;
 /// <summary>
 /// The scheduler's record of one sequence, owned by its step loop (not thread-safe). It holds the sequence's full token
 /// record, <see cref="Prompt"/> followed by <see cref="Generated"/>: the gateway is the source of truth for a sequence's
-/// tokens and the attention rank's KV cache is only a cache of them, so a later failover can rebuild a lost rank's
-/// sequences by prefilling this record again on another rank.
+/// tokens and the attention rank's KV cache is only a cache of them, so a failover rebuilds a lost rank's sequences by
+/// prefilling this record again on another rank (<see cref="FailOver"/>).
 /// </summary>
 internal sealed class ScheduledSequence
 {
     private readonly GenerationRecord _record;
     private readonly Action<int, SampledToken> _emit;
     private readonly CancellationToken _clientGone;
+    private readonly SequenceSettings _start;
+    private int[] _feed; // what the rank prefills: the prompt, or after a failover the prompt and the generated tokens
+    private int _resumed; // generated tokens in _feed
 
     public ScheduledSequence(SequenceHandle handle, SequenceSubmission submission, int[] prompt, SequenceSettings start,
         Func<int, bool> isStop, TimeSpan timeout, long deadline)
     {
         Handle = handle;
         Prompt = prompt;
-        Start = start;
+        _feed = prompt;
+        _start = start;
         Timeout = timeout;
         Deadline = deadline;
         _clientGone = submission.CancellationToken;
-        _record = new GenerationRecord(0, new GenerationRequest(prompt, submission.Sampling), isStop);
+        _record = new GenerationRecord(0, new GenerationRequest(prompt, start.Sampling), isStop);
         _emit = (_, token) => Handle.Writer.TryWrite(new TokenEvent(token));
     }
 
@@ -40,8 +44,9 @@ internal sealed class ScheduledSequence
 
     public SamplingParams Sampling => _record.Request.Sampling;
 
-    /// <summary>Sent with the sequence's first step only: creates its cache and sampler on its rank.</summary>
-    public SequenceSettings Start { get; }
+    /// <summary>Sent with the sequence's first step on a rank only: creates its cache and sampler there (after a failover,
+    /// with the count of generated tokens the re-prefill carries).</summary>
+    public SequenceSettings Start => _resumed == 0 ? _start : _start with { GeneratedTokens = _resumed };
 
     public TimeSpan Timeout { get; }
 
@@ -51,19 +56,27 @@ internal sealed class ScheduledSequence
     /// <summary>KV tokens reserved against the admission budget while the sequence runs: prompt + max tokens.</summary>
     public long Reservation => (long)Prompt.Length + Sampling.MaxTokens;
 
-    /// <summary>The attention rank holding its cache; -1 until admitted.</summary>
+    /// <summary>The attention rank holding its cache; -1 until admitted, while it waits for a rank after a failover, and
+    /// once ended.</summary>
     public int Rank { get; set; } = -1;
+
+    /// <summary>The sequence has ended (its last event is written); the step loop drops it from the running batch.</summary>
+    public bool Ended { get; private set; }
+
+    /// <summary>Times the sequence has moved to another rank after its rank failed.</summary>
+    public int Failovers { get; private set; }
 
     /// <summary>A step carrying <see cref="Start"/> was sent: the rank may hold state to release.</summary>
     public bool Started { get; private set; }
 
-    /// <summary>Prompt tokens the rank has taken into the sequence's cache.</summary>
+    /// <summary>Tokens of the prefill (the prompt; after a failover, the prompt and the generated tokens) the rank has taken
+    /// into the sequence's cache.</summary>
     public int Prefilled { get; private set; }
 
-    public bool Prefilling => Prefilled < Prompt.Length;
+    public bool Prefilling => Prefilled < _feed.Length;
 
-    /// <summary>Tokens held for the sequence in its rank's KV cache: the prefilled prompt and the generated tokens.</summary>
-    public long KvTokens => (long)Prefilled + _record.Emitted.Count;
+    /// <summary>Tokens held for the sequence in its rank's KV cache: the prefilled tokens and those generated since.</summary>
+    public long KvTokens => (long)Prefilled + _record.Emitted.Count - _resumed;
 
     /// <summary>Tokens fed by the step in flight, and whether it asked for a sample.</summary>
     public int StepTokens { get; private set; }
@@ -85,10 +98,27 @@ internal sealed class ScheduledSequence
             return new SequenceWork(Id, new[] { _record.LastToken }, start, Sample: true);
         }
 
-        int n = Math.Min(Prompt.Length - Prefilled, budget);
+        int n = Math.Min(_feed.Length - Prefilled, budget);
         StepTokens = n;
-        StepSamples = Prefilled + n == Prompt.Length;
-        return new SequenceWork(Id, Prompt.AsMemory(Prefilled, n), start, StepSamples);
+        StepSamples = Prefilled + n == _feed.Length;
+        return new SequenceWork(Id, _feed.AsMemory(Prefilled, n), start, StepSamples);
+    }
+
+    /// <summary>
+    /// Its rank failed and dropped its state: it starts again on another rank (the caller assigns it) by prefilling its
+    /// prompt and every token it has emitted, then samples the next token. Nothing emitted is emitted again. Returns the
+    /// tokens the re-prefill feeds.
+    /// </summary>
+    public int FailOver()
+    {
+        Failovers++;
+        _resumed = _record.Emitted.Count;
+        _feed = [.. Prompt, .. _record.Emitted];
+        Prefilled = 0;
+        Started = false;
+        StepTokens = 0;
+        StepSamples = false;
+        return _feed.Length;
     }
 
     /// <summary>The rank took the step in flight; <paramref name="sample"/> is its sample when the step asked for one.
@@ -111,6 +141,7 @@ internal sealed class ScheduledSequence
     /// <summary>Writes the last event and completes the handle's channel.</summary>
     public void End(SequenceEvent last)
     {
+        Ended = true;
         Handle.Writer.TryWrite(last);
         Handle.Writer.TryComplete();
     }

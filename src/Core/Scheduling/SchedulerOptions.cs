@@ -39,6 +39,22 @@ public sealed class SchedulerOptions
     /// <summary>What <see cref="SchedulerQueueFullException.RetryAfter"/> advises (the HTTP <c>Retry-After</c>).</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Times a sequence may move to another rank after its rank failed (each move re-prefills its prompt and generated
+    /// tokens there and continues the stream unchanged); one more failure ends it with an error. 0: a rank's failure
+    /// fails its sequences.
+    /// </summary>
+    public int MaxFailovers { get; set; } = 3;
+
+    /// <summary>How long one probe of a failed rank may take before it counts as failed (the rank stays out of rotation).</summary>
+    public TimeSpan RankProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The pause after a failed probe, doubled after each one up to <see cref="RankProbeMaxPause"/>.</summary>
+    public TimeSpan RankProbePause { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The longest pause between probes of a failed rank.</summary>
+    public TimeSpan RankProbeMaxPause { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The admission budget for a model of <paramref name="maxModelLength"/> tokens (see <see cref="KvTokenCapacity"/>).</summary>
     public long ResolveKvTokenCapacity(int maxModelLength) =>
         KvTokenCapacity ?? Math.Max(maxModelLength, Math.Min((long)MaxRunningSequences * maxModelLength, DefaultKvTokenCapacityCap));

@@ -34,5 +34,11 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
             yield return $"DefaultTimeout must be positive, or Timeout.InfiniteTimeSpan for none; got {options.DefaultTimeout}.";
         if (options.RetryAfter < TimeSpan.Zero)
             yield return $"RetryAfter must not be negative; got {options.RetryAfter}.";
+        if (options.MaxFailovers is < 0 or > 100)
+            yield return $"MaxFailovers must be between 0 and 100 (moves of a sequence to another rank after its rank failed); got {options.MaxFailovers}.";
+        if (options.RankProbeTimeout <= TimeSpan.Zero)
+            yield return $"RankProbeTimeout must be positive; got {options.RankProbeTimeout}.";
+        if (options.RankProbePause <= TimeSpan.Zero || options.RankProbeMaxPause < options.RankProbePause)
+            yield return $"RankProbePause must be positive and at most RankProbeMaxPause; got {options.RankProbePause} and {options.RankProbeMaxPause}.";
     }
 }

@@ -6,4 +6,10 @@ namespace Llama4Cluster.Core.Scheduling;
 /// What an attention rank needs to start a sequence: how to sample it and which ids end it (the sampler's stop set is
 /// <see cref="SamplingParams.StopTokenIds"/> plus these unless <see cref="SamplingParams.IgnoreEos"/>).
 /// </summary>
-public sealed record SequenceSettings(SamplingParams Sampling, IReadOnlyList<int> EosTokenIds);
+/// <param name="Sampling">The sequence's sampling parameters (the scheduler fixes a seed for every non-greedy sequence).</param>
+/// <param name="EosTokenIds">The model's end-of-sequence ids.</param>
+/// <param name="GeneratedTokens">0 for a new sequence. A sequence resumed on another rank after a failover is re-prefilled
+/// with its prompt followed by the tokens it has generated: the last <paramref name="GeneratedTokens"/> of the tokens fed
+/// before its first sample are output already emitted (the penalties' history), and its sampler's generator is advanced
+/// past their draws, so sampling continues exactly as without the fault.</param>
+public sealed record SequenceSettings(SamplingParams Sampling, IReadOnlyList<int> EosTokenIds, int GeneratedTokens = 0);

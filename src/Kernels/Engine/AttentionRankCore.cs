@@ -14,8 +14,10 @@ namespace Llama4Cluster.Kernels.Engine;
 /// <see cref="DispatchContext"/>), and sampling. Protocol (<see cref="IStepBackend"/>): <see cref="SequenceWork.Start"/> on
 /// a sequence's first step only; a step is validated whole before any state changes; a step that fails drops the state of
 /// every sequence in it (their caches are part-way through the step) and reports them through
-/// <see cref="SequencesDropped"/>, so the owner of the tokens can start them again by re-prefilling. Not thread-safe: one
-/// step at a time.
+/// <see cref="SequencesDropped"/>, so the owner of the tokens can start them again by re-prefilling (a
+/// <see cref="SequenceSettings.GeneratedTokens"/> start resumes the sampler where it was). A sequence whose own sampling
+/// fails is dropped alone and reported in <see cref="RankStepResult.Failures"/>; the step goes on for the others. Not
+/// thread-safe: one step at a time.
 /// </summary>
 public sealed class AttentionRankCore : IDisposable
 {
@@ -94,6 +96,8 @@ public sealed class AttentionRankCore : IDisposable
             if (s.Start is null && !_sequences.ContainsKey(s.SequenceId))
                 throw new ArgumentException($"sequence {s.SequenceId} is unknown on rank {Rank}: send Start with its first step (or re-prefill it after a failure)");
             if (s.Start is not null) s.Start.Sampling.Validate();
+            if (s.Start is { GeneratedTokens: < 0 } bad)
+                throw new ArgumentException($"sequence {s.SequenceId}: GeneratedTokens must not be negative; got {bad.GeneratedTokens}");
         }
 
         var states = new List<RankSequence>(step.Sequences.Count);
@@ -101,7 +105,9 @@ public sealed class AttentionRankCore : IDisposable
         {
             if (s.Start is { } start)
             {
-                var created = new RankSequence(s.SequenceId, new Sampler(start.Sampling, start.EosTokenIds), Model.CreateCache());
+                var sampler = new Sampler(start.Sampling, start.EosTokenIds);
+                sampler.SkipSamples(start.GeneratedTokens);
+                var created = new RankSequence(s.SequenceId, sampler, Model.CreateCache(), start.GeneratedTokens);
                 _sequences.Add(s.SequenceId, created);
             }
 
@@ -118,6 +124,7 @@ public sealed class AttentionRankCore : IDisposable
         bool anyLogits = work.Any(s => s.ReturnLogits);
         int budget = Math.Max(1, _maxPassTokens(anyLogits));
         var samples = new SequenceSample?[work.Count];
+        var failures = new List<SequenceFailure>();
         var logitRows = anyLogits ? new List<float>() : null;
         var offsets = new int[work.Count];
         int vocab = Model.Config.VocabSize;
@@ -136,12 +143,28 @@ public sealed class AttentionRankCore : IDisposable
                 offsets[i] += n;
                 int produced = slices[k].Logits switch { LogitsRequest.All => n, LogitsRequest.Last => 1, _ => 0 };
                 if (seq.ReturnLogits) logitRows!.AddRange(rows.AsSpan(row * vocab, n * vocab));
-                if (seq.Sample && last) samples[i] = states[i].Sample(rows.AsSpan((row + produced - 1) * vocab, vocab));
+                if (seq.Sample && last) samples[i] = SampleOrDrop(states[i], rows.AsSpan((row + produced - 1) * vocab, vocab), failures);
                 row += produced;
             }
         }
 
-        return new RankStepResult([.. samples.OfType<SequenceSample>()], logitRows?.ToArray(), logitRows is null ? 0 : logitRows.Count / vocab);
+        return new RankStepResult([.. samples.OfType<SequenceSample>()], logitRows?.ToArray(), logitRows is null ? 0 : logitRows.Count / vocab,
+            failures.Count == 0 ? null : failures);
+    }
+
+    /// <summary>The sequence's sample; when its own sampling throws, drops it alone and reports it instead.</summary>
+    private SequenceSample? SampleOrDrop(RankSequence state, ReadOnlySpan<float> logits, List<SequenceFailure> failures)
+    {
+        try
+        {
+            return state.Sample(logits);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
+        {
+            failures.Add(new SequenceFailure(state.Id, e.Message));
+            if (_sequences.Remove(state.Id)) state.Dispose();
+            return null;
+        }
     }
 
     /// <summary>One pass: each sequence's remaining tokens in step order until the budget is spent.</summary>
@@ -180,7 +203,7 @@ public sealed class AttentionRankCore : IDisposable
     }
 
     /// <summary>A sequence on this rank: its KV cache, sampler and the tokens the sampler's penalties read.</summary>
-    private sealed class RankSequence(long id, Sampler sampler, KvCache cache) : IDisposable
+    private sealed class RankSequence(long id, Sampler sampler, KvCache cache, int resumedOutput) : IDisposable
     {
         private readonly List<int> _prompt = new();
         private readonly List<int> _generated = new();
@@ -199,6 +222,15 @@ public sealed class AttentionRankCore : IDisposable
 
         public SequenceSample Sample(ReadOnlySpan<float> logits)
         {
+            if (!_sampled && resumedOutput > 0)
+            {
+                // A re-prefill after a failover: the last tokens fed are output already emitted.
+                if (resumedOutput > _prompt.Count)
+                    throw new ArgumentException($"sequence {Id}: {resumedOutput} generated tokens announced, {_prompt.Count} tokens fed");
+                _generated.AddRange(_prompt.GetRange(_prompt.Count - resumedOutput, resumedOutput));
+                _prompt.RemoveRange(_prompt.Count - resumedOutput, resumedOutput);
+            }
+
             var token = sampler.Sample(logits, _prompt, _generated);
             _sampled = true;
             return new SequenceSample(Id, token);

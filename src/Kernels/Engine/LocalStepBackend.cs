@@ -29,6 +29,13 @@ public sealed class LocalStepBackend(AttentionRankCore core) : IStepBackend, IDi
         }
     }
 
+    /// <summary>The rank lives in this process: it answers whenever the process does.</summary>
+    public Task ProbeAsync(int rank, CancellationToken cancellationToken)
+    {
+        CheckRank(rank);
+        return Task.CompletedTask;
+    }
+
     public async Task ReleaseAsync(int rank, IReadOnlyList<long> sequenceIds)
     {
         CheckRank(rank);

@@ -49,13 +49,26 @@ public sealed class BatchGenerationTests
     }
 
     [Fact]
-    public async Task ARankFailureEndsTheBatchWithThatError()
+    public async Task ARankFailureMovesItsSequencesAndTheBatchEndsUnchanged()
     {
         var backend = new FakeStepBackend(2);
         backend.FailNextStep(1, new InvalidOperationException("rank 1 broke"));
+        var prompts = Enumerable.Range(0, 4).Select(i => new[] { 5 + i, 9 }).ToArray();
+        var (results, _) = await BatchGeneration.RunAsync(backend, TestModel.Limits, 16, prompts.Select(p => new GenerationRequest(p, Greedy(6))).ToArray());
+        for (int i = 0; i < prompts.Length; i++) Assert.Equal(backend.Reference(prompts[i], 6), results[i].Tokens);
+        Assert.Empty(backend.ProtocolErrors);
+    }
+
+    [Fact]
+    public async Task ARankThatKeepsFailingEndsTheBatchWithTheCauseNamed()
+    {
+        var backend = new FakeStepBackend(1);
+        var error = new InvalidOperationException("rank 0 broke");
+        backend.FailEveryStep(0, error);
         var requests = Enumerable.Range(0, 4).Select(i => new GenerationRequest([5 + i], Greedy(50))).ToArray();
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => BatchGeneration.RunAsync(backend, TestModel.Limits, 16, requests));
-        Assert.Equal("rank 1 broke", e.Message);
+        var e = await Assert.ThrowsAsync<SequenceFailedException>(() => BatchGeneration.RunAsync(backend, TestModel.Limits, 16, requests));
+        Assert.Contains("rank 0 broke", e.Message);
+        Assert.Same(error, e.InnerException);
     }
 
     [Fact]

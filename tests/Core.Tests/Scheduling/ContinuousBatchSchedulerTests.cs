@@ -325,9 +325,9 @@ public sealed class ContinuousBatchSchedulerTests
     }
 
     [Fact]
-    public async Task FailingRankFailsOnlyItsOwnSequencesAndServingGoesOn()
+    public async Task WithoutFailoversAFailingRankFailsOnlyItsOwnSequencesAndServingGoesOn()
     {
-        await using var h = new SchedulerHarness(ranks: 2);
+        await using var h = new SchedulerHarness(ranks: 2, o => o.MaxFailovers = 0);
         var gate = h.Backend.Gate = new StepGate();
         var prompts = Enumerable.Range(0, 4).Select(i => Prompt(4 + i, i)).ToArray();
         var handles = prompts.Select(p => h.Submit(p, Greedy(6))).ToArray(); // least loaded: 0, 1, 0, 1
@@ -369,9 +369,9 @@ public sealed class ContinuousBatchSchedulerTests
     }
 
     [Fact]
-    public async Task ResponseWithoutItsSamplesFailsThatRanksSequences()
+    public async Task WithoutFailoversAResponseWithoutItsSamplesFailsThatRanksSequences()
     {
-        await using var h = new SchedulerHarness(ranks: 1);
+        await using var h = new SchedulerHarness(ranks: 1, o => o.MaxFailovers = 0);
         h.Backend.DropSampleOfNextStep(0);
         var a = h.Submit(Prompt(4, 1), Greedy(3));
         var b = h.Submit(Prompt(4, 2), Greedy(3));

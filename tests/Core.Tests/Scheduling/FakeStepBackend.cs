@@ -19,6 +19,9 @@ internal sealed class FakeStepBackend : IStepBackend
     private readonly ConcurrentDictionary<int, Exception> _failNext = new();
     private readonly ConcurrentDictionary<int, bool> _dropSampleNext = new();
     private readonly ConcurrentDictionary<long, TaskCompletionSource> _released = new();
+    private readonly ConcurrentDictionary<int, bool> _dead = new();
+    private readonly ConcurrentDictionary<int, Exception> _failAlways = new();
+    private readonly ConcurrentDictionary<long, bool> _failSampling = new();
 
     public FakeStepBackend(int ranks, Func<IReadOnlyList<int>, int>? next = null)
     {
@@ -75,6 +78,26 @@ internal sealed class FakeStepBackend : IStepBackend
     /// <summary>The rank's next step throws <paramref name="error"/> (after dropping its sequences, as a rank does).</summary>
     public void FailNextStep(int rank, Exception error) => _failNext[rank] = error;
 
+    /// <summary>Every step of the rank throws <paramref name="error"/> from now on (a rank that answers probes but cannot step).</summary>
+    public void FailEveryStep(int rank, Exception error) => _failAlways[rank] = error;
+
+    /// <summary>The rank is gone: its state is lost, and every step and probe fails until <see cref="Revive"/>.</summary>
+    public void Kill(int rank)
+    {
+        _dead[rank] = true;
+        lock (_live[rank]) _live[rank].Clear();
+    }
+
+    /// <summary>The rank answers again (empty, as a re-activated rank does).</summary>
+    public void Revive(int rank) => _dead.TryRemove(rank, out _);
+
+    /// <summary>The next sample of <paramref name="id"/> fails on its rank, which drops it alone (as a sampler error does).</summary>
+    public void FailSamplingOf(long id) => _failSampling[id] = true;
+
+    public int Probes => Volatile.Read(ref _probes);
+
+    private int _probes;
+
     /// <summary>The rank's next step answers with its last sample missing (a broken response).</summary>
     public void DropSampleOfNextStep(int rank) => _dropSampleNext[rank] = true;
 
@@ -102,12 +125,20 @@ internal sealed class FakeStepBackend : IStepBackend
             Steps.Enqueue(call);
             if (Gate is { } gate) await gate.PassAsync(call, cancellationToken);
             await Task.Yield();
+            if (_dead.ContainsKey(rank)) throw new InvalidOperationException($"attention rank {rank} is gone");
             lock (_live[rank]) return Run(rank, request);
         }
         finally
         {
             Interlocked.Decrement(ref _inFlight[rank]);
         }
+    }
+
+    public Task ProbeAsync(int rank, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)rank, (uint)Ranks, nameof(rank));
+        Interlocked.Increment(ref _probes);
+        return _dead.ContainsKey(rank) ? Task.FromException(new InvalidOperationException($"attention rank {rank} is gone")) : Task.CompletedTask;
     }
 
     public Task ReleaseAsync(int rank, IReadOnlyList<long> sequenceIds)
@@ -137,13 +168,14 @@ internal sealed class FakeStepBackend : IStepBackend
             if (s.Start is null && !live.ContainsKey(s.SequenceId)) throw Breach($"sequence {s.SequenceId} is unknown on rank {rank}");
         }
 
-        if (_failNext.TryRemove(rank, out var failure))
+        if (_failNext.TryRemove(rank, out var failure) || _failAlways.TryGetValue(rank, out failure))
         {
             foreach (var s in request.Sequences) live.Remove(s.SequenceId);
             throw failure;
         }
 
         var samples = new List<SequenceSample>();
+        var failures = new List<SequenceFailure>();
         foreach (var s in request.Sequences)
         {
             if (s.Start is { } start) live.Add(s.SequenceId, new RankSequence(start));
@@ -153,6 +185,13 @@ internal sealed class FakeStepBackend : IStepBackend
                 throw Breach($"sequence {s.SequenceId} is decoding: it takes its last sampled token ({state.LastSampled}) alone, with a sample");
             state.History.AddRange(s.Tokens.ToArray());
             if (!s.Sample) continue;
+            if (_failSampling.TryRemove(s.SequenceId, out _))
+            {
+                live.Remove(s.SequenceId);
+                failures.Add(new SequenceFailure(s.SequenceId, "penalized logit is Infinity"));
+                continue;
+            }
+
             state.Sampled = true;
             int token = Next(state.History);
             state.LastSampled = token;
@@ -163,7 +202,7 @@ internal sealed class FakeStepBackend : IStepBackend
         }
 
         if (_dropSampleNext.TryRemove(rank, out _) && samples.Count > 0) samples.RemoveAt(samples.Count - 1);
-        return new RankStepResult(samples);
+        return new RankStepResult(samples, Failures: failures.Count == 0 ? null : failures);
     }
 
     private ArgumentException Breach(string message)
