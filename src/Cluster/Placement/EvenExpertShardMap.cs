@@ -11,9 +11,11 @@ public sealed class EvenExpertShardMap : IExpertShardMap
     private readonly int[] _shardOf;
     private readonly int[][] _experts;
 
-    public EvenExpertShardMap(int experts, int shards)
+    public EvenExpertShardMap(int experts, int shards, int replicas = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(experts, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1);
+        Replicas = replicas;
         if (shards < 1 || shards > experts)
             throw new ArgumentOutOfRangeException(nameof(shards), shards, $"shards per layer must be in 1..{experts} (the layer's expert count)");
         Experts = experts;
@@ -31,6 +33,8 @@ public sealed class EvenExpertShardMap : IExpertShardMap
     public int Experts { get; }
 
     public int Shards { get; }
+
+    public int Replicas { get; }
 
     public int ShardCount(int layer) => Shards;
 

@@ -5,6 +5,9 @@ public interface IExpertShardMap
 {
     int ShardCount(int layer);
 
+    /// <summary>Replicas of every shard (grains <c>layer/shard/replica</c> on distinct silos, holding the same experts).</summary>
+    int Replicas { get; }
+
     int ShardOf(int layer, int expert);
 
     /// <summary>The experts of a shard, ascending.</summary>

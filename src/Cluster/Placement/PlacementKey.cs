@@ -42,6 +42,12 @@ public sealed record PlacementKey(PlacementKind Kind, int Layer, int Shard, int 
             result = ForExpertShard(grainLayer, grainShard);
             return true;
         }
+        if (parts is [var l3, var s3, var r3] && TryIndex(l3, out int keyLayer) && TryIndex(s3, out int keyShard) && TryIndex(r3, out int keyReplica))
+        {
+            // "layer/shard/replica": a further replica's grain key.
+            result = ForExpertShard(keyLayer, keyShard, keyReplica);
+            return true;
+        }
         if (parts.Length is 3 or 4 && parts[0] == "expert"
             && TryIndex(parts[1], out int layer) && TryIndex(parts[2], out int shard))
         {

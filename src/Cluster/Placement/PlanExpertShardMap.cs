@@ -19,6 +19,7 @@ public sealed class PlanExpertShardMap : IExpertShardMap
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentOutOfRangeException.ThrowIfLessThan(experts, 1);
         Shards = plan.ShardsPerLayer;
+        Replicas = plan.Replicas;
         foreach (var layer in plan.Footprint.MoeLayers)
         {
             var shardOf = new int[experts];
@@ -50,6 +51,8 @@ public sealed class PlanExpertShardMap : IExpertShardMap
         }
         Layers = [.. plan.Footprint.MoeLayers];
     }
+
+    public int Replicas { get; }
 
     public int Shards { get; }
 

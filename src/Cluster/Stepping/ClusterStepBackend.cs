@@ -6,12 +6,19 @@ namespace Llama4Cluster.Cluster.Stepping;
 /// <summary>
 /// <see cref="IStepBackend"/> over the cluster: rank <c>r</c> is the <see cref="IAttentionGrain"/> with key <c>r</c> (the
 /// placement plan's rank numbering), reached through any <see cref="IGrainFactory"/> (an Orleans client, or a silo's own).
-/// Steps travel in their wire form (<see cref="StepMessages"/>).
+/// Steps travel in their wire form (<see cref="StepMessages"/>). Each rank's silo is watched
+/// (<see cref="SiloConnectionWatch"/>, opened in the background from the rank's <see cref="IAttentionGrain.DescribeAsync"/>):
+/// when that silo dies, the step in flight fails at once with <see cref="AttentionRankLostException"/> instead of waiting
+/// for Orleans' response timeout, and the scheduler moves the rank's sequences.
 /// </summary>
-public sealed class ClusterStepBackend : IStepBackend
+public sealed class ClusterStepBackend : IStepBackend, IDisposable
 {
+    private static readonly TimeSpan s_describeTimeout = TimeSpan.FromSeconds(5);
+
     private readonly IGrainFactory _grains;
     private readonly IAttentionGrain?[] _ranks;
+    private readonly SiloConnectionWatch?[] _watches;
+    private readonly int[] _opening;
 
     public ClusterStepBackend(IGrainFactory grains, int attentionRanks)
     {
@@ -21,18 +28,42 @@ public sealed class ClusterStepBackend : IStepBackend
         // it has only once connected (a gateway's client may still be waiting for the silos when this is built).
         _grains = grains;
         _ranks = new IAttentionGrain?[attentionRanks];
+        _watches = new SiloConnectionWatch?[attentionRanks];
+        _opening = new int[attentionRanks];
     }
 
     public int Ranks => _ranks.Length;
 
-    public async Task<RankStepResult> StepAsync(int rank, RankStep step, CancellationToken cancellationToken) =>
-        StepMessages.FromWire(await Rank(rank).StepAsync(StepMessages.ToWire(step), cancellationToken));
+    public async Task<RankStepResult> StepAsync(int rank, RankStep step, CancellationToken cancellationToken)
+    {
+        var call = Rank(rank).StepAsync(StepMessages.ToWire(step), cancellationToken);
+        var watch = Volatile.Read(ref _watches[rank]);
+        if (watch is null || watch.Lost.IsCancellationRequested)
+        {
+            StartWatching(rank);
+            return StepMessages.FromWire(await call);
+        }
+
+        try
+        {
+            return StepMessages.FromWire(await call.WaitAsync(watch.Lost));
+        }
+        catch (OperationCanceledException) when (watch.Lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            _ = call.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observed: it ends with Orleans' timeout
+            throw new AttentionRankLostException(rank, watch.Silo, watch.Endpoint.ToString());
+        }
+    }
 
     public Task ReleaseAsync(int rank, IReadOnlyList<long> sequenceIds) => Rank(rank).ReleaseAsync([.. sequenceIds]);
 
-    /// <summary>Asks the rank's grain to describe itself: Orleans activates it on a surviving silo when its silo has died
-    /// (once membership has declared that silo dead), which loads its weights there.</summary>
-    public Task ProbeAsync(int rank, CancellationToken cancellationToken) => Rank(rank).DescribeAsync().WaitAsync(cancellationToken);
+    /// <summary>Asks the rank's grain to describe itself — Orleans activates it on a surviving silo when its silo has died
+    /// (once membership has declared that silo dead), which loads its weights there — and watches its silo anew.</summary>
+    public async Task ProbeAsync(int rank, CancellationToken cancellationToken)
+    {
+        var info = await Rank(rank).DescribeAsync().WaitAsync(cancellationToken);
+        await WatchAsync(rank, info, cancellationToken);
+    }
 
     /// <summary>The grain of <paramref name="rank"/>.</summary>
     public IAttentionGrain Rank(int rank)
@@ -40,5 +71,43 @@ public sealed class ClusterStepBackend : IStepBackend
         if ((uint)rank >= (uint)_ranks.Length)
             throw new ArgumentOutOfRangeException(nameof(rank), rank, $"the cluster has attention ranks 0 to {_ranks.Length - 1}");
         return _ranks[rank] ??= _grains.GetGrain<IAttentionGrain>(rank);
+    }
+
+    public void Dispose()
+    {
+        for (int r = 0; r < _watches.Length; r++) Interlocked.Exchange(ref _watches[r], null)?.Dispose();
+    }
+
+    /// <summary>Opens the rank's watch in the background unless an open is under way; a failure leaves it unwatched
+    /// (the next step tries again).</summary>
+    private void StartWatching(int rank)
+    {
+        if (Interlocked.Exchange(ref _opening[rank], 1) == 1) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(s_describeTimeout);
+                var info = await Rank(rank).DescribeAsync().WaitAsync(timeout.Token);
+                await WatchAsync(rank, info, timeout.Token);
+            }
+            catch (Exception)
+            {
+                // Not reachable now: steps go on unwatched and the next one tries again.
+            }
+            finally
+            {
+                Volatile.Write(ref _opening[rank], 0);
+            }
+        });
+    }
+
+    private async Task WatchAsync(int rank, AttentionRankInfo info, CancellationToken cancellationToken)
+    {
+        if (info.SiloEndpoint is not { } endpoint) return;
+        var current = Volatile.Read(ref _watches[rank]);
+        if (current is not null && !current.Lost.IsCancellationRequested && current.Endpoint == endpoint) return;
+        var watch = await SiloConnectionWatch.OpenAsync(endpoint, info.Silo, cancellationToken);
+        Interlocked.Exchange(ref _watches[rank], watch)?.Dispose();
     }
 }

@@ -2,7 +2,9 @@ namespace Llama4Cluster.Contracts.Attention;
 
 /// <summary>
 /// What an attention rank loaded and where; its expert-dispatch counters since activation (calls, payload bytes each way);
-/// and where its step time went: inside <c>StepAsync</c>, waiting for expert shards, and the shards' reported compute.
+/// and where its step time went: inside <c>StepAsync</c>, waiting for expert shards, and the shards' reported compute;
+/// replica failover counters; and its silo's data-plane endpoint, which a client watches to learn of the silo's death at
+/// once (a connection the dead process's kernel resets) rather than after a call's timeout.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("l4c.AttentionRankInfo")]
 public sealed record AttentionRankInfo(
@@ -17,4 +19,7 @@ public sealed record AttentionRankInfo(
     [property: Id(8)] long DispatchBytesReceived = 0,
     [property: Id(9)] double StepMilliseconds = 0,
     [property: Id(10)] double DispatchWaitMilliseconds = 0,
-    [property: Id(11)] double ShardComputeMilliseconds = 0);
+    [property: Id(11)] double ShardComputeMilliseconds = 0,
+    [property: Id(12)] Experts.DataEndpoint? SiloEndpoint = null,
+    [property: Id(13)] long DispatchRetries = 0,
+    [property: Id(14)] int ReplicasDown = 0);

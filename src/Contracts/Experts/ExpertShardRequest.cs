@@ -19,4 +19,9 @@ public sealed record ExpertShardRequest(
     [property: Id(4)] ImmutableArray<int> ExpertIds,
     [property: Id(5)] ImmutableArray<int> Counts,
     [property: Id(6)] TensorPayload Inputs,
-    [property: Id(7)] int Pass = 0);
+    [property: Id(7)] int Pass = 0,
+    [property: Id(8)] int Replica = 0)
+{
+    /// <summary>The shard grain the request is for.</summary>
+    public ExpertShardKey Key => new(Layer, Shard, Replica);
+}

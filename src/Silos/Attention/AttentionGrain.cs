@@ -31,15 +31,17 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     private readonly SiloModelContext _context;
     private readonly ILogger<AttentionGrain> _logger;
     private readonly DataPlaneClient _dataPlane;
+    private readonly DataPlaneServer _dataPlaneServer;
     private AttentionRankCore? _core;
     private RemoteExpertDispatcher? _dispatcher;
     private long _weightBytes;
     private long _stepTicks;
 
-    public AttentionGrain(SiloModelContext context, DataPlaneClient dataPlane, ILogger<AttentionGrain> logger)
+    public AttentionGrain(SiloModelContext context, DataPlaneClient dataPlane, DataPlaneServer dataPlaneServer, ILogger<AttentionGrain> logger)
     {
         _context = context;
         _dataPlane = dataPlane;
+        _dataPlaneServer = dataPlaneServer;
         _logger = logger;
     }
 
@@ -54,7 +56,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
             ? new TcpShardTransport(GrainFactory, _dataPlane)
             : new OrleansShardTransport(GrainFactory);
         var dispatcher = new RemoteExpertDispatcher(Rank, transport, _context.ShardMap, _context.WireDType, _context.ComputeDType,
-            _context.Device, _context.Options.ShardTimeout);
+            _context.Device, _context.Options.ShardTimeout, _context.Options.ReplicaTimeout);
         var (model, bytes) = await _context.Compute.RunAsync(() =>
         {
             using var reader = CheckpointReader.Open(_context.Options.ModelDirectory);
@@ -74,6 +76,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         _core?.Dispose();
         _core?.Model.Dispose();
         _core = null;
+        _dispatcher?.Dispose();
         return Task.CompletedTask;
     }
 
@@ -82,7 +85,8 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
             _core?.CacheBytes ?? 0, _dispatcher?.Statistics.Calls ?? 0,
             _dispatcher?.Statistics.BytesSent ?? 0, _dispatcher?.Statistics.BytesReceived ?? 0,
             TimeSpan.FromTicks(Interlocked.Read(ref _stepTicks)).TotalMilliseconds,
-            _dispatcher?.Statistics.DispatchWait.TotalMilliseconds ?? 0, _dispatcher?.Statistics.ShardCompute.TotalMilliseconds ?? 0));
+            _dispatcher?.Statistics.DispatchWait.TotalMilliseconds ?? 0, _dispatcher?.Statistics.ShardCompute.TotalMilliseconds ?? 0,
+            _dataPlaneServer.Endpoint, _dispatcher?.Statistics.Retries ?? 0, _dispatcher?.Replicas.DownNow ?? 0));
 
     public Task ReleaseAsync(ImmutableArray<long> sequenceIds)
     {

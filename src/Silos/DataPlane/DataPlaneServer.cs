@@ -177,7 +177,7 @@ public sealed partial class DataPlaneServer : IDisposable
         object reply;
         try
         {
-            var key = new ExpertShardKey(request.Layer, request.Shard);
+            var key = request.Key;
             if (!_registry.TryGet(key, out var runtime))
             {
                 request.Inputs.ReturnBuffer();

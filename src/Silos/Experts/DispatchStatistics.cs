@@ -36,4 +36,17 @@ public sealed class DispatchStatistics
     }
 
     internal void RecordResponse(long bytes) => Interlocked.Add(ref _bytesReceived, bytes);
+
+    private long _retries;
+    private long _recovered;
+
+    /// <summary>Dispatch attempts that failed or stalled and were sent again (to another replica, or the same after a pause).</summary>
+    public long Retries => Interlocked.Read(ref _retries);
+
+    /// <summary>Dispatches that found no live replica and were answered later by one that came back or re-activated.</summary>
+    public long Recovered => Interlocked.Read(ref _recovered);
+
+    internal void RecordRetry() => Interlocked.Increment(ref _retries);
+
+    internal void RecordRecovered() => Interlocked.Increment(ref _recovered);
 }

@@ -18,7 +18,8 @@ namespace Llama4Cluster.Silos.Experts;
 /// (<see cref="KeepAliveAttribute"/>; <see cref="ImmovableAttribute"/>: moving means reloading gigabytes).
 /// Loading and the grouped SwiGLU (<see cref="ExpertShardRuntime"/>, shared with the socket data plane) run on the
 /// silo's compute threads, never on Orleans' scheduler. Placed by <see cref="ExpertPlacement"/>: its key
-/// <c>layer/shard</c> is the plan's replica 0 of that shard (<see cref="PlacementKey"/>).
+/// <c>layer/shard[/replica]</c> is the plan's replica of that shard (<see cref="PlacementKey"/>); replicas of one shard go to
+/// distinct silos.
 /// </summary>
 [GrainType(GrainTypeName), KeepAlive, Immovable, ExpertPlacement]
 public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
@@ -31,6 +32,7 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
     private readonly IEnumerable<IExpertShardObserver> _observers;
     private readonly ILogger<ExpertShardGrain> _logger;
     private ExpertShardRuntime? _runtime;
+    private ExpertShardKey _key;
 
     public ExpertShardGrain(SiloModelContext context, ExpertShardRegistry registry, DataPlaneServer dataPlane,
         IEnumerable<IExpertShardObserver> observers, ILogger<ExpertShardGrain> logger)
@@ -44,7 +46,7 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var key = ExpertShardKey.Parse(this.GetPrimaryKeyString());
+        var key = _key = ExpertShardKey.Parse(this.GetPrimaryKeyString());
         if (!_context.Role.HoldsExperts())
             throw new InvalidOperationException($"expert shard {key} cannot activate on silo {RuntimeIdentity}: its role is {_context.Role.ToText()} (Llama4:Role); " +
                 "place expert shards on silos with role expert or all (check the placement plan's inventory against the silos' --role)");
@@ -66,7 +68,7 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
     {
         if (_runtime is { } runtime)
         {
-            _registry.Remove(new ExpertShardKey(runtime.Info.Layer, runtime.Info.Shard), runtime);
+            _registry.Remove(_key, runtime);
             runtime.Dispose();
         }
         _runtime = null;

@@ -8,10 +8,10 @@ namespace Llama4Cluster.Silos.Experts;
 [GenerateSerializer, Alias("l4c.ExpertShardTimeoutException")]
 public sealed class ExpertShardTimeoutException : TimeoutException
 {
-    public ExpertShardTimeoutException(int layer, int shard, TimeSpan timeout)
+    public ExpertShardTimeoutException(int layer, int shard, TimeSpan timeout, string? lastError = null)
         : base($"MoE layer {layer}: expert shard {shard} (grain '{layer}/{shard}') did not answer within {timeout.TotalSeconds:0.###} s; " +
                "the step failed. Check that the silo hosting the shard is alive and not overloaded " +
-               "(Llama4:ShardTimeout sets the bound).")
+               "(Llama4:ShardTimeout sets the bound)." + (lastError is null ? "" : $" Last error: {lastError}"))
     {
         Layer = layer;
         Shard = shard;

@@ -6,4 +6,8 @@ namespace Llama4Cluster.Silos.Experts;
 public interface IExpertShardTransport
 {
     Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Completes when the shard grain <paramref name="key"/> is active and reachable (activating it where the
+    /// director places it); a probe of a replica that failed.</summary>
+    Task ResolveAsync(ExpertShardKey key, CancellationToken cancellationToken);
 }

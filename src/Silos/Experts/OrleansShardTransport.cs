@@ -6,5 +6,8 @@ namespace Llama4Cluster.Silos.Experts;
 public sealed class OrleansShardTransport(IGrainFactory grains) : IExpertShardTransport
 {
     public Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken) =>
-        grains.GetGrain<IExpertShardGrain>(new ExpertShardKey(request.Layer, request.Shard).Format()).ComputeAsync(request, cancellationToken);
+        grains.GetGrain<IExpertShardGrain>(request.Key.Format()).ComputeAsync(request, cancellationToken);
+
+    public Task ResolveAsync(ExpertShardKey key, CancellationToken cancellationToken) =>
+        grains.GetGrain<IExpertShardGrain>(key.Format()).DescribeAsync().WaitAsync(cancellationToken);
 }

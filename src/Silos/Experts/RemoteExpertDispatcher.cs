@@ -4,8 +4,6 @@ using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Kernels.Model.Moe;
 using Llama4Cluster.Silos.Tensors;
-using Polly;
-using Polly.Timeout;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,23 +13,27 @@ namespace Llama4Cluster.Silos.Experts;
 /// The cluster's <see cref="IExpertDispatcher"/>: splits a MoE layer's dispatch rows by owning shard and sends
 /// exactly one request per shard that has rows (through an <see cref="IExpertShardTransport"/>: a grain call or the
 /// socket data plane) — none to empty shards,
-/// never one per token or per expert — all in flight at once, then reassembles the outputs row-aligned. Each
-/// call is bounded by a Polly timeout whose token is carried into the call, so a shard that does not
-/// answer fails the step with <see cref="ExpertShardTimeoutException"/> naming the layer and shard.
-/// Not thread-safe: one step at a time (its attention grain is not reentrant).
+/// never one per token or per expert — all in flight at once, then reassembles the outputs row-aligned. With replicas
+/// (<see cref="IExpertShardMap.Replicas"/>) each request goes to one live replica, spread by step, layer and shard; a
+/// replica that fails (a reset connection fails at once) or does not answer within the replica timeout while another is
+/// live is marked down (<see cref="ReplicaHealth"/>) and the same request goes to the next one within the same step —
+/// every replica computes the same rows the same way, so the output does not change. When no replica is left, it keeps
+/// trying every replica (the shard re-activates on a surviving silo once Orleans declares the dead one, loading its
+/// experts) until the shard timeout, then fails the step with <see cref="ExpertShardTimeoutException"/> naming the layer,
+/// shard and last error. Not thread-safe: one step at a time (its attention grain is not reentrant).
 /// </summary>
-public sealed class RemoteExpertDispatcher : IExpertDispatcher
+public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
 {
     private readonly IExpertShardTransport _transport;
     private readonly IExpertShardMap _map;
     private readonly WireDType _wire;
     private readonly ScalarType _computeDType;
     private readonly Device _device;
-    private readonly ResiliencePipeline _timeout;
     private readonly TimeSpan _shardTimeout;
+    private readonly TimeSpan _replicaTimeout;
 
     public RemoteExpertDispatcher(int rank, IExpertShardTransport transport, IExpertShardMap map, WireDType wire, ScalarType computeDType, Device device,
-        TimeSpan shardTimeout)
+        TimeSpan shardTimeout, TimeSpan? replicaTimeout = null)
     {
         Rank = rank;
         _transport = transport;
@@ -40,8 +42,12 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
         _computeDType = computeDType;
         _device = device;
         _shardTimeout = shardTimeout;
-        _timeout = new ResiliencePipelineBuilder().AddTimeout(shardTimeout).Build();
+        _replicaTimeout = replicaTimeout is { } r && r < shardTimeout ? r : shardTimeout;
+        Replicas = new ReplicaHealth(transport, _replicaTimeout);
     }
+
+    /// <summary>Which replicas this dispatcher sends to.</summary>
+    public ReplicaHealth Replicas { get; }
 
     /// <summary>The attention rank on whose behalf calls are made (stamped on requests, with the step and pass of each
     /// dispatch's <see cref="DispatchContext"/>).</summary>
@@ -78,21 +84,79 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher
     {
         var request = part.Request;
         Statistics.Record(request.Inputs.Data.Length);
+        var deadline = DateTime.UtcNow + _shardTimeout;
+        int replicas = _map.Replicas;
+        int first = (int)((request.Step + request.Layer + request.Shard) % replicas);
+        Exception? last = null;
+        // The live replicas, spread by step, layer and shard; a failure moves on to the next at once.
+        for (int i = 0; i < replicas; i++)
+        {
+            var key = new ExpertShardKey(request.Layer, request.Shard, (first + i) % replicas);
+            if (!Replicas.IsUp(key)) continue;
+            bool another = Enumerable.Range(i + 1, replicas - i - 1).Any(j => Replicas.IsUp(key with { Replica = (first + j) % replicas }));
+            var bound = another ? Min(_replicaTimeout, deadline - DateTime.UtcNow) : deadline - DateTime.UtcNow;
+            try
+            {
+                return await AttemptAsync(request with { Replica = key.Replica }, bound, cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                last = e;
+                Replicas.MarkDown(key);
+                Statistics.RecordRetry();
+            }
+        }
+
+        // No replica left: try them all again until the shard timeout, each attempt bounded by a growing share of it.
+        var attempt = _replicaTimeout;
+        var pause = TimeSpan.FromMilliseconds(50);
+        while (DateTime.UtcNow < deadline)
+        {
+            for (int r = 0; r < replicas && DateTime.UtcNow < deadline; r++)
+            {
+                try
+                {
+                    var response = await AttemptAsync(request with { Replica = r }, Min(attempt, deadline - DateTime.UtcNow), cancellationToken);
+                    Statistics.RecordRecovered();
+                    return response;
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    last = e;
+                    Statistics.RecordRetry();
+                }
+            }
+
+            await Task.Delay(Min(pause, deadline - DateTime.UtcNow), cancellationToken);
+            pause = Min(pause * 2, TimeSpan.FromSeconds(1));
+            attempt *= 2;
+        }
+
+        throw new ExpertShardTimeoutException(request.Layer, request.Shard, _shardTimeout, last?.Message);
+    }
+
+    /// <summary>One call to one replica, bounded by <paramref name="bound"/> (WaitAsync bounds it even if the call ignores
+    /// its token).</summary>
+    private async Task<ExpertShardResponse> AttemptAsync(ExpertShardRequest request, TimeSpan bound, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(bound > TimeSpan.Zero ? bound : TimeSpan.FromMilliseconds(1));
         try
         {
-            // WaitAsync bounds the wait even if the grain call ignored the token.
-            var response = await _timeout.ExecuteAsync(
-                static async (state, token) => await state.transport.ComputeAsync(state.request, token).WaitAsync(token),
-                (transport: _transport, request), cancellationToken);
+            var response = await _transport.ComputeAsync(request, timeout.Token).WaitAsync(timeout.Token);
             Statistics.RecordResponse(response.Outputs.Data.Length);
             Statistics.RecordShardCompute(response.ComputeMilliseconds);
             return response;
         }
-        catch (TimeoutRejectedException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ExpertShardTimeoutException(request.Layer, request.Shard, _shardTimeout);
+            throw new TimeoutException($"replica {request.Replica} of layer {request.Layer} shard {request.Shard} did not answer within {bound.TotalSeconds:0.###} s");
         }
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    public void Dispose() => Replicas.Dispose();
 
     /// <summary>Synchronous: the rows of each shard (contiguous runs of the expert-grouped batch), on the wire.</summary>
     private List<ShardPart> Split(int layer, ExpertDispatchBatch batch, DispatchContext context)

@@ -15,12 +15,8 @@ public sealed class TcpShardTransport(IGrainFactory grains, DataPlaneClient clie
 
     public async Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken)
     {
-        var key = new ExpertShardKey(request.Layer, request.Shard);
-        if (!_endpoints.TryGetValue(key, out var endpoint))
-        {
-            endpoint = await grains.GetGrain<IExpertShardGrain>(key.Format()).GetDataEndpointAsync().WaitAsync(cancellationToken);
-            _endpoints[key] = endpoint;
-        }
+        var key = request.Key;
+        if (!_endpoints.TryGetValue(key, out var endpoint)) endpoint = await ResolveEndpointAsync(key, cancellationToken);
         try
         {
             return await client.ComputeAsync(endpoint, request, cancellationToken);
@@ -30,5 +26,14 @@ public sealed class TcpShardTransport(IGrainFactory grains, DataPlaneClient clie
             _endpoints.TryRemove(key, out _);
             throw;
         }
+    }
+
+    public Task ResolveAsync(ExpertShardKey key, CancellationToken cancellationToken) => ResolveEndpointAsync(key, cancellationToken);
+
+    private async Task<DataEndpoint> ResolveEndpointAsync(ExpertShardKey key, CancellationToken cancellationToken)
+    {
+        var endpoint = await grains.GetGrain<IExpertShardGrain>(key.Format()).GetDataEndpointAsync().WaitAsync(cancellationToken);
+        _endpoints[key] = endpoint;
+        return endpoint;
     }
 }

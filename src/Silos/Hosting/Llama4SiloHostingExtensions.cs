@@ -56,12 +56,21 @@ public static class Llama4SiloHostingExtensions
             advertised[SiloMetadataKeys.Role] = m.Role; // checked by ClusterModelOptionsValidator at start
             advertised[SiloMetadataKeys.Device] = m.Device;
             advertised[SiloMetadataKeys.DType] = m.DType;
+            advertised[SiloMetadataKeys.ExpertReplicas] = m.ExpertReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (!string.IsNullOrWhiteSpace(m.SiloName)) advertised[SiloMetadataKeys.Name] = m.SiloName;
         });
         builder.UseSiloMetadata(advertised);
         services.AddSingleton<ExpertShardRegistry>();
         services.AddSingleton<DataPlaneServer>();
         services.AddSingleton<DataPlaneClient>();
+        // Death detection: a silo probed every second and declared dead after two missed probes (two votes), so a killed
+        // silo's grains re-activate elsewhere within a few seconds (Orleans' defaults: 5 s probes, three misses). Dispatch
+        // and steps do not wait for it: a reset connection takes a replica or a rank out of rotation at once.
+        services.AddOptions<ClusterMembershipOptions>().Configure(membership =>
+        {
+            membership.ProbeTimeout = TimeSpan.FromSeconds(1);
+            membership.NumMissedProbesLimit = 2;
+        });
         services.AddOptions<SiloMessagingOptions>().Configure<IOptions<ClusterModelOptions>>((messaging, model) =>
         {
             messaging.MaxMessageBodySize = model.Value.MaxMessageBytes;

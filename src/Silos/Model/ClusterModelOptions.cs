@@ -49,6 +49,17 @@ public sealed class ClusterModelOptions
     /// <summary>Expert shards per MoE layer (the static assignment splits each layer's experts evenly); ignored when the silo has a placement plan.</summary>
     public int ShardsPerLayer { get; set; } = 2;
 
+    /// <summary>
+    /// Replicas of every expert shard (<c>--expert-replicas</c>), each on its own silo when there are enough expert silos:
+    /// the dispatcher spreads steps over the live replicas and, when one fails or stalls, sends the dispatch to another
+    /// within the same step. Every silo of a cluster must use the same value (a silo that disagrees refuses to start);
+    /// ignored when the silo has a placement plan (the plan's replicas count).
+    /// </summary>
+    public int ExpertReplicas { get; set; } = 1;
+
+    /// <summary>How long a dispatch waits for one replica while another replica of the shard is live, before it tries that one.</summary>
+    public TimeSpan ReplicaTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Attention ranks the engine spreads sequences over.</summary>
     public int AttentionRanks { get; set; } = 1;
 

@@ -25,6 +25,10 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add($"Llama4:DataPlane is '{options.DataPlane}': use tcp (socket data plane) or orleans (grain calls).");
         if (options.DataPlanePort is < 0 or > 65535)
             errors.Add($"Llama4:DataPlanePort is {options.DataPlanePort}: use 0 (any free port) or a TCP port.");
+        if (options.ExpertReplicas is < 1 or > 16)
+            errors.Add($"Llama4:ExpertReplicas (--expert-replicas) is {options.ExpertReplicas}: set it between 1 and 16.");
+        if (options.ReplicaTimeout <= TimeSpan.Zero)
+            errors.Add($"Llama4:ReplicaTimeout is {options.ReplicaTimeout}: set it to a positive time.");
         if (options.ShardsPerLayer < 1)
             errors.Add($"Llama4:ShardsPerLayer is {options.ShardsPerLayer}: set it to at least 1 (and at most the experts per layer).");
         if (options.AttentionRanks < 1)

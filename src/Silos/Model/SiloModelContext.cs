@@ -32,7 +32,7 @@ public sealed class SiloModelContext : IDisposable
         // Read on first use (the first grain activation), so a plan provider may receive its plan after the silo starts.
         _shardMap = new Lazy<IExpertShardMap>(() => plans?.Current is { } plan
             ? new PlanExpertShardMap(plan, Config.NumLocalExperts)
-            : new EvenExpertShardMap(Config.NumLocalExperts, Options.ShardsPerLayer));
+            : new EvenExpertShardMap(Config.NumLocalExperts, Options.ShardsPerLayer, Options.ExpertReplicas));
         if (Options.TorchThreads is { } threads)
         {
             torch.set_num_threads(threads);

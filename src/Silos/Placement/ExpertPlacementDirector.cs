@@ -144,9 +144,14 @@ public sealed partial class ExpertPlacementDirector(
         return Spread(key, suitable.Length > 0 ? suitable : compatible);
     }
 
-    /// <summary>One of <paramref name="pool"/>, the same for a key as long as the pool is the same.</summary>
-    private static SiloAddress Spread(PlacementKey key, SiloAddress[] pool) =>
-        pool.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ElementAt((int)(StableHash(key.ToString()) % (uint)pool.Length));
+    /// <summary>One of <paramref name="pool"/>, the same for a key as long as the pool is the same. The replicas of an expert
+    /// shard take consecutive silos from the shard's own position, so they never share a silo while the pool has room.</summary>
+    private static SiloAddress Spread(PlacementKey key, SiloAddress[] pool)
+    {
+        var ordered = pool.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToArray();
+        var shard = key.Kind == PlacementKind.ExpertShard ? key with { Replica = 0 } : key;
+        return ordered[(int)((StableHash(shard.ToString()) + (uint)key.Replica) % (uint)ordered.Length)];
+    }
 
     /// <summary>FNV-1a: the same on every silo and every run (string.GetHashCode is randomised per process).</summary>
     private static uint StableHash(string s)

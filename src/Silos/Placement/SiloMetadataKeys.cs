@@ -17,6 +17,9 @@ public static class SiloMetadataKeys
     /// <summary>The compute dtype of the silo's grains (<c>--dtype</c>).</summary>
     public const string DType = "llama4.dtype";
 
+    /// <summary>Replicas of every expert shard (<c>--expert-replicas</c>); every silo of a cluster must advertise the same.</summary>
+    public const string ExpertReplicas = "llama4.expert-replicas";
+
     /// <summary>The silo's name in a placement plan (<c>--name</c>); absent when none was given.</summary>
     public const string Name = "llama4.name";
 }

@@ -18,8 +18,9 @@ public sealed class StepMessagesTests
     [Fact]
     public void EverySamplingParameterSurvivesTheWireBothWays()
     {
-        var settings = new SequenceSettings(s_everything, [2, 5]);
+        var settings = new SequenceSettings(s_everything, [2, 5], GeneratedTokens: 9);
         var back = StepMessages.FromWire(StepMessages.ToWire(settings));
+        Assert.Equal(9, back.GeneratedTokens); // a failover's re-prefill resumes its sampler after these
 
         // Compare property by property (records with list members do not compare by value).
         foreach (var p in typeof(SamplingParams).GetProperties(BindingFlags.Public | BindingFlags.Instance))
@@ -54,7 +55,7 @@ public sealed class StepMessagesTests
             new SequenceSample(1, new SampledToken(11, -0.5f, [new TokenLogprob(11, -0.5f), new TokenLogprob(12, -1.5f)])),
             new SequenceSample(3, new SampledToken(13, null, null)),
             new SequenceSample(4, new SampledToken(14, -0.1f, [])),
-        ], [1f, 2f, 3f, 4f, 5f, 6f], LogitRows: 2);
+        ], [1f, 2f, 3f, 4f, 5f, 6f], LogitRows: 2, Failures: [new SequenceFailure(5, "penalized logit is Infinity")]);
         var wire = StepMessages.ToWire(result);
         Assert.Equal([2L, 3L], wire.Logits!.Shape.ToArray());
         var r = StepMessages.FromWire(wire);
@@ -68,6 +69,8 @@ public sealed class StepMessagesTests
         Assert.Empty(r.Samples[2].Token.TopLogprobs!);
         Assert.Equal([1f, 2f, 3f, 4f, 5f, 6f], r.Logits!);
         Assert.Equal(2, r.LogitRows);
+        Assert.Equal([new SequenceFailure(5, "penalized logit is Infinity")], r.Failures!);
+        Assert.Null(StepMessages.FromWire(StepMessages.ToWire(new RankStepResult([]))).Failures); // none: no list
     }
 
     [Fact]

@@ -96,4 +96,57 @@ public sealed class AttentionRankCoreTests : IDisposable
         core.Release([1, 2, 12345]);
         Assert.Equal(0, core.SequenceCount);
     }
+
+    [Fact]
+    public async Task ASequenceReprefilledWithItsGeneratedTokensContinuesExactlyAsWithoutTheFault()
+    {
+        // Seeded sampling with every penalty on: the resumed sampler must know which fed tokens are output and skip the
+        // draws already taken, or its next tokens differ.
+        var sampling = new SamplingParams
+        {
+            Temperature = 0.9f, TopK = 20, Seed = 77, RepetitionPenalty = 1.3f, PresencePenalty = 0.4f, FrequencyPenalty = 0.3f, MaxTokens = 12,
+        };
+        int[] prompt = [5, 9, 14, 3, 8, 21, 7];
+        async Task<List<int>> Decode(AttentionRankCore core, long id, SequenceWork first, int count)
+        {
+            var tokens = new List<int>();
+            var result = await core.StepAsync(new RankStep(1, [first]));
+            tokens.Add(result.Samples[0].Token.TokenId);
+            for (int i = 1; i < count; i++)
+            {
+                result = await core.StepAsync(new RankStep(1 + i, [new SequenceWork(id, new[] { tokens[^1] }, null, Sample: true)]));
+                tokens.Add(result.Samples[0].Token.TokenId);
+            }
+
+            return tokens;
+        }
+
+        using var whole = new AttentionRankCore(_engine.Model);
+        var reference = await Decode(whole, 1, new SequenceWork(1, prompt, new SequenceSettings(sampling, [2]), Sample: true), 10);
+
+        // Failover after 4 tokens: a fresh rank gets the prompt and those 4 tokens, told they are output.
+        using var other = new AttentionRankCore(_engine.Model);
+        var resumed = await Decode(other, 2, new SequenceWork(2, prompt.Concat(reference[..4]).ToArray(), new SequenceSettings(sampling, [2], GeneratedTokens: 4), Sample: true), 6);
+        Assert.Equal(reference[4..], resumed);
+    }
+
+    [Fact]
+    public async Task ASequenceWhoseSamplingFailsIsDroppedAloneAndTheOthersGetTheirSamples()
+    {
+        using var core = new AttentionRankCore(_engine.Model);
+        var bad = new SequenceSettings(new SamplingParams { Temperature = 0, TopLogprobs = 2 }, [2]);
+        await core.StepAsync(new RankStep(1, [Start(1, 5, 6), new SequenceWork(2, new[] { 7, 8 }, bad, Sample: true), Start(3, 9)]));
+
+        // A resumed sequence announcing more generated tokens than were fed cannot sample: it alone fails.
+        var inconsistent = new SequenceSettings(new SamplingParams { Temperature = 0 }, [2], GeneratedTokens: 5);
+        var result = await core.StepAsync(new RankStep(2, [
+            new SequenceWork(4, new[] { 5, 6 }, inconsistent, Sample: true),
+            new SequenceWork(1, new[] { 11 }, null, Sample: true),
+        ]));
+        Assert.Equal([1L], result.Samples.Select(x => x.SequenceId));
+        var failure = Assert.Single(result.Failures!);
+        Assert.Equal(4, failure.SequenceId);
+        Assert.Contains("5 generated tokens announced, 2 tokens fed", failure.Error);
+        Assert.Equal(3, core.SequenceCount); // 4 dropped; 1, 2 and 3 still there
+    }
 }
