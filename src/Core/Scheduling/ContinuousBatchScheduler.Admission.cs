@@ -49,7 +49,7 @@ public sealed partial class ContinuousBatchScheduler
         int waiting;
         lock (_queueLock) waiting = _waiting.Count;
         return new SchedulerSnapshot(Volatile.Read(ref _runningCount), waiting, Volatile.Read(ref _kvTokens), _kvCapacity,
-            Interlocked.Read(ref _steps));
+            Interlocked.Read(ref _steps), Failovers, ReprefilledTokens, FailedRankSteps, RanksUp, _backend.Ranks);
     }
 
     /// <summary>Cancelled or expired sequences leave the queue and the running batch, ending with a <see cref="FailedEvent"/>.</summary>

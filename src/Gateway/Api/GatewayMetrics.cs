@@ -88,6 +88,11 @@ public sealed class GatewayMetrics
         Gauge(text, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", snapshot.KvUsage);
         Gauge(text, "vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage. Deprecated: use vllm:kv_cache_usage_perc.", snapshot.KvUsage);
         Counter(text, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", PromptTokensTotal);
+        Counter(text, "llama4:failovers_total", "Sequences moved to another attention rank after their rank failed (each re-prefilled there).", snapshot.Failovers);
+        Counter(text, "llama4:reprefilled_tokens_total", "Tokens fed again by failovers (prompt and generated tokens of each moved sequence).", snapshot.ReprefilledTokens);
+        Counter(text, "llama4:failed_rank_steps_total", "Attention-rank steps that failed.", snapshot.FailedRankSteps);
+        Gauge(text, "llama4:attention_ranks_up", "Attention ranks taking sequences now (a failed rank is out until a probe reaches it).", snapshot.RanksUp);
+        Gauge(text, "llama4:attention_ranks", "Attention ranks of the cluster.", snapshot.Ranks);
         Counter(text, "vllm:generation_tokens_total", "Number of generation tokens processed.", GenerationTokensTotal);
         PrometheusText.Header(text, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
         for (var i = 0; i < FinishedReasons.Count; i++)

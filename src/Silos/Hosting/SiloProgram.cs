@@ -131,8 +131,9 @@ public static class SiloProgram
             string.IsNullOrEmpty(redis) ? "localhost" : $"redis {redis} (cluster '{clusterId}')");
         if (builder.Configuration.GetValue<int?>("Llama4:ParentProcessId") is int parent)
             _ = WatchParentAsync(parent, host, log);
+        _ = ReplicaAgreement.EnforceAsync(host, log);
         await host.RunAsync();
-        return 0;
+        return Environment.ExitCode;
     }
 
     /// <summary>Stops the silo (and, if stopping hangs, the process) once <paramref name="pid"/> has exited.</summary>

@@ -145,12 +145,13 @@ public sealed partial class ExpertPlacementDirector(
     }
 
     /// <summary>One of <paramref name="pool"/>, the same for a key as long as the pool is the same. The replicas of an expert
-    /// shard take consecutive silos from the shard's own position, so they never share a silo while the pool has room.</summary>
+    /// shard take consecutive silos from the shard's own position, so they never share a silo while the pool has room; attention
+    /// ranks go round-robin, so the loss of one silo leaves the ranks of the others.</summary>
     private static SiloAddress Spread(PlacementKey key, SiloAddress[] pool)
     {
         var ordered = pool.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToArray();
-        var shard = key.Kind == PlacementKind.ExpertShard ? key with { Replica = 0 } : key;
-        return ordered[(int)((StableHash(shard.ToString()) + (uint)key.Replica) % (uint)ordered.Length)];
+        if (key.Kind == PlacementKind.AttentionRank) return ordered[key.Rank % ordered.Length]; // ranks round-robin: one per silo first
+        return ordered[(int)((StableHash((key with { Replica = 0 }).ToString()) + (uint)key.Replica) % (uint)ordered.Length)];
     }
 
     /// <summary>FNV-1a: the same on every silo and every run (string.GetHashCode is randomised per process).</summary>

@@ -34,7 +34,7 @@ internal static class CompletionsHttp
     }
 
     /// <summary>Reads an SSE stream to <c>data: [DONE]</c>: the text of every chunk, the finish reason, the usage chunk's count.</summary>
-    public static async Task<Result> StreamAsync(HttpClient http, JsonObject body, CancellationToken cancellationToken = default)
+    public static async Task<Result> StreamAsync(HttpClient http, JsonObject body, CancellationToken cancellationToken = default, Action? onChunk = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions") { Content = JsonContent.Create(body) };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
@@ -55,6 +55,7 @@ internal static class CompletionsHttp
                 break;
             }
             var chunk = JsonDocument.Parse(data).RootElement;
+            onChunk?.Invoke();
             foreach (var choice in chunk.GetProperty("choices").EnumerateArray())
             {
                 text.Append(choice.GetProperty("text").GetString());
