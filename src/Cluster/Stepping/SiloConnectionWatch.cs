@@ -6,8 +6,9 @@ namespace Llama4Cluster.Cluster.Stepping;
 /// <summary>
 /// Learns of a silo's death the moment its process dies: an idle TCP connection to the silo's data-plane listener, which
 /// the operating system closes or resets when the process exits (even on SIGKILL), long before Orleans' membership
-/// declares the silo dead or a call to it times out. The watcher never sends a byte (the listener waits for a preamble
-/// that never comes, at no cost). A stalled but living process keeps the connection open: stalls are bounded by timeouts.
+/// declares the silo dead or a call to it times out. The watcher sends the data-plane preamble (a listener closes a
+/// connection that says nothing) and then nothing more: the listener waits for a frame that never comes, at no cost. A
+/// stalled but living process keeps the connection open: stalls are bounded by timeouts.
 /// </summary>
 public sealed class SiloConnectionWatch : IDisposable
 {
@@ -38,6 +39,7 @@ public sealed class SiloConnectionWatch : IDisposable
         try
         {
             await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
+            await socket.SendAsync(DataPlanePreamble.Create(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -57,7 +59,7 @@ public sealed class SiloConnectionWatch : IDisposable
         {
             while (await _socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false) > 0)
             {
-                // A listener never writes before it has read a preamble; nothing to do with stray bytes.
+                // The listener's own preamble, then nothing.
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)

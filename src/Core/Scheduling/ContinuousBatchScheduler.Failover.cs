@@ -40,10 +40,10 @@ public sealed partial class ContinuousBatchScheduler
             }
 
             // Its state on the rank is gone, or will be released once the rank answers again.
-            if (s.Started) _releases.Add(rank, s.Id);
+            if (s.Started) _releases.Add(rank, s.RankId);
             _rankLoad[rank]--;
             s.Rank = -1;
-            int tokens = s.FailOver();
+            int tokens = s.FailOver(Interlocked.Increment(ref s_nextId));
             Interlocked.Increment(ref _failovers);
             Interlocked.Add(ref _reprefilledTokens, tokens);
             LogFailedOver(s.Id, rank, s.Failovers, tokens);

@@ -235,7 +235,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         var samples = response!.Samples;
         foreach (var s in members)
         {
-            if (failures is not null && failures.TryGetValue(s.Id, out var why))
+            if (failures is not null && failures.TryGetValue(s.RankId, out var why))
             {
                 LogSequenceFailed(s.Id, rank, step, why);
                 Retire(s, new FailedEvent(new SequenceFailedException(s.Id, why)));
@@ -278,7 +278,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         s.End(last);
         if (s.Rank >= 0)
         {
-            if (s.Started) _releases.Add(s.Rank, s.Id);
+            if (s.Started) _releases.Add(s.Rank, s.RankId);
             _rankLoad[s.Rank]--;
         }
 
@@ -315,9 +315,9 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         Dictionary<long, string>? failures)
     {
         var samples = response.Samples;
-        if (failures is not null && failures.Keys.Any(id => !members.Any(s => s.Id == id)))
+        if (failures is not null && failures.Keys.Any(id => !members.Any(s => s.RankId == id)))
             return new InvalidOperationException($"attention rank {rank} reported a failure of a sequence that is not in step {step}");
-        bool Samples(ScheduledSequence s) => s.StepSamples && failures?.ContainsKey(s.Id) != true;
+        bool Samples(ScheduledSequence s) => s.StepSamples && failures?.ContainsKey(s.RankId) != true;
         int expected = members.Count(Samples);
         int got = samples?.Count ?? 0;
         if (got != expected)
@@ -326,8 +326,8 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         foreach (var s in members)
         {
             if (!Samples(s)) continue;
-            if (samples![k].SequenceId != s.Id)
-                return new InvalidOperationException($"attention rank {rank} returned sample {k} of step {step} for sequence {samples[k].SequenceId}; expected {s.Id}");
+            if (samples![k].SequenceId != s.RankId)
+                return new InvalidOperationException($"attention rank {rank} returned sample {k} of step {step} for sequence {samples[k].SequenceId}; expected {s.RankId}");
             k++;
         }
 

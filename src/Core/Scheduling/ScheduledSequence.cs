@@ -22,6 +22,7 @@ internal sealed class ScheduledSequence
         Func<int, bool> isStop, TimeSpan timeout, long deadline)
     {
         Handle = handle;
+        RankId = handle.Id;
         Prompt = prompt;
         _feed = prompt;
         _start = start;
@@ -35,6 +36,10 @@ internal sealed class ScheduledSequence
     public SequenceHandle Handle { get; }
 
     public long Id => Handle.Id;
+
+    /// <summary>The id its rank keys its state by: <see cref="Id"/>, and a fresh one after each failover, so a rank that
+    /// still holds the old state (it was only unreachable) can never confuse the two.</summary>
+    public long RankId { get; private set; }
 
     /// <summary>The prompt's token ids (a copy of the submission's).</summary>
     public int[] Prompt { get; }
@@ -95,13 +100,13 @@ internal sealed class ScheduledSequence
         {
             StepTokens = 1;
             StepSamples = true;
-            return new SequenceWork(Id, new[] { _record.LastToken }, start, Sample: true);
+            return new SequenceWork(RankId, new[] { _record.LastToken }, start, Sample: true);
         }
 
         int n = Math.Min(_feed.Length - Prefilled, budget);
         StepTokens = n;
         StepSamples = Prefilled + n == _feed.Length;
-        return new SequenceWork(Id, _feed.AsMemory(Prefilled, n), start, StepSamples);
+        return new SequenceWork(RankId, _feed.AsMemory(Prefilled, n), start, StepSamples);
     }
 
     /// <summary>
@@ -109,9 +114,11 @@ internal sealed class ScheduledSequence
     /// prompt and every token it has emitted, then samples the next token. Nothing emitted is emitted again. Returns the
     /// tokens the re-prefill feeds.
     /// </summary>
-    public int FailOver()
+    /// <param name="rankId">The id the new rank keys it by (<see cref="RankId"/>).</param>
+    public int FailOver(long rankId)
     {
         Failovers++;
+        RankId = rankId;
         _resumed = _record.Emitted.Count;
         _feed = [.. Prompt, .. _record.Emitted];
         Prefilled = 0;

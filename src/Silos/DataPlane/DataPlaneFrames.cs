@@ -23,9 +23,9 @@ internal static class DataPlaneFrames
     public const int HeaderLength = 17;
 
     /// <summary>The frame layout's version, sent in the preamble; bump it with any change to the layout.</summary>
-    public const ushort ProtocolVersion = 1;
+    public const ushort ProtocolVersion = DataPlanePreamble.ProtocolVersion;
 
-    public const int PreambleLength = 8;
+    public const int PreambleLength = DataPlanePreamble.Length;
 
     /// <summary>How long either side waits for the other's preamble.</summary>
     public static readonly TimeSpan PreambleTimeout = TimeSpan.FromSeconds(10);
@@ -91,10 +91,7 @@ internal static class DataPlaneFrames
     /// <summary>Writes this side's preamble: the magic <c>L4DP</c> and <paramref name="version"/>.</summary>
     public static Task WritePreambleAsync(Socket socket, CancellationToken cancellationToken, ushort version = ProtocolVersion)
     {
-        var preamble = new byte[PreambleLength];
-        "L4DP"u8.CopyTo(preamble);
-        BinaryPrimitives.WriteUInt16LittleEndian(preamble.AsSpan(4), version);
-        return SendAllAsync(socket, preamble, cancellationToken);
+        return SendAllAsync(socket, DataPlanePreamble.Create(version), cancellationToken);
     }
 
     /// <summary>

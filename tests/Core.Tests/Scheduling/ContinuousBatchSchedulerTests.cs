@@ -404,14 +404,14 @@ public sealed class ContinuousBatchSchedulerTests
         await using var h = new SchedulerHarness(ranks: 1, o => o.MaxRunningSequences = 1);
         var gate = h.Backend.Gate = new StepGate();
         var a = h.Submit(Prompt(6, 1), Greedy(20));
-        Assert.Equal(new SchedulerSnapshot(0, 1, 0, 256, 0), h.Scheduler.Snapshot()); // 1 running sequence × 256 tokens
+        Assert.Equal(new SchedulerSnapshot(0, 1, 0, 256, 0, RanksUp: 1, Ranks: 1), h.Scheduler.Snapshot()); // 1 running sequence × 256 tokens
         await h.StartAsync();
         await gate.ArrivalAsync();
         gate.Allow();
         await gate.ArrivalAsync(); // step 2 in flight: step 1 prefilled 6 tokens and sampled 1
         var b = h.Submit(Prompt(4, 2), Greedy(2));
         var during = h.Scheduler.Snapshot();
-        Assert.Equal(new SchedulerSnapshot(1, 1, 7, 256, 2), during);
+        Assert.Equal(new SchedulerSnapshot(1, 1, 7, 256, 2, RanksUp: 1, Ranks: 1), during);
 
         a.Cancel();
         gate.Open();
