@@ -17,6 +17,9 @@ public sealed class RedisServer : IDisposable
         Endpoint = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{port}");
     }
 
+    /// <summary>The redis-server process (a fault drill kills it).</summary>
+    public ChildProcess Process => _process;
+
     /// <summary>HOST:PORT.</summary>
     public string Endpoint { get; }
 

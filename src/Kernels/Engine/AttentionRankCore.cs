@@ -23,17 +23,20 @@ public sealed class AttentionRankCore : IDisposable
 {
     private readonly Dictionary<long, RankSequence> _sequences = new();
     private readonly Func<bool, int> _maxPassTokens;
+    private readonly TimeProvider _time;
 
     /// <param name="model">The rank's weights; its MoE executor reaches the experts.</param>
     /// <param name="rank">The rank's number (errors name it).</param>
     /// <param name="maxPassTokens">Most tokens in one forward pass, given whether the step returns full logits (a cluster
     /// rank keeps each pass's dispatch and logits messages under its message budget); null: no limit.</param>
-    public AttentionRankCore(Llama4TextModel model, int rank = 0, Func<bool, int>? maxPassTokens = null)
+    /// <param name="time">The clock of <see cref="EvictIdle"/> (tests pass their own).</param>
+    public AttentionRankCore(Llama4TextModel model, int rank = 0, Func<bool, int>? maxPassTokens = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         Model = model;
         Rank = rank;
         _maxPassTokens = maxPassTokens ?? (_ => int.MaxValue);
+        _time = time ?? TimeProvider.System;
     }
 
     public Llama4TextModel Model { get; }
@@ -82,6 +85,19 @@ public sealed class AttentionRankCore : IDisposable
         }
     }
 
+    /// <summary>
+    /// The lease: drops every sequence no step has touched for longer than <paramref name="idle"/> — the sequences of a
+    /// gateway that died, or copies left behind by a failover — and returns their ids. A live sequence is in every step of
+    /// its scheduler, so a lease of minutes never touches one.
+    /// </summary>
+    public IReadOnlyList<long> EvictIdle(TimeSpan idle)
+    {
+        long now = _time.GetTimestamp();
+        var evicted = _sequences.Values.Where(s => _time.GetElapsedTime(s.LastUsed, now) > idle).Select(s => s.Id).ToList();
+        Release(evicted);
+        return evicted;
+    }
+
     /// <summary>Finds or creates each sequence's state; validates the whole step before any state changes.</summary>
     private List<RankSequence> Admit(RankStep step)
     {
@@ -111,7 +127,9 @@ public sealed class AttentionRankCore : IDisposable
                 _sequences.Add(s.SequenceId, created);
             }
 
-            states.Add(_sequences[s.SequenceId]);
+            var state = _sequences[s.SequenceId];
+            state.LastUsed = _time.GetTimestamp();
+            states.Add(state);
         }
 
         return states;
@@ -212,6 +230,9 @@ public sealed class AttentionRankCore : IDisposable
         public long Id { get; } = id;
 
         public KvCache Cache { get; } = cache;
+
+        /// <summary>When a step last touched it (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+        public long LastUsed { get; set; }
 
         /// <summary>Tokens fed before the first sample are the prompt; after it, generated tokens.</summary>
         public void Fed(ReadOnlySpan<int> tokens)

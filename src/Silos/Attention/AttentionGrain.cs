@@ -66,6 +66,8 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         }, cancellationToken);
         _core = new AttentionRankCore(model, Rank, _context.MaxStepTokens);
         _core.SequencesDropped += (ids, error) => LogStepFailed(error, Rank, ids.Count);
+        var lease = _context.Options.SequenceLease;
+        this.RegisterGrainTimer(EvictIdle, new GrainTimerCreationOptions(lease / 4, lease / 4) { Interleave = false });
         _dispatcher = dispatcher;
         _weightBytes = bytes;
         LogLoaded(Rank, bytes, RuntimeIdentity, _context.Device.ToString());
@@ -77,6 +79,13 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         _core?.Model.Dispose();
         _core = null;
         _dispatcher?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The lease (a grain timer, never interleaved with a step): sequences untouched for the lease are dropped.</summary>
+    private Task EvictIdle(CancellationToken cancellationToken)
+    {
+        if (_core?.EvictIdle(_context.Options.SequenceLease) is { Count: > 0 } evicted) LogEvicted(Rank, evicted.Count, _context.Options.SequenceLease.TotalSeconds);
         return Task.CompletedTask;
     }
 
@@ -113,6 +122,9 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Attention rank {Rank}: loaded non-expert weights ({Bytes} bytes read) on silo {Silo}, device {Device}")]
     private partial void LogLoaded(int rank, long bytes, string silo, string device);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Attention rank {Rank}: evicted {Count} sequences no step touched for {Seconds} s (their gateway is gone, or they moved)")]
+    private partial void LogEvicted(int rank, int count, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Attention rank {Rank}: a step failed; dropped the state of its {Sequences} sequences")]
     private partial void LogStepFailed(Exception exception, int rank, int sequences);

@@ -60,6 +60,10 @@ public sealed class ClusterModelOptions
     /// <summary>How long a dispatch waits for one replica while another replica of the shard is live, before it tries that one.</summary>
     public TimeSpan ReplicaTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long an attention rank keeps a sequence no step has touched (a gateway that died leaves its sequences
+    /// behind; a failover may leave a copy on a rank that was only unreachable): checked every quarter of it.</summary>
+    public TimeSpan SequenceLease { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Attention ranks the engine spreads sequences over.</summary>
     public int AttentionRanks { get; set; } = 1;
 

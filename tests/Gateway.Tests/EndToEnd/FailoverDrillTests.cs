@@ -13,9 +13,10 @@ namespace Llama4Cluster.Gateway.Tests.EndToEnd;
 /// <summary>
 /// The fault drill of the deployment shape, in CI: a redis-server, two attention silo processes, two expert silo
 /// processes with <c>--expert-replicas 2</c> and a gateway process, four greedy streams through the HTTP API. A
-/// fault-free round records every stream; then the same streams run while an expert silo is killed with SIGKILL, and
-/// again while an attention silo is killed. Every stream of every round must end with exactly the fault-free text and
-/// token count (a lost, repeated or changed token shows), and the cluster must serve new requests afterwards.
+/// fault-free round records every stream; then the same streams run while an expert silo is killed with SIGKILL, again
+/// while an attention silo is killed, and again while redis-server (membership) is killed. Every stream of every round
+/// must end with exactly the fault-free text and token count (a lost, repeated or changed token shows), and the cluster
+/// must serve new requests afterwards, with Redis gone.
 /// </summary>
 [Collection(GatewayCollection.Name)]
 public sealed partial class FailoverDrillTests(GatewayFixture fixture, ITestOutputHelper output)
@@ -66,7 +67,7 @@ public sealed partial class FailoverDrillTests(GatewayFixture fixture, ITestOutp
             // The attention victim is a silo that holds a rank (its log says so): killing it must move sequences.
             var holder = processes.Skip(2).Take(2).FirstOrDefault(p => p.Output.Contains("Attention rank", StringComparison.Ordinal))
                 ?? throw new Xunit.Sdk.XunitException("no attention silo reported a loaded rank\n" + Logs(processes));
-            foreach (var victim in new[] { processes[0], holder })
+            foreach (var victim in new[] { processes[0], holder, redis.Process })
             {
                 var (results, stall) = await RunAsync(http, prompts, fault: () => Kill(victim));
                 output.WriteLine($"ranks {ranks}: killed {victim.Name}: longest gap between two tokens of a stream {stall.TotalMilliseconds:0} ms (fault-free: {calm.TotalMilliseconds:0} ms)");
@@ -81,7 +82,7 @@ public sealed partial class FailoverDrillTests(GatewayFixture fixture, ITestOutp
             Assert.True(Metric(metrics, "llama4:failovers_total") >= 1, metrics);
             Assert.True(Metric(metrics, "llama4:reprefilled_tokens_total") > 0, metrics);
 
-            // New requests are served by what is left.
+            // New requests are served by what is left, without Redis.
             var (after, _) = await RunAsync(http, prompts[..1], fault: null);
             Assert.Equal(reference[0], after[0]);
         }

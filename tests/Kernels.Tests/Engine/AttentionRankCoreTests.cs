@@ -149,4 +149,31 @@ public sealed class AttentionRankCoreTests : IDisposable
         Assert.Contains("5 generated tokens announced, 2 tokens fed", failure.Error);
         Assert.Equal(3, core.SequenceCount); // 4 dropped; 1, 2 and 3 still there
     }
+
+    [Fact]
+    public async Task TheLeaseEvictsOnlySequencesNoStepTouched()
+    {
+        var clock = new SteppedClock();
+        using var core = new AttentionRankCore(_engine.Model, time: clock);
+        await core.StepAsync(new RankStep(1, [Start(1, 5, 6), Start(2, 7, 8)]));
+        clock.Advance(TimeSpan.FromSeconds(90));
+        var next = await core.StepAsync(new RankStep(2, [new SequenceWork(1, new[] { 9 }, null, Sample: true)]));
+        Assert.Single(next.Samples);
+        clock.Advance(TimeSpan.FromSeconds(60));
+
+        Assert.Equal([2L], core.EvictIdle(TimeSpan.FromMinutes(2))); // 150 s idle; sequence 1 was touched 60 s ago
+        Assert.Equal(1, core.SequenceCount);
+        Assert.Empty(core.EvictIdle(TimeSpan.FromMinutes(2)));
+    }
+
+    private sealed class SteppedClock : TimeProvider
+    {
+        private long _ticks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+    }
 }
