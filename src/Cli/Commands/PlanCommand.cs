@@ -75,6 +75,7 @@ internal static class PlanCommand
             PrintPlan(outcome.Plan, layout == "full");
             Console.WriteLine();
             Console.WriteLine($"fits: {outcome.Plan.Summary}");
+            Console.WriteLine(HostLoss.Describe(outcome.Plan));
             if (outFile is not null) WritePlan(outcome.Plan, outFile);
         }
         else
