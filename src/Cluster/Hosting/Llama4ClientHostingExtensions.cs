@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 
@@ -8,7 +10,8 @@ public static class Llama4ClientHostingExtensions
 {
     /// <summary>
     /// Joins the cluster <paramref name="options"/> names: Redis membership when <see cref="Llama4ClientOptions.Redis"/> is
-    /// set (otherwise the caller adds clustering, e.g. static), the cluster and service ids, and the silos' maximum message size.
+    /// set (otherwise the caller adds clustering, e.g. static), the cluster and service ids, and the silos' maximum message size;
+    /// registers <see cref="ClusterConnectionEvents"/> (a lost gateway connection).
     /// </summary>
     public static IClientBuilder AddLlama4Client(this IClientBuilder builder, Llama4ClientOptions? options = null)
     {
@@ -21,6 +24,8 @@ public static class Llama4ClientHostingExtensions
             o.ServiceId = options.ServiceId;
         });
         builder.Configure<ClientMessagingOptions>(m => m.MaxMessageBodySize = options.MaxMessageBytes);
+        builder.Services.TryAddSingleton<ClusterConnectionEvents>();
+        builder.AddGatewayCountChangedHandler(sp => (_, change) => sp.GetRequiredService<ClusterConnectionEvents>().OnGatewayCountChanged(change));
         return builder;
     }
 }

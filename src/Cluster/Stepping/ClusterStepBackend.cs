@@ -1,3 +1,4 @@
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Core.Scheduling;
 
@@ -7,9 +8,13 @@ namespace Llama4Cluster.Cluster.Stepping;
 /// <see cref="IStepBackend"/> over the cluster: rank <c>r</c> is the <see cref="IAttentionGrain"/> with key <c>r</c> (the
 /// placement plan's rank numbering), reached through any <see cref="IGrainFactory"/> (an Orleans client, or a silo's own).
 /// Steps travel in their wire form (<see cref="StepMessages"/>). Each rank's silo is watched
-/// (<see cref="SiloConnectionWatch"/>, opened in the background from the rank's <see cref="IAttentionGrain.DescribeAsync"/>):
+/// (<see cref="SiloConnectionWatch"/>, opened in the background from the rank's <see cref="IAttentionGrain.DescribeAsync"/>,
+/// and moved whenever a step's answer names another silo — the rank was re-activated there):
 /// when that silo dies, the step in flight fails at once with <see cref="AttentionRankLostException"/> instead of waiting
-/// for Orleans' response timeout, and the scheduler moves the rank's sequences.
+/// for Orleans' response timeout, and the scheduler moves the rank's sequences. Because Orleans routes an answer back
+/// through the gateway silo its request came in by, the death of any watched silo, or a lost gateway connection
+/// (<see cref="ClusterConnectionEvents"/>), ends every step in flight the same way: a healthy rank's sequences are
+/// re-prefilled (a rare cost) rather than waiting out the timeout.
 /// </summary>
 public sealed class ClusterStepBackend : IStepBackend, IDisposable
 {
@@ -19,9 +24,11 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
     private readonly IAttentionGrain?[] _ranks;
     private readonly SiloConnectionWatch?[] _watches;
     private readonly int[] _opening;
+    private CancellationTokenSource _epoch = new(); // cancelled (and replaced) when any silo is lost
 
-    public ClusterStepBackend(IGrainFactory grains, int attentionRanks)
+    public ClusterStepBackend(IGrainFactory grains, int attentionRanks, ClusterConnectionEvents? events = null)
     {
+        if (events is not null) events.GatewayLost += () => SiloLost();
         ArgumentNullException.ThrowIfNull(grains);
         ArgumentOutOfRangeException.ThrowIfLessThan(attentionRanks, 1);
         // References are made on first use: an Orleans client resolves the grain type from the cluster's manifest, which
@@ -36,26 +43,43 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
 
     public async Task<RankStepResult> StepAsync(int rank, RankStep step, CancellationToken cancellationToken)
     {
+        var epoch = Volatile.Read(ref _epoch).Token;
         var call = Rank(rank).StepAsync(StepMessages.ToWire(step), cancellationToken);
         var watch = Volatile.Read(ref _watches[rank]);
         if (watch is null || watch.Lost.IsCancellationRequested)
         {
             StartWatching(rank);
-            return StepMessages.FromWire(await call);
+            watch = null;
         }
 
+        using var lost = CancellationTokenSource.CreateLinkedTokenSource(epoch, watch?.Lost ?? CancellationToken.None);
         try
         {
-            return StepMessages.FromWire(await call.WaitAsync(watch.Lost));
+            return Answered(rank, await call.WaitAsync(lost.Token));
         }
-        catch (OperationCanceledException) when (watch.Lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             _ = call.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observed: it ends with Orleans' timeout
-            throw new AttentionRankLostException(rank, watch.Silo, watch.Endpoint.ToString());
+            if (watch is { Lost.IsCancellationRequested: true })
+                throw new AttentionRankLostException(rank, $"its silo {watch.Silo} ({watch.Endpoint}) is gone (its connection closed during the step)");
+            throw new RankAnswerLostException(rank);
         }
     }
 
+    /// <summary>Ends every step in flight (their answers may be lost with the silo).</summary>
+    private void SiloLost() => Interlocked.Exchange(ref _epoch, new CancellationTokenSource()).Cancel();
+
     public Task ReleaseAsync(int rank, IReadOnlyList<long> sequenceIds) => Rank(rank).ReleaseAsync([.. sequenceIds]);
+
+    /// <summary>The step's result; when the rank answered from a silo other than the watched one (Orleans re-activated it
+    /// there), watches that silo from now on.</summary>
+    private RankStepResult Answered(int rank, StepResponse response)
+    {
+        if (response.SiloEndpoint is { } endpoint && Volatile.Read(ref _watches[rank]) is var current
+            && (current is null || current.Lost.IsCancellationRequested || current.Endpoint != endpoint))
+            StartWatching(rank, new AttentionRankInfo(rank, response.Silo ?? "?", "", 0, 0, 0, SiloEndpoint: endpoint));
+        return StepMessages.FromWire(response);
+    }
 
     /// <summary>Asks the rank's grain to describe itself — Orleans activates it on a surviving silo when its silo has died
     /// (once membership has declared that silo dead), which loads its weights there — and watches its silo anew.</summary>
@@ -80,7 +104,7 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
 
     /// <summary>Opens the rank's watch in the background unless an open is under way; a failure leaves it unwatched
     /// (the next step tries again).</summary>
-    private void StartWatching(int rank)
+    private void StartWatching(int rank, AttentionRankInfo? known = null)
     {
         if (Interlocked.Exchange(ref _opening[rank], 1) == 1) return;
         _ = Task.Run(async () =>
@@ -88,7 +112,7 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
             try
             {
                 using var timeout = new CancellationTokenSource(s_describeTimeout);
-                var info = await Rank(rank).DescribeAsync().WaitAsync(timeout.Token);
+                var info = known ?? await Rank(rank).DescribeAsync().WaitAsync(timeout.Token);
                 await WatchAsync(rank, info, timeout.Token);
             }
             catch (Exception)
@@ -108,6 +132,7 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
         var current = Volatile.Read(ref _watches[rank]);
         if (current is not null && !current.Lost.IsCancellationRequested && current.Endpoint == endpoint) return;
         var watch = await SiloConnectionWatch.OpenAsync(endpoint, info.Silo, cancellationToken);
+        watch.Lost.Register(SiloLost);
         Interlocked.Exchange(ref _watches[rank], watch)?.Dispose();
     }
 }

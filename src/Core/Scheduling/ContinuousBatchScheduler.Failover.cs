@@ -26,7 +26,7 @@ public sealed partial class ContinuousBatchScheduler
     private int FailOverRank(int rank, Exception error)
     {
         Interlocked.Increment(ref _failedRankSteps);
-        _health.MarkDown(rank);
+        if (error is not StepAnswerLostException) _health.MarkDown(rank);
         int failed = 0;
         foreach (var s in _running)
         {

@@ -1,3 +1,4 @@
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Cluster.Stepping;
 using Llama4Cluster.Core.Scheduling;
@@ -48,7 +49,7 @@ public static class SchedulerHostingExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentOutOfRangeException.ThrowIfLessThan(attentionRanks, 1);
-        services.TryAddSingleton<IStepBackend>(sp => new ClusterStepBackend(sp.GetRequiredService<IGrainFactory>(), attentionRanks));
+        services.TryAddSingleton<IStepBackend>(sp => new ClusterStepBackend(sp.GetRequiredService<IGrainFactory>(), attentionRanks, sp.GetService<ClusterConnectionEvents>()));
         return services;
     }
 }

@@ -32,13 +32,16 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     private readonly ILogger<AttentionGrain> _logger;
     private readonly DataPlaneClient _dataPlane;
     private readonly DataPlaneServer _dataPlaneServer;
+    private readonly PreferredPlacement _preferred;
     private AttentionRankCore? _core;
     private RemoteExpertDispatcher? _dispatcher;
     private long _weightBytes;
     private long _stepTicks;
 
-    public AttentionGrain(SiloModelContext context, DataPlaneClient dataPlane, DataPlaneServer dataPlaneServer, ILogger<AttentionGrain> logger)
+    public AttentionGrain(SiloModelContext context, DataPlaneClient dataPlane, DataPlaneServer dataPlaneServer, PreferredPlacement preferred,
+        ILogger<AttentionGrain> logger)
     {
+        _preferred = preferred;
         _context = context;
         _dataPlane = dataPlane;
         _dataPlaneServer = dataPlaneServer;
@@ -68,6 +71,8 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         _core.SequencesDropped += (ids, error) => LogStepFailed(error, Rank, ids.Count);
         var lease = _context.Options.SequenceLease;
         this.RegisterGrainTimer(EvictIdle, new GrainTimerCreationOptions(lease / 4, lease / 4) { Interleave = false });
+        var every = _context.Options.RebalanceInterval;
+        this.RegisterGrainTimer(MoveBackIfIdle, new GrainTimerCreationOptions(every, every) { Interleave = false });
         _dispatcher = dispatcher;
         _weightBytes = bytes;
         LogLoaded(Rank, bytes, RuntimeIdentity, _context.Device.ToString());
@@ -86,6 +91,17 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     private Task EvictIdle(CancellationToken cancellationToken)
     {
         if (_core?.EvictIdle(_context.Options.SequenceLease) is { Count: > 0 } evicted) LogEvicted(Rank, evicted.Count, _context.Options.SequenceLease.TotalSeconds);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A rank re-activated away from the silo the director now prefers for it (a restarted or new attention silo)
+    /// moves there while it holds no sequence, at no cost: its next step activates it there.</summary>
+    private Task MoveBackIfIdle(CancellationToken cancellationToken)
+    {
+        if (_core is not { SequenceCount: 0 }) return Task.CompletedTask;
+        if (_preferred.ElsewhereThan(PlacementKey.ForAttentionRank(Rank)) is not { } preferred) return Task.CompletedTask;
+        LogMovingBack(Rank, RuntimeIdentity, preferred.ToString());
+        this.DeactivateOnIdle();
         return Task.CompletedTask;
     }
 
@@ -112,7 +128,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         try
         {
             var result = await _context.Compute.RunAsync(() => core.StepAsync(step, cancellationToken), cancellationToken);
-            return StepMessages.ToWire(result);
+            return StepMessages.ToWire(result) with { Silo = RuntimeIdentity, SiloEndpoint = _dataPlaneServer.Endpoint };
         }
         finally
         {
@@ -122,6 +138,9 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Attention rank {Rank}: loaded non-expert weights ({Bytes} bytes read) on silo {Silo}, device {Device}")]
     private partial void LogLoaded(int rank, long bytes, string silo, string device);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Attention rank {Rank}: idle on silo {Silo}; moving to {Preferred}, where the director now places it")]
+    private partial void LogMovingBack(int rank, string silo, string preferred);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Attention rank {Rank}: evicted {Count} sequences no step touched for {Seconds} s (their gateway is gone, or they moved)")]
     private partial void LogEvicted(int rank, int count, double seconds);

@@ -31,12 +31,14 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
     private readonly DataPlaneServer _dataPlane;
     private readonly IEnumerable<IExpertShardObserver> _observers;
     private readonly ILogger<ExpertShardGrain> _logger;
+    private readonly PreferredPlacement _preferred;
     private ExpertShardRuntime? _runtime;
     private ExpertShardKey _key;
 
     public ExpertShardGrain(SiloModelContext context, ExpertShardRegistry registry, DataPlaneServer dataPlane,
-        IEnumerable<IExpertShardObserver> observers, ILogger<ExpertShardGrain> logger)
+        IEnumerable<IExpertShardObserver> observers, PreferredPlacement preferred, ILogger<ExpertShardGrain> logger)
     {
+        _preferred = preferred;
         _context = context;
         _registry = registry;
         _dataPlane = dataPlane;
@@ -62,6 +64,11 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
         _runtime = new ExpertShardRuntime(grouped, info, _context, _observers);
         _registry.Add(key, _runtime);
         LogLoaded(key.Layer, key.Shard, experts.Length, info.BytesRead, info.Silo, info.Device);
+        if (_context.ShardMap.Replicas > 1)
+        {
+            var every = _context.Options.RebalanceInterval;
+            this.RegisterGrainTimer(MoveBackIfFree, new GrainTimerCreationOptions(every, every) { Interleave = false });
+        }
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -72,6 +79,23 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
             runtime.Dispose();
         }
         _runtime = null;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A replica re-activated beside a sibling replica (its own silo had died) moves to the silo the director prefers now —
+    /// a restarted or new expert silo — when that is another silo and the sibling stays live here: the dispatcher's next
+    /// request to it fails over to the sibling at once and its probe re-activates it there. Never leaves a shard without
+    /// a live replica.
+    /// </summary>
+    private Task MoveBackIfFree(CancellationToken cancellationToken)
+    {
+        if (_preferred.ElsewhereThan(PlacementKey.ForExpertShard(_key.Layer, _key.Shard, _key.Replica)) is not { } preferred)
+            return Task.CompletedTask;
+        bool siblingHere = Enumerable.Range(0, _context.ShardMap.Replicas).Any(r => r != _key.Replica && _registry.TryGet(_key with { Replica = r }, out _));
+        if (!siblingHere) return Task.CompletedTask;
+        LogMovingBack(_key.ToString(), RuntimeIdentity, preferred.ToString());
+        this.DeactivateOnIdle();
         return Task.CompletedTask;
     }
 
@@ -94,6 +118,9 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
             grouped.WeightBytes, silo, _context.Device.ToString());
         return (grouped, info);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Expert shard {Key}: a sibling replica is live on this silo {Silo}; moving to {Preferred}, where the director now places it")]
+    private partial void LogMovingBack(string key, string silo, string preferred);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Expert shard layer {Layer} shard {Shard}: loaded {Experts} experts ({Bytes} bytes read) on silo {Silo}, device {Device}")]
     private partial void LogLoaded(int layer, int shard, int experts, long bytes, string silo, string device);

@@ -47,6 +47,7 @@ public static class Llama4SiloHostingExtensions
             if (!string.IsNullOrWhiteSpace(model.Value.SiloName)) silo.SiloName = model.Value.SiloName;
         });
         services.AddExpertPlacement();
+        services.AddSingleton<PreferredPlacement>();
         // The metadata dictionary is filled from the final options when Orleans first reads its SiloMetadata options
         // (at silo start): this Configure runs before UseSiloMetadata's own, which copies the dictionary.
         var advertised = new Dictionary<string, string>(StringComparer.Ordinal);

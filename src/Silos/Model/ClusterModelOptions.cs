@@ -64,6 +64,10 @@ public sealed class ClusterModelOptions
     /// behind; a failover may leave a copy on a rank that was only unreachable): checked every quarter of it.</summary>
     public TimeSpan SequenceLease { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>How often a grain that was re-activated away from its preferred silo (after a silo died) checks whether it
+    /// can move back at no cost (a restarted silo takes its replicas back); without a plan only.</summary>
+    public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Attention ranks the engine spreads sequences over.</summary>
     public int AttentionRanks { get; set; } = 1;
 

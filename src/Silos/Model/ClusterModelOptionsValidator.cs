@@ -27,6 +27,8 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add($"Llama4:DataPlanePort is {options.DataPlanePort}: use 0 (any free port) or a TCP port.");
         if (options.ExpertReplicas is < 1 or > 16)
             errors.Add($"Llama4:ExpertReplicas (--expert-replicas) is {options.ExpertReplicas}: set it between 1 and 16.");
+        if (options.RebalanceInterval < TimeSpan.FromMilliseconds(100))
+            errors.Add($"Llama4:RebalanceInterval is {options.RebalanceInterval}: set it to at least 100 ms.");
         if (options.SequenceLease < TimeSpan.FromSeconds(1))
             errors.Add($"Llama4:SequenceLease is {options.SequenceLease}: set it to at least a second (minutes in production).");
         if (options.ReplicaTimeout <= TimeSpan.Zero)

@@ -95,9 +95,12 @@ public sealed partial class ExpertPlacementDirector(
             "Start a silo with that --role.");
     }
 
-    private SiloRole AdvertisedRole(SiloAddress silo)
+    private SiloRole AdvertisedRole(SiloAddress silo) => RoleOf(metadata!, silo);
+
+    /// <summary>The role <paramref name="silo"/> advertises; <c>all</c> when it advertises none or an unknown one.</summary>
+    internal static SiloRole RoleOf(ISiloMetadataCache metadata, SiloAddress silo)
     {
-        var advertised = metadata!.GetSiloMetadata(silo).Metadata;
+        var advertised = metadata.GetSiloMetadata(silo).Metadata;
         if (!advertised.TryGetValue(SiloMetadataKeys.Role, out var text)) return SiloRole.All;
         try
         {
@@ -147,7 +150,7 @@ public sealed partial class ExpertPlacementDirector(
     /// <summary>One of <paramref name="pool"/>, the same for a key as long as the pool is the same. The replicas of an expert
     /// shard take consecutive silos from the shard's own position, so they never share a silo while the pool has room; attention
     /// ranks go round-robin, so the loss of one silo leaves the ranks of the others.</summary>
-    private static SiloAddress Spread(PlacementKey key, SiloAddress[] pool)
+    internal static SiloAddress Spread(PlacementKey key, SiloAddress[] pool)
     {
         var ordered = pool.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToArray();
         if (key.Kind == PlacementKind.AttentionRank) return ordered[key.Rank % ordered.Length]; // ranks round-robin: one per silo first

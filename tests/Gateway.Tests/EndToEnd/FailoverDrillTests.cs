@@ -19,7 +19,7 @@ namespace Llama4Cluster.Gateway.Tests.EndToEnd;
 /// must serve new requests afterwards, with Redis gone.
 /// </summary>
 [Collection(GatewayCollection.Name)]
-public sealed partial class FailoverDrillTests(GatewayFixture fixture, ITestOutputHelper output)
+public sealed class FailoverDrillTests(GatewayFixture fixture, ITestOutputHelper output)
 {
     private const int Streams = 4, MaxTokens = 24;
 
@@ -31,67 +31,61 @@ public sealed partial class FailoverDrillTests(GatewayFixture fixture, ITestOutp
     [InlineData(1)]
     public async Task KillingAnExpertSiloAndThenAnAttentionSiloLosesAndChangesNoToken(int ranks)
     {
-        string model = TinyModelCache.ModelDirectory(fixture.CacheDirectory);
-        string clusterId = "l4c-drill-" + Guid.NewGuid().ToString("N")[..8];
-        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-        using var redis = await RedisServer.StartAsync();
-        var processes = new List<ChildProcess>();
-        ChildProcess Silo(string name, string role) => ChildProcess.Start(name, "dotnet", [
-            GatewayBuild.SiloHost, "--model", model, "--role", role, "--redis", redis.Endpoint, "--cluster-id", clusterId,
-            "--expert-replicas", "2", "--threads", "1", "--parent-pid", I(Environment.ProcessId), .. RankFlags(ranks),
-        ]);
-        try
+        await using var cluster = await DrillCluster.StartAsync(fixture, ranks);
+        var http = cluster.Http;
+        var (reference, calm) = await RunAsync(http, Prompts, fault: null);
+        Assert.All(reference, r => Assert.Equal(MaxTokens, r.CompletionTokens));
+
+        // The attention victim is a silo that holds a rank (its log says so): killing it must move sequences.
+        var holder = cluster.Silos.Skip(2).FirstOrDefault(p => p.Output.Contains("Attention rank", StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException("no attention silo reported a loaded rank\n" + cluster.Logs());
+        foreach (var victim in new[] { cluster.Silos[0], holder, cluster.Redis.Process })
         {
-            foreach (var (name, role) in new[] { ("expert 0", "expert"), ("expert 1", "expert"), ("attention 0", "attention"), ("attention 1", "attention") })
-                processes.Add(Silo(name, role));
-            // Every silo joins before the gateway places the grains: a shard's replicas go to distinct silos only when
-            // the silos are there to take them.
-            foreach (var silo in processes.ToArray())
-                await silo.WaitForLineAsync(l => l.Contains("Orleans Silo started", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
-            var gateway = ChildProcess.Start("gateway", "dotnet", [
-                GatewayBuild.GatewayHost, "--redis", redis.Endpoint, "--model", model, "--cluster-id", clusterId,
-                "--host", "127.0.0.1", "--port", "0", .. RankFlags(ranks),
-            ]);
-            processes.Add(gateway);
-            string listening = await gateway.WaitForLineAsync(l => ListeningLine().IsMatch(l), TimeSpan.FromSeconds(90));
-            using var http = new HttpClient
-            {
-                BaseAddress = new Uri(ListeningLine().Match(listening).Groups[1].Value.TrimEnd('/') + "/"), Timeout = TimeSpan.FromMinutes(3),
-            };
-            await WaitReadyAsync(http, processes);
-
-            var prompts = Enumerable.Range(0, Streams).Select(i => Enumerable.Range(0, 6 + i).Select(t => 3 + (i * 37 + t * 11) % 200).ToArray()).ToArray();
-            var (reference, calm) = await RunAsync(http, prompts, fault: null);
-            Assert.All(reference, r => Assert.Equal(MaxTokens, r.CompletionTokens));
-
-            // The attention victim is a silo that holds a rank (its log says so): killing it must move sequences.
-            var holder = processes.Skip(2).Take(2).FirstOrDefault(p => p.Output.Contains("Attention rank", StringComparison.Ordinal))
-                ?? throw new Xunit.Sdk.XunitException("no attention silo reported a loaded rank\n" + Logs(processes));
-            foreach (var victim in new[] { processes[0], holder, redis.Process })
-            {
-                var (results, stall) = await RunAsync(http, prompts, fault: () => Kill(victim));
-                output.WriteLine($"ranks {ranks}: killed {victim.Name}: longest gap between two tokens of a stream {stall.TotalMilliseconds:0} ms (fault-free: {calm.TotalMilliseconds:0} ms)");
-                if (Environment.GetEnvironmentVariable("L4C_DRILL_LOGS") == "1") output.WriteLine(Logs(processes) + "\n" + await http.GetStringAsync("metrics"));
-                Assert.True(victim.HasExited, $"{victim.Name} was killed");
-                for (int i = 0; i < Streams; i++)
-                    Assert.True(reference[i] == results[i], $"after killing {victim.Name}, stream {i} gave {results[i]} instead of {reference[i]}\n" + Logs(processes));
-            }
-
-            // The attention silo's death moved its rank's sequences (re-prefilled elsewhere): the path above really ran.
-            string metrics = await http.GetStringAsync("metrics");
-            Assert.True(Metric(metrics, "llama4:failovers_total") >= 1, metrics);
-            Assert.True(Metric(metrics, "llama4:reprefilled_tokens_total") > 0, metrics);
-
-            // New requests are served by what is left, without Redis.
-            var (after, _) = await RunAsync(http, prompts[..1], fault: null);
-            Assert.Equal(reference[0], after[0]);
+            var (results, stall) = await RunAsync(http, Prompts, fault: () => Kill(victim));
+            output.WriteLine($"ranks {ranks}: killed {victim.Name}: longest gap between two tokens of a stream {stall.TotalMilliseconds:0} ms (fault-free: {calm.TotalMilliseconds:0} ms)");
+            if (Environment.GetEnvironmentVariable("L4C_DRILL_LOGS") == "1") output.WriteLine(cluster.Logs() + "\n" + await http.GetStringAsync("metrics"));
+            Assert.True(victim.HasExited, $"{victim.Name} was killed");
+            for (int i = 0; i < Streams; i++)
+                Assert.True(reference[i] == results[i], $"after killing {victim.Name}, stream {i} gave {results[i]} instead of {reference[i]}\n" + cluster.Logs());
         }
-        finally
-        {
-            processes.Reverse();
-            foreach (var p in processes) p.Dispose();
-        }
+
+        // The attention silo's death moved its rank's sequences (re-prefilled elsewhere): the path above really ran.
+        string metrics = await http.GetStringAsync("metrics");
+        Assert.True(Metric(metrics, "llama4:failovers_total") >= 1, metrics);
+        Assert.True(Metric(metrics, "llama4:reprefilled_tokens_total") > 0, metrics);
+
+        // New requests are served by what is left, without Redis.
+        var (after, _) = await RunAsync(http, Prompts[..1], fault: null);
+        Assert.Equal(reference[0], after[0]);
     }
+
+    /// <summary>How a live cluster is upgraded: every silo in turn is killed while streams run and started again, and
+    /// the next waits until it has rejoined and taken its replicas back. Nothing is lost or changed.</summary>
+    [RedisFact]
+    public async Task RestartingEverySiloOneByOneUnderLoadLosesAndChangesNoToken()
+    {
+        await using var cluster = await DrillCluster.StartAsync(fixture, ranks: 2);
+        var (reference, _) = await RunAsync(cluster.Http, Prompts, fault: null);
+        for (int i = 0; i < cluster.Silos.Count; i++)
+        {
+            var victim = cluster.Silos[i];
+            var (results, stall) = await RunAsync(cluster.Http, Prompts, fault: () => Kill(victim));
+            output.WriteLine($"restart of {victim.Name}: longest gap between two tokens of a stream {stall.TotalMilliseconds:0} ms");
+            for (int k = 0; k < Streams; k++)
+                Assert.True(reference[k] == results[k], $"while {victim.Name} restarted, stream {k} gave {results[k]} instead of {reference[k]}\n" + cluster.Logs());
+            await cluster.RestartAsync(i);
+            // Give moved replicas and idle ranks one rebalance period to go back to the restarted silo.
+            await Task.Delay(TimeSpan.FromSeconds(6));
+        }
+
+        var moved = cluster.Silos.Where(p => p.Output.Contains("moving to", StringComparison.Ordinal)).Select(p => p.Name).ToList();
+        output.WriteLine($"grains moved back onto restarted silos by: {string.Join(", ", moved)}");
+        var (last, _) = await RunAsync(cluster.Http, Prompts, fault: null);
+        Assert.Equal(reference, last);
+    }
+
+    private static readonly int[][] Prompts =
+        [.. Enumerable.Range(0, Streams).Select(i => Enumerable.Range(0, 6 + i).Select(t => 3 + (i * 37 + t * 11) % 200).ToArray())];
 
     /// <summary>Runs one stream per prompt at once; <paramref name="fault"/> is injected once the streams together have
     /// received a third of their tokens.</summary>
@@ -127,8 +121,6 @@ public sealed partial class FailoverDrillTests(GatewayFixture fixture, ITestOutp
         }
     }
 
-    private static string[] RankFlags(int ranks) => ranks == 1 ? [] : ["--ranks", ranks.ToString(CultureInfo.InvariantCulture)];
-
     private static double Metric(string text, string name) =>
         text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal))
             .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture)).Sum();
@@ -139,27 +131,4 @@ public sealed partial class FailoverDrillTests(GatewayFixture fixture, ITestOutp
         process.Kill(); // SIGKILL
         process.WaitForExit(TimeSpan.FromSeconds(10));
     }
-
-    private static string Logs(IEnumerable<ChildProcess> processes) =>
-        string.Join("\n", processes.Select(p => $"--- {p.Name} ---\n{p.Tail(40)}"));
-
-    private static async Task WaitReadyAsync(HttpClient http, IReadOnlyList<ChildProcess> processes)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(150);
-        string last = "";
-        while (DateTime.UtcNow < deadline)
-        {
-            var dead = processes.FirstOrDefault(p => p.HasExited);
-            if (dead is not null) Assert.Fail($"{dead.Name} exited:\n{dead.Output}");
-            using var response = await http.GetAsync("ready");
-            last = await response.Content.ReadAsStringAsync();
-            if (response.StatusCode == HttpStatusCode.OK) return;
-            await Task.Delay(200);
-        }
-
-        Assert.Fail($"/ready stayed 503 ({last}):\n" + Logs(processes));
-    }
-
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
-    private static partial Regex ListeningLine();
 }
