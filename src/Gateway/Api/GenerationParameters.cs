@@ -71,14 +71,15 @@ internal sealed class GenerationParameters
         var sampling = new SamplingParams
         {
             // vLLM's default sampling when the model ships no generation_config: temperature 1, no truncation.
-            Temperature = (float)(fields.Number("temperature", range: "a number >= 0 (0 is greedy decoding)", min: 0) ?? 1.0),
-            TopP = (float)(fields.Number("top_p") ?? 1.0),
+            // Ranges as vLLM checks them (SamplingParams.Validate); Single also refuses what fp32 cannot hold.
+            Temperature = fields.Single("temperature", range: "a number >= 0 (0 is greedy decoding)", min: 0) ?? 1f,
+            TopP = fields.Single("top_p", range: "a number in (0, 1]") ?? 1f,
             TopK = (int)(fields.Integer("top_k", int.MinValue, int.MaxValue) ?? 0),
-            MinP = (float)(fields.Number("min_p") ?? 0.0),
+            MinP = fields.Single("min_p", range: "a number in [0, 1]") ?? 0f,
             Seed = fields.Integer("seed"),
-            PresencePenalty = (float)(fields.Number("presence_penalty") ?? 0.0),
-            FrequencyPenalty = (float)(fields.Number("frequency_penalty") ?? 0.0),
-            RepetitionPenalty = (float)(fields.Number("repetition_penalty") ?? 1.0),
+            PresencePenalty = fields.Single("presence_penalty", range: "a number in [-2, 2]") ?? 0f,
+            FrequencyPenalty = fields.Single("frequency_penalty", range: "a number in [-2, 2]") ?? 0f,
+            RepetitionPenalty = fields.Single("repetition_penalty", range: "a number > 0 (1 disables it)") ?? 1f,
             IgnoreEos = fields.Bool("ignore_eos") ?? false,
             StopTokenIds = StopTokenIds(fields, vocabSize),
             TopLogprobs = topLogprobs,
