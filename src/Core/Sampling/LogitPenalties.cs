@@ -12,6 +12,10 @@ namespace Llama4Cluster.Core.Sampling;
 /// <item>presence (OpenAI): <c>logit -= p</c> if t occurs in the generated tokens.</item>
 /// </list>
 /// Frequency and presence ignore the prompt, as in vLLM and the OpenAI API.
+/// <para>A penalized logit is clamped to the finite range [-<see cref="float.MaxValue"/>, <see cref="float.MaxValue"/>]:
+/// every penalty in range keeps the logits finite (a repetition penalty of 1e-30 dividing a logit of 100, or of 1e30
+/// multiplying -100, overflows fp32; vLLM's tensors would hold ±Infinity there, and a softmax over two of them is NaN).
+/// The order of the logits is kept except among those that saturate, which tie.</para>
 /// </remarks>
 internal static class LogitPenalties
 {
@@ -104,7 +108,7 @@ internal static class LogitPenalties
             x -= presence;
         }
 
-        logits[t] = x;
+        logits[t] = Math.Clamp(x, -float.MaxValue, float.MaxValue);
         seen[t] = 0;
         counts[t] = 0;
     }

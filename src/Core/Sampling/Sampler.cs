@@ -9,7 +9,9 @@ namespace Llama4Cluster.Core.Sampling;
 /// <list type="number">
 /// <item>Reject non-finite logits (NaN, ±Infinity) with an <see cref="ArgumentException"/> naming the first bad index:
 /// they mean a numerical fault upstream, and softmax over them is undefined. Masking is not done with -Infinity here.</item>
-/// <item>Penalties (<see cref="LogitPenalties"/>): repetition over prompt + generated, then frequency and presence over generated.</item>
+/// <item>Penalties (<see cref="LogitPenalties"/>): repetition over prompt + generated, then frequency and presence over generated;
+/// a penalized logit that would overflow fp32 is clamped to ±<see cref="float.MaxValue"/>, and so is one that the temperature
+/// division overflows, so that no parameter in its range (<see cref="SamplingParams.Validate"/>) makes sampling throw.</item>
 /// <item>Greedy (<see cref="SamplingParams.IsGreedy"/>): the argmax of the penalized logits, ties to the lowest id.</item>
 /// <item>Otherwise: divide by the temperature; top-k (ties with the k-th logit are kept, as vLLM's
 /// <c>logits &lt; kth_value</c> mask); softmax; top-p (the shortest prefix, by probability descending then id ascending,
@@ -189,13 +191,13 @@ public sealed class Sampler
             work[i] /= temperature;
         }
 
-        // Top-k never drops the maximum, so take it before masking.
+        // Top-k never drops the maximum, so take it before masking. A finite logit divided by a temperature below 1
+        // can overflow to ±Infinity (never NaN: both are finite and the temperature positive): clamp, as the penalties do.
         var max = VectorMath.MaxOrFirstNonFinite(work, out var overflow);
         if (overflow >= 0)
         {
-            throw new InvalidOperationException(
-                $"The penalized, temperature-scaled logit of token {overflow} is {work[overflow]}: lower the repetition " +
-                $"penalty or raise the temperature ({temperature}).");
+            ClampToFinite(work[overflow..]);
+            max = VectorMath.MaxOrFirstNonFinite(work, out _);
         }
 
         MaskTopK(work);
@@ -329,6 +331,15 @@ public sealed class Sampler
         }
 
         return max;
+    }
+
+    /// <summary>In place: ±Infinity becomes ±<see cref="float.MaxValue"/>.</summary>
+    private static void ClampToFinite(Span<float> values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = Math.Clamp(values[i], -float.MaxValue, float.MaxValue);
+        }
     }
 
     /// <summary>Index of the largest value; the lowest index among equals.</summary>

@@ -3,7 +3,7 @@ namespace Llama4Cluster.Core.Sampling;
 /// <summary>
 /// Per-request decoding parameters, with vLLM's <c>SamplingParams</c> meanings and defaults except where a
 /// property says otherwise. Immutable; call <see cref="Validate"/> (the <see cref="Sampler"/> constructor does)
-/// before use.
+/// before use. Parameters that pass <see cref="Validate"/> never make <see cref="Sampler.Sample"/> throw on finite logits.
 /// </summary>
 /// <remarks>
 /// Processing order inside <see cref="Sampler.Sample"/>: penalties, then temperature, then top-k, then top-p,
@@ -45,7 +45,9 @@ public sealed record SamplingParams
     public long? Seed { get; init; }
 
     /// <summary>HF/vLLM repetition penalty over the prompt and the generated tokens: a seen token's logit is divided
-    /// by it when positive and multiplied by it otherwise. 1 disables it. Range: finite, &gt; 0.</summary>
+    /// by it when positive and multiplied by it otherwise. 1 disables it. Range: finite, &gt; 0, as in vLLM: every positive
+    /// float is accepted, subnormals included; extreme values saturate the penalized logits at ±<see cref="float.MaxValue"/>
+    /// (<see cref="LogitPenalties"/>) rather than fail.</summary>
     public float RepetitionPenalty { get; init; } = 1f;
 
     /// <summary>OpenAI presence penalty: subtracted once from the logit of every token that occurs in the generated

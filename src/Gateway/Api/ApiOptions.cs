@@ -25,8 +25,8 @@ public sealed class ApiOptions
     /// null leaves it to the scheduler's default.</summary>
     public TimeSpan? DefaultRequestTimeout { get; set; }
 
-    /// <summary>Largest <c>n</c> (choices per request) accepted.</summary>
-    public int MaxChoices { get; set; } = 128;
+    /// <summary>What one generation request may carry: <c>n</c>, prompts, messages, stop strings and stop token ids.</summary>
+    public RequestLimits Limits { get; set; } = new();
 
     /// <summary>The <c>owned_by</c> of <c>GET /v1/models</c>.</summary>
     public string OwnedBy { get; set; } = "llama4cluster";

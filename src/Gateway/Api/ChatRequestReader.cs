@@ -15,13 +15,14 @@ internal static class ChatRequestReader
     {
         var fields = new RequestFields(body);
         ServedModelCheck.Require(fields, model);
-        var messages = Messages(fields);
-        var parameters = GenerationParameters.Read(fields, chat: true, ServedModelCheck.VocabSize(model), options.MaxChoices);
+        var messages = Messages(fields, options.Limits.MaxMessages);
+        var parameters = GenerationParameters.Read(fields, chat: true, ServedModelCheck.VocabSize(model), options.Limits);
         var prompt = ChatTemplate.Encode(model.Tokenizer, messages, addGenerationPrompt: true);
-        return GenerationPlan.Create(parameters, [new PlannedPrompt(prompt)], model.MaxModelLength, defaultMaxTokens: null, "messages");
+        return GenerationPlan.Create(
+            parameters, [new PlannedPrompt(prompt)], model.MaxModelLength, defaultMaxTokens: null, "messages", options.Limits.MaxSequences);
     }
 
-    private static List<ChatMessage> Messages(RequestFields fields)
+    private static List<ChatMessage> Messages(RequestFields fields, int maxMessages)
     {
         if (!fields.TryGet("messages", out var array))
         {
@@ -36,6 +37,12 @@ internal static class ChatRequestReader
         if (array.GetArrayLength() == 0)
         {
             throw ApiException.BadRequest("messages must contain at least one message.", "messages");
+        }
+
+        if (array.GetArrayLength() > maxMessages)
+        {
+            throw ApiException.BadRequest(
+                $"messages holds {array.GetArrayLength()} messages; at most {maxMessages} are accepted in one request.", "messages");
         }
 
         var messages = new List<ChatMessage>(array.GetArrayLength());

@@ -10,9 +10,6 @@ internal static class CompletionRequestReader
     /// <summary>vLLM's (and OpenAI's) default <c>max_tokens</c> for legacy completions.</summary>
     public const int DefaultMaxTokens = 16;
 
-    /// <summary>Most prompts in one request.</summary>
-    public const int MaxPrompts = 64;
-
     /// <exception cref="ApiException">A 400 or 404 naming the problem.</exception>
     public static GenerationPlan Read(JsonElement body, ServedModel model, ApiOptions options)
     {
@@ -21,23 +18,24 @@ internal static class CompletionRequestReader
         var echo = fields.Bool("echo") ?? false;
         // vLLM's tokenizer adds <|begin_of_text|> to a text prompt unless told not to; token-id prompts are used as given.
         var addSpecialTokens = fields.Bool("add_special_tokens") ?? true;
-        var prompts = Prompts(fields, model.Tokenizer, ServedModelCheck.VocabSize(model), addSpecialTokens, echo);
+        var prompts = Prompts(fields, model.Tokenizer, ServedModelCheck.VocabSize(model), addSpecialTokens, echo, options.Limits.MaxPrompts);
         if (fields.String("suffix") is { Length: > 0 })
         {
             throw ApiException.BadRequest("suffix is not supported (no fill-in-the-middle).", "suffix");
         }
 
-        var parameters = GenerationParameters.Read(fields, chat: false, ServedModelCheck.VocabSize(model), options.MaxChoices);
+        var parameters = GenerationParameters.Read(fields, chat: false, ServedModelCheck.VocabSize(model), options.Limits);
         if (echo && parameters.Logprobs)
         {
             throw ApiException.BadRequest(
                 "echo with logprobs is not supported: prompt logprobs are not computed; drop one of them.", "logprobs");
         }
 
-        return GenerationPlan.Create(parameters, prompts, model.MaxModelLength, DefaultMaxTokens, "prompt");
+        return GenerationPlan.Create(parameters, prompts, model.MaxModelLength, DefaultMaxTokens, "prompt", options.Limits.MaxSequences);
     }
 
-    private static List<PlannedPrompt> Prompts(RequestFields fields, Llama4Tokenizer tokenizer, int vocabSize, bool addSpecialTokens, bool echo)
+    private static List<PlannedPrompt> Prompts(
+        RequestFields fields, Llama4Tokenizer tokenizer, int vocabSize, bool addSpecialTokens, bool echo, int maxPrompts)
     {
         if (!fields.TryGet("prompt", out var prompt))
         {
@@ -66,9 +64,9 @@ internal static class CompletionRequestReader
             return [TokenPrompt(prompt, tokenizer, vocabSize, echo, "prompt")];
         }
 
-        if (count > MaxPrompts)
+        if (count > maxPrompts)
         {
-            throw ApiException.BadRequest($"prompt holds {count} prompts; at most {MaxPrompts} are accepted in one request.", "prompt");
+            throw ApiException.BadRequest($"prompt holds {count} prompts; at most {maxPrompts} are accepted in one request.", "prompt");
         }
 
         var prompts = new List<PlannedPrompt>(count);

@@ -10,9 +10,6 @@ namespace Llama4Cluster.Gateway.Api;
 /// </summary>
 internal sealed class GenerationParameters
 {
-    /// <summary>Most stop strings, as OpenAI documents.</summary>
-    public const int MaxStopStrings = 4;
-
     /// <summary>Sampling without <see cref="SamplingParams.MaxTokens"/> (set per prompt once its length is known) and,
     /// with <see cref="N"/> &gt; 1, without the per-choice seed offset.</summary>
     public required SamplingParams Sampling { get; init; }
@@ -39,16 +36,16 @@ internal sealed class GenerationParameters
     /// <param name="fields">The request object.</param>
     /// <param name="chat">Chat (<c>logprobs</c> a boolean, <c>top_logprobs</c> a count, <c>max_completion_tokens</c>)
     /// or legacy completions (<c>logprobs</c> a count).</param>
-    /// <param name="vocabSize">Bounds <c>stop_token_ids</c>.</param>
-    /// <param name="maxChoices">Bounds <c>n</c>.</param>
+    /// <param name="vocabSize">Bounds the ids of <c>stop_token_ids</c>.</param>
+    /// <param name="limits">Bound <c>n</c>, <c>stop</c> and <c>stop_token_ids</c>.</param>
     /// <exception cref="ApiException">400 naming the first bad parameter.</exception>
-    public static GenerationParameters Read(RequestFields fields, bool chat, int vocabSize, int maxChoices)
+    public static GenerationParameters Read(RequestFields fields, bool chat, int vocabSize, RequestLimits limits)
     {
         RejectUnsupported(fields);
         var maxTokens = chat
             ? fields.Integer("max_completion_tokens", 1, int.MaxValue) ?? fields.Integer("max_tokens", 1, int.MaxValue)
             : fields.Integer("max_tokens", 1, int.MaxValue);
-        var n = (int)(fields.Integer("n", 1, maxChoices) ?? 1);
+        var n = (int)(fields.Integer("n", 1, limits.MaxChoices) ?? 1);
         var stream = fields.Bool("stream") ?? false;
         var includeUsage = false;
         if (fields.TryGet("stream_options", out var streamOptions))
@@ -71,16 +68,17 @@ internal sealed class GenerationParameters
         var sampling = new SamplingParams
         {
             // vLLM's default sampling when the model ships no generation_config: temperature 1, no truncation.
-            Temperature = (float)(fields.Number("temperature", range: "a number >= 0 (0 is greedy decoding)", min: 0) ?? 1.0),
-            TopP = (float)(fields.Number("top_p") ?? 1.0),
+            // Ranges as vLLM checks them (SamplingParams.Validate); Single also refuses what fp32 cannot hold.
+            Temperature = fields.Single("temperature", range: "a number >= 0 (0 is greedy decoding)", min: 0) ?? 1f,
+            TopP = fields.Single("top_p", range: "a number in (0, 1]") ?? 1f,
             TopK = (int)(fields.Integer("top_k", int.MinValue, int.MaxValue) ?? 0),
-            MinP = (float)(fields.Number("min_p") ?? 0.0),
+            MinP = fields.Single("min_p", range: "a number in [0, 1]") ?? 0f,
             Seed = fields.Integer("seed"),
-            PresencePenalty = (float)(fields.Number("presence_penalty") ?? 0.0),
-            FrequencyPenalty = (float)(fields.Number("frequency_penalty") ?? 0.0),
-            RepetitionPenalty = (float)(fields.Number("repetition_penalty") ?? 1.0),
+            PresencePenalty = fields.Single("presence_penalty", range: "a number in [-2, 2]") ?? 0f,
+            FrequencyPenalty = fields.Single("frequency_penalty", range: "a number in [-2, 2]") ?? 0f,
+            RepetitionPenalty = fields.Single("repetition_penalty", range: "a number > 0 (1 disables it)") ?? 1f,
             IgnoreEos = fields.Bool("ignore_eos") ?? false,
-            StopTokenIds = StopTokenIds(fields, vocabSize),
+            StopTokenIds = StopTokenIds(fields, vocabSize, limits.MaxStopTokenIds),
             TopLogprobs = topLogprobs,
             MaxTokens = 1,
         };
@@ -90,7 +88,7 @@ internal sealed class GenerationParameters
             Sampling = sampling,
             MaxTokens = (int?)maxTokens,
             N = n,
-            Stop = StopStrings(fields),
+            Stop = StopStrings(fields, limits),
             IncludeStopStringInOutput = fields.Bool("include_stop_str_in_output") ?? false,
             SkipSpecialTokens = fields.Bool("skip_special_tokens") ?? true,
             Stream = stream,
@@ -118,7 +116,7 @@ internal sealed class GenerationParameters
         return logprobs ? (int)(top ?? 0) : null;
     }
 
-    private static List<int> StopTokenIds(RequestFields fields, int vocabSize)
+    private static List<int> StopTokenIds(RequestFields fields, int vocabSize, int maxCount)
     {
         if (!fields.TryGet("stop_token_ids", out var value))
         {
@@ -130,6 +128,12 @@ internal sealed class GenerationParameters
             throw ApiException.WrongType("stop_token_ids", "an array of token ids", value.ValueKind);
         }
 
+        if (value.GetArrayLength() > maxCount)
+        {
+            throw ApiException.BadRequest(
+                $"stop_token_ids takes at most {maxCount} token ids; got {value.GetArrayLength()}.", "stop_token_ids");
+        }
+
         var ids = new List<int>(value.GetArrayLength());
         foreach (var item in value.EnumerateArray())
         {
@@ -139,7 +143,7 @@ internal sealed class GenerationParameters
         return ids;
     }
 
-    private static List<string> StopStrings(RequestFields fields)
+    private static List<string> StopStrings(RequestFields fields, RequestLimits limits)
     {
         if (!fields.TryGet("stop", out var value))
         {
@@ -153,6 +157,12 @@ internal sealed class GenerationParameters
         }
         else if (value.ValueKind == JsonValueKind.Array)
         {
+            // Counted before reading: a million stop strings are refused without a million strings.
+            if (value.GetArrayLength() > limits.MaxStopStrings)
+            {
+                throw ApiException.BadRequest($"stop takes at most {limits.MaxStopStrings} strings; got {value.GetArrayLength()}.", "stop");
+            }
+
             foreach (var item in value.EnumerateArray())
             {
                 if (item.ValueKind != JsonValueKind.String)
@@ -168,14 +178,15 @@ internal sealed class GenerationParameters
             throw ApiException.WrongType("stop", "a string or an array of strings", value.ValueKind);
         }
 
-        if (stops.Count > MaxStopStrings)
-        {
-            throw ApiException.BadRequest($"stop takes at most {MaxStopStrings} strings; got {stops.Count}.", "stop");
-        }
-
         if (stops.Any(s => s.Length == 0))
         {
             throw ApiException.BadRequest("stop strings must not be empty.", "stop");
+        }
+
+        if (stops.FirstOrDefault(s => s.Length > limits.MaxStopStringLength) is { } tooLong)
+        {
+            throw ApiException.BadRequest(
+                $"stop strings may be at most {limits.MaxStopStringLength} characters long; got one of {tooLong.Length}.", "stop");
         }
 
         return stops.Distinct(StringComparer.Ordinal).ToList();

@@ -31,14 +31,24 @@ internal sealed class GenerationPlan
     /// <param name="defaultMaxTokens">The bound when the request sets none (capped by the rest of the context); null: the
     /// rest of the context.</param>
     /// <param name="promptName">How the error messages call the prompt ("messages" or "prompt").</param>
-    /// <exception cref="ApiException">400 <c>context_length_exceeded</c>.</exception>
+    /// <param name="maxSequences">Most sequences (prompts × n) one request may start (<see cref="RequestLimits.MaxSequences"/>).</param>
+    /// <exception cref="ApiException">400 <c>context_length_exceeded</c>, or 400 naming <c>n</c> beyond <paramref name="maxSequences"/>.</exception>
     public static GenerationPlan Create(
         GenerationParameters parameters,
         IReadOnlyList<PlannedPrompt> prompts,
         int maxModelLength,
         int? defaultMaxTokens,
-        string promptName)
+        string promptName,
+        int maxSequences)
     {
+        if ((long)prompts.Count * parameters.N > maxSequences)
+        {
+            throw ApiException.BadRequest(
+                $"{prompts.Count} prompts × n = {parameters.N} would start {(long)prompts.Count * parameters.N} sequences; " +
+                $"at most {maxSequences} are accepted in one request: lower n or send fewer prompts.",
+                "n");
+        }
+
         var sequences = new List<PlannedSequence>(prompts.Count * parameters.N);
         for (var p = 0; p < prompts.Count; p++)
         {

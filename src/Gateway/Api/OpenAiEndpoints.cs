@@ -68,6 +68,7 @@ internal sealed class OpenAiEndpoints
         RunAsync(context, authenticate: true, async () =>
         {
             var arrival = Stopwatch.GetTimestamp();
+            JsonContentType.Require(context.Request);
             GenerationPlan plan;
             using (var body = await RequestBodyReader.ReadObjectAsync(context, Options.MaxRequestBodyBytes))
             {

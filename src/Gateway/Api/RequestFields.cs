@@ -77,6 +77,30 @@ internal readonly struct RequestFields(JsonElement obj)
         return number;
     }
 
+    /// <summary>
+    /// A finite number in [<paramref name="min"/>, <paramref name="max"/>] as the 32-bit float the sampling parameters hold:
+    /// a value fp32 cannot hold (a magnitude beyond 3.4e38, or a non-zero one that rounds to 0, below 1.4e-45) is a 400 naming
+    /// the parameter, instead of silently becoming Infinity or 0.
+    /// </summary>
+    public float? Single(string name, double min = double.MinValue, double max = double.MaxValue, string? range = null)
+    {
+        if (Number(name, min, max, range) is not { } number)
+        {
+            return null;
+        }
+
+        var single = (float)number;
+        if (float.IsInfinity(single) || (single == 0f && number != 0.0))
+        {
+            throw ApiException.BadRequest(
+                $"{name} must be {range ?? "a number"} that a 32-bit float holds (non-zero magnitudes from 1.4e-45 to 3.4e38); " +
+                $"got {Object.GetProperty(name).GetRawText()}.",
+                name);
+        }
+
+        return single;
+    }
+
     /// <summary>A whole number in [<paramref name="min"/>, <paramref name="max"/>] (5.0 counts as 5).</summary>
     public long? Integer(string name, long min = long.MinValue, long max = long.MaxValue, string? range = null)
     {

@@ -1,19 +1,18 @@
-using Llama4Cluster.Contracts.Attention;
-using Llama4Cluster.Contracts.Experts;
 using Orleans.Runtime;
 
 namespace Llama4Cluster.Gateway.Hosting;
 
 /// <summary>
 /// Brings the cluster to ready once the host has started (the co-hosted silo is up, or the Orleans client has connected):
-/// calls <see cref="IAttentionGrain.DescribeAsync"/> for every rank and <see cref="IExpertShardGrain.DescribeAsync"/> for
-/// every (MoE layer, shard), all at once — each call places and activates its grain, which loads its weights — and records
+/// asks every rank and every (MoE layer, shard) to answer through the <see cref="IClusterProbe"/> (the grains'
+/// <c>DescribeAsync</c>), all at once — each call places and activates its grain, which loads its weights — and records
 /// each answer in <see cref="ClusterReadiness"/>. Orleans' errors while the cluster forms (no compatible silo yet, a silo
 /// gone, a timeout) are retried with backoff; any other error (a grain that cannot load) is retried
-/// <see cref="PermanentAttempts"/> times and then marks the gateway failed with that error.
+/// <see cref="PermanentAttempts"/> times and then marks the gateway failed with that error. Once ready, the
+/// <see cref="ClusterHealthMonitor"/> keeps checking.
 /// </summary>
 public sealed partial class ClusterWarmupService(
-    IGrainFactory grains, ClusterReadiness readiness, IHostApplicationLifetime lifetime, ILogger<ClusterWarmupService> logger)
+    IClusterProbe probe, ClusterReadiness readiness, IHostApplicationLifetime lifetime, ILogger<ClusterWarmupService> logger)
     : BackgroundService
 {
     public const int PermanentAttempts = 3;
@@ -34,12 +33,12 @@ public sealed partial class ClusterWarmupService(
             {
                 int rank = r;
                 if (!readiness.IsRankLoaded(rank))
-                    calls.Add(CallAsync(() => grains.GetGrain<IAttentionGrain>(rank).DescribeAsync(), info => readiness.RankLoaded(rank), stoppingToken));
+                    calls.Add(CallAsync(() => probe.ProbeRankAsync(rank), () => readiness.RankLoaded(rank), stoppingToken));
             }
             foreach (var key in readiness.Shards)
             {
                 if (!readiness.IsShardLoaded(key))
-                    calls.Add(CallAsync(() => grains.GetGrain<IExpertShardGrain>(key.Format()).DescribeAsync(), info => readiness.ShardLoaded(key), stoppingToken));
+                    calls.Add(CallAsync(() => probe.ProbeShardAsync(key), () => readiness.ShardLoaded(key), stoppingToken));
             }
             var all = Task.WhenAll(calls);
             try
@@ -100,10 +99,10 @@ public sealed partial class ClusterWarmupService(
         ? $"{inner.GetType().Name}: {inner.Message}"
         : $"{e.GetType().Name}: {e.Message}";
 
-    private static async Task CallAsync<T>(Func<Task<T>> call, Action<T> loaded, CancellationToken cancellationToken)
+    private static async Task CallAsync(Func<Task> call, Action loaded, CancellationToken cancellationToken)
     {
-        var info = await call().WaitAsync(cancellationToken);
-        loaded(info);
+        await call().WaitAsync(cancellationToken);
+        loaded();
     }
 
     /// <summary>Waits for the host to finish starting (every hosted service: the silo, or the client's connection).</summary>

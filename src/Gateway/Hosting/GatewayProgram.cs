@@ -112,9 +112,8 @@ public static partial class GatewayProgram
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(model);
         builder.Services.AddSingleton(info);
-        builder.Services.AddSingleton(new ClusterReadiness(options.AttentionRanks, shards));
-        builder.Services.AddHostedService<ClusterWarmupService>();
-        builder.Services.AddClusterStepBackend(options.AttentionRanks);
+        builder.Services.AddClusterReadiness(options.AttentionRanks, shards);
+        builder.Services.AddObservedClusterStepBackend(options.AttentionRanks);
         builder.Services.AddGenerationScheduler(scheduler =>
         {
             if (options.MaxNumSeqs is { } sequences)

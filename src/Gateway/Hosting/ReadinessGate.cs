@@ -3,9 +3,11 @@ using System.Text.Json.Serialization;
 namespace Llama4Cluster.Gateway.Hosting;
 
 /// <summary>
-/// Generation requests (<c>POST /v1/*</c>) before the cluster is ready get 503 with an OpenAI error body and
+/// Generation requests (<c>POST /v1/*</c>) before the cluster has started get 503 with an OpenAI error body and
 /// <c>Retry-After</c>, instead of waiting on — or failing in — a cluster that is still forming: the gateway listens at
-/// once (so <c>/health</c> and <c>/ready</c> answer during start-up) but serves only what it can.
+/// once (so <c>/health</c> and <c>/ready</c> answer during start-up) but serves only what it can. Once started, requests
+/// always go through, also while <c>/ready</c> reports something missing: a check can fail for a moment, failover may heal
+/// the cluster, and a request the cluster cannot serve still gets its own 503.
 /// </summary>
 public static class ReadinessGate
 {
@@ -15,7 +17,7 @@ public static class ReadinessGate
         var readiness = app.ApplicationServices.GetRequiredService<ClusterReadiness>();
         return app.Use(async (context, next) =>
         {
-            if (readiness.IsReady || !HttpMethods.IsPost(context.Request.Method) || !context.Request.Path.StartsWithSegments("/v1"))
+            if (readiness.HasStarted || !HttpMethods.IsPost(context.Request.Method) || !context.Request.Path.StartsWithSegments("/v1"))
             {
                 await next(context);
                 return;

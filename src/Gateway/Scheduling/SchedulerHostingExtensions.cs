@@ -52,4 +52,18 @@ public static class SchedulerHostingExtensions
         services.TryAddSingleton<IStepBackend>(sp => new ClusterStepBackend(sp.GetRequiredService<IGrainFactory>(), attentionRanks, sp.GetService<ClusterConnectionEvents>()));
         return services;
     }
+
+    /// <summary>
+    /// As <see cref="AddClusterStepBackend"/>, with each rank's successful steps recorded in a <see cref="RankActivity"/> (also
+    /// registered) for the readiness checks: a rank busy with a long step is not mistaken for a missing one.
+    /// </summary>
+    public static IServiceCollection AddObservedClusterStepBackend(this IServiceCollection services, int attentionRanks)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentOutOfRangeException.ThrowIfLessThan(attentionRanks, 1);
+        services.TryAddSingleton(sp => new RankActivity(attentionRanks, sp.GetService<TimeProvider>()));
+        services.TryAddSingleton<IStepBackend>(sp => new ActivityRecordingStepBackend(
+            new ClusterStepBackend(sp.GetRequiredService<IGrainFactory>(), attentionRanks), sp.GetRequiredService<RankActivity>()));
+        return services;
+    }
 }

@@ -26,13 +26,16 @@ public sealed class InProcessGateway : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    /// <summary>Builds and starts the gateway with <paramref name="args"/> (plus <c>--port 0</c>), quiet logs.</summary>
-    public static async Task<InProcessGateway> StartAsync(IEnumerable<string> args, TextWriter? progress = null)
+    /// <summary>Builds and starts the gateway with <paramref name="args"/> (plus <c>--port 0</c>), quiet logs;
+    /// <paramref name="configure"/> may add configuration and services before the gateway's own.</summary>
+    public static async Task<InProcessGateway> StartAsync(
+        IEnumerable<string> args, TextWriter? progress = null, Action<WebApplicationBuilder>? configure = null)
     {
         var app = GatewayProgram.Build([.. args, "--port", "0"], progress ?? TextWriter.Null, builder =>
         {
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            configure?.Invoke(builder);
         });
         try
         {
