@@ -16,4 +16,6 @@ public sealed class ActivityRecordingStepBackend(IStepBackend inner, RankActivit
     }
 
     public Task ReleaseAsync(int rank, IReadOnlyList<long> sequenceIds) => inner.ReleaseAsync(rank, sequenceIds);
+
+    public Task ProbeAsync(int rank, CancellationToken cancellationToken) => inner.ProbeAsync(rank, cancellationToken);
 }

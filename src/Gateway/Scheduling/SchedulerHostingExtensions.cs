@@ -63,7 +63,8 @@ public static class SchedulerHostingExtensions
         ArgumentOutOfRangeException.ThrowIfLessThan(attentionRanks, 1);
         services.TryAddSingleton(sp => new RankActivity(attentionRanks, sp.GetService<TimeProvider>()));
         services.TryAddSingleton<IStepBackend>(sp => new ActivityRecordingStepBackend(
-            new ClusterStepBackend(sp.GetRequiredService<IGrainFactory>(), attentionRanks), sp.GetRequiredService<RankActivity>()));
+            new ClusterStepBackend(sp.GetRequiredService<IGrainFactory>(), attentionRanks, sp.GetService<ClusterConnectionEvents>()),
+            sp.GetRequiredService<RankActivity>()));
         return services;
     }
 }
