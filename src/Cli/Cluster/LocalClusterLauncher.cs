@@ -15,6 +15,9 @@ internal sealed record LocalClusterOptions
     public required string ModelDirectory { get; init; }
     public int Silos { get; init; } = 3;
     public int ShardsPerLayer { get; init; } = 3;
+
+    /// <summary>Replicas of every expert shard (<c>--expert-replicas</c> on every silo).</summary>
+    public int ExpertReplicas { get; init; } = 1;
     public int AttentionRanks { get; init; } = 1;
     public string DType { get; init; } = "float32";
     public string WireDType { get; init; } = "fp32";
@@ -100,7 +103,8 @@ internal sealed class LocalClusterLauncher : IDisposable
             silos.Add(Spawn($"silo {i}", "dotnet", [
                 siloHost, "--model", Path.GetFullPath(options.ModelDirectory), .. placement, "--redis", RedisEndpoint, "--cluster-id", clusterId,
                 "--dtype", options.DType, "--wire-dtype", options.WireDType, "--device", options.Device, "--data-plane", options.DataPlane,
-                "--shards", I(options.ShardsPerLayer), "--ranks", I(options.AttentionRanks), "--threads", I(options.ThreadsPerSilo),
+                "--shards", I(options.ShardsPerLayer), "--expert-replicas", I(options.ExpertReplicas), "--ranks", I(options.AttentionRanks),
+                "--threads", I(options.ThreadsPerSilo),
                 "--parent-pid", I(Environment.ProcessId),
             ], new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Llama4Cluster"] = "Information" }));
         }

@@ -25,7 +25,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class ClusterBenchmark
 {
-    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N] [--data-plane orleans|tcp]";
+    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R]";
 
     private sealed record Case(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
         double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond, StepBreakdown Breakdown);
@@ -65,6 +65,7 @@ internal static class ClusterBenchmark
         }
         string dataPlane = a.Optional("data-plane") ?? "tcp";
         if (dataPlane is not ("orleans" or "tcp")) throw new UsageException($"--data-plane: expected orleans or tcp; got '{dataPlane}'");
+        int replicas = a.Int("expert-replicas", 1, 16) ?? 1;
         a.EnsureAllUsed();
 
         var config = Llama4ConfigReader.Load(model);
@@ -83,6 +84,7 @@ internal static class ClusterBenchmark
             ModelDirectory = model,
             Silos = silos,
             ShardsPerLayer = Math.Min(silos, config.NumLocalExperts),
+            ExpertReplicas = replicas,
             AttentionRanks = 1,
             DType = ComputeDType.Name(dtype),
             WireDType = fp32 ? "fp32" : "bf16",
@@ -149,7 +151,7 @@ internal static class ClusterBenchmark
     {
         string F(double v, string f = "F2") => v.ToString(f, CultureInfo.InvariantCulture);
         Console.WriteLine($"model: {model} (hidden {config.HiddenSize}, {config.NumLocalExperts} experts, top-{config.NumExpertsPerToken}, {config.NumHiddenLayers} layers); " +
-                          $"{options.Silos} silo processes, {options.ShardsPerLayer} shards/layer, {options.DType}, wire {options.WireDType}, data plane {options.DataPlane}; {decodeSteps} decode steps");
+                          $"{options.Silos} silo processes, {options.ShardsPerLayer} shards/layer × {options.ExpertReplicas} replica(s), {options.DType}, wire {options.WireDType}, data plane {options.DataPlane}; {decodeSteps} decode steps");
         Terminal.Table("llama4 bench cluster (ratios are measured ÷ baseline, same run)",
             ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", $"{options.DataPlane} MB/s", "raw TCP MB/s",
                 "bytes/s ratio (target >= 0.5)", "raw TCP x-proc MB/s", "ratio to x-proc", "messages/step", "rank ms/step", "shard wait ms/step", "shard compute ms/step"],

@@ -32,7 +32,7 @@ public sealed partial class ContinuousBatchScheduler
     [LoggerMessage(Level = LogLevel.Debug, Message = "Waiting queue full ({Waiting} requests); a request was refused")]
     private partial void LogQueueFull(int waiting);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Attention rank {Rank} failed step {Step}; its {Sequences} sequences of that step failed, the others go on")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Attention rank {Rank} failed step {Step} ({Sequences} sequences in it); its sequences move to ranks that are up and are re-prefilled there")]
     private partial void LogRankStepFailed(Exception exception, int rank, long step, int sequences);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Attention rank {Rank} could not release {Count} ended sequences")]
