@@ -1,6 +1,7 @@
 using System.Text;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
+using Llama4Cluster.Gateway.Scheduling;
 
 namespace Llama4Cluster.Gateway.Api;
 
@@ -35,9 +36,14 @@ public sealed class GatewayMetrics
     private long _promptTokensTotal;
     private long _generationTokensTotal;
 
-    public GatewayMetrics(ServedModel model)
+    private readonly RankActivity? _ranks;
+
+    /// <param name="model">The served model (its name labels every metric).</param>
+    /// <param name="ranks">The ranks' reported dispatch counters, when the gateway watches a cluster.</param>
+    public GatewayMetrics(ServedModel model, RankActivity? ranks = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        _ranks = ranks;
         _labels = $"model_name=\"{PrometheusText.LabelValue(model.Id)}\"";
         var tokenBuckets = OneTwoFiveBuckets(model.MaxModelLength);
         _promptTokens = new PrometheusHistogram(tokenBuckets);
@@ -93,6 +99,11 @@ public sealed class GatewayMetrics
         Counter(text, "llama4:failed_rank_steps_total", "Attention-rank steps that failed.", snapshot.FailedRankSteps);
         Gauge(text, "llama4:attention_ranks_up", "Attention ranks taking sequences now (a failed rank is out until a probe reaches it).", snapshot.RanksUp);
         Gauge(text, "llama4:attention_ranks", "Attention ranks of the cluster.", snapshot.Ranks);
+        if (_ranks is not null)
+        {
+            Counter(text, "llama4:expert_dispatch_retries_total", "Expert dispatches the attention ranks sent again (to another replica, or after a pause), as last reported.", _ranks.DispatchRetries);
+            Gauge(text, "llama4:expert_replicas_down", "Expert-shard replicas out of rotation now, summed over the attention ranks, as last reported.", _ranks.ReplicasDown);
+        }
         Counter(text, "vllm:generation_tokens_total", "Number of generation tokens processed.", GenerationTokensTotal);
         PrometheusText.Header(text, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
         for (var i = 0; i < FinishedReasons.Count; i++)

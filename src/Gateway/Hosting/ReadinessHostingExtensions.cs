@@ -1,3 +1,4 @@
+using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Contracts.Experts;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -18,7 +19,7 @@ public static class ReadinessHostingExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddSingleton(new ClusterReadiness(attentionRanks, shards));
-        services.TryAddSingleton<IClusterProbe>(sp => new GrainClusterProbe(sp.GetRequiredService<IGrainFactory>()));
+        services.TryAddSingleton<IClusterProbe>(sp => new GrainClusterProbe(sp.GetRequiredService<IGrainFactory>(), sp.GetService<RankActivity>()));
         services.AddOptions<ReadinessOptions>().BindConfiguration(ReadinessOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReadinessOptions>, ReadinessOptionsValidator>());
         services.TryAddSingleton<ClusterHealthCheck>();

@@ -32,4 +32,16 @@ public sealed class RankActivity
         long last = Interlocked.Read(ref _lastSuccess[rank]);
         return last != long.MinValue && _time.GetElapsedTime(last) <= window;
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (long Retries, int ReplicasDown)> _dispatch = new();
+
+    /// <summary>Records what a rank last said of its expert dispatch (from its description): retried dispatches since its
+    /// activation and replicas it has out of rotation now.</summary>
+    public void RecordDispatch(int rank, long retries, int replicasDown) => _dispatch[rank] = (retries, replicasDown);
+
+    /// <summary>Expert dispatches the ranks retried (on another replica, or after a pause), as last reported.</summary>
+    public long DispatchRetries => _dispatch.Values.Sum(d => d.Retries);
+
+    /// <summary>Expert-shard replicas the ranks have out of rotation now, as last reported (a replica counts once per rank).</summary>
+    public int ReplicasDown => _dispatch.Values.Sum(d => d.ReplicasDown);
 }
