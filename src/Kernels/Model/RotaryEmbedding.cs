@@ -1,4 +1,5 @@
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -81,7 +82,7 @@ public sealed class RotaryEmbedding : IDisposable
         var c = cos.unsqueeze(1);
         var s = sin.unsqueeze(1);
         var outEven = even.mul(c).sub_(odd.mul(s));
-        var outOdd = even.mul(s).add_(odd.mul(c));
+        var outOdd = even.mul(s).AddInPlace(odd.mul(c));
         return torch.stack([outEven, outOdd], 3).reshape(t, heads, hd).to_type(x.dtype).MoveToOuterDisposeScope();
     }
 
