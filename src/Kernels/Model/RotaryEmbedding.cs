@@ -17,7 +17,8 @@ public sealed class RotaryEmbedding : IDisposable
     public RotaryEmbedding(int headDim, double theta, RopeScaling? scaling, Device device)
     {
         InverseFrequencies = ComputeInverseFrequencies(headDim, theta, scaling);
-        _invFreq = torch.tensor(InverseFrequencies, dtype: ScalarType.Float32, device: device);
+        // Owned here, not by a dispose scope the caller may have open (that scope's end would free it under the model).
+        _invFreq = torch.tensor(InverseFrequencies, dtype: ScalarType.Float32, device: device).DetachFromDisposeScope();
     }
 
     /// <summary>The (scaled) inverse frequencies, one per rotated pair.</summary>
