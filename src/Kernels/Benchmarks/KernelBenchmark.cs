@@ -3,6 +3,7 @@ using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Cpu;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -93,7 +94,7 @@ public static class KernelBenchmark
             TopK = topK;
             _block = block;
             _dispatcher = dispatcher;
-            _denseBaseline = torch.randn([3L * intermediate, hidden], dtype: ScalarType.BFloat16).mul_(1 / Math.Sqrt(hidden)).DetachFromDisposeScope();
+            _denseBaseline = torch.randn([3L * intermediate, hidden], dtype: ScalarType.BFloat16).MulInPlace(1 / Math.Sqrt(hidden)).DetachFromDisposeScope();
         }
 
         public int LayerIndex { get; }
@@ -109,7 +110,7 @@ public static class KernelBenchmark
             using var scope = NewDisposeScope();
             var g = new Generator(1234);
             Tensor W(double std, params long[] shape) =>
-                torch.randn(shape, dtype: ScalarType.Float32, generator: g).mul_(std).to_type(ScalarType.BFloat16).DetachFromDisposeScope();
+                torch.randn(shape, dtype: ScalarType.Float32, generator: g).MulInPlace(std).to_type(ScalarType.BFloat16).DetachFromDisposeScope();
             long d = o.Hidden, f = o.Intermediate;
             var router = new Router(W(1 / Math.Sqrt(d), o.Experts, d), o.TopK);
             var shared = new SwiGluMlp(W(1 / Math.Sqrt(d), 2 * f, d), W(1 / Math.Sqrt(f), d, f));

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Cpu;
@@ -38,8 +39,8 @@ public static unsafe class DecodeBenchmark
             var weights = new Bf16ExpertWeights[e];
             for (int i = 0; i < e; i++)
             {
-                gateUp[i] = (torch.randn(2 * f, d, dtype: torch.float32) * 0.02f).to(torch.bfloat16);
-                down[i] = (torch.randn(d, f, dtype: torch.float32) * 0.02f).to(torch.bfloat16);
+                gateUp[i] = torch.randn(2 * f, d, dtype: torch.float32).MulInPlace(0.02f).to(torch.bfloat16);
+                down[i] = torch.randn(d, f, dtype: torch.float32).MulInPlace(0.02f).to(torch.bfloat16);
                 weights[i] = new Bf16ExpertWeights(TensorData.Pointer(gateUp[i]), TensorData.Pointer(down[i]), d, f);
             }
 
@@ -121,7 +122,7 @@ public static unsafe class DecodeBenchmark
                 var gu = torch.nn.functional.linear(xe, gateUp[ex]);
                 var parts = gu.chunk(2, -1);
                 var h = torch.nn.functional.silu(parts[0]) * parts[1];
-                yt.index_add_(0, idx, torch.nn.functional.linear(h, down[ex]), 1);
+                yt.IndexAddInPlace(0, idx, torch.nn.functional.linear(h, down[ex]));
             }
         });
         return new DecodeBenchmarkCase("moe-top1", batch, bytes, bytes / kernel / 1e9, bytes / torchTime / 1e9, bandwidth);

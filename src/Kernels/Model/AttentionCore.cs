@@ -1,4 +1,5 @@
 using Llama4Cluster.Kernels.Cpu;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,12 +42,12 @@ public static class AttentionCore
         var qh = q.permute(1, 0, 2).reshape(kvHeads, g * n, hd);
         var kh = keys.permute(1, 0, 2);
         var vh = values.permute(1, 0, 2);
-        var scores = torch.bmm(qh, kh.transpose(1, 2)).mul_(scale);
+        var scores = torch.bmm(qh, kh.transpose(1, 2)).MulInPlace(scale);
         // One decode token against a cache trimmed to its chunk sees every entry: no mask needed.
         if (n > 1 || k0 + m - 1 != q0 || (chunk is { } c && k0 / c != q0 / c))
         {
             var mask = AttentionMask.Additive(q0, n, k0, m, chunk, scores.dtype, scores.device);
-            scores = scores.view(kvHeads, g, n, m).add_(mask).view(kvHeads, g * n, m);
+            scores = scores.view(kvHeads, g, n, m).AddInPlace(mask).view(kvHeads, g * n, m);
         }
         var probs = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
         var o = torch.bmm(probs, vh);

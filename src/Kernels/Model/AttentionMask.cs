@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,12 +19,12 @@ public static class AttentionMask
     public static Tensor Additive(long q0, long n, long k0, long m, int? chunk, ScalarType dtype, Device device)
     {
         using var scope = NewDisposeScope();
-        var q = torch.arange(q0, q0 + n, dtype: ScalarType.Int64, device: device).unsqueeze(1);
-        var k = torch.arange(k0, k0 + m, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+        var q = ScalarOps.Arange(q0, q0 + n, ScalarType.Int64, device).unsqueeze(1);
+        var k = ScalarOps.Arange(k0, k0 + m, ScalarType.Int64, device).unsqueeze(0);
         var allowed = k.le(q);
         if (chunk is { } c)
-            allowed = allowed.logical_and_(k.div(c, rounding_mode: RoundingMode.floor).eq(q.div(c, rounding_mode: RoundingMode.floor)));
+            allowed = allowed.logical_and_(k.FloorDiv(c).eq(q.FloorDiv(c)));
         var zeros = torch.zeros(n, m, dtype: dtype, device: device);
-        return zeros.masked_fill_(allowed.logical_not(), double.NegativeInfinity).MoveToOuterDisposeScope();
+        return zeros.MaskedFillInPlace(allowed.logical_not(), double.NegativeInfinity).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,6 +19,6 @@ public static class AttentionTemperature
     {
         using var scope = NewDisposeScope();
         var p = positions.to_type(ScalarType.Float32);
-        return p.add(1.0).div_(floorScale).floor_().add_(1.0).log_().mul_(attnScale).add_(1.0).MoveToOuterDisposeScope();
+        return p.Add(1.0).DivInPlace(floorScale).floor_().AddInPlace(1.0).log_().MulInPlace(attnScale).AddInPlace(1.0).MoveToOuterDisposeScope();
     }
 }

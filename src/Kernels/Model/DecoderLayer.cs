@@ -1,4 +1,5 @@
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public sealed class DecoderLayer : IDisposable
     {
         using var scope = NewDisposeScope();
         var normed = RmsNorm.Apply(x, _inputNorm, _eps);
-        var h = x.add(Attention.Forward(normed, step));
+        var h = x.Add(Attention.Forward(normed, step));
         var ffnIn = RmsNorm.Apply(h, _postAttentionNorm, _eps);
         return (h.DetachFromDisposeScope(), ffnIn.DetachFromDisposeScope());
     }
@@ -54,7 +55,7 @@ public sealed class DecoderLayer : IDisposable
             else
                 ffn = await moe.ForwardAsync(Moe!, Index, ffnIn, step.Dispatch, cancellationToken).ConfigureAwait(false);
             using (ffn)
-                return h.add(ffn).DetachFromDisposeScope();
+                return h.Add(ffn).DetachFromDisposeScope();
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,7 +27,7 @@ public static class RmsNorm
     {
         using var scope = NewDisposeScope();
         var x32 = x.to_type(ScalarType.Float32);
-        var inv = x32.square().mean([-1L], keepdim: true).add_(eps).rsqrt_();
+        var inv = x32.square().mean([-1L], keepdim: true).AddInPlace(eps).rsqrt_();
         return x32.mul(inv).to_type(x.dtype).MoveToOuterDisposeScope();
     }
 }

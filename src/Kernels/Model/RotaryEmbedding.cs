@@ -1,4 +1,5 @@
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,8 @@ public sealed class RotaryEmbedding : IDisposable
     public RotaryEmbedding(int headDim, double theta, RopeScaling? scaling, Device device)
     {
         InverseFrequencies = ComputeInverseFrequencies(headDim, theta, scaling);
-        _invFreq = torch.tensor(InverseFrequencies, dtype: ScalarType.Float32, device: device);
+        // Owned here, not by a dispose scope the caller may have open (that scope's end would free it under the model).
+        _invFreq = torch.tensor(InverseFrequencies, dtype: ScalarType.Float32, device: device).DetachFromDisposeScope();
     }
 
     /// <summary>The (scaled) inverse frequencies, one per rotated pair.</summary>
@@ -81,7 +83,7 @@ public sealed class RotaryEmbedding : IDisposable
         var c = cos.unsqueeze(1);
         var s = sin.unsqueeze(1);
         var outEven = even.mul(c).sub_(odd.mul(s));
-        var outOdd = even.mul(s).add_(odd.mul(c));
+        var outOdd = even.mul(s).AddInPlace(odd.mul(c));
         return torch.stack([outEven, outOdd], 3).reshape(t, heads, hd).to_type(x.dtype).MoveToOuterDisposeScope();
     }
 

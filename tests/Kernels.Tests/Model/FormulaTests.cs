@@ -1,6 +1,7 @@
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Tests.Model;
@@ -63,7 +64,7 @@ public sealed class FormulaTests
     {
         Close([1, 1.0693147, 1.0693147, 1.1098612, 1.1098612, 1.1386294, 1.1386294, 1.1609438, 1.1609438, 1.1791759],
             Enumerable.Range(0, 10).Select(p => (float)AttentionTemperature.Scale(p, 2, 0.1)).ToArray());
-        using var pos = torch.arange(0, 12, dtype: torch.ScalarType.Int64);
+        using var pos = ScalarOps.Arange(0, 12, torch.ScalarType.Int64, torch.CPU);
         using var t = AttentionTemperature.Scales(pos, 3, 0.25);
         Close([1, 1, 1.1732868, 1.1732868, 1.1732868, 1.2746531, 1.2746531, 1.2746531, 1.3465736, 1.3465736, 1.3465736, 1.4023595],
             t.data<float>().ToArray());
@@ -102,9 +103,9 @@ public sealed class FormulaTests
         Close([1 * r, 2 * r * 0.5, 3 * r * 2, 4 * r], y.data<float>().ToArray());
         // bf16: the normalised value is rounded to bf16 before the multiply.
         using var xb = x.to_type(torch.ScalarType.BFloat16);
-        using var wb = torch.full(4, 3.0f, dtype: torch.ScalarType.BFloat16);
+        using var wb = torch.ones(4, dtype: torch.ScalarType.BFloat16).MulInPlace(3);
         using var yb = RmsNorm.Apply(xb, wb, 1e-5).to_type(torch.ScalarType.Float32);
-        using var nb = RmsNorm.Normalize(xb, 1e-5).to_type(torch.ScalarType.Float32).mul(3).to_type(torch.ScalarType.BFloat16).to_type(torch.ScalarType.Float32);
+        using var nb = RmsNorm.Normalize(xb, 1e-5).to_type(torch.ScalarType.Float32).MulInPlace(3).to_type(torch.ScalarType.BFloat16).to_type(torch.ScalarType.Float32);
         Assert.Equal(nb.data<float>().ToArray(), yb.data<float>().ToArray());
     }
 
@@ -138,8 +139,8 @@ public sealed class FormulaTests
             return torch.nn.functional.linear(h, down[e]);
         }
         using var shared = new SwiGluMlp(sharedGu, sharedDn).Forward(x);
-        using var inputSide = shared + Expert(x * g);
-        using var outputSide = shared + Expert(x) * g;
+        using var inputSide = shared.Add(Expert(x.clone().MulInPlace(g)));
+        using var outputSide = shared.Add(Expert(x).MulInPlace(g));
         Assert.True(torch.allclose(y, inputSide, rtol: 1e-5, atol: 1e-6));
         Assert.False(torch.allclose(y, outputSide, rtol: 1e-3, atol: 1e-4));
     }

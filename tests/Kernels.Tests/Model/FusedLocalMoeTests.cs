@@ -1,5 +1,6 @@
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Tests.Model;
@@ -17,7 +18,7 @@ public sealed class FusedLocalMoeTests
         const int d = 64, f = 48, e = 16;
         var g = new torch.Generator(42);
         torch.Tensor W(double std, params long[] shape) =>
-            torch.randn(shape, generator: g).mul_(std).to_type(torch.ScalarType.BFloat16).DetachFromDisposeScope();
+            torch.randn(shape, generator: g).MulInPlace(std).to_type(torch.ScalarType.BFloat16).DetachFromDisposeScope();
         var router = W(0.3, e, d);
         var sharedGateUp = W(0.15, 2 * f, d);
         var sharedDown = W(0.15, d, f);

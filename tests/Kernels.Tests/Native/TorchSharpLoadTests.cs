@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Tests.Native;
@@ -11,7 +12,7 @@ public sealed class TorchSharpLoadTests
     [Fact]
     public void NativeBackendLoadsAndComputes()
     {
-        using var a = torch.arange(1, 5, dtype: torch.float32);
+        using var a = ScalarOps.Arange(1, 5, torch.float32, torch.CPU);
         using var s = a.sum();
         Assert.Equal(10f, s.item<float>());
     }

@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public sealed class MoeBlock : IDisposable
         // Stable sort keeps, within one expert, rows in token order; the combine then adds each
         // token's experts in ascending expert order, as HF's sum over the expert dim does.
         var (sortedIds, order) = flatIds.sort(dim: 0, descending: false, stable: true);
-        var tokenIndex = order.div(k, rounding_mode: RoundingMode.floor);
+        var tokenIndex = order.FloorDiv(k);
         var inputs = x.index_select(0, tokenIndex).mul_(flatWeights.index_select(0, order).unsqueeze(1));
 
         long[] ids = sortedIds.cpu().data<long>().ToArray();
@@ -66,8 +67,8 @@ public sealed class MoeBlock : IDisposable
     public static Tensor Combine(Tensor shared, ExpertDispatchBatch batch, Tensor expertOutputs)
     {
         using var scope = NewDisposeScope();
-        var routed = torch.zeros_like(shared).index_add_(0, batch.TokenIndex, expertOutputs, 1.0);
-        return shared.add(routed).MoveToOuterDisposeScope();
+        var routed = torch.zeros_like(shared).IndexAddInPlace(0, batch.TokenIndex, expertOutputs);
+        return shared.Add(routed).MoveToOuterDisposeScope();
     }
 
     public void Dispose()
