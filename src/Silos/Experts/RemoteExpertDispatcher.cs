@@ -127,7 +127,8 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
                 }
             }
 
-            await Task.Delay(Min(pause, deadline - DateTime.UtcNow), cancellationToken);
+            var left = deadline - DateTime.UtcNow;
+            if (left > TimeSpan.Zero) await Task.Delay(Min(pause, left), cancellationToken);
             pause = Min(pause * 2, TimeSpan.FromSeconds(1));
             attempt *= 2;
         }
