@@ -17,6 +17,7 @@ internal static class Program
         ("generate", GenerateCommand.Usage, a => GenerateCommand.Run(new Arguments(a, Flags))),
         ("plan", PlanCommand.Usage, a => PlanCommand.Run(new Arguments(a, Flags))),
         ("bench", BenchCommand.Usage, BenchCommand.Run),
+        ("chaos", ChaosCommand.Usage, a => ChaosCommand.Run(new Arguments(a, Flags))),
     ];
 
     private static int Main(string[] args)

@@ -68,9 +68,9 @@ internal sealed class LocalClusterLauncher : IDisposable
     /// <summary>Starts redis and the silos and connects a client once every silo has joined; cleans up on failure.</summary>
     public static async Task<LocalClusterLauncher> StartAsync(LocalClusterOptions options, Action<string> log, CancellationToken cancellationToken = default)
     {
-        string redis = FindOnPath("redis-server")
+        string redis = HostExecutables.FindOnPath("redis-server")
             ?? throw new UsageException("--engine cluster needs redis-server on the PATH (e.g. apt-get install -y redis-server)");
-        string siloHost = FindSiloHost();
+        string siloHost = HostExecutables.SiloHost();
         var launcher = new LocalClusterLauncher(log);
         try
         {
@@ -148,9 +148,7 @@ internal sealed class LocalClusterLauncher : IDisposable
         _log($"cluster: starting redis-server on {RedisEndpoint}");
         // Under a small sh watchdog: redis-server cannot watch its parent, and must not outlive this process even when
         // it is killed with SIGKILL (the silos watch it themselves through --parent-pid).
-        const string watchdog = "\"$0\" \"$@\" & r=$!; trap 'kill $r 2>/dev/null' EXIT TERM INT HUP; " +
-                                "while kill -0 $r 2>/dev/null && kill -0 $LLAMA4_PARENT_PID 2>/dev/null; do sleep 1; done";
-        var redis = Spawn("redis", "/bin/sh", ["-c", watchdog, redisExe, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        var redis = Spawn("redis", "/bin/sh", ["-c", HostExecutables.WatchdogScript, redisExe, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             new Dictionary<string, string> { ["LLAMA4_PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture) });
         await WaitForPortAsync(redis, port, deadline, cancellationToken);
     }
@@ -220,24 +218,6 @@ internal sealed class LocalClusterLauncher : IDisposable
         if (!await FreePorts.WaitUntilListeningAsync(port, deadline, () => !process.HasExited, cancellationToken))
             throw new ClusterStartException($"{process.Name} did not listen on port {port}{Tails([process])}");
     }
-
-    /// <summary>The silo host: LLAMA4_SILO_HOST, or the one built next to llama4.dll.</summary>
-    private static string FindSiloHost()
-    {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("LLAMA4_SILO_HOST") is { Length: > 0 } fromEnv) candidates.Add(fromEnv);
-        // The CLI references the silo project, so the build puts the host (dll, deps, runtimeconfig) beside llama4.dll.
-        candidates.Add(Path.Combine(AppContext.BaseDirectory, "Llama4Cluster.Silos.dll"));
-        foreach (var c in candidates)
-            if (File.Exists(c) && File.Exists(Path.ChangeExtension(c, ".runtimeconfig.json")))
-                return c;
-        throw new ClusterStartException($"the silo host (Llama4Cluster.Silos.dll with its runtimeconfig) is not built; looked at: {string.Join(", ", candidates)}. " +
-                                        "Build it with 'dotnet build src/Silos -c Release' or set LLAMA4_SILO_HOST");
-    }
-
-    private static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 
     private void OnProcessExit(object? sender, EventArgs e) => KillChildren();
 
