@@ -26,12 +26,15 @@ public sealed partial class ContinuousBatchScheduler
     private int FailOverRank(int rank, Exception error)
     {
         Interlocked.Increment(ref _failedRankSteps);
-        if (error is not StepAnswerLostException) _health.MarkDown(rank);
+        // A lost answer (another silo died on its way back) says nothing of the rank: it stays in rotation, and the move
+        // does not count against the sequences' failover limit (one silo's death may end several steps in flight).
+        bool answerLost = error is StepAnswerLostException;
+        if (!answerLost) _health.MarkDown(rank);
         int failed = 0;
         foreach (var s in _running)
         {
             if (s.Ended || s.Rank != rank) continue;
-            if (s.Failovers >= _maxFailovers)
+            if (!answerLost && s.Failovers >= _maxFailovers)
             {
                 Retire(s, new FailedEvent(_maxFailovers == 0 ? error : new SequenceFailedException(s.Id,
                     $"its attention rank failed {s.Failovers + 1} times (the limit is {_maxFailovers} moves, Scheduler:MaxFailovers); last error: {error.Message}", error)));
@@ -43,7 +46,7 @@ public sealed partial class ContinuousBatchScheduler
             if (s.Started) _releases.Add(rank, s.RankId);
             _rankLoad[rank]--;
             s.Rank = -1;
-            int tokens = s.FailOver(Interlocked.Increment(ref s_nextId));
+            int tokens = s.FailOver(Interlocked.Increment(ref s_nextId), counted: !answerLost);
             Interlocked.Increment(ref _failovers);
             Interlocked.Add(ref _reprefilledTokens, tokens);
             LogFailedOver(s.Id, rank, s.Failovers, tokens);

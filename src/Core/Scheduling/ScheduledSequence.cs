@@ -115,9 +115,11 @@ internal sealed class ScheduledSequence
     /// tokens the re-prefill feeds.
     /// </summary>
     /// <param name="rankId">The id the new rank keys it by (<see cref="RankId"/>).</param>
-    public int FailOver(long rankId)
+    /// <param name="counted">Whether the move counts against the failover limit: not when only the step's answer was lost
+    /// (<see cref="StepAnswerLostException"/>), which says nothing of the sequence's rank.</param>
+    public int FailOver(long rankId, bool counted = true)
     {
-        Failovers++;
+        if (counted) Failovers++;
         RankId = rankId;
         _resumed = _record.Emitted.Count;
         _feed = [.. Prompt, .. _record.Emitted];

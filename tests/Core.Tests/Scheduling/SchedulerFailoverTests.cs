@@ -105,6 +105,29 @@ public sealed class SchedulerFailoverTests
     }
 
     [Fact]
+    public async Task LostAnswersMoveSequencesWithoutTakingTheRankOutOrCountingAgainstTheLimit()
+    {
+        await using var h = new SchedulerHarness(ranks: 1, o => o.MaxFailovers = 1);
+        var gate = h.Backend.Gate = new StepGate();
+        var prompt = Prompt(5, 9);
+        var handle = h.Submit(prompt, Greedy(6));
+        await h.StartAsync();
+        await gate.ArrivalAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            h.Backend.FailNextStep(0, new StepAnswerLostException("a silo on the way back died"));
+            gate.Allow(1);
+            await gate.ArrivalAsync(); // the next step's arrival: the failed one has been taken
+        }
+
+        gate.Open();
+        Assert.Equal(h.Backend.Reference(prompt, 6), (await OutcomeAsync(handle)).Tokens);
+        Assert.Equal(3, h.Scheduler.Failovers);
+        Assert.Equal(0, h.Backend.Probes); // the rank never left rotation
+        Assert.Empty(h.Backend.ProtocolErrors);
+    }
+
+    [Fact]
     public async Task ASequenceWhoseSamplingFailsEndsAloneAndTheOthersOfItsStepGoOn()
     {
         await using var h = new SchedulerHarness(ranks: 1);

@@ -55,6 +55,7 @@ internal static class CompletionsHttp
                 break;
             }
             var chunk = JsonDocument.Parse(data).RootElement;
+            if (chunk.TryGetProperty("error", out var error)) throw new HttpRequestException($"the stream ended with an error: {error}");
             onChunk?.Invoke();
             foreach (var choice in chunk.GetProperty("choices").EnumerateArray())
             {
