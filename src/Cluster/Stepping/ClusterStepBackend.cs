@@ -28,7 +28,6 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
 
     public ClusterStepBackend(IGrainFactory grains, int attentionRanks, ClusterConnectionEvents? events = null)
     {
-        if (events is not null) events.GatewayLost += () => SiloLost();
         ArgumentNullException.ThrowIfNull(grains);
         ArgumentOutOfRangeException.ThrowIfLessThan(attentionRanks, 1);
         // References are made on first use: an Orleans client resolves the grain type from the cluster's manifest, which
@@ -37,6 +36,7 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
         _ranks = new IAttentionGrain?[attentionRanks];
         _watches = new SiloConnectionWatch?[attentionRanks];
         _opening = new int[attentionRanks];
+        if (events is not null) events.GatewayLost += SiloLost;
     }
 
     public int Ranks => _ranks.Length;
