@@ -41,13 +41,9 @@ internal sealed class ChaosCluster : IDisposable
     private readonly Action<string> _log;
     private readonly string _siloHost, _gatewayHost;
     private readonly string _clusterId = "llama4-chaos-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly object _gate = new();
-    private readonly object _killing = new();
-    private readonly List<ChildProcess> _children = [];
-    private readonly List<PosixSignalRegistration> _signals = [];
+    private readonly ChildProcessGroup _processes;
     private readonly CancellationTokenSource _interrupt = new();
     private int _gatewayPort;
-    private bool _disposed;
 
     private ChaosCluster(ChaosClusterOptions options, Action<string> log, string siloHost, string gatewayHost)
     {
@@ -55,9 +51,7 @@ internal sealed class ChaosCluster : IDisposable
         _log = log;
         _siloHost = siloHost;
         _gatewayHost = gatewayHost;
-        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
-        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
-            _signals.Add(PosixSignalRegistration.Create(signal, _ => Interrupt())); // default handling (exit) follows
+        _processes = new ChildProcessGroup(onSignal: Interrupt); // kills the processes after Interrupt; exit follows
     }
 
     /// <summary>Cancelled by Ctrl+C, SIGTERM, SIGHUP or SIGQUIT, before the processes are killed: what follows is no fault.</summary>
@@ -180,7 +174,7 @@ internal sealed class ChaosCluster : IDisposable
     private ClusterProcess StartSilo(string name, string role)
     {
         string[] replicas = _options.Replicas > 1 ? ["--expert-replicas", I(_options.Replicas)] : [];
-        var child = Spawn(name, "dotnet", [
+        var child = _processes.Start(name, "dotnet", [
             _siloHost, "--model", Path.GetFullPath(_options.ModelDirectory), "--role", role, "--redis", RedisEndpoint, "--cluster-id", _clusterId,
             "--ranks", I(_options.AttentionSilos), "--shards", I(_options.ShardsPerLayer), .. replicas, "--threads", I(_options.ThreadsPerSilo),
             "--parent-pid", I(Environment.ProcessId),
@@ -203,7 +197,7 @@ internal sealed class ChaosCluster : IDisposable
     /// <summary>Starts <paramref name="exe"/> under the shell watchdog and learns the id of the process it runs.</summary>
     private async Task<ClusterProcess> StartWatchedAsync(string name, string role, string exe, IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
-        var child = Spawn(name, "/bin/sh", ["-c", HostExecutables.WatchdogScript, exe, .. args],
+        var child = _processes.Start(name, "/bin/sh", ["-c", HostExecutables.WatchdogScript, exe, .. args],
             new Dictionary<string, string> { ["LLAMA4_PARENT_PID"] = I(Environment.ProcessId) });
         string line;
         try
@@ -217,38 +211,13 @@ internal sealed class ChaosCluster : IDisposable
         return new ClusterProcess(name, role, child, int.Parse(line[HostExecutables.ChildPidPrefix.Length..], CultureInfo.InvariantCulture));
     }
 
-    private ChildProcess Spawn(string name, string exe, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment)
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            ChildProcess child;
-            try
-            {
-                child = ChildProcess.Start(name, exe, args, environment);
-            }
-            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-            {
-                throw new ClusterStartException($"could not start {exe}: {e.Message}");
-            }
-            _children.Add(child);
-            return child;
-        }
-    }
-
     /// <summary>Releases a process that is gone or replaced (killing what may be left of it).</summary>
-    private void Forget(ClusterProcess process)
-    {
-        lock (_gate) _children.Remove(process.Process);
-        process.Process.Dispose();
-    }
+    private void Forget(ClusterProcess process) => _processes.Forget(process.Process);
 
     private static string Tails(IEnumerable<ClusterProcess?> processes) =>
         string.Concat(processes.OfType<ClusterProcess>().Select(p => $"\n--- {p.Name} (last lines) ---\n{p.Process.Tail(15)}"));
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private void OnProcessExit(object? sender, EventArgs e) => KillChildren();
 
     private void Interrupt()
     {
@@ -260,38 +229,13 @@ internal sealed class ChaosCluster : IDisposable
         {
             // Already disposed: nothing runs any more.
         }
-        KillChildren();
     }
 
-    /// <summary>Kills every started process (the gateway and silos first, redis last); idempotent, thread-safe: a second caller
-    /// (the exit path while a signal handler kills) returns only once the first is done, so the process never exits halfway.</summary>
-    private void KillChildren()
-    {
-        lock (_killing)
-        {
-            List<ChildProcess> children;
-            lock (_gate)
-            {
-                children = [.. _children];
-                _children.Clear();
-            }
-            children.Reverse();
-            foreach (var c in children) c.Kill();
-            foreach (var c in children) c.Dispose();
-        }
-    }
-
+    /// <summary>Kills every started process (the gateway and silos first, redis last).</summary>
     public void Dispose()
     {
-        lock (_gate)
-        {
-            if (_disposed) return;
-            _disposed = true;
-        }
-        KillChildren();
-        foreach (var s in _signals) s.Dispose();
+        if (!_processes.Close()) return;
         _interrupt.Dispose();
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         _log("chaos: cluster stopped");
     }
 }

@@ -44,8 +44,7 @@ internal sealed record LocalClusterOptions
 /// </summary>
 internal sealed class LocalClusterLauncher : IDisposable
 {
-    private readonly List<ChildProcess> _children = new();
-    private readonly List<PosixSignalRegistration> _signals = new();
+    private readonly ChildProcessGroup _processes = new();
     private readonly Action<string> _log;
     private readonly object _gate = new();
     private IHost? _client;
@@ -54,9 +53,6 @@ internal sealed class LocalClusterLauncher : IDisposable
     private LocalClusterLauncher(Action<string> log)
     {
         _log = log;
-        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
-        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
-            _signals.Add(PosixSignalRegistration.Create(signal, _ => KillChildren())); // default handling (exit) follows
     }
 
     public IClusterClient Client => _client?.Services.GetRequiredService<IClusterClient>() ?? throw new InvalidOperationException("the cluster is not started");
@@ -100,7 +96,7 @@ internal sealed class LocalClusterLauncher : IDisposable
             string[] placement = options.PlanFile is null || options.PlannedSilos is null
                 ? ["--role", "all"]
                 : ["--role", options.PlannedSilos[i].Role, "--plan", options.PlanFile, "--name", options.PlannedSilos[i].Name];
-            silos.Add(Spawn($"silo {i}", "dotnet", [
+            silos.Add(_processes.Start($"silo {i}", "dotnet", [
                 siloHost, "--model", Path.GetFullPath(options.ModelDirectory), .. placement, "--redis", RedisEndpoint, "--cluster-id", clusterId,
                 "--dtype", options.DType, "--wire-dtype", options.WireDType, "--device", options.Device, "--data-plane", options.DataPlane,
                 "--shards", I(options.ShardsPerLayer), "--expert-replicas", I(options.ExpertReplicas), "--ranks", I(options.AttentionRanks),
@@ -148,7 +144,7 @@ internal sealed class LocalClusterLauncher : IDisposable
         _log($"cluster: starting redis-server on {RedisEndpoint}");
         // Under a small sh watchdog: redis-server cannot watch its parent, and must not outlive this process even when
         // it is killed with SIGKILL (the silos watch it themselves through --parent-pid).
-        var redis = Spawn("redis", "/bin/sh", ["-c", HostExecutables.WatchdogScript, redisExe, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        var redis = _processes.Start("redis", "/bin/sh", ["-c", HostExecutables.WatchdogScript, redisExe, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             new Dictionary<string, string> { ["LLAMA4_PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture) });
         await WaitForPortAsync(redis, port, deadline, cancellationToken);
     }
@@ -181,7 +177,7 @@ internal sealed class LocalClusterLauncher : IDisposable
     /// <summary>The last output lines of every silo, for error messages.</summary>
     public string SiloOutput()
     {
-        lock (_gate) return Tails(_children.Where(c => c.Name.StartsWith("silo", StringComparison.Ordinal)).ToList());
+        return Tails(_processes.Children.Where(c => c.Name.StartsWith("silo", StringComparison.Ordinal)).ToList());
     }
 
     private static void ThrowIfExited(IReadOnlyList<ChildProcess> silos)
@@ -194,45 +190,10 @@ internal sealed class LocalClusterLauncher : IDisposable
     private static string Tails(IReadOnlyList<ChildProcess> processes) =>
         string.Concat(processes.Select(p => $"\n--- {p.Name} (last lines) ---\n{p.Tail(15)}"));
 
-    private ChildProcess Spawn(string name, string exe, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment)
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            ChildProcess child;
-            try
-            {
-                child = ChildProcess.Start(name, exe, args, environment);
-            }
-            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-            {
-                throw new ClusterStartException($"could not start {exe}: {e.Message}");
-            }
-            _children.Add(child);
-            return child;
-        }
-    }
-
     private static async Task WaitForPortAsync(ChildProcess process, int port, DateTime deadline, CancellationToken cancellationToken)
     {
         if (!await FreePorts.WaitUntilListeningAsync(port, deadline, () => !process.HasExited, cancellationToken))
             throw new ClusterStartException($"{process.Name} did not listen on port {port}{Tails([process])}");
-    }
-
-    private void OnProcessExit(object? sender, EventArgs e) => KillChildren();
-
-    /// <summary>Kills every started process (silos first, then redis) and waits briefly for each; idempotent, thread-safe.</summary>
-    private void KillChildren()
-    {
-        List<ChildProcess> children;
-        lock (_gate)
-        {
-            children = [.. _children];
-            _children.Clear();
-        }
-        children.Reverse();
-        foreach (var c in children) c.Kill();
-        foreach (var c in children) c.Dispose();
     }
 
     public void Dispose()
@@ -257,10 +218,8 @@ internal sealed class LocalClusterLauncher : IDisposable
                 // The processes are killed next regardless.
             }
         }
-        KillChildren();
+        _processes.Close(); // silos first, then redis
         client?.Dispose();
-        foreach (var s in _signals) s.Dispose();
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         _log("cluster: stopped");
     }
 
