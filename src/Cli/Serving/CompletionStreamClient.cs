@@ -181,44 +181,31 @@ public sealed class CompletionStreamClient : IDisposable
         /// <summary>Takes one event's JSON; returns an error message when the event is an error or malformed.</summary>
         public string? Accept(string data, long now)
         {
-            JsonDocument doc;
-            try
+            using var doc = StreamEventJson.Parse(data, out var error);
+            if (doc is null) return error;
+            var root = doc.RootElement;
+            if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0)
             {
-                doc = JsonDocument.Parse(data);
-            }
-            catch (JsonException e)
-            {
-                return $"an event is not JSON ({e.Message})";
-            }
-            using (doc)
-            {
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object) return "an event is not a JSON object";
-                if (root.TryGetProperty("error", out var error) && error.ValueKind != JsonValueKind.Null)
-                    return "error event: " + (error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var m) ? m.ToString() : error.ToString());
-                if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0)
+                var choice = choices[0];
+                string? text = choice.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                string? finish = choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
+                if (finish is not null) _finishReason = finish;
+                // A token event: text, or no finish reason (a token whose text the detokenizer still holds back).
+                // An empty event that only carries the finish reason is no token.
+                if (!string.IsNullOrEmpty(text) || finish is null)
                 {
-                    var choice = choices[0];
-                    string? text = choice.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-                    string? finish = choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
-                    if (finish is not null) _finishReason = finish;
-                    // A token event: text, or no finish reason (a token whose text the detokenizer still holds back).
-                    // An empty event that only carries the finish reason is no token.
-                    if (!string.IsNullOrEmpty(text) || finish is null)
-                    {
-                        if (_events == 0) _first = now;
-                        else _itl.Add(Seconds(_last, now));
-                        _last = now;
-                        _events++;
-                    }
+                    if (_events == 0) _first = now;
+                    else _itl.Add(Seconds(_last, now));
+                    _last = now;
+                    _events++;
                 }
-                if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-                {
-                    if (usage.TryGetProperty("completion_tokens", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out int ct)) _completionTokens = ct;
-                    if (usage.TryGetProperty("prompt_tokens", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out int pt)) _promptTokens = pt;
-                }
-                return null;
             }
+            if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+            {
+                if (usage.TryGetProperty("completion_tokens", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out int ct)) _completionTokens = ct;
+                if (usage.TryGetProperty("prompt_tokens", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out int pt)) _promptTokens = pt;
+            }
+            return null;
         }
 
         public CompletionMeasurement Done()
