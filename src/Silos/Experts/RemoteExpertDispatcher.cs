@@ -122,7 +122,8 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
                 }
                 catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                 {
-                    last = e;
+                    // A replica's own error says more than an attempt cut short by what was left of the shard timeout.
+                    if (e is not TimeoutException || last is null) last = e;
                     Statistics.RecordRetry();
                 }
             }

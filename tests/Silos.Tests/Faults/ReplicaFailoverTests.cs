@@ -50,7 +50,9 @@ public sealed class ReplicaFailoverTests
         var transport = new ScriptedTransport { Dead = { 0, 1 } };
         using var dispatcher = Dispatcher(transport);
         var dispatch = DispatchAsync(transport, steps: 1, dispatcher);
-        await Task.Delay(300);
+        // Both replicas failed once, and at least one retry with none left failed too.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (Volatile.Read(ref transport.Failures) < 3) { Assert.True(DateTime.UtcNow < until, "the dispatch never tried"); await Task.Delay(10); }
         Assert.False(dispatch.IsCompleted);
         transport.Dead.Clear(); // a replica re-activated on a surviving silo
         Assert.Equal(healthy, await dispatch.WaitAsync(TimeSpan.FromSeconds(20)));
@@ -99,10 +101,17 @@ public sealed class ReplicaFailoverTests
 
         public System.Collections.Concurrent.ConcurrentBag<ExpertShardKey> Answered { get; } = new();
 
+        /// <summary>Calls that failed because their replica was dead.</summary>
+        public int Failures;
+
         public async Task<ExpertShardResponse> ComputeAsync(ExpertShardRequest request, CancellationToken cancellationToken)
         {
             await Task.Yield();
-            if (Dead.Contains(request.Replica)) throw new IOException("connection reset by peer");
+            if (Dead.Contains(request.Replica))
+            {
+                Interlocked.Increment(ref Failures);
+                throw new IOException("connection reset by peer");
+            }
             if (Stalled.Contains(request.Replica)) await Task.Delay(Timeout.Infinite, cancellationToken);
             using var scope = torch.NewDisposeScope();
             var rows = TensorPayloads.ToTensor(request.Inputs, torch.ScalarType.Float32, torch.CPU);
