@@ -65,6 +65,9 @@ internal sealed class ChoiceState
     /// <summary>When the previous token arrived (<see cref="System.Diagnostics.Stopwatch"/> ticks); 0 before the first.</summary>
     public long LastTokenAt { get; set; }
 
+    /// <summary>The longest wait between two of its tokens so far (its worst stall).</summary>
+    public TimeSpan LongestGap { get; set; }
+
     /// <summary>Adds a token. Returns the text it releases; when it completes a stop string the choice is finished
     /// (<see cref="FinishReason"/> <c>stop</c>) and its sequence cancelled.</summary>
     public string OnToken(SampledToken token)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
@@ -29,6 +30,7 @@ public sealed class GatewayMetrics
     private readonly string _labels;
     private readonly PrometheusHistogram _timeToFirstToken = new(TimeToFirstTokenBuckets);
     private readonly PrometheusHistogram _interToken = new(InterTokenBuckets);
+    private readonly PrometheusHistogram _stall = new(InterTokenBuckets);
     private readonly PrometheusHistogram _e2eLatency = new(RequestLatencyBuckets);
     private readonly PrometheusHistogram _promptTokens;
     private readonly PrometheusHistogram _generationTokens;
@@ -69,9 +71,11 @@ public sealed class GatewayMetrics
         Interlocked.Increment(ref _generationTokensTotal);
     }
 
-    /// <summary>A sequence ended: <paramref name="reason"/> is one of <see cref="FinishedReasons"/>.</summary>
-    public void RecordFinished(string reason, TimeSpan sinceArrival, int promptTokens, int generationTokens)
+    /// <summary>A sequence ended: <paramref name="reason"/> is one of <see cref="FinishedReasons"/>; <paramref name="longestGap"/>
+    /// is its longest wait between two tokens (given for sequences that ended normally: the stall histogram).</summary>
+    public void RecordFinished(string reason, TimeSpan sinceArrival, int promptTokens, int generationTokens, TimeSpan? longestGap = null)
     {
+        if (longestGap is { } gap && generationTokens > 1) _stall.Observe(gap.TotalSeconds);
         var index = reason switch
         {
             "stop" => 0,
@@ -103,6 +107,8 @@ public sealed class GatewayMetrics
         {
             Counter(text, "llama4:expert_dispatch_retries_total", "Expert dispatches the attention ranks sent again (to another replica, or after a pause), as last reported.", _ranks.DispatchRetries);
             Gauge(text, "llama4:expert_replicas_down", "Expert-shard replicas out of rotation now, summed over the attention ranks, as last reported.", _ranks.ReplicasDown);
+            Counter(text, "llama4:expert_dispatch_hedges_total", "Expert dispatches the attention ranks also sent to a second replica because the first had not answered by the hedge time, as last reported.", _ranks.DispatchHedges);
+            ReplicaGauges(text, _ranks);
         }
         Counter(text, "vllm:generation_tokens_total", "Number of generation tokens processed.", GenerationTokensTotal);
         PrometheusText.Header(text, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
@@ -115,6 +121,7 @@ public sealed class GatewayMetrics
         Histogram(text, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", _interToken);
         Histogram(text, "vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds. Deprecated: use vllm:inter_token_latency_seconds.", _interToken);
         Histogram(text, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", _e2eLatency);
+        Histogram(text, "llama4:sequence_max_stall_seconds", "Histogram of each finished sequence's longest wait between two of its tokens (a failover shows here as a stall).", _stall);
         Histogram(text, "vllm:request_prompt_tokens", "Number of prefill tokens processed.", _promptTokens);
         Histogram(text, "vllm:request_generation_tokens", "Number of generation tokens processed.", _generationTokens);
         return text.ToString();
@@ -149,6 +156,21 @@ public sealed class GatewayMetrics
     {
         PrometheusText.Header(text, name, "counter", help);
         PrometheusText.Sample(text, name, _labels, value);
+    }
+
+    /// <summary>Replicas per expert shard, the fewest live for any shard, and the live count of each degraded shard (a
+    /// shard with every replica live is not listed).</summary>
+    private void ReplicaGauges(StringBuilder text, RankActivity ranks)
+    {
+        int replicas = ranks.ExpertReplicas;
+        if (replicas == 0) return; // no rank has reported yet
+        var degraded = ranks.DegradedShards();
+        Gauge(text, "llama4:expert_shard_replicas", "Replicas of every expert shard (--expert-replicas).", replicas);
+        Gauge(text, "llama4:expert_shard_replicas_live_min", "The fewest live replicas of any expert shard, as the attention ranks last reported (0: a shard waits for re-activation).",
+            degraded.Count == 0 ? replicas : degraded.Values.Min());
+        PrometheusText.Header(text, "llama4:expert_shard_replicas_live", "gauge", "Live replicas of each expert shard that has a replica out of rotation (healthy shards are not listed).");
+        foreach (var ((layer, shard), live) in degraded.OrderBy(d => d.Key))
+            PrometheusText.Sample(text, "llama4:expert_shard_replicas_live", string.Create(CultureInfo.InvariantCulture, $"{_labels},layer=\"{layer}\",shard=\"{shard}\""), live);
     }
 
     private void Histogram(StringBuilder text, string name, string help, PrometheusHistogram histogram)

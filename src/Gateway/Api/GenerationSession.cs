@@ -249,7 +249,9 @@ internal sealed class GenerationSession
                 }
                 else
                 {
-                    _metrics.RecordNextToken(Stopwatch.GetElapsedTime(choice.LastTokenAt, now));
+                    var gap = Stopwatch.GetElapsedTime(choice.LastTokenAt, now);
+                    _metrics.RecordNextToken(gap);
+                    if (gap > choice.LongestGap) choice.LongestGap = gap;
                 }
 
                 choice.LastTokenAt = now;
@@ -270,7 +272,7 @@ internal sealed class GenerationSession
     }
 
     private void Finished(ChoiceState choice, long now) =>
-        _metrics.RecordFinished(choice.FinishReason!, Stopwatch.GetElapsedTime(_arrival, now), PromptLength(choice), choice.CompletionTokens);
+        _metrics.RecordFinished(choice.FinishReason!, Stopwatch.GetElapsedTime(_arrival, now), PromptLength(choice), choice.CompletionTokens, choice.LongestGap);
 
     /// <summary>The next event of any choice. While streaming, a keep-alive comment goes out after each
     /// <see cref="ApiOptions.KeepAliveInterval"/> without one.</summary>

@@ -111,7 +111,9 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
             _dispatcher?.Statistics.BytesSent ?? 0, _dispatcher?.Statistics.BytesReceived ?? 0,
             TimeSpan.FromTicks(Interlocked.Read(ref _stepTicks)).TotalMilliseconds,
             _dispatcher?.Statistics.DispatchWait.TotalMilliseconds ?? 0, _dispatcher?.Statistics.ShardCompute.TotalMilliseconds ?? 0,
-            _dataPlaneServer.Endpoint, _dispatcher?.Statistics.Retries ?? 0, _dispatcher?.Replicas.DownNow ?? 0));
+            _dataPlaneServer.Endpoint, _dispatcher?.Statistics.Retries ?? 0, _dispatcher?.Replicas.DownNow ?? 0,
+            _dispatcher?.Statistics.Hedges ?? 0, _context.ShardMap.Replicas,
+            [.. (_dispatcher?.Replicas.Down ?? []).Select(k => k.Format())]));
 
     public Task ReleaseAsync(ImmutableArray<long> sequenceIds)
     {

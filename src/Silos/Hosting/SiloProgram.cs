@@ -99,7 +99,10 @@ public static class SiloProgram
                     o.ServiceId = Llama4ClientOptions.DefaultServiceId;
                 });
                 int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePorts.Loopback();
-                int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? FreePorts.Loopback();
+                // Expert silos take no client connections unless asked: a client's request comes back through the gateway
+                // silo it went in by, so the death of an expert silo that was a gateway would take healthy ranks' answers
+                // with it. Clients enter through attention silos, whose death costs their own ranks anyway.
+                int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? (ExpertOnly(builder.Configuration["Llama4:Role"]) ? 0 : FreePorts.Loopback());
                 silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
             }
             silo.AddLlama4Silo();
@@ -135,6 +138,8 @@ public static class SiloProgram
         await host.RunAsync();
         return Environment.ExitCode;
     }
+
+    private static bool ExpertOnly(string? role) => string.Equals(role?.Trim(), "expert", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Stops the silo (and, if stopping hangs, the process) once <paramref name="pid"/> has exited.</summary>
     private static async Task WatchParentAsync(int pid, IHost host, ILogger log)
