@@ -101,7 +101,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         if (_core is not { SequenceCount: 0 }) return Task.CompletedTask;
         if (_preferred.ElsewhereThan(PlacementKey.ForAttentionRank(Rank)) is not { } preferred) return Task.CompletedTask;
         LogMovingBack(Rank, RuntimeIdentity, preferred.ToString());
-        this.DeactivateOnIdle();
+        this.MigrateTo(preferred);
         return Task.CompletedTask;
     }
 

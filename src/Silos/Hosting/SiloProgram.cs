@@ -104,6 +104,7 @@ public static class SiloProgram
                 // with it. Clients enter through attention silos, whose death costs their own ranks anyway.
                 int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? (ExpertOnly(builder.Configuration["Llama4:Role"]) ? 0 : FreePorts.Loopback());
                 silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
+                silo.UseRedisDirectoryForModelGrains(redis);
             }
             silo.AddLlama4Silo();
         });
