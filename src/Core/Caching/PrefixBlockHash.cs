@@ -20,6 +20,22 @@ public static class PrefixBlockHash
         return Mix(h ^ (ulong)tokens.Length);
     }
 
+    /// <summary>
+    /// The block size in effect for a model and a setting: the setting, or, when the model has chunked-attention layers and
+    /// the setting does not divide <c>attention_chunk_size</c>, the largest divisor of the chunk size below it, so no block
+    /// straddles a chunk boundary (16 for Scout's 8192; 4 for a chunk of 4). Ranks and routing both use it.
+    /// </summary>
+    public static int BlockSizeFor(Config.Llama4TextConfig config, int setting)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentOutOfRangeException.ThrowIfLessThan(setting, 1);
+        bool chunked = Enumerable.Range(0, config.NumHiddenLayers).Any(config.IsRopeLayer);
+        if (!chunked || config.AttentionChunkSize is not { } chunk) return setting;
+        for (int b = Math.Min(setting, chunk); b > 1; b--) // chunk sizes are powers of two or tiny: a short loop
+            if (chunk % b == 0) return b;
+        return 1;
+    }
+
     /// <summary>The chained hashes of every full block of <paramref name="tokens"/>, in order (a partial last block has none).</summary>
     public static ulong[] Chain(ReadOnlySpan<int> tokens, int blockSize)
     {

@@ -30,9 +30,7 @@ public sealed class PrefixCache : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         if (options.BlockSize < 1)
             throw new ArgumentException($"the prefix cache's block size must be at least 1 token; got {options.BlockSize}", nameof(options));
-        bool chunked = Enumerable.Range(0, config.NumHiddenLayers).Any(config.IsRopeLayer);
-        // A block must not straddle a chunk boundary: the largest divisor of the chunk size not above the setting.
-        BlockSize = chunked && config.AttentionChunkSize is { } chunk ? Divisor(chunk, options.BlockSize) : options.BlockSize;
+        BlockSize = Core.Caching.PrefixBlockHash.BlockSizeFor(config, options.BlockSize);
         if (options.MaxBytes < 0) throw new ArgumentException($"the prefix cache's byte budget must not be negative; got {options.MaxBytes}", nameof(options));
         _maxBytes = options.MaxBytes;
         int element = dtype == torch.ScalarType.Float32 ? 4 : 2;
@@ -111,12 +109,5 @@ public sealed class PrefixCache : IDisposable
         _unreferenced.Remove(block.Node);
         _blocks.Remove(block.Hash);
         block.Rows.Dispose();
-    }
-
-    private static int Divisor(int chunk, int wanted)
-    {
-        for (int b = Math.Min(wanted, chunk); b > 1; b--) // chunk sizes are small or powers of two: a short loop
-            if (chunk % b == 0) return b;
-        return 1;
     }
 }
