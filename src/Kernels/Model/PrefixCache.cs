@@ -51,6 +51,9 @@ public sealed class PrefixCache : IDisposable
     /// <summary>Blocks some sequence holds (not evictable).</summary>
     public int ReferencedBlocks => _blocks.Count - _unreferenced.Count;
 
+    /// <summary>Tokens sequences restored from the cache instead of computing them, since start.</summary>
+    public long RestoredTokens { get; internal set; }
+
     /// <summary>Blocks evicted to make room, since start.</summary>
     public long Evictions { get; private set; }
 

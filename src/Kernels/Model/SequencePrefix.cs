@@ -62,6 +62,7 @@ public sealed class SequencePrefix : IDisposable
             restored += take;
         }
 
+        _cache.RestoredTokens += restored;
         return restored;
     }
 
