@@ -37,6 +37,8 @@ public sealed class GatewayMetrics
     private readonly long[] _finished = new long[3];
     private long _promptTokensTotal;
     private long _generationTokensTotal;
+    private long _prefixCacheQueries;
+    private long _prefixCacheHits;
 
     private readonly RankActivity? _ranks;
 
@@ -56,11 +58,19 @@ public sealed class GatewayMetrics
 
     public long GenerationTokensTotal => Interlocked.Read(ref _generationTokensTotal);
 
-    /// <summary>A sequence's first token: its prompt has been processed.</summary>
-    public void RecordFirstToken(TimeSpan sinceArrival, int promptTokens)
+    /// <summary>Prompt tokens looked up in the ranks' prefix caches (vLLM's <c>prefix_cache_queries</c>: every prompt token).</summary>
+    public long PrefixCacheQueries => Interlocked.Read(ref _prefixCacheQueries);
+
+    /// <summary>Prompt tokens found there (vLLM's <c>prefix_cache_hits</c>; hits ÷ queries is the hit rate).</summary>
+    public long PrefixCacheHits => Interlocked.Read(ref _prefixCacheHits);
+
+    /// <summary>A sequence's first token: its prompt has been processed, <paramref name="cachedTokens"/> of it from a prefix cache.</summary>
+    public void RecordFirstToken(TimeSpan sinceArrival, int promptTokens, int cachedTokens = 0)
     {
         _timeToFirstToken.Observe(sinceArrival.TotalSeconds);
         Interlocked.Add(ref _promptTokensTotal, promptTokens);
+        Interlocked.Add(ref _prefixCacheQueries, promptTokens);
+        Interlocked.Add(ref _prefixCacheHits, Math.Min(cachedTokens, promptTokens));
         Interlocked.Increment(ref _generationTokensTotal);
     }
 
@@ -98,6 +108,9 @@ public sealed class GatewayMetrics
         Gauge(text, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", snapshot.KvUsage);
         Gauge(text, "vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage. Deprecated: use vllm:kv_cache_usage_perc.", snapshot.KvUsage);
         Counter(text, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", PromptTokensTotal);
+        // vLLM's counters vllm:prefix_cache_queries / vllm:prefix_cache_hits, as its Prometheus client exposes them (_total).
+        Counter(text, "vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.", PrefixCacheQueries);
+        Counter(text, "vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.", PrefixCacheHits);
         Counter(text, "llama4:failovers_total", "Sequences moved to another attention rank after their rank failed (each re-prefilled there).", snapshot.Failovers);
         Counter(text, "llama4:reprefilled_tokens_total", "Tokens fed again by failovers (prompt and generated tokens of each moved sequence).", snapshot.ReprefilledTokens);
         Counter(text, "llama4:failed_rank_steps_total", "Attention-rank steps that failed.", snapshot.FailedRankSteps);

@@ -245,7 +245,7 @@ internal sealed class GenerationSession
             case TokenEvent token:
                 if (choice.LastTokenAt == 0)
                 {
-                    _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(_arrival, now), PromptLength(choice));
+                    _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(_arrival, now), PromptLength(choice), choice.Handle.CachedTokens);
                 }
                 else
                 {

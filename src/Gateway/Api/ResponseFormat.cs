@@ -169,6 +169,10 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
         json.WriteNumber("prompt_tokens", prompt);
         json.WriteNumber("completion_tokens", completion);
         json.WriteNumber("total_tokens", prompt + completion);
+        // Prompt tokens the ranks took from their prefix caches: per prompt, its choice that found the most.
+        json.WriteStartObject("prompt_tokens_details");
+        json.WriteNumber("cached_tokens", choices.GroupBy(c => c.PromptIndex).Sum(g => g.Max(c => c.Handle.CachedTokens)));
+        json.WriteEndObject();
         json.WriteEndObject();
     }
 }

@@ -67,7 +67,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
                 new ModelOptions { ComputeDType = _context.ComputeDType, Device = _context.Device }, dispatcher);
             return (m, reader.BytesRead);
         }, cancellationToken);
-        _core = new AttentionRankCore(model, Rank, _context.MaxStepTokens);
+        _core = new AttentionRankCore(model, Rank, _context.MaxStepTokens, prefixCache: _context.Options.ToPrefixCacheOptions());
         _core.SequencesDropped += (ids, error) => LogStepFailed(error, Rank, ids.Count);
         var lease = _context.Options.SequenceLease;
         this.RegisterGrainTimer(EvictIdle, new GrainTimerCreationOptions(lease / 4, lease / 4) { Interleave = false });
