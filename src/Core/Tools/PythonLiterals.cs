@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Numerics;
 using System.Text;
 
 namespace Llama4Cluster.Core.Tools;
@@ -28,8 +26,8 @@ internal static class PythonLiterals
             '[' => List(c, json),
             '(' => Tuple(c, json),
             '{' => Dict(c, json),
-            '-' or '+' or '.' => Number(c, json),
-            _ when char.IsAsciiDigit(ch) => Number(c, json),
+            '-' or '+' or '.' => PythonNumbers.Read(c, json),
+            _ when char.IsAsciiDigit(ch) => PythonNumbers.Read(c, json),
             _ when IsNameStart(ch) => NameOrString(c, json),
             _ => Scan.Bad,
         };
@@ -307,134 +305,6 @@ internal static class PythonLiterals
         read = Value(c, valueJson);
         value = valueJson.ToString();
         return read;
-    }
-
-    private static Scan Number(TextCursor c, StringBuilder json)
-    {
-        var negative = false;
-        if (c.Peek is '-' or '+')
-        {
-            negative = c.Peek == '-';
-            c.Pos++;
-            c.SkipWhitespace();
-        }
-
-        if (c.AtEnd)
-        {
-            return c.Eof();
-        }
-
-        if (c.Peek == '0' && char.ToLowerInvariant(c.PeekAt(1)) is 'x' or 'o' or 'b')
-        {
-            return RadixInteger(c, json, negative);
-        }
-
-        var whole = Digits(c);
-        var text = new StringBuilder(negative ? "-" : "");
-        var fraction = (string?)null;
-        if (c.Peek == '.')
-        {
-            c.Pos++;
-            fraction = Digits(c);
-        }
-
-        if (whole.Length == 0 && string.IsNullOrEmpty(fraction))
-        {
-            return c.AtEnd ? c.Eof() : Scan.Bad;
-        }
-
-        var trimmed = whole.TrimStart('0');
-        text.Append(trimmed.Length == 0 ? "0" : trimmed);
-        if (fraction is not null)
-        {
-            text.Append('.').Append(fraction.Length == 0 ? "0" : fraction);
-        }
-
-        if (c.Peek is 'e' or 'E')
-        {
-            c.Pos++;
-            text.Append('e');
-            if (c.Peek is '+' or '-')
-            {
-                text.Append(c.Peek);
-                c.Pos++;
-            }
-
-            var exponent = Digits(c);
-            if (exponent.Length == 0)
-            {
-                return c.AtEnd ? c.Eof() : Scan.Bad;
-            }
-
-            text.Append(exponent);
-        }
-
-        if (c.AtEnd)
-        {
-            return c.Eof(); // the number may go on
-        }
-
-        if (c.Peek is 'j' or 'J' || IsNamePart(c.Peek))
-        {
-            return Scan.Bad;
-        }
-
-        json.Append(text);
-        return Scan.Ok;
-    }
-
-    private static Scan RadixInteger(TextCursor c, StringBuilder json, bool negative)
-    {
-        var radix = char.ToLowerInvariant(c.PeekAt(1)) switch { 'x' => 16, 'o' => 8, _ => 2 };
-        c.Pos += 2;
-        var value = BigInteger.Zero;
-        var digits = 0;
-        while (!c.AtEnd && (char.IsAsciiHexDigit(c.Peek) || c.Peek == '_'))
-        {
-            if (c.Peek != '_')
-            {
-                var digit = int.Parse(c.Peek.ToString(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-                if (digit >= radix)
-                {
-                    return Scan.Bad;
-                }
-
-                value = value * radix + digit;
-                digits++;
-            }
-
-            c.Pos++;
-        }
-
-        if (c.AtEnd)
-        {
-            return c.Eof();
-        }
-
-        if (digits == 0 || IsNamePart(c.Peek))
-        {
-            return Scan.Bad;
-        }
-
-        json.Append((negative ? -value : value).ToString(CultureInfo.InvariantCulture));
-        return Scan.Ok;
-    }
-
-    /// <summary>ASCII digits, with the underscores Python allows between them dropped.</summary>
-    private static string Digits(TextCursor c)
-    {
-        var digits = new StringBuilder();
-        while (!c.AtEnd && (char.IsAsciiDigit(c.Peek) || (c.Peek == '_' && digits.Length > 0 && char.IsAsciiDigit(c.PeekAt(1)))))
-        {
-            if (c.Peek != '_')
-            {
-                digits.Append(c.Peek);
-            }
-
-            c.Pos++;
-        }
-
-        return digits.ToString();
     }
 
     private static Scan String(TextCursor c, StringBuilder json, bool raw) => PythonStrings.Read(c, json, raw);
