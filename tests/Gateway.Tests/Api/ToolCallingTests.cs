@@ -191,4 +191,17 @@ public sealed class ToolCallingTests(ToolApiServerFixture server) : ApiTestBase(
         AssertError(body, "invalid_request_error", param);
         await AssertServerAnswersAsync();
     }
+
+    [Fact]
+    public async Task More_tools_than_the_limit_is_a_400_naming_the_limit()
+    {
+        static string Tools(int count) => string.Join(',', Enumerable.Range(0, count).Select(i => $$$"""{"type":"function","function":{"name":"f{{{i}}}"}}"""));
+        var marker = NewMarker("many");
+        var over = $$"""{"model":"{{ApiServerFixture.ModelId}}","messages":[{"role":"user","content":"{{marker}}"}],"tools":[{{Tools(129)}}]}""";
+        var (status, body, _) = await PostJsonAsync("/v1/chat/completions", over);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        AssertError(body, "invalid_request_error", "tools", messageContains: "128");
+
+        await AssertServerAnswersAsync();
+    }
 }
