@@ -213,7 +213,7 @@ internal sealed class ToolCallSyntax(IReadOnlySet<string> names)
             return c.AtEnd ? c.Eof() : Scan.Bad;
         }
 
-        var scanned = JsonSyntax.Value(c);
+        var scanned = JsonValueScanner.Value(c);
         if (scanned != Scan.Ok)
         {
             return scanned;

@@ -4,7 +4,7 @@ namespace Llama4Cluster.Core.Tools;
 /// Finds where one strict JSON value (RFC 8259) ends in model output, checking its syntax as it goes, so that prose with
 /// a brace in it is known not to be JSON at the first wrong character rather than at the end of the output.
 /// </summary>
-internal static class JsonSyntax
+internal static class JsonValueScanner
 {
     /// <summary>Moves the cursor past one JSON value (no leading whitespace).</summary>
     public static Scan Value(TextCursor c)
