@@ -88,7 +88,7 @@ public sealed class GatewayMetrics
         if (longestGap is { } gap && generationTokens > 1) _stall.Observe(gap.TotalSeconds);
         var index = reason switch
         {
-            "stop" => 0,
+            "stop" or "tool_calls" => 0, // the engine stopped; that the answer holds calls is the API's reading of it
             "length" => 1,
             _ => 2,
         };

@@ -99,7 +99,7 @@ internal sealed class GenerationSession
             {
                 var handle = _scheduler.Submit(new SequenceSubmission(
                     _plan.Prompts[sequence.PromptIndex].TokenIds, sequence.Sampling, _options.DefaultRequestTimeout, aborted));
-                choices.Add(new ChoiceState(sequence, handle, _model.Tokenizer, _plan.Parameters, keepText: !_plan.Parameters.Stream)
+                choices.Add(new ChoiceState(sequence, handle, _model.Tokenizer, _plan.Parameters, keepText: !_plan.Parameters.Stream, _plan.Tools)
                 {
                     EosTokenIds = _eos,
                 });
@@ -209,12 +209,11 @@ internal sealed class GenerationSession
                 if (choice.Ended)
                 {
                     open--;
-                    _format.WriteChunk(sse.BeginEvent(), choice, text, final: true);
-                    await sse.EndEventAsync();
                 }
-                else if (text.Length > 0)
+
+                foreach (var chunk in _format.StreamChunks(choice, text, final: choice.Ended))
                 {
-                    _format.WriteChunk(sse.BeginEvent(), choice, text, final: false);
+                    _format.WriteChunk(sse.BeginEvent(), choice, chunk);
                     await sse.EndEventAsync();
                 }
             }
