@@ -17,7 +17,8 @@ namespace Llama4Cluster.Silos.Experts;
 /// (<see cref="IExpertShardMap.Replicas"/>) each request goes to one live replica, spread by step, layer and shard; a
 /// replica that fails (a reset connection fails at once) or does not answer within the replica timeout while another is
 /// live is marked down (<see cref="ReplicaHealth"/>) and the same request goes to the next one within the same step —
-/// every replica computes the same rows the same way, so the output does not change. When no replica is left, it keeps
+/// every replica computes the same rows the same way, so the output does not change. A request not answered by the hedge
+/// time (<see cref="HedgeTimer"/>) is also sent to the next live replica, and the first answer wins. When no replica is left, it keeps
 /// trying every replica (the shard re-activates on a surviving silo once Orleans declares the dead one, loading its
 /// experts) until the shard timeout, then fails the step with <see cref="ExpertShardTimeoutException"/> naming the layer,
 /// shard and last error. Not thread-safe: one step at a time (its attention grain is not reentrant).
@@ -122,8 +123,8 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
                 foreach (var loser in inFlight) Abandon(loser.Call, Key(request, loser.Replica));
                 return finished.Call.Result;
             }
-            var e = finished.Call.Exception!.InnerException!;
-            if (e is OperationCanceledException && cancellationToken.IsCancellationRequested) throw e;
+            cancellationToken.ThrowIfCancellationRequested(); // a cancelled step ends its attempts as cancelled, not faulted
+            var e = finished.Call.Exception?.InnerException ?? new OperationCanceledException("the attempt was cancelled");
             last = e;
             Replicas.MarkDown(Key(request, finished.Replica));
             Statistics.RecordRetry();
@@ -196,7 +197,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         _ = call.ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully) t.Result.Outputs.ReturnBuffer();
-            else if (t.Exception?.InnerException is not OperationCanceledException) Replicas.MarkDown(key);
+            else if (t.IsFaulted && t.Exception!.InnerException is not OperationCanceledException) Replicas.MarkDown(key);
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

@@ -64,6 +64,17 @@ public sealed class ReplicaFailoverTests
     }
 
     [Fact]
+    public async Task ACancelledStepEndsItsDispatchAsCancelledAndMarksNoReplicaDown()
+    {
+        var transport = new ScriptedTransport { Stalled = { 0, 1 } };
+        using var dispatcher = Dispatcher(transport);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        using var batch = new ExpertDispatchBatch(torch.ones(3, Hidden), torch.zeros(3, torch.int64), [0, 2], [1, 2]);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => dispatcher.DispatchAsync(1, batch, new DispatchContext(0, 0), cancel.Token).AsTask());
+        Assert.Equal(0, dispatcher.Replicas.DownNow);
+    }
+
+    [Fact]
     public async Task WithNoReplicaLeftTheDispatchWaitsForOneToComeBack()
     {
         var healthy = await DispatchAsync(new ScriptedTransport(), steps: 1);
