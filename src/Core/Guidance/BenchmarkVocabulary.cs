@@ -9,7 +9,9 @@ namespace Llama4Cluster.Core.Guidance;
 /// META's 2,048 special tokens after them, so V = 202,048 as in Llama 4. It is not o200k: it imitates its make-up — words
 /// and word pieces with and without a leading space and capital, numbers, code and JSON punctuation, whitespace runs,
 /// Cyrillic, Greek, accented Latin, CJK and emoji text, and partial UTF-8 sequences — so that the trie's size and shape and
-/// the share of tokens a grammar state admits are of the real order. Deterministic for a seed.
+/// the share of tokens a grammar state admits are of the real order. As BPE merges build long tokens from shorter ones, a
+/// word's prefixes often are tokens too (here: each prefix of a generated piece with probability one third), which gives the
+/// trie about as many nodes per token as a real byte-level BPE vocabulary. Deterministic for a seed.
 /// </summary>
 public static class BenchmarkVocabulary
 {
@@ -41,9 +43,14 @@ public static class BenchmarkVocabulary
         while (tokens.Count < count)
         {
             var piece = Piece(random);
-            if (piece.Length > 0 && seen.Add(Encoding.Latin1.GetString(piece)))
+            // Shorter pieces first, as merges would have made them.
+            for (var length = 2; length <= piece.Length && tokens.Count < count; length++)
             {
-                tokens.Add(piece);
+                if ((length == piece.Length || (piece[length] & 0xC0) != 0x80 && random.Next(3) == 0)
+                    && seen.Add(Encoding.Latin1.GetString(piece, 0, length)))
+                {
+                    tokens.Add(piece[..length]);
+                }
             }
         }
 

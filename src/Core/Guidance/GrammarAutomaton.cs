@@ -17,7 +17,8 @@ internal sealed class GrammarAutomaton
     /// <summary>Deepest stack accepted: deeper means unbounded recursion without progress (a left-recursive $ref).</summary>
     public const int MaxStackDepth = 2048;
 
-    private const int Unknown = -2;
+    /// <summary>A transition not computed yet (<see cref="Table"/>).</summary>
+    public const int Unknown = -2;
 
     private readonly GrammarNode[] _nodes;
     private readonly List<StackEntry> _stacks = [];
@@ -49,11 +50,37 @@ internal sealed class GrammarAutomaton
     /// <summary>States interned so far (each holds a 1 KiB transition row).</summary>
     public int StateCount => _states.Count;
 
+    /// <summary>Transitions computed (each once; later visits read the table).</summary>
+    public long Computed { get; private set; }
+
     /// <summary>True when the text so far is a complete match (the output may end here).</summary>
     public bool IsAccepting(int state) => _states[state].Accepting;
 
     /// <summary>True when nothing can follow: the output must end here.</summary>
     public bool IsComplete(int state) => _states[state].Live.Length == 0;
+
+    /// <summary>The transition table, <c>[state &lt;&lt; 8 | byte]</c>: a state, <see cref="Dead"/> or
+    /// <see cref="Unknown"/> (then call <see cref="Compute"/>, and re-read this: the table may have grown).</summary>
+    public int[] Table => _transitions;
+
+    /// <summary>The stacks alive in a state.</summary>
+    public ReadOnlySpan<int> Live(int state) => _states[state].Live;
+
+    /// <summary>When stack <paramref name="stack"/> is at a character boundary inside a JSON string, the characters that
+    /// still fit (<see cref="int.MaxValue"/>: unbounded); otherwise -1.</summary>
+    public int PlainRemaining(int stack)
+    {
+        var entry = _stacks[stack];
+        return _nodes[entry.Node].Terminal is JsonStringTerminal s ? s.Remaining(entry.Aux) : -1;
+    }
+
+    /// <summary>The (non-accepting) state whose live stacks are exactly <paramref name="stacks"/> (already closed).</summary>
+    public int StateOf(List<int> stacks)
+    {
+        _live.Clear();
+        _live.AddRange(stacks.Distinct());
+        return Intern(accepting: false);
+    }
 
     /// <summary>The state after <paramref name="b"/>, or <see cref="Dead"/>.</summary>
     public int Next(int state, byte b)
@@ -62,8 +89,10 @@ internal sealed class GrammarAutomaton
         return t != Unknown ? t : Compute(state, b);
     }
 
-    private int Compute(int state, byte b)
+    /// <summary>Computes and records the transition of <paramref name="state"/> on <paramref name="b"/>.</summary>
+    public int Compute(int state, byte b)
     {
+        Computed++;
         foreach (var s in _states[state].Live)
         {
             var entry = _stacks[s];

@@ -19,6 +19,8 @@ public sealed class GuidedGrammar
     private readonly Dictionary<int, LinkedListNode<(int State, ulong[] Mask)>> _masks = [];
     private readonly LinkedList<(int State, ulong[] Mask)> _recent = new();
     private readonly int[] _walk;
+    private readonly List<int> _strings = [];
+    private readonly List<int> _others = [];
 
     internal GuidedGrammar(Grammar grammar, TokenTrie trie)
     {
@@ -37,6 +39,12 @@ public sealed class GuidedGrammar
 
     /// <summary>Masks computed by a trie walk (cache misses).</summary>
     public long Walks { get; private set; }
+
+    /// <summary>Time spent in trie walks.</summary>
+    public TimeSpan WalkTime { get; private set; }
+
+    /// <summary>Automaton transitions computed so far (the rest were table reads).</summary>
+    public long TransitionsComputed => _automaton.Computed;
 
     /// <summary>Masks answered from the cache.</summary>
     public long CacheHits { get; private set; }
@@ -94,13 +102,19 @@ public sealed class GuidedGrammar
             mask = new ulong[_trie.MaskWords];
         }
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         Walk(state, mask);
+        WalkTime += System.Diagnostics.Stopwatch.GetElapsedTime(started);
         Walks++;
         _masks[state] = _recent.AddFirst((state, mask));
         return mask;
     }
 
-    /// <summary>Sets the bit of every token whose bytes the automaton accepts from <paramref name="state"/>.</summary>
+    /// <summary>
+    /// Sets the bit of every token the automaton accepts from <paramref name="state"/>. Stacks inside a JSON string take
+    /// the plain tokens that fit from the vocabulary's precomputed masks and walk only the tree of the other tokens; the
+    /// rest of the stacks walk the whole tree (pruned at each refused byte).
+    /// </summary>
     private void Walk(int state, ulong[] mask)
     {
         if (_automaton.IsComplete(state))
@@ -108,19 +122,67 @@ public sealed class GuidedGrammar
             return;
         }
 
-        var bytes = _trie.Bytes;
-        var depth = _trie.Depth;
-        var end = _trie.End;
-        var token = _trie.Token;
-        var same = _trie.SameBytes;
+        _strings.Clear();
+        _others.Clear();
+        var room = -1;
+        foreach (var stack in _automaton.Live(state))
+        {
+            var r = _automaton.PlainRemaining(stack);
+            if (r >= 0)
+            {
+                _strings.Add(stack);
+                room = Math.Max(room, r);
+            }
+            else
+            {
+                _others.Add(stack);
+            }
+        }
+
+        if (_strings.Count == 0 || _trie.Impure is null)
+        {
+            WalkTree(_trie, state, mask);
+            return;
+        }
+
+        var plain = _trie.PlainUpTo(room);
+        for (var w = 0; w < mask.Length; w++)
+        {
+            mask[w] |= plain[w];
+        }
+
+        WalkTree(_trie.Impure, _automaton.StateOf(_strings), mask);
+        if (_others.Count > 0)
+        {
+            WalkTree(_trie, _automaton.StateOf(_others), mask);
+        }
+    }
+
+    /// <summary>One pass over a flattened tree; a refused byte skips its whole subtree.</summary>
+    private void WalkTree(TokenTrie tree, int state, ulong[] mask)
+    {
+        var bytes = tree.Bytes;
+        var depth = tree.Depth;
+        var end = tree.End;
+        var token = tree.Token;
+        var same = tree.SameBytes;
         var states = _walk;
+        var table = _automaton.Table;
         states[0] = state;
         var n = bytes.Length;
         var i = 1;
         while (i < n)
         {
             int d = depth[i];
-            var s = _automaton.Next(states[d - 1], bytes[i]);
+            var from = states[d - 1];
+            int b = bytes[i];
+            var s = table[(from << 8) | b];
+            if (s == GrammarAutomaton.Unknown)
+            {
+                s = _automaton.Compute(from, (byte)b);
+                table = _automaton.Table;
+            }
+
             if (s < 0)
             {
                 i = end[i];

@@ -44,6 +44,11 @@ internal sealed class JsonStringTerminal : IByteTerminal
 
     public bool Accepts(int state) => (state & 31) == Closed;
 
+    /// <summary>At a character boundary inside the string: how many more characters fit (<see cref="int.MaxValue"/> when
+    /// unbounded); elsewhere -1. A token of that many plain characters or fewer is accepted here whatever follows.</summary>
+    public int Remaining(int state) =>
+        (state & 31) != In ? -1 : MaxLength is { } max ? max - (state >> 5) : int.MaxValue;
+
     public bool CanContinue(int state) => (state & 31) != Closed;
 
     public int Step(int state, byte b)

@@ -12,7 +12,7 @@ internal sealed class JsonSyntax(GrammarBuilder builder)
 {
     /// <summary>Most spaces after a newline between tokens: room for pretty-printing a few levels deep, and a bound, so a
     /// bounded schema always finishes.</summary>
-    public const int MaxIndent = 12;
+    public const int MaxIndent = 8;
 
     private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false };
 

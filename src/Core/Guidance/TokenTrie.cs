@@ -1,3 +1,5 @@
+using System.Text;
+using System.Text.Unicode;
 using Llama4Cluster.Core.Tokenization;
 
 namespace Llama4Cluster.Core.Guidance;
@@ -11,6 +13,11 @@ namespace Llama4Cluster.Core.Guidance;
 /// Special tokens (and ids beyond the tokenizer, such as a checkpoint's padded embedding rows) are not in the tree: they
 /// are never allowed as text; the sampler adds the stop tokens itself when the grammar accepts. For Llama 4 the tree has
 /// about two nodes per token, a few MB in all.
+/// <para>The context-independent cache (xgrammar's idea, for the state that dominates JSON output): most tokens are
+/// <em>plain</em> text — whole UTF-8 characters, none of them a quote, backslash or control character — and inside a
+/// JSON string such a token is accepted exactly when its characters fit in the room left, whatever the grammar around the
+/// string. <see cref="PlainUpTo"/> holds, per character count, the mask of plain tokens that short; the other tokens get a
+/// tree of their own (<see cref="Impure"/>, a few percent of the vocabulary), which is all a string state has to walk.</para>
 /// </remarks>
 public sealed class TokenTrie
 {
@@ -20,6 +27,10 @@ public sealed class TokenTrie
     private readonly int[] _token;
     private readonly int[] _sameBytes;
     private readonly byte[]?[] _tokenBytes;
+    private ulong[][] _plainUpTo = [];
+
+    /// <summary>Most characters a token may have to count as plain (longer ones go in <see cref="Impure"/>).</summary>
+    public const int MaxPlainChars = 32;
 
     private TokenTrie(int vocabularySize, byte[]?[] tokenBytes, byte[] bytes, ushort[] depth, int[] end, int[] token, int[] sameBytes, int maxDepth)
     {
@@ -41,6 +52,12 @@ public sealed class TokenTrie
 
     /// <summary>Longest token in bytes.</summary>
     public int MaxDepth { get; }
+
+    /// <summary>The tree of the text tokens that are not plain (null on that tree itself).</summary>
+    internal TokenTrie? Impure { get; private set; }
+
+    /// <summary>The mask of plain tokens of 1 to <paramref name="chars"/> characters.</summary>
+    internal ulong[] PlainUpTo(int chars) => _plainUpTo[Math.Clamp(chars, 0, MaxPlainChars)];
 
     /// <summary>Words of a mask over <see cref="VocabularySize"/> ids, 64 ids a word.</summary>
     public int MaskWords => (VocabularySize + 63) >> 6;
@@ -77,10 +94,78 @@ public sealed class TokenTrie
         return Build(bytes);
     }
 
-    /// <summary>The tree of <paramref name="tokenBytes"/> (index = id; null or empty: not a text token).</summary>
+    /// <summary>The tree of <paramref name="tokenBytes"/> (index = id; null or empty: not a text token), with its plain
+    /// masks and the tree of the other tokens.</summary>
     public static TokenTrie Build(byte[]?[] tokenBytes)
     {
         ArgumentNullException.ThrowIfNull(tokenBytes);
+        var trie = BuildTree(tokenBytes);
+        var words = trie.MaskWords;
+        var byCount = new ulong[MaxPlainChars + 1][];
+        byCount[0] = new ulong[words];
+        for (var c = 1; c <= MaxPlainChars; c++)
+        {
+            byCount[c] = new ulong[words];
+        }
+
+        var impure = new byte[]?[tokenBytes.Length];
+        for (var id = 0; id < tokenBytes.Length; id++)
+        {
+            if (tokenBytes[id] is not { Length: > 0 } bytes)
+            {
+                continue;
+            }
+
+            var chars = PlainChars(bytes);
+            if (chars == 0)
+            {
+                impure[id] = bytes;
+            }
+            else
+            {
+                byCount[chars][id >> 6] |= 1UL << id;
+            }
+        }
+
+        for (var c = 1; c <= MaxPlainChars; c++)
+        {
+            for (var w = 0; w < words; w++)
+            {
+                byCount[c][w] |= byCount[c - 1][w];
+            }
+        }
+
+        trie._plainUpTo = byCount;
+        trie.Impure = BuildTree(impure);
+        return trie;
+    }
+
+    /// <summary>The characters of a plain token (see the remarks), or 0.</summary>
+    internal static int PlainChars(ReadOnlySpan<byte> bytes)
+    {
+        if (!Utf8.IsValid(bytes))
+        {
+            return 0;
+        }
+
+        var count = 0;
+        while (!bytes.IsEmpty)
+        {
+            Rune.DecodeFromUtf8(bytes, out var rune, out var consumed);
+            if (rune.Value < 0x20 || rune.Value == '"' || rune.Value == '\\')
+            {
+                return 0;
+            }
+
+            count++;
+            bytes = bytes[consumed..];
+        }
+
+        return count <= MaxPlainChars ? count : 0;
+    }
+
+    private static TokenTrie BuildTree(byte[]?[] tokenBytes)
+    {
         var ids = Enumerable.Range(0, tokenBytes.Length).Where(i => tokenBytes[i] is { Length: > 0 }).ToArray();
         System.Array.Sort(ids, (a, b) => tokenBytes[a].AsSpan().SequenceCompareTo(tokenBytes[b]) is var c && c != 0 ? c : a.CompareTo(b));
 

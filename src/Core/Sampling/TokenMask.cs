@@ -73,12 +73,30 @@ internal static class TokenMask
             return best;
         }
 
-        for (var i = 0; i < values.Length; i++)
+        // Word by word: whole words of allowed ids (inside strings, most of them) scan like the unmasked loop.
+        for (var w = 0; w < allowed.Length; w++)
         {
-            if ((best < 0 || values[i] > bestValue) && IsAllowed(allowed, i))
+            var start = w << 6;
+            var count = Math.Min(64, values.Length - start);
+            if (count <= 0)
             {
-                bestValue = values[i];
-                best = i;
+                break;
+            }
+
+            var bits = allowed[w];
+            if (count < 64)
+            {
+                bits &= (1UL << count) - 1;
+            }
+
+            for (; bits != 0; bits &= bits - 1)
+            {
+                var i = start + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                if (best < 0 || values[i] > bestValue)
+                {
+                    bestValue = values[i];
+                    best = i;
+                }
             }
         }
 
@@ -100,21 +118,24 @@ internal static class TokenMask
             }
 
             var bits = allowed[w];
+            var slice = work.Slice(start, count);
             if (bits == 0)
             {
-                work.Slice(start, count).Fill(float.NegativeInfinity);
+                slice.Fill(float.NegativeInfinity);
                 continue;
             }
 
-            for (var j = 0; j < count; j++)
+            for (var refused = ~bits & (count < 64 ? (1UL << count) - 1 : ulong.MaxValue); refused != 0; refused &= refused - 1)
             {
-                if ((bits & (1UL << j)) == 0)
+                slice[System.Numerics.BitOperations.TrailingZeroCount(refused)] = float.NegativeInfinity;
+            }
+
+            for (; bits != 0; bits &= bits - 1)
+            {
+                var j = System.Numerics.BitOperations.TrailingZeroCount(bits);
+                if (j < count && slice[j] > max)
                 {
-                    work[start + j] = float.NegativeInfinity;
-                }
-                else if (work[start + j] > max)
-                {
-                    max = work[start + j];
+                    max = slice[j];
                 }
             }
         }
