@@ -103,6 +103,24 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
         Assert.Equal(3, SingleJsonObject(r.Stdout).GetProperty("tokens").GetArrayLength());
     }
 
+    [Fact]
+    public void BenchGuidedReportsTheMaskOverALlama4SizedVocabularyAsAShareOfADecodeStep()
+    {
+        var r = CliRunner.Run("bench", "guided", "--model", models.Scout, "--quick", "--json", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var report = SingleJsonObject(r.Stdout);
+        Assert.Equal(202_048, report.GetProperty("vocabulary").GetProperty("ids").GetInt32());
+        Assert.True(report.GetProperty("decode_step").GetProperty("ms").GetDouble() > 0);
+        var rows = report.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(6, rows.Count);
+        foreach (var row in rows)
+        {
+            Assert.True(row.GetProperty("tokens").GetInt32() > 0);
+            Assert.True(row.GetProperty("mask_warm_mean_us").GetDouble() > 0);
+            Assert.True(row.GetProperty("mask_share_of_decode_step").GetDouble() > 0);
+        }
+    }
+
     [Theory]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1,x", "--json")]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1,2", "--positions", "5", "--json")]
@@ -116,6 +134,7 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--silos", "2", "--json")]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--engine", "cluster", "--silos", "0", "--json")]
     [InlineData("bench", "cluster", "--silos", "3")]
+    [InlineData("bench", "guided", "--model", "/nonexistent/model")]
     [InlineData("create-tiny", "--preset", "huge", "--out", "/tmp/never")]
     [InlineData("frob")]
     public void BadArgumentsGetOneLineAndExitCode2(params string[] args)

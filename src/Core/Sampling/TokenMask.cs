@@ -89,6 +89,20 @@ internal static class TokenMask
                 bits &= (1UL << count) - 1;
             }
 
+            if (bits == ulong.MaxValue)
+            {
+                for (var i = start; i < start + 64; i++)
+                {
+                    if (best < 0 || values[i] > bestValue)
+                    {
+                        bestValue = values[i];
+                        best = i;
+                    }
+                }
+
+                continue;
+            }
+
             for (; bits != 0; bits &= bits - 1)
             {
                 var i = start + System.Numerics.BitOperations.TrailingZeroCount(bits);
