@@ -104,6 +104,19 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     }
 
     [Fact]
+    public void BenchPrefixCacheReportsTheCachedPromptAndARatioFromOneRun()
+    {
+        var r = CliRunner.Run("bench", "prefix-cache", "--preset", "tiny-scout", "--system-tokens", "64", "--user-tokens", "8",
+            "--rounds", "1", "--dtype", "float32", "--threads", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var json = SingleJsonObject(r.Stdout);
+        Assert.Equal(64, json.GetProperty("cached_tokens").GetInt32()); // the whole system prompt: blocks of 4 divide 64
+        Assert.Equal(72, json.GetProperty("prompt_tokens").GetInt32());
+        Assert.Single(json.GetProperty("cold_ttft_ms").EnumerateArray());
+        Assert.True(json.GetProperty("speedup").GetDouble() > 0);
+    }
+
+    [Fact]
     public void BenchGuidedReportsTheMaskOverALlama4SizedVocabularyAsAShareOfADecodeStep()
     {
         var r = CliRunner.Run("bench", "guided", "--model", models.Scout, "--quick", "--json", "--threads", "1");
@@ -135,6 +148,8 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--engine", "cluster", "--silos", "0", "--json")]
     [InlineData("bench", "cluster", "--silos", "3")]
     [InlineData("bench", "guided", "--model", "/nonexistent/model")]
+    [InlineData("bench", "prefix-cache", "--preset", "huge")]
+    [InlineData("bench", "prefix-cache", "--preset", "tiny-scout", "--model", "MODEL")]
     [InlineData("create-tiny", "--preset", "huge", "--out", "/tmp/never")]
     [InlineData("frob")]
     public void BadArgumentsGetOneLineAndExitCode2(params string[] args)

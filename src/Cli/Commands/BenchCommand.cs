@@ -12,8 +12,8 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    public const string Usage = "bench kernels [--model DIR] [--quick] [--threads N] [--json] | " + ClusterBenchmark.Usage + " | " + BenchServeCommand.Usage +
-        " | " + GuidedBenchmark.Usage;
+    public const string Usage = "bench kernels [--model DIR] [--quick] [--threads N] [--json] | " + ClusterBenchmark.Usage + " | " + BenchServeCommand.Usage + " | " +
+        BenchPrefixCacheCommand.Usage + " | " + GuidedBenchmark.Usage;
 
     public static int Run(string[] args)
     {
@@ -21,10 +21,12 @@ internal static class BenchCommand
             return ClusterBenchmark.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick" }));
         if (args.Length > 0 && args[0] == "serve")
             return BenchServeCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "json" }));
+        if (args.Length > 0 && args[0] == "prefix-cache")
+            return BenchPrefixCacheCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "json" }));
         if (args.Length > 0 && args[0] == "guided")
             return GuidedBenchmark.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" }));
         if (args.Length == 0 || args[0] != "kernels")
-            throw new UsageException($"bench: expected 'bench kernels', 'bench cluster', 'bench serve' or 'bench guided'{(args.Length > 0 ? $"; got '{args[0]}'" : "")}");
+            throw new UsageException($"bench: expected 'bench kernels', 'bench cluster', 'bench serve', 'bench prefix-cache' or 'bench guided'{(args.Length > 0 ? $"; got '{args[0]}'" : "")}");
         var a = new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" });
         string? model = a.Optional("model");
         if (model is not null && !File.Exists(Path.Combine(model, "config.json")))

@@ -42,7 +42,10 @@ public static class StepMessages
         var failures = result.Failures is { Count: > 0 } f
             ? [.. f.Select(x => new SequenceFailureResult(x.SequenceId, x.Error))]
             : ImmutableArray<SequenceFailureResult>.Empty;
-        return new StepResponse([.. result.Samples.Select(ToWire)], logits, failures);
+        var hits = result.CacheHits is { Count: > 0 } h
+            ? [.. h.Select(x => new PrefixCacheHitResult(x.SequenceId, x.Tokens))]
+            : ImmutableArray<PrefixCacheHitResult>.Empty;
+        return new StepResponse([.. result.Samples.Select(ToWire)], logits, failures, CacheHits: hits);
     }
 
     /// <summary>The result of <paramref name="response"/>; returns the logits payload's pooled buffer.</summary>
@@ -60,7 +63,8 @@ public static class StepMessages
         }
 
         var failures = response.Failures.IsDefaultOrEmpty ? null : response.Failures.Select(f => new SequenceFailure(f.SequenceId, f.Error)).ToArray();
-        return new RankStepResult(samples, logits, logitRows, failures);
+        var hits = response.CacheHits.IsDefaultOrEmpty ? null : response.CacheHits.Select(h => new PrefixCacheHit(h.SequenceId, h.Tokens)).ToArray();
+        return new RankStepResult(samples, logits, logitRows, failures, hits);
     }
 
     public static SequenceStart ToWire(SequenceSettings settings)

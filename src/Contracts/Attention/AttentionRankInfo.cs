@@ -3,7 +3,8 @@ namespace Llama4Cluster.Contracts.Attention;
 /// <summary>
 /// What an attention rank loaded and where; its expert-dispatch counters since activation (calls, payload bytes each way);
 /// and where its step time went: inside <c>StepAsync</c>, waiting for expert shards, and the shards' reported compute;
-/// replica failover counters; and its silo's data-plane endpoint, which a client watches to learn of the silo's death at
+/// replica failover counters (retries, hedges, the replicas it has out of rotation now as shard keys, of the
+/// <see cref="ExpertReplicas"/> every shard has); and its silo's data-plane endpoint, which a client watches to learn of the silo's death at
 /// once (a connection the dead process's kernel resets) rather than after a call's timeout.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("l4c.AttentionRankInfo")]
@@ -22,4 +23,7 @@ public sealed record AttentionRankInfo(
     [property: Id(11)] double ShardComputeMilliseconds = 0,
     [property: Id(12)] Experts.DataEndpoint? SiloEndpoint = null,
     [property: Id(13)] long DispatchRetries = 0,
-    [property: Id(14)] int ReplicasDown = 0);
+    [property: Id(14)] int ReplicasDown = 0,
+    [property: Id(15)] long DispatchHedges = 0,
+    [property: Id(16)] int ExpertReplicas = 1,
+    [property: Id(17)] System.Collections.Immutable.ImmutableArray<string> DownReplicas = default);

@@ -97,7 +97,7 @@ public sealed partial class ContinuousBatchScheduler
         return null;
     }
 
-    /// <summary>Admits waiting sequences in order, each on the least-loaded rank that is up, while the running batch and
+    /// <summary>Admits waiting sequences in order, each on a rank that is up (cache-aware: <see cref="PlaceRank"/>), while the running batch and
     /// the KV budget have room.</summary>
     private int Admit()
     {
@@ -107,7 +107,7 @@ public sealed partial class ContinuousBatchScheduler
         {
             while (_running.Count < _maxRunning && _waiting.TryPeek(out var next) && _kvReserved + next.Reservation <= _kvCapacity)
             {
-                int rank = LeastLoadedUpRank();
+                int rank = PlaceRank(next);
                 if (rank < 0) break;
                 _waiting.Dequeue();
                 next.Rank = rank;

@@ -29,7 +29,12 @@ public sealed partial class ContinuousBatchScheduler
         // A lost answer (another silo died on its way back) says nothing of the rank: it stays in rotation, and the move
         // does not count against the sequences' failover limit (one silo's death may end several steps in flight).
         bool answerLost = error is StepAnswerLostException;
-        if (!answerLost) _health.MarkDown(rank);
+        if (!answerLost)
+        {
+            _health.MarkDown(rank);
+            _prefixIndex?.Forget(rank); // it may come back with an empty cache
+        }
+
         int failed = 0;
         foreach (var s in _running)
         {
@@ -61,7 +66,7 @@ public sealed partial class ContinuousBatchScheduler
         foreach (var s in _running)
         {
             if (s.Ended || s.Rank >= 0) continue;
-            int rank = LeastLoadedUpRank();
+            int rank = PlaceRank(s); // its re-prefill may hit another rank's prefix cache
             if (rank < 0) return false;
             s.Rank = rank;
             _rankLoad[rank]++;

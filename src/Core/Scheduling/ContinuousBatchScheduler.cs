@@ -12,7 +12,7 @@ namespace Llama4Cluster.Core.Scheduling;
 /// <item>drops sequences that were cancelled or passed their deadline (releasing them on their ranks);</item>
 /// <item>admits waiting sequences first come, first served while fewer than <see cref="SchedulerOptions.MaxRunningSequences"/>
 /// run and their KV reservations (prompt + max tokens) fit <see cref="SchedulerOptions.KvTokenCapacity"/>, each on the
-/// least-loaded rank, so a new request joins the running batch at the very next step;</item>
+/// least-loaded rank (or the one holding the longest cached prefix of its prompt, ContinuousBatchScheduler.Routing.cs), so a new request joins the running batch at the very next step;</item>
 /// <item>builds the step under <see cref="SchedulerOptions.MaxStepTokens"/>: one token per decoding sequence first, then
 /// prompt chunks, oldest sequence first, with what remains (chunked prefill: a long prompt never stalls decoding);</item>
 /// <item>runs one <see cref="IStepBackend.StepAsync"/> per rank, all ranks in flight at once (with the releases of
@@ -45,6 +45,8 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private readonly IReadOnlyList<int> _eosTokenIds;
     private readonly int _maxFailovers;
     private readonly RankHealth _health;
+    private readonly PrefixRouteIndex? _prefixIndex; // null: one rank, or routing off
+    private readonly int _prefixImbalance;
 
     private readonly Lock _queueLock = new();
     private readonly Queue<ScheduledSequence> _waiting = new(); // guarded by _queueLock
@@ -96,6 +98,8 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         _rankLoad = new int[backend.Ranks];
         _releases = new PendingReleases(backend.Ranks);
         _maxFailovers = o.MaxFailovers;
+        _prefixIndex = o.PrefixRouting && backend.Ranks > 1 ? new PrefixRouteIndex(backend.Ranks, o.PrefixBlockSize, o.PrefixRoutingBlocksPerRank) : null;
+        _prefixImbalance = o.PrefixRoutingMaxImbalance;
         _health = new RankHealth(backend, _time, o.RankProbeTimeout, o.RankProbePause, o.RankProbeMaxPause,
             onUp: () => _wake.Writer.TryWrite(true), onProbeFailed: (e, rank) => LogProbeFailed(e, rank));
     }
@@ -233,8 +237,10 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
 
         int k = 0, finished = 0, failed = 0;
         var samples = response!.Samples;
+        var hits = response.CacheHits is { Count: > 0 } h ? h.ToDictionary(x => x.SequenceId, x => x.Tokens) : null;
         foreach (var s in members)
         {
+            if (hits is not null && hits.TryGetValue(s.RankId, out int cached)) s.CacheHit(cached);
             if (failures is not null && failures.TryGetValue(s.RankId, out var why))
             {
                 LogSequenceFailed(s.Id, rank, step, why);
@@ -246,6 +252,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
             if (!s.Accept(s.StepSamples ? samples[k++].Token : null)) continue;
             var end = s.Finished();
             LogFinished(s.Id, end.Reason, s.Generated.Count);
+            RememberEnded(rank, s);
             Retire(s, end);
             finished++;
         }

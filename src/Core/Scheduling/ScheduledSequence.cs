@@ -80,6 +80,16 @@ internal sealed class ScheduledSequence
 
     public bool Prefilling => Prefilled < _feed.Length;
 
+    /// <summary>What the rank prefills: the prompt, or after a failover the prompt and the generated tokens.</summary>
+    public ReadOnlySpan<int> Feed => _feed;
+
+    /// <summary>The rank restored <paramref name="tokens"/> of the step in flight from its prefix cache: before the first
+    /// token they count as the prompt's cached tokens (a re-prefill after a failover starts the count again).</summary>
+    public void CacheHit(int tokens)
+    {
+        if (_record.Emitted.Count == 0) Handle.CachedTokens = Math.Min(Prompt.Length, Handle.CachedTokens + tokens);
+    }
+
     /// <summary>Tokens held for the sequence in its rank's KV cache: the prefilled tokens and those generated since.</summary>
     public long KvTokens => (long)Prefilled + _record.Emitted.Count - _resumed;
 
@@ -121,6 +131,7 @@ internal sealed class ScheduledSequence
     {
         if (counted) Failovers++;
         RankId = rankId;
+        if (_record.Emitted.Count == 0) Handle.CachedTokens = 0;
         _resumed = _record.Emitted.Count;
         _feed = [.. Prompt, .. _record.Emitted];
         Prefilled = 0;

@@ -55,6 +55,27 @@ public sealed class SchedulerOptions
     /// <summary>The longest pause between probes of a failed rank.</summary>
     public TimeSpan RankProbeMaxPause { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Cache-aware routing (docs/DESIGN.md "Prefix caching"): a new sequence goes to the rank that was sent the longest
+    /// prefix of its prompt (block hashes the scheduler remembers, <see cref="PrefixBlockSize"/>) among the ranks that are
+    /// not overloaded (<see cref="PrefixRoutingMaxImbalance"/>); false: always the least-loaded rank.
+    /// </summary>
+    public bool PrefixRouting { get; set; } = true;
+
+    /// <summary>Tokens per prefix block of the routing index; set it to the ranks' prefix-cache block size
+    /// (<c>Llama4:PrefixCacheBlockSize</c>, 16 by default) or routing matches nothing.</summary>
+    public int PrefixBlockSize { get; set; } = 16;
+
+    /// <summary>
+    /// A rank is overloaded for cache-aware routing when it runs more than this many sequences beyond the least-loaded rank
+    /// that is up; such a rank is passed over however long its matching prefix (0: prefix matches only break load ties).
+    /// </summary>
+    public int PrefixRoutingMaxImbalance { get; set; } = 4;
+
+    /// <summary>Block hashes remembered per rank at most (least recently sent forgotten first); about the blocks a rank's
+    /// prefix cache holds (its byte budget over the bytes of one block).</summary>
+    public int PrefixRoutingBlocksPerRank { get; set; } = 65536;
+
     /// <summary>The admission budget for a model of <paramref name="maxModelLength"/> tokens (see <see cref="KvTokenCapacity"/>).</summary>
     public long ResolveKvTokenCapacity(int maxModelLength) =>
         KvTokenCapacity ?? Math.Max(maxModelLength, Math.Min((long)MaxRunningSequences * maxModelLength, DefaultKvTokenCapacityCap));

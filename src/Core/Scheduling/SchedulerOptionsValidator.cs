@@ -36,6 +36,12 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
             yield return $"RetryAfter must not be negative; got {options.RetryAfter}.";
         if (options.MaxFailovers is < 0 or > 100)
             yield return $"MaxFailovers must be between 0 and 100 (moves of a sequence to another rank after its rank failed); got {options.MaxFailovers}.";
+        if (options.PrefixBlockSize < 1)
+            yield return $"PrefixBlockSize must be at least 1 token (set it to the ranks' Llama4:PrefixCacheBlockSize); got {options.PrefixBlockSize}.";
+        if (options.PrefixRoutingMaxImbalance < 0)
+            yield return $"PrefixRoutingMaxImbalance must not be negative (0: prefix matches only break load ties); got {options.PrefixRoutingMaxImbalance}.";
+        if (options.PrefixRoutingBlocksPerRank < 1)
+            yield return $"PrefixRoutingBlocksPerRank must be at least 1; got {options.PrefixRoutingBlocksPerRank}.";
         if (options.RankProbeTimeout <= TimeSpan.Zero)
             yield return $"RankProbeTimeout must be positive; got {options.RankProbeTimeout}.";
         if (options.RankProbePause <= TimeSpan.Zero || options.RankProbeMaxPause < options.RankProbePause)

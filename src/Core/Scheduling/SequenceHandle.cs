@@ -27,6 +27,16 @@ public sealed class SequenceHandle
 
     public DateTimeOffset SubmittedAt { get; }
 
+    private int _cachedTokens;
+
+    /// <summary>Prompt tokens its attention rank took from its prefix cache instead of computing them (the usage's
+    /// <c>prompt_tokens_details.cached_tokens</c>); final once the first token is out.</summary>
+    public int CachedTokens
+    {
+        get => Volatile.Read(ref _cachedTokens);
+        internal set => Volatile.Write(ref _cachedTokens, value);
+    }
+
     public ChannelReader<SequenceEvent> Events => _events.Reader;
 
     /// <summary>The scheduler's side: where it writes this sequence's events.</summary>

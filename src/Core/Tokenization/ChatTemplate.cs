@@ -1,12 +1,18 @@
 using System.Text;
+using Llama4Cluster.Core.Tools;
 
 namespace Llama4Cluster.Core.Tokenization;
 
 /// <summary>
-/// The Llama 4 chat format (spec §4.2), built piecewise as ids: <c>&lt;|begin_of_text|&gt;</c> once, then per message
-/// <c>&lt;|header_start|&gt;</c> role <c>&lt;|header_end|&gt;</c> "\n\n" content <c>&lt;|eot|&gt;</c>, and for generation
-/// the bare assistant header. Role names, "\n\n" and content are encoded as plain text, so special-token strings
-/// typed in content stay text (META's behaviour); the system message is trimmed as by the HF template's <c>|trim</c>.
+/// The Llama 4 chat format (spec §4.2; docs/MODEL.md "Chat format" and "Tool calls"), built piecewise: special tokens as
+/// their ids, everything between two special tokens encoded as one plain text (so special-token strings typed in content
+/// stay text, META's behaviour, and the ids equal HF's rendering + tokenisation). Follows the template HF ships with the
+/// checkpoint: <c>&lt;|begin_of_text|&gt;</c>; a first system message, trimmed, as its own turn; with tools, the system
+/// turn starts with "Environment: ipython" and the function list goes into the first user turn (or the system turn);
+/// each other message as <c>&lt;|header_start|&gt;</c> role <c>&lt;|header_end|&gt;</c> "\n\n" content
+/// <c>&lt;|eot|&gt;</c>; an assistant turn with calls as <c>&lt;|python_start|&gt;</c> content
+/// <c>&lt;|python_end|&gt;</c> and the calls as JSON; a tool result under <c>ipython</c> as a JSON string; for
+/// generation, the bare assistant header.
 /// </summary>
 public static class ChatTemplate
 {
@@ -18,46 +24,42 @@ public static class ChatTemplate
     private const string HeaderSeparator = "\n\n";
 
     /// <summary>The prompt ids. For ordinary content these equal HF's rendering + tokenisation of the template.</summary>
-    public static List<int> Encode(Llama4Tokenizer tokenizer, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    /// <exception cref="ArgumentException">An unknown role, or tools without a first message to list them in.</exception>
+    public static List<int> Encode(
+        Llama4Tokenizer tokenizer, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, ChatTools? tools = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        ArgumentNullException.ThrowIfNull(messages);
-        var ids = new List<int> { tokenizer.BeginOfText };
-        foreach (var message in messages)
+        var ids = new List<int>();
+        var text = new StringBuilder();
+        foreach (var (special, plain) in Pieces(messages, addGenerationPrompt, tools))
         {
-            var role = NormalizeRole(message);
-            AppendHeader(tokenizer, ids, role);
-            ids.AddRange(tokenizer.Encode(ContentOf(role, message)));
-            ids.Add(tokenizer.EndOfTurn);
+            if (special is null)
+            {
+                text.Append(plain);
+                continue;
+            }
+
+            if (text.Length > 0)
+            {
+                ids.AddRange(tokenizer.Encode(text.ToString()));
+                text.Clear();
+            }
+
+            ids.Add(tokenizer.TryGetSpecialTokenId(special)
+                ?? throw new ArgumentException($"The tokenizer has no {special} token.", nameof(tokenizer)));
         }
 
-        if (addGenerationPrompt)
+        if (text.Length > 0)
         {
-            AppendHeader(tokenizer, ids, Assistant);
+            ids.AddRange(tokenizer.Encode(text.ToString()));
         }
 
         return ids;
     }
 
     /// <summary>The same prompt as text, with special tokens written out.</summary>
-    public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
-    {
-        ArgumentNullException.ThrowIfNull(messages);
-        var text = new StringBuilder(Llama4SpecialTokens.BeginOfText);
-        foreach (var message in messages)
-        {
-            var role = NormalizeRole(message);
-            AppendHeader(text, role);
-            text.Append(ContentOf(role, message)).Append(Llama4SpecialTokens.EndOfTurn);
-        }
-
-        if (addGenerationPrompt)
-        {
-            AppendHeader(text, Assistant);
-        }
-
-        return text.ToString();
-    }
+    public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, ChatTools? tools = null) =>
+        string.Concat(Pieces(messages, addGenerationPrompt, tools).Select(p => p.Special ?? p.Text));
 
     /// <summary>The canonical role: system, user, assistant or ipython ("tool" maps to ipython).</summary>
     /// <exception cref="ArgumentException">Any other role.</exception>
@@ -73,22 +75,102 @@ public static class ChatTemplate
         };
     }
 
-    private static string ContentOf(string role, ChatMessage message)
+    /// <summary>The prompt as special tokens (<c>Special</c> set) and plain text (<c>Text</c>), in order.</summary>
+    private static List<(string? Special, string Text)> Pieces(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, ChatTools? tools)
     {
-        ArgumentNullException.ThrowIfNull(message.Content);
-        return role == System ? PythonStrip(message.Content) : message.Content;
+        ArgumentNullException.ThrowIfNull(messages);
+        var pieces = new List<(string? Special, string Text)> { (Llama4SpecialTokens.BeginOfText, "") };
+        var rest = messages.ToList();
+        rest.ForEach(m => NormalizeRole(m));
+        var hasTools = tools is not null;
+        string? system = null;
+        if (rest.Count > 0 && rest[0].Role == System)
+        {
+            system = PythonStrip(rest[0].Content);
+            rest.RemoveAt(0);
+        }
+
+        // HF writes no system turn at all when tools go into it and the client sent no system message, which would
+        // lose the functions: this template writes one then (docs/MODEL.md).
+        if (system is not null || (hasTools && !tools!.InUserMessage))
+        {
+            var body = new StringBuilder();
+            if (hasTools)
+            {
+                body.Append(ToolPrompt.Environment);
+                if (!tools!.InUserMessage)
+                {
+                    body.Append(ToolPrompt.FunctionList(ToolPrompt.SystemInstructions, tools.Tools));
+                }
+            }
+
+            AddTurn(pieces, System, body.Append(system).ToString());
+        }
+
+        if (hasTools && tools!.InUserMessage)
+        {
+            if (rest.Count == 0 || NormalizeRole(rest[0]) == IPython || rest[0].ToolCalls.Count > 0)
+            {
+                throw new ArgumentException(
+                    "With tools, the template lists the functions in the first message after the system message, which must be a user message.",
+                    nameof(messages));
+            }
+
+            AddTurn(pieces, User, ToolPrompt.FunctionList(ToolPrompt.UserInstructions, tools.Tools) + PythonStrip(rest[0].Content));
+            rest.RemoveAt(0);
+        }
+
+        foreach (var message in rest)
+        {
+            AddMessage(pieces, message);
+        }
+
+        if (addGenerationPrompt)
+        {
+            AddHeader(pieces, Assistant);
+        }
+
+        return pieces;
     }
 
-    private static void AppendHeader(Llama4Tokenizer tokenizer, List<int> ids, string role)
+    private static void AddMessage(List<(string? Special, string Text)> pieces, ChatMessage message)
     {
-        ids.Add(tokenizer.HeaderStart);
-        ids.AddRange(tokenizer.Encode(role));
-        ids.Add(tokenizer.HeaderEnd);
-        ids.AddRange(tokenizer.Encode(HeaderSeparator));
+        var role = NormalizeRole(message);
+        if (role == IPython)
+        {
+            // HF's template tests `content is iterable`, which a string is: a result is written as a JSON string.
+            AddTurn(pieces, IPython, PythonJson.String(message.Content));
+        }
+        else if (message.ToolCalls.Count > 0)
+        {
+            AddHeader(pieces, Assistant);
+            pieces.Add((Llama4SpecialTokens.PythonStart, ""));
+            pieces.Add((null, message.Content));
+            pieces.Add((Llama4SpecialTokens.PythonEnd, ""));
+            pieces.Add((null, string.Concat(message.ToolCalls.Select(ToolPrompt.CallText))));
+            pieces.Add((Llama4SpecialTokens.EndOfTurn, ""));
+        }
+        else
+        {
+            AddTurn(pieces, role, message.Content);
+        }
     }
 
-    private static void AppendHeader(StringBuilder text, string role) =>
-        text.Append(Llama4SpecialTokens.HeaderStart).Append(role).Append(Llama4SpecialTokens.HeaderEnd).Append(HeaderSeparator);
+    private static void AddTurn(List<(string? Special, string Text)> pieces, string role, string content)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        AddHeader(pieces, role);
+        pieces.Add((null, content));
+        pieces.Add((Llama4SpecialTokens.EndOfTurn, ""));
+    }
+
+    private static void AddHeader(List<(string? Special, string Text)> pieces, string role)
+    {
+        pieces.Add((Llama4SpecialTokens.HeaderStart, ""));
+        pieces.Add((null, role));
+        pieces.Add((Llama4SpecialTokens.HeaderEnd, ""));
+        pieces.Add((null, HeaderSeparator));
+    }
 
     // Jinja's trim is Python str.strip(): Unicode whitespace plus U+001C … U+001F.
     private static string PythonStrip(string s)

@@ -264,11 +264,11 @@ public static class TinyTokenizerWriter
         return stream.ToArray();
     }
 
-    // Spec §4.2 for plain-text messages (system trimmed), so HF tooling renders the same prompt as ChatTemplate.
+    // Spec §4.2 for plain-text messages (a first system message trimmed), so HF tooling renders the same prompt as ChatTemplate.
     private const string ChatTemplateJinja =
         "{{- bos_token }}{%- for message in messages %}" +
         "{{- '<|header_start|>' + message['role'] + '<|header_end|>\\n\\n' }}" +
-        "{%- if message['role'] == 'system' %}{{- message['content'] | trim }}{%- else %}{{- message['content'] }}{%- endif %}" +
+        "{%- if message['role'] == 'system' and loop.first %}{{- message['content'] | trim }}{%- else %}{{- message['content'] }}{%- endif %}" +
         "{{- '<|eot|>' }}{%- endfor %}" +
         "{%- if add_generation_prompt %}{{- '<|header_start|>assistant<|header_end|>\\n\\n' }}{%- endif %}";
 }

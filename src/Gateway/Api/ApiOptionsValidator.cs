@@ -33,7 +33,7 @@ public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
             (nameof(limits.MaxChoices), limits.MaxChoices), (nameof(limits.MaxPrompts), limits.MaxPrompts),
             (nameof(limits.MaxSequences), limits.MaxSequences), (nameof(limits.MaxMessages), limits.MaxMessages),
             (nameof(limits.MaxStopStrings), limits.MaxStopStrings), (nameof(limits.MaxStopStringLength), limits.MaxStopStringLength),
-            (nameof(limits.MaxStopTokenIds), limits.MaxStopTokenIds),
+            (nameof(limits.MaxStopTokenIds), limits.MaxStopTokenIds), (nameof(limits.MaxTools), limits.MaxTools),
         })
         {
             if (value < 1)

@@ -16,10 +16,21 @@ internal static class ChatRequestReader
         var fields = new RequestFields(body);
         ServedModelCheck.Require(fields, model);
         var messages = Messages(fields, options.Limits.MaxMessages);
+        var tools = ToolRequestReader.Read(fields, options.Limits.MaxTools);
         var parameters = GenerationParameters.Read(fields, chat: true, ServedModelCheck.VocabSize(model), options.Limits);
-        var prompt = ChatTemplate.Encode(model.Tokenizer, messages, addGenerationPrompt: true);
+        List<int> prompt;
+        try
+        {
+            prompt = ChatTemplate.Encode(model.Tokenizer, messages, addGenerationPrompt: true, tools.Prompt);
+        }
+        catch (ArgumentException e)
+        {
+            throw ApiException.BadRequest(e.Message, "messages");
+        }
+
         return GenerationPlan.Create(
-            parameters, [new PlannedPrompt(prompt)], model.MaxModelLength, defaultMaxTokens: null, "messages", options.Limits.MaxSequences);
+            parameters, [new PlannedPrompt(prompt)], model.MaxModelLength, defaultMaxTokens: null, "messages", options.Limits.MaxSequences,
+            tools.Parsing);
     }
 
     private static List<ChatMessage> Messages(RequestFields fields, int maxMessages)
@@ -74,7 +85,10 @@ internal static class ChatRequestReader
             _ => throw ApiException.BadRequest(
                 $"{path}.role \"{role}\" is not a chat role: use system, developer, user, assistant or tool.", $"{path}.role"),
         };
-        return new ChatMessage(canonical, Content(fields, canonical, path));
+        return new ChatMessage(canonical, Content(fields, canonical, path))
+        {
+            ToolCalls = ToolRequestReader.MessageToolCalls(fields, canonical, path),
+        };
     }
 
     private static string Content(RequestFields fields, string role, string path)

@@ -18,10 +18,60 @@ internal sealed class ChatResponseFormat(string id, long created, string model, 
     {
         json.WriteStartObject("message");
         json.WriteString("role", "assistant");
-        json.WriteString("content", choice.Text);
+        if (choice.ToolCalls.Count > 0 && choice.Text.Length == 0)
+        {
+            json.WriteNull("content"); // an answer that only called functions, as OpenAI writes it
+        }
+        else
+        {
+            json.WriteString("content", choice.Text);
+        }
+
         json.WriteStartArray("tool_calls");
+        foreach (var call in choice.ToolCalls)
+        {
+            json.WriteStartObject();
+            json.WriteString("id", call.Id);
+            json.WriteString("type", "function");
+            json.WriteStartObject("function");
+            json.WriteString("name", call.Call.Name);
+            json.WriteString("arguments", call.Call.ArgumentsJson);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
         json.WriteEndArray();
         json.WriteEndObject();
+    }
+
+    /// <summary>With tool calls: content first, then per call a chunk with its id, type and name (arguments empty) and
+    /// a chunk per piece of its arguments, then the finish reason alone — the deltas the OpenAI SDKs put back together.</summary>
+    public override List<StreamChunk> StreamChunks(ChoiceState choice, string text, bool final)
+    {
+        if (choice.ToolCallsSent == choice.ToolCalls.Count)
+        {
+            return base.StreamChunks(choice, text, final);
+        }
+
+        var chunks = new List<StreamChunk>();
+        if (text.Length > 0)
+        {
+            chunks.Add(new StreamChunk(text, Final: false));
+        }
+
+        foreach (var call in choice.ToolCalls.Skip(choice.ToolCallsSent))
+        {
+            chunks.Add(new StreamChunk("", Final: false, call));
+            chunks.AddRange(call.Call.ArgumentPieces.Select(piece => new StreamChunk("", Final: false, call, piece)));
+        }
+
+        choice.ToolCallsSent = choice.ToolCalls.Count;
+        if (final)
+        {
+            chunks.Add(new StreamChunk("", Final: true));
+        }
+
+        return chunks;
     }
 
     protected override void WriteOpeningDelta(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice)
@@ -32,12 +82,34 @@ internal sealed class ChatResponseFormat(string id, long created, string model, 
         json.WriteEndObject();
     }
 
-    protected override void WriteDelta(Utf8JsonWriter json, string text, bool final)
+    protected override void WriteDelta(Utf8JsonWriter json, StreamChunk chunk)
     {
         json.WriteStartObject("delta");
-        if (text.Length > 0 || !final)
+        if (chunk.Call is { } call)
         {
-            json.WriteString("content", text);
+            json.WriteStartArray("tool_calls");
+            json.WriteStartObject();
+            json.WriteNumber("index", call.Index);
+            if (chunk.ArgumentPiece is null)
+            {
+                json.WriteString("id", call.Id);
+                json.WriteString("type", "function");
+            }
+
+            json.WriteStartObject("function");
+            if (chunk.ArgumentPiece is null)
+            {
+                json.WriteString("name", call.Call.Name);
+            }
+
+            json.WriteString("arguments", chunk.ArgumentPiece ?? "");
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteEndArray();
+        }
+        else if (chunk.Text.Length > 0 || !chunk.Final)
+        {
+            json.WriteString("content", chunk.Text);
         }
 
         json.WriteEndObject();

@@ -2,12 +2,14 @@ using System.Text;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Core.Tools;
 
 namespace Llama4Cluster.Gateway.Api;
 
 /// <summary>
 /// One choice of a response while it generates: its sequence, the streaming detokenizer, the stop-string matcher,
-/// the text released so far, its tokens' logprobs and how it ended. Touched by the request's one writer loop only.
+/// the tool-call reader (chat requests with tools), the text released so far, its tokens' logprobs and how it ended.
+/// Touched by the request's one writer loop only.
 /// </summary>
 internal sealed class ChoiceState
 {
@@ -16,13 +18,25 @@ internal sealed class ChoiceState
     private readonly StopStringMatcher _stops;
     private readonly bool _keepLogprobs;
     private readonly StringBuilder? _text;
+    private readonly ToolCallStream? _tools;
+    private readonly int? _pythonStart;
+    private readonly int? _pythonEnd;
 
-    public ChoiceState(PlannedSequence sequence, SequenceHandle handle, Llama4Tokenizer tokenizer, GenerationParameters parameters, bool keepText)
+    public ChoiceState(
+        PlannedSequence sequence, SequenceHandle handle, Llama4Tokenizer tokenizer, GenerationParameters parameters, bool keepText, ToolParsing? tools = null)
     {
         Index = sequence.Index;
         PromptIndex = sequence.PromptIndex;
         Handle = handle;
-        _decoder = tokenizer.CreateIncrementalDecoder(parameters.SkipSpecialTokens);
+        // Reading calls, special tokens never reach the text, except the two that wrap a call: the reader sees those.
+        _decoder = tokenizer.CreateIncrementalDecoder(tools is not null || parameters.SkipSpecialTokens);
+        if (tools is not null)
+        {
+            _tools = new ToolCallStream(tools.Names, tools.Parallel ? int.MaxValue : 1);
+            _pythonStart = tokenizer.TryGetSpecialTokenId(Llama4SpecialTokens.PythonStart);
+            _pythonEnd = tokenizer.TryGetSpecialTokenId(Llama4SpecialTokens.PythonEnd);
+        }
+
         _vocabSize = tokenizer.VocabSize;
         _stops = new StopStringMatcher(parameters.Stop, parameters.IncludeStopStringInOutput);
         _keepLogprobs = parameters.Logprobs;
@@ -38,8 +52,14 @@ internal sealed class ChoiceState
     /// <summary>Tokens generated for this choice up to its end (a token that completed a stop string included).</summary>
     public int CompletionTokens { get; private set; }
 
-    /// <summary>The text released so far (non-streaming responses only).</summary>
+    /// <summary>The text released so far (non-streaming responses only); with tools, the content around the calls.</summary>
     public string Text => _text?.ToString() ?? string.Empty;
+
+    /// <summary>The tool calls the answer made so far (chat requests with tools).</summary>
+    public List<AnswerToolCall> ToolCalls { get; } = [];
+
+    /// <summary>Tool calls from this index on are not yet streamed.</summary>
+    public int ToolCallsSent { get; set; }
 
     /// <summary>Every token's logprobs, when requested.</summary>
     public List<SampledToken> Logprobs { get; } = [];
@@ -50,7 +70,7 @@ internal sealed class ChoiceState
     /// <summary>Legacy completions' <c>text_offset</c> of the next token.</summary>
     public int TextOffset { get; set; }
 
-    /// <summary>Null while generating; then <c>stop</c> or <c>length</c>.</summary>
+    /// <summary>Null while generating; then <c>stop</c>, <c>length</c>, or <c>tool_calls</c> when the answer made calls.</summary>
     public string? FinishReason { get; private set; }
 
     /// <summary>vLLM's <c>stop_reason</c>: the matched stop string, the stop token id, or null (EOS or length).</summary>
@@ -65,6 +85,9 @@ internal sealed class ChoiceState
     /// <summary>When the previous token arrived (<see cref="System.Diagnostics.Stopwatch"/> ticks); 0 before the first.</summary>
     public long LastTokenAt { get; set; }
 
+    /// <summary>The longest wait between two of its tokens so far (its worst stall).</summary>
+    public TimeSpan LongestGap { get; set; }
+
     /// <summary>Adds a token. Returns the text it releases; when it completes a stop string the choice is finished
     /// (<see cref="FinishReason"/> <c>stop</c>) and its sequence cancelled.</summary>
     public string OnToken(SampledToken token)
@@ -76,11 +99,18 @@ internal sealed class ChoiceState
         }
 
         // An id beyond the tokenizer (checkpoints may pad the embedding table past it) has no text.
-        var (released, matched) = _stops.Add(token.TokenId < _vocabSize ? _decoder.Add(token.TokenId) : "");
+        var piece = token.TokenId < _vocabSize ? _decoder.Add(token.TokenId) : "";
+        if (_tools is not null && (token.TokenId == _pythonStart || token.TokenId == _pythonEnd))
+        {
+            piece += token.TokenId == _pythonStart ? Llama4SpecialTokens.PythonStart : Llama4SpecialTokens.PythonEnd;
+        }
+
+        var (released, matched) = _stops.Add(piece);
+        released = ReadCalls(released, end: matched is not null);
         _text?.Append(released);
         if (matched is not null)
         {
-            Finish("stop", matched);
+            Finish(ToolCalls.Count > 0 ? "tool_calls" : "stop", matched);
             Handle.Cancel();
         }
 
@@ -92,9 +122,14 @@ internal sealed class ChoiceState
     {
         // A character cut at the very end becomes U+FFFD; only then can held-back text still complete a stop string.
         var (tail, matched) = _stops.Add(_decoder.Flush());
-        var rest = matched is null ? tail + _stops.Flush() : tail;
+        var rest = ReadCalls(matched is null ? tail + _stops.Flush() : tail, end: true);
         _text?.Append(rest);
-        if (matched is not null)
+        if (ToolCalls.Count > 0)
+        {
+            // As vLLM: an answer that made calls ends with tool_calls, whatever stopped it.
+            Finish("tool_calls", (object?)matched ?? (IsModelEos(finished.StopTokenId) ? null : finished.StopTokenId));
+        }
+        else if (matched is not null)
         {
             Finish("stop", matched);
         }
@@ -112,6 +147,36 @@ internal sealed class ChoiceState
 
     /// <summary>The sequence failed or was cancelled: nothing more will come.</summary>
     public void OnFailed() => Ended = true;
+
+    /// <summary>Passes released text through the tool-call reader (when the request has tools): returns the content,
+    /// and records the calls it completed; <paramref name="end"/> resolves whatever the reader still holds.</summary>
+    private string ReadCalls(string text, bool end)
+    {
+        if (_tools is null)
+        {
+            return text;
+        }
+
+        var output = _tools.Add(text);
+        var content = output.Content;
+        Record(output.Calls);
+        if (end)
+        {
+            var last = _tools.Finish();
+            content += last.Content;
+            Record(last.Calls);
+        }
+
+        return content;
+    }
+
+    private void Record(IReadOnlyList<ParsedToolCall> calls)
+    {
+        foreach (var call in calls)
+        {
+            ToolCalls.Add(new AnswerToolCall(ToolCalls.Count, AnswerToolCall.NewId(), call));
+        }
+    }
 
     private bool IsModelEos(int? id) => id is null || EosTokenIds.Contains(id.Value);
 

@@ -22,7 +22,7 @@ internal sealed class CompletionResponseFormat(string id, long created, string m
     protected override void WriteOpeningDelta(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice) =>
         json.WriteString("text", plan.Prompts[choice.PromptIndex].EchoText ?? string.Empty);
 
-    protected override void WriteDelta(Utf8JsonWriter json, string text, bool final) => json.WriteString("text", text);
+    protected override void WriteDelta(Utf8JsonWriter json, StreamChunk chunk) => json.WriteString("text", chunk.Text);
 
     protected override void WriteLogprobs(Utf8JsonWriter json, ChoiceState choice, int from, int to)
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
@@ -29,12 +30,15 @@ public sealed class GatewayMetrics
     private readonly string _labels;
     private readonly PrometheusHistogram _timeToFirstToken = new(TimeToFirstTokenBuckets);
     private readonly PrometheusHistogram _interToken = new(InterTokenBuckets);
+    private readonly PrometheusHistogram _stall = new(InterTokenBuckets);
     private readonly PrometheusHistogram _e2eLatency = new(RequestLatencyBuckets);
     private readonly PrometheusHistogram _promptTokens;
     private readonly PrometheusHistogram _generationTokens;
     private readonly long[] _finished = new long[3];
     private long _promptTokensTotal;
     private long _generationTokensTotal;
+    private long _prefixCacheQueries;
+    private long _prefixCacheHits;
 
     private readonly RankActivity? _ranks;
 
@@ -54,11 +58,19 @@ public sealed class GatewayMetrics
 
     public long GenerationTokensTotal => Interlocked.Read(ref _generationTokensTotal);
 
-    /// <summary>A sequence's first token: its prompt has been processed.</summary>
-    public void RecordFirstToken(TimeSpan sinceArrival, int promptTokens)
+    /// <summary>Prompt tokens looked up in the ranks' prefix caches (vLLM's <c>prefix_cache_queries</c>: every prompt token).</summary>
+    public long PrefixCacheQueries => Interlocked.Read(ref _prefixCacheQueries);
+
+    /// <summary>Prompt tokens found there (vLLM's <c>prefix_cache_hits</c>; hits ÷ queries is the hit rate).</summary>
+    public long PrefixCacheHits => Interlocked.Read(ref _prefixCacheHits);
+
+    /// <summary>A sequence's first token: its prompt has been processed, <paramref name="cachedTokens"/> of it from a prefix cache.</summary>
+    public void RecordFirstToken(TimeSpan sinceArrival, int promptTokens, int cachedTokens = 0)
     {
         _timeToFirstToken.Observe(sinceArrival.TotalSeconds);
         Interlocked.Add(ref _promptTokensTotal, promptTokens);
+        Interlocked.Add(ref _prefixCacheQueries, promptTokens);
+        Interlocked.Add(ref _prefixCacheHits, Math.Min(cachedTokens, promptTokens));
         Interlocked.Increment(ref _generationTokensTotal);
     }
 
@@ -69,12 +81,14 @@ public sealed class GatewayMetrics
         Interlocked.Increment(ref _generationTokensTotal);
     }
 
-    /// <summary>A sequence ended: <paramref name="reason"/> is one of <see cref="FinishedReasons"/>.</summary>
-    public void RecordFinished(string reason, TimeSpan sinceArrival, int promptTokens, int generationTokens)
+    /// <summary>A sequence ended: <paramref name="reason"/> is one of <see cref="FinishedReasons"/>; <paramref name="longestGap"/>
+    /// is its longest wait between two tokens (given for sequences that ended normally: the stall histogram).</summary>
+    public void RecordFinished(string reason, TimeSpan sinceArrival, int promptTokens, int generationTokens, TimeSpan? longestGap = null)
     {
+        if (longestGap is { } gap && generationTokens > 1) _stall.Observe(gap.TotalSeconds);
         var index = reason switch
         {
-            "stop" => 0,
+            "stop" or "tool_calls" => 0, // the engine stopped; that the answer holds calls is the API's reading of it
             "length" => 1,
             _ => 2,
         };
@@ -94,6 +108,9 @@ public sealed class GatewayMetrics
         Gauge(text, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", snapshot.KvUsage);
         Gauge(text, "vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage. Deprecated: use vllm:kv_cache_usage_perc.", snapshot.KvUsage);
         Counter(text, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", PromptTokensTotal);
+        // vLLM's counters vllm:prefix_cache_queries / vllm:prefix_cache_hits, as its Prometheus client exposes them (_total).
+        Counter(text, "vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.", PrefixCacheQueries);
+        Counter(text, "vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.", PrefixCacheHits);
         Counter(text, "llama4:failovers_total", "Sequences moved to another attention rank after their rank failed (each re-prefilled there).", snapshot.Failovers);
         Counter(text, "llama4:reprefilled_tokens_total", "Tokens fed again by failovers (prompt and generated tokens of each moved sequence).", snapshot.ReprefilledTokens);
         Counter(text, "llama4:failed_rank_steps_total", "Attention-rank steps that failed.", snapshot.FailedRankSteps);
@@ -103,6 +120,8 @@ public sealed class GatewayMetrics
         {
             Counter(text, "llama4:expert_dispatch_retries_total", "Expert dispatches the attention ranks sent again (to another replica, or after a pause), as last reported.", _ranks.DispatchRetries);
             Gauge(text, "llama4:expert_replicas_down", "Expert-shard replicas out of rotation now, summed over the attention ranks, as last reported.", _ranks.ReplicasDown);
+            Counter(text, "llama4:expert_dispatch_hedges_total", "Expert dispatches the attention ranks also sent to a second replica because the first had not answered by the hedge time, as last reported.", _ranks.DispatchHedges);
+            ReplicaGauges(text, _ranks);
         }
         Counter(text, "vllm:generation_tokens_total", "Number of generation tokens processed.", GenerationTokensTotal);
         PrometheusText.Header(text, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
@@ -115,6 +134,7 @@ public sealed class GatewayMetrics
         Histogram(text, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", _interToken);
         Histogram(text, "vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds. Deprecated: use vllm:inter_token_latency_seconds.", _interToken);
         Histogram(text, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", _e2eLatency);
+        Histogram(text, "llama4:sequence_max_stall_seconds", "Histogram of each finished sequence's longest wait between two of its tokens (a failover shows here as a stall).", _stall);
         Histogram(text, "vllm:request_prompt_tokens", "Number of prefill tokens processed.", _promptTokens);
         Histogram(text, "vllm:request_generation_tokens", "Number of generation tokens processed.", _generationTokens);
         return text.ToString();
@@ -149,6 +169,21 @@ public sealed class GatewayMetrics
     {
         PrometheusText.Header(text, name, "counter", help);
         PrometheusText.Sample(text, name, _labels, value);
+    }
+
+    /// <summary>Replicas per expert shard, the fewest live for any shard, and the live count of each degraded shard (a
+    /// shard with every replica live is not listed).</summary>
+    private void ReplicaGauges(StringBuilder text, RankActivity ranks)
+    {
+        int replicas = ranks.ExpertReplicas;
+        if (replicas == 0) return; // no rank has reported yet
+        var degraded = ranks.DegradedShards();
+        Gauge(text, "llama4:expert_shard_replicas", "Replicas of every expert shard (--expert-replicas).", replicas);
+        Gauge(text, "llama4:expert_shard_replicas_live_min", "The fewest live replicas of any expert shard, as the attention ranks last reported (0: a shard waits for re-activation).",
+            degraded.Count == 0 ? replicas : degraded.Values.Min());
+        PrometheusText.Header(text, "llama4:expert_shard_replicas_live", "gauge", "Live replicas of each expert shard that has a replica out of rotation (healthy shards are not listed).");
+        foreach (var ((layer, shard), live) in degraded.OrderBy(d => d.Key))
+            PrometheusText.Sample(text, "llama4:expert_shard_replicas_live", string.Create(CultureInfo.InvariantCulture, $"{_labels},layer=\"{layer}\",shard=\"{shard}\""), live);
     }
 
     private void Histogram(StringBuilder text, string name, string help, PrometheusHistogram histogram)

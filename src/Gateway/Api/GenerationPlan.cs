@@ -8,11 +8,13 @@ namespace Llama4Cluster.Gateway.Api;
 /// </summary>
 internal sealed class GenerationPlan
 {
-    private GenerationPlan(GenerationParameters parameters, IReadOnlyList<PlannedPrompt> prompts, IReadOnlyList<PlannedSequence> sequences)
+    private GenerationPlan(
+        GenerationParameters parameters, IReadOnlyList<PlannedPrompt> prompts, IReadOnlyList<PlannedSequence> sequences, ToolParsing? tools)
     {
         Parameters = parameters;
         Prompts = prompts;
         Sequences = sequences;
+        Tools = tools;
     }
 
     public GenerationParameters Parameters { get; }
@@ -20,6 +22,9 @@ internal sealed class GenerationPlan
     public IReadOnlyList<PlannedPrompt> Prompts { get; }
 
     public IReadOnlyList<PlannedSequence> Sequences { get; }
+
+    /// <summary>How answers are read for tool calls (a chat request with tools, unless <c>tool_choice</c> is none), or null.</summary>
+    public ToolParsing? Tools { get; }
 
     /// <summary>Prompt tokens of the usage block: each prompt counted once, however many choices it has.</summary>
     public int PromptTokens => Prompts.Sum(p => p.TokenIds.Count);
@@ -32,6 +37,7 @@ internal sealed class GenerationPlan
     /// rest of the context.</param>
     /// <param name="promptName">How the error messages call the prompt ("messages" or "prompt").</param>
     /// <param name="maxSequences">Most sequences (prompts × n) one request may start (<see cref="RequestLimits.MaxSequences"/>).</param>
+    /// <param name="tools">How answers are read for tool calls, or null.</param>
     /// <exception cref="ApiException">400 <c>context_length_exceeded</c>, or 400 naming <c>n</c> beyond <paramref name="maxSequences"/>.</exception>
     public static GenerationPlan Create(
         GenerationParameters parameters,
@@ -39,7 +45,8 @@ internal sealed class GenerationPlan
         int maxModelLength,
         int? defaultMaxTokens,
         string promptName,
-        int maxSequences)
+        int maxSequences,
+        ToolParsing? tools = null)
     {
         if ((long)prompts.Count * parameters.N > maxSequences)
         {
@@ -71,6 +78,6 @@ internal sealed class GenerationPlan
             }
         }
 
-        return new GenerationPlan(parameters, prompts, sequences);
+        return new GenerationPlan(parameters, prompts, sequences, tools);
     }
 }

@@ -99,7 +99,7 @@ internal sealed class GenerationSession
             {
                 var handle = _scheduler.Submit(new SequenceSubmission(
                     _plan.Prompts[sequence.PromptIndex].TokenIds, sequence.Sampling, _options.DefaultRequestTimeout, aborted, _plan.Parameters.Guidance));
-                choices.Add(new ChoiceState(sequence, handle, _model.Tokenizer, _plan.Parameters, keepText: !_plan.Parameters.Stream)
+                choices.Add(new ChoiceState(sequence, handle, _model.Tokenizer, _plan.Parameters, keepText: !_plan.Parameters.Stream, _plan.Tools)
                 {
                     EosTokenIds = _eos,
                 });
@@ -209,12 +209,11 @@ internal sealed class GenerationSession
                 if (choice.Ended)
                 {
                     open--;
-                    _format.WriteChunk(sse.BeginEvent(), choice, text, final: true);
-                    await sse.EndEventAsync();
                 }
-                else if (text.Length > 0)
+
+                foreach (var chunk in _format.StreamChunks(choice, text, final: choice.Ended))
                 {
-                    _format.WriteChunk(sse.BeginEvent(), choice, text, final: false);
+                    _format.WriteChunk(sse.BeginEvent(), choice, chunk);
                     await sse.EndEventAsync();
                 }
             }
@@ -245,11 +244,13 @@ internal sealed class GenerationSession
             case TokenEvent token:
                 if (choice.LastTokenAt == 0)
                 {
-                    _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(_arrival, now), PromptLength(choice));
+                    _metrics.RecordFirstToken(Stopwatch.GetElapsedTime(_arrival, now), PromptLength(choice), choice.Handle.CachedTokens);
                 }
                 else
                 {
-                    _metrics.RecordNextToken(Stopwatch.GetElapsedTime(choice.LastTokenAt, now));
+                    var gap = Stopwatch.GetElapsedTime(choice.LastTokenAt, now);
+                    _metrics.RecordNextToken(gap);
+                    if (gap > choice.LongestGap) choice.LongestGap = gap;
                 }
 
                 choice.LastTokenAt = now;
@@ -270,7 +271,7 @@ internal sealed class GenerationSession
     }
 
     private void Finished(ChoiceState choice, long now) =>
-        _metrics.RecordFinished(choice.FinishReason!, Stopwatch.GetElapsedTime(_arrival, now), PromptLength(choice), choice.CompletionTokens);
+        _metrics.RecordFinished(choice.FinishReason!, Stopwatch.GetElapsedTime(_arrival, now), PromptLength(choice), choice.CompletionTokens, choice.LongestGap);
 
     /// <summary>The next event of any choice. While streaming, a keep-alive comment goes out after each
     /// <see cref="ApiOptions.KeepAliveInterval"/> without one.</summary>

@@ -31,6 +31,9 @@ public sealed class RequestLimits
     /// can stop on every one of them.</summary>
     public const int DefaultMaxStopTokenIds = 2048;
 
+    /// <summary>Default <see cref="MaxTools"/>: OpenAI's bound on <c>tools</c>.</summary>
+    public const int DefaultMaxTools = 128;
+
     /// <summary>Largest <c>n</c> (choices per prompt).</summary>
     public int MaxChoices { get; set; } = DefaultMaxChoices;
 
@@ -53,4 +56,7 @@ public sealed class RequestLimits
 
     /// <summary>Most ids in <c>stop_token_ids</c>.</summary>
     public int MaxStopTokenIds { get; set; } = DefaultMaxStopTokenIds;
+
+    /// <summary>Most functions in a chat request's <c>tools</c>.</summary>
+    public int MaxTools { get; set; } = DefaultMaxTools;
 }

@@ -54,16 +54,21 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
         EndChunkChoice(json);
     }
 
-    /// <summary>A chunk with one choice's new text, the logprobs of its tokens not yet sent, and, when
+    /// <summary>The chunks a choice streams after a token or its end: its new text (if any) and, when
     /// <paramref name="final"/>, its finish reason.</summary>
-    public void WriteChunk(Utf8JsonWriter json, ChoiceState choice, string text, bool final)
+    public virtual List<StreamChunk> StreamChunks(ChoiceState choice, string text, bool final) =>
+        final || text.Length > 0 ? [new StreamChunk(text, final)] : [];
+
+    /// <summary>A chunk with one choice's <paramref name="chunk"/>, the logprobs of its tokens not yet sent, and, when
+    /// final, its finish reason.</summary>
+    public void WriteChunk(Utf8JsonWriter json, ChoiceState choice, StreamChunk chunk)
     {
         StartChunkChoice(json, choice);
-        WriteDelta(json, text, final);
+        WriteDelta(json, chunk);
         WriteLogprobsProperty(json, choice, choice.LogprobsSent);
         choice.LogprobsSent = choice.Logprobs.Count;
 
-        if (final)
+        if (chunk.Final)
         {
             json.WriteString("finish_reason", choice.FinishReason);
             WriteStopReason(json, choice);
@@ -126,7 +131,7 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
 
     protected abstract void WriteOpeningDelta(Utf8JsonWriter json, GenerationPlan plan, ChoiceState choice);
 
-    protected abstract void WriteDelta(Utf8JsonWriter json, string text, bool final);
+    protected abstract void WriteDelta(Utf8JsonWriter json, StreamChunk chunk);
 
     /// <summary>The logprobs of tokens [<paramref name="from"/>, <paramref name="to"/>) of a choice, as a value.</summary>
     protected abstract void WriteLogprobs(Utf8JsonWriter json, ChoiceState choice, int from, int to);
@@ -169,6 +174,10 @@ internal abstract class ResponseFormat(string id, long created, string model, Ll
         json.WriteNumber("prompt_tokens", prompt);
         json.WriteNumber("completion_tokens", completion);
         json.WriteNumber("total_tokens", prompt + completion);
+        // Prompt tokens the ranks took from their prefix caches: per prompt, its choice that found the most.
+        json.WriteStartObject("prompt_tokens_details");
+        json.WriteNumber("cached_tokens", choices.GroupBy(c => c.PromptIndex).Sum(g => g.Max(c => c.Handle.CachedTokens)));
+        json.WriteEndObject();
         json.WriteEndObject();
     }
 }

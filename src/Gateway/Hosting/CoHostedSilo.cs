@@ -57,6 +57,8 @@ public static class CoHostedSilo
         model.AttentionRanks = options.AttentionRanks;
         if (options.DataPlane is { } plane) model.DataPlane = plane;
         model.TorchThreads = TorchThreads(options);
+        model.PrefixCache = options.EnablePrefixCaching;
+        model.PrefixCacheBlockSize = options.PrefixBlockSize;
     }
 
     /// <summary>Torch intra-op threads of the co-hosted silo: <c>--threads</c>, else one per core.</summary>

@@ -11,7 +11,8 @@ public static class GatewayCommandLine
     public const string Usage =
         "usage: Llama4Cluster.Gateway [--model DIR] [--port N] [--host ADDR] [--redis HOST:PORT] [--cluster-id ID] [--ranks R] [--shards S] " +
         "[--api-key KEY] [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-step-tokens N] [--dtype bf16|fp32] " +
-        "[--device cpu|cuda:N] [--threads N] [--cache-dir DIR] [--data-plane tcp|orleans]";
+        "[--device cpu|cuda:N] [--threads N] [--cache-dir DIR] [--data-plane tcp|orleans] " +
+        "[--enable-prefix-caching true|false] [--prefix-block-size N]";
 
     /// <summary>Flag → configuration key.</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -33,6 +34,8 @@ public static class GatewayCommandLine
         ["--threads"] = Key(nameof(GatewayOptions.Threads)),
         ["--cache-dir"] = Key(nameof(GatewayOptions.CacheDirectory)),
         ["--data-plane"] = Key(nameof(GatewayOptions.DataPlane)),
+        ["--enable-prefix-caching"] = Key(nameof(GatewayOptions.EnablePrefixCaching)),
+        ["--prefix-block-size"] = Key(nameof(GatewayOptions.PrefixBlockSize)),
     };
 
     /// <summary>True when the arguments ask for the usage text.</summary>

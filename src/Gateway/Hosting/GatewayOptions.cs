@@ -75,6 +75,17 @@ public sealed class GatewayOptions
     /// </summary>
     public DataPlaneKind? DataPlane { get; set; }
 
+    /// <summary>
+    /// Prefix caching (<c>--enable-prefix-caching true|false</c>, vLLM's flag): the co-hosted silo's attention ranks keep
+    /// the KV of shared prompt prefixes and the scheduler routes by them (with <c>--redis</c>, the silos' own
+    /// <c>Llama4:PrefixCache</c> decides the caching; this flag then only turns routing on or off).
+    /// </summary>
+    public bool EnablePrefixCaching { get; set; } = true;
+
+    /// <summary>Tokens per prefix-cache block (<c>--prefix-block-size N</c>) of the co-hosted ranks and of routing (the largest
+    /// divisor of the model's attention_chunk_size not above it is used).</summary>
+    public int PrefixBlockSize { get; set; } = 16;
+
     /// <summary>Orleans' maximum message body size for the gateway's client side, as the silos set it (64 MiB).</summary>
     public int MaxMessageBytes { get; set; } = Llama4ClientOptions.DefaultMaxMessageBytes;
 

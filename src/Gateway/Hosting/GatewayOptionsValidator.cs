@@ -37,6 +37,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             errors.Add($"--max-model-len {options.MaxModelLength}: use at least 1, or leave it out for the checkpoint's max_position_embeddings");
         if (options.MaxNumSeqs is < 1)
             errors.Add($"--max-num-seqs {options.MaxNumSeqs}: use at least 1");
+        if (options.PrefixBlockSize < 1)
+            errors.Add($"--prefix-block-size {options.PrefixBlockSize}: use at least 1 token (16 by default)");
         if (options.MaxStepTokens is < 1)
             errors.Add($"--max-step-tokens {options.MaxStepTokens}: use at least 1");
         int sequences = options.MaxNumSeqs ?? new SchedulerOptions().MaxRunningSequences;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Contracts.Experts;
+using Llama4Cluster.Core.Caching;
 using Llama4Cluster.Gateway.Api;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
@@ -123,6 +124,8 @@ public static partial class GatewayProgram
                 scheduler.MaxStepTokens = Math.Max(scheduler.MaxStepTokens, sequences);
             }
             if (options.MaxStepTokens is { } tokens) scheduler.MaxStepTokens = tokens;
+            scheduler.PrefixRouting = options.EnablePrefixCaching;
+            scheduler.PrefixBlockSize = PrefixBlockHash.BlockSizeFor(model.Config, options.PrefixBlockSize); // the ranks' block size
         });
 
         builder.Services.AddOpenAiApi(api =>

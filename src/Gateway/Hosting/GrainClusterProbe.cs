@@ -13,7 +13,7 @@ public sealed class GrainClusterProbe(IGrainFactory grains, RankActivity? activi
     public async Task ProbeRankAsync(int rank)
     {
         var info = await grains.GetGrain<IAttentionGrain>(rank).DescribeAsync();
-        activity?.RecordDispatch(rank, info.DispatchRetries, info.ReplicasDown);
+        activity?.RecordDispatch(rank, info);
     }
 
     public Task ProbeShardAsync(ExpertShardKey key) => grains.GetGrain<IExpertShardGrain>(key.Format()).DescribeAsync();

@@ -1,3 +1,6 @@
+using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Contracts.Experts;
+
 namespace Llama4Cluster.Gateway.Scheduling;
 
 /// <summary>
@@ -33,15 +36,34 @@ public sealed class RankActivity
         return last != long.MinValue && _time.GetElapsedTime(last) <= window;
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (long Retries, int ReplicasDown)> _dispatch = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, AttentionRankInfo> _dispatch = new();
 
-    /// <summary>Records what a rank last said of its expert dispatch (from its description): retried dispatches since its
-    /// activation and replicas it has out of rotation now.</summary>
-    public void RecordDispatch(int rank, long retries, int replicasDown) => _dispatch[rank] = (retries, replicasDown);
+    /// <summary>Records what a rank last said of its expert dispatch (its description): retried and hedged dispatches since
+    /// its activation and the replicas it has out of rotation now.</summary>
+    public void RecordDispatch(int rank, AttentionRankInfo info) => _dispatch[rank] = info;
 
     /// <summary>Expert dispatches the ranks retried (on another replica, or after a pause), as last reported.</summary>
-    public long DispatchRetries => _dispatch.Values.Sum(d => d.Retries);
+    public long DispatchRetries => _dispatch.Values.Sum(d => d.DispatchRetries);
+
+    /// <summary>Expert dispatches the ranks also sent to a second replica because the first was late, as last reported.</summary>
+    public long DispatchHedges => _dispatch.Values.Sum(d => d.DispatchHedges);
 
     /// <summary>Expert-shard replicas the ranks have out of rotation now, as last reported (a replica counts once per rank).</summary>
     public int ReplicasDown => _dispatch.Values.Sum(d => d.ReplicasDown);
+
+    /// <summary>Replicas of every expert shard (as the ranks report it; 0 before any report).</summary>
+    public int ExpertReplicas => _dispatch.Values.Select(d => d.ExpertReplicas).DefaultIfEmpty(0).Max();
+
+    /// <summary>The shards (layer, shard) that some rank sees with replicas out of rotation, and how many replicas are live
+    /// for them: the replicas no rank has out (a replica one rank cannot reach counts as down).</summary>
+    public IReadOnlyDictionary<(int Layer, int Shard), int> DegradedShards()
+    {
+        int replicas = ExpertReplicas;
+        return _dispatch.Values
+            .SelectMany(d => d.DownReplicas.IsDefault ? [] : d.DownReplicas)
+            .Select(ExpertShardKey.Parse)
+            .Distinct()
+            .GroupBy(k => (k.Layer, k.Shard))
+            .ToDictionary(g => g.Key, g => Math.Max(0, replicas - g.Count()));
+    }
 }

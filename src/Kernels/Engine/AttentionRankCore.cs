@@ -16,7 +16,9 @@ namespace Llama4Cluster.Kernels.Engine;
 /// a sequence's first step only; a step is validated whole before any state changes; a step that fails drops the state of
 /// every sequence in it (their caches are part-way through the step) and reports them through
 /// <see cref="SequencesDropped"/>, so the owner of the tokens can start them again by re-prefilling (a
-/// <see cref="SequenceSettings.GeneratedTokens"/> start resumes the sampler where it was). A sequence whose own sampling
+/// <see cref="SequenceSettings.GeneratedTokens"/> start resumes the sampler where it was; its re-prefill may hit the
+/// prefix cache like any other). With a <see cref="Model.PrefixCache"/>, tokens whose KV the cache holds are restored
+/// rather than computed (<see cref="RankStepResult.CacheHits"/>); releasing a sequence drops its references. A sequence whose own sampling
 /// fails is dropped alone and reported in <see cref="RankStepResult.Failures"/>; the step goes on for the others. Not
 /// thread-safe: one step at a time.
 /// </summary>
@@ -26,22 +28,25 @@ public sealed class AttentionRankCore : IDisposable
     private readonly Func<bool, int> _maxPassTokens;
     private readonly TimeProvider _time;
     private readonly GuidanceEngine? _guidance;
+    private readonly PrefixCache? _prefixCache;
 
     /// <param name="model">The rank's weights; its MoE executor reaches the experts.</param>
     /// <param name="rank">The rank's number (errors name it).</param>
     /// <param name="maxPassTokens">Most tokens in one forward pass, given whether the step returns full logits (a cluster
     /// rank keeps each pass's dispatch and logits messages under its message budget); null: no limit.</param>
     /// <param name="time">The clock of <see cref="EvictIdle"/> (tests pass their own).</param>
+    /// <param name="prefixCache">The rank's prefix cache settings; null: none.</param>
     /// <param name="guidance">Structured output: the rank's tokenizer trie and compiled constraints (null: a sequence with
     /// <see cref="SequenceSettings.Guidance"/> fails alone, with a message saying so).</param>
     public AttentionRankCore(Llama4TextModel model, int rank = 0, Func<bool, int>? maxPassTokens = null, TimeProvider? time = null,
-        GuidanceEngine? guidance = null)
+        PrefixCacheOptions? prefixCache = null, GuidanceEngine? guidance = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         Model = model;
         Rank = rank;
         _maxPassTokens = maxPassTokens ?? (_ => int.MaxValue);
         _time = time ?? TimeProvider.System;
+        if (prefixCache is { Enabled: true }) _prefixCache = new PrefixCache(model.Config, prefixCache, model.Options.ComputeDType);
         _guidance = guidance;
     }
 
@@ -54,6 +59,9 @@ public sealed class AttentionRankCore : IDisposable
 
     /// <summary>Bytes allocated by the sequences' KV caches.</summary>
     public long CacheBytes => _sequences.Values.Sum(s => s.Cache.AllocatedBytes);
+
+    /// <summary>The rank's prefix cache (shared prompt prefixes restored instead of computed); null when disabled.</summary>
+    public PrefixCache? PrefixCache => _prefixCache;
 
     /// <summary>Raised with the ids whose state a failed step dropped (a failover hook: their tokens must be re-prefilled).</summary>
     public event Action<IReadOnlyList<long>, Exception>? SequencesDropped;
@@ -129,7 +137,9 @@ public sealed class AttentionRankCore : IDisposable
             {
                 var sampler = new Sampler(start.Sampling, start.EosTokenIds, start.Guidance is { } g ? Guide(g) : null);
                 sampler.SkipSamples(start.GeneratedTokens);
-                var created = new RankSequence(s.SequenceId, sampler, Model.CreateCache(), start.GeneratedTokens);
+                var cache = Model.CreateCache();
+                var prefix = _prefixCache is null ? null : new SequencePrefix(_prefixCache, cache);
+                var created = new RankSequence(s.SequenceId, sampler, cache, prefix, start.GeneratedTokens);
                 _sequences.Add(s.SequenceId, created);
             }
 
@@ -157,6 +167,7 @@ public sealed class AttentionRankCore : IDisposable
         var failures = new List<SequenceFailure>();
         var logitRows = anyLogits ? new List<float>() : null;
         var offsets = new int[work.Count];
+        var hits = Restore(work, states, offsets);
         int vocab = Model.Config.VocabSize;
         for (int pass = 0; Enumerable.Range(0, work.Count).Any(i => offsets[i] < work[i].Tokens.Length); pass++)
         {
@@ -179,7 +190,30 @@ public sealed class AttentionRankCore : IDisposable
         }
 
         return new RankStepResult([.. samples.OfType<SequenceSample>()], logitRows?.ToArray(), logitRows is null ? 0 : logitRows.Count / vocab,
-            failures.Count == 0 ? null : failures);
+            failures.Count == 0 ? null : failures, hits);
+    }
+
+    /// <summary>
+    /// Each sequence's leading tokens that the prefix cache holds are restored, not computed (<paramref name="offsets"/>
+    /// start after them): all of them when the step neither samples nor returns logits, all but the last when it samples
+    /// (its logits are computed), none when it returns logits (every position's are).
+    /// </summary>
+    private static List<PrefixCacheHit>? Restore(IReadOnlyList<SequenceWork> work, List<RankSequence> states, int[] offsets)
+    {
+        List<PrefixCacheHit>? hits = null;
+        for (int i = 0; i < work.Count; i++)
+        {
+            var seq = work[i];
+            if (states[i].Prefix is not { } prefix || seq.ReturnLogits) continue;
+            var tokens = seq.Tokens.Span;
+            int restored = prefix.Restore(tokens, seq.Sample ? tokens.Length - 1 : tokens.Length);
+            if (restored == 0) continue;
+            states[i].Fed(tokens[..restored]);
+            offsets[i] = restored;
+            (hits ??= new List<PrefixCacheHit>()).Add(new PrefixCacheHit(seq.SequenceId, restored));
+        }
+
+        return hits;
     }
 
     /// <summary>The sequence's sample; when its own sampling throws, drops it alone and reports it instead.</summary>
@@ -212,7 +246,9 @@ public sealed class AttentionRankCore : IDisposable
             int n = Math.Min(remaining, left);
             bool last = n == remaining;
             var want = seq.ReturnLogits ? LogitsRequest.All : seq.Sample && last ? LogitsRequest.Last : LogitsRequest.None;
-            slices.Add(new SequenceSlice(states[i].Cache, seq.Tokens.Slice(offsets[i], n).ToArray(), want));
+            var tokens = seq.Tokens.Slice(offsets[i], n).ToArray();
+            states[i].Prefix?.Expect(tokens);
+            slices.Add(new SequenceSlice(states[i].Cache, tokens, want));
             owners.Add((i, n, last));
             left -= n;
         }
@@ -230,10 +266,11 @@ public sealed class AttentionRankCore : IDisposable
     {
         foreach (var s in _sequences.Values) s.Dispose();
         _sequences.Clear();
+        _prefixCache?.Dispose();
     }
 
     /// <summary>A sequence on this rank: its KV cache, sampler and the tokens the sampler's penalties read.</summary>
-    private sealed class RankSequence(long id, Sampler sampler, KvCache cache, int resumedOutput) : IDisposable
+    private sealed class RankSequence(long id, Sampler sampler, KvCache cache, SequencePrefix? prefix, int resumedOutput) : IDisposable
     {
         private readonly List<int> _prompt = new();
         private readonly List<int> _generated = new();
@@ -242,6 +279,9 @@ public sealed class AttentionRankCore : IDisposable
         public long Id { get; } = id;
 
         public KvCache Cache { get; } = cache;
+
+        /// <summary>Its side of the rank's prefix cache; null when the rank has none.</summary>
+        public SequencePrefix? Prefix { get; } = prefix;
 
         /// <summary>When a step last touched it (<see cref="TimeProvider.GetTimestamp"/>).</summary>
         public long LastUsed { get; set; }
@@ -269,6 +309,10 @@ public sealed class AttentionRankCore : IDisposable
             return new SequenceSample(Id, token);
         }
 
-        public void Dispose() => Cache.Dispose();
+        public void Dispose()
+        {
+            Prefix?.Dispose(); // releases its blocks: they become evictable
+            Cache.Dispose();
+        }
     }
 }

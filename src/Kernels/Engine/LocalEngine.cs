@@ -17,6 +17,8 @@ namespace Llama4Cluster.Kernels.Engine;
 /// </summary>
 public sealed class LocalEngine : IDisposable
 {
+    private AttentionRankCore? _core; // kept across calls: its prefix cache outlives one batch
+
     private LocalEngine(Llama4TextModel model, Llama4Tokenizer? tokenizer, LocalEngineOptions options, double loadSeconds)
     {
         Model = model;
@@ -103,8 +105,8 @@ public sealed class LocalEngine : IDisposable
     public async Task<IReadOnlyList<GenerationResult>> GenerateAsync(
         IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null, CancellationToken cancellationToken = default)
     {
-        using var core = new AttentionRankCore(Model, guidance: _guidance);
-        using var backend = new LocalStepBackend(core);
+        _core ??= new AttentionRankCore(Model, prefixCache: Options.PrefixCache, guidance: _guidance);
+        using var backend = new LocalStepBackend(_core);
         var (results, timings) = await BatchGeneration.RunAsync(backend, Limits, Options.MaxStepTokens, requests, onToken, cancellationToken)
             .ConfigureAwait(false);
         LastTimings = timings;
@@ -118,5 +120,12 @@ public sealed class LocalEngine : IDisposable
         return a;
     }
 
-    public void Dispose() => Model.Dispose();
+    /// <summary>The rank core that <see cref="GenerateAsync"/> runs on (its <see cref="AttentionRankCore.PrefixCache"/>); null before the first call.</summary>
+    public AttentionRankCore? Core => _core;
+
+    public void Dispose()
+    {
+        _core?.Dispose();
+        Model.Dispose();
+    }
 }

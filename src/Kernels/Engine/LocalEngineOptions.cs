@@ -1,3 +1,4 @@
+using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
 using TorchSharp;
 
@@ -18,4 +19,8 @@ public sealed record LocalEngineOptions
     /// <summary>How the experts run (<see cref="MoeExecutors.Choose"/>): fused for bf16 CPU weights unless
     /// <see cref="LocalMoeStrategy.Grouped"/> asks for the cluster's arithmetic.</summary>
     public LocalMoeStrategy LocalMoe { get; init; } = LocalMoeStrategy.Auto;
+
+    /// <summary>The engine's prefix cache (KV of shared prompt prefixes kept across <see cref="LocalEngine.GenerateAsync"/>
+    /// calls and reused): on by default; <see cref="PrefixCacheOptions.Disabled"/> computes every token.</summary>
+    public PrefixCacheOptions PrefixCache { get; init; } = PrefixCacheOptions.Default;
 }

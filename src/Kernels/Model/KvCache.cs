@@ -30,11 +30,54 @@ public sealed class KvCache : IDisposable
 
     public long AllocatedBytes => _layers.Sum(l => l.AllocatedBytes);
 
+    /// <summary>
+    /// Called by <see cref="Advance"/> with the previous length, once <see cref="Length"/> has moved and before the
+    /// chunked layers drop what no later query can see: the moment every row just fed is still live (a sequence's
+    /// <see cref="SequencePrefix"/> copies completed blocks into the prefix cache here).
+    /// </summary>
+    public Action<KvCache, int>? Advanced { get; set; }
+
     /// <summary>Marks n tokens processed and drops chunked-layer entries no later query can see.</summary>
     public void Advance(int n)
     {
+        int before = Length;
         Length += n;
+        Advanced?.Invoke(this, before);
         foreach (var layer in _layers) layer.Trim(Length);
+    }
+
+    /// <summary>A fresh copy <c>[layers, 2, count, KV, hd]</c> (per layer k then v) of the live rows at
+    /// <paramref name="position"/>…; the caller owns it (detached from every scope).</summary>
+    public torch.Tensor CopyRows(int position, int count)
+    {
+        using var scope = torch.NewDisposeScope();
+        var parts = new List<torch.Tensor>(2 * _layers.Length);
+        foreach (var layer in _layers)
+        {
+            var (k, v) = layer.Rows(position, count);
+            parts.Add(k);
+            parts.Add(v);
+        }
+
+        var rows = torch.stack(parts);
+        return rows.view(_layers.Length, 2, count, rows.shape[2], rows.shape[3]).DetachFromDisposeScope();
+    }
+
+    /// <summary>
+    /// Appends rows <paramref name="offset"/>… (<paramref name="count"/> of them) of a block laid out as
+    /// <see cref="CopyRows"/> makes them, as the keys and values of positions <see cref="Length"/>…, and advances by
+    /// <paramref name="count"/>: what computing those tokens would have left in the cache.
+    /// </summary>
+    public void AppendRows(torch.Tensor rows, int offset, int count)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        using (torch.NewDisposeScope())
+        {
+            for (int i = 0; i < _layers.Length; i++)
+                _layers[i].Append(rows[i, 0].narrow(0, offset, count), rows[i, 1].narrow(0, offset, count));
+        }
+
+        Advance(count);
     }
 
     public void Dispose()

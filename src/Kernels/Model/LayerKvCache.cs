@@ -54,6 +54,17 @@ public sealed class LayerKvCache : IDisposable
         return (_keys.narrow(0, 0, _count), _values!.narrow(0, 0, _count));
     }
 
+    /// <summary>Views <c>[count, KV, hd]</c> of the keys and values at absolute positions <paramref name="position"/>…,
+    /// which must be live.</summary>
+    public (Tensor Keys, Tensor Values) Rows(long position, int count)
+    {
+        if (position < StartPosition || position + count > StartPosition + _count)
+            throw new ArgumentOutOfRangeException(nameof(position),
+                $"positions {position}..{position + count - 1} are not live (live: {StartPosition}..{StartPosition + _count - 1})");
+        long at = position - StartPosition;
+        return (_keys!.narrow(0, at, count), _values!.narrow(0, at, count));
+    }
+
     /// <summary>Drops entries that no query at or after <paramref name="nextPosition"/> can see.</summary>
     public void Trim(long nextPosition)
     {

@@ -69,7 +69,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
             return (m, reader.BytesRead);
         }, cancellationToken);
         // Structured output: the tokenizer is loaded from the model directory once per rank, on the first guided sequence.
-        _core = new AttentionRankCore(model, Rank, _context.MaxStepTokens,
+        _core = new AttentionRankCore(model, Rank, _context.MaxStepTokens, prefixCache: _context.Options.ToPrefixCacheOptions(),
             guidance: GuidanceEngine.ForModelDirectory(_context.Options.ModelDirectory, model.Config.VocabSize));
         _core.SequencesDropped += (ids, error) => LogStepFailed(error, Rank, ids.Count);
         var lease = _context.Options.SequenceLease;
@@ -104,7 +104,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         if (_core is not { SequenceCount: 0 }) return Task.CompletedTask;
         if (_preferred.ElsewhereThan(PlacementKey.ForAttentionRank(Rank)) is not { } preferred) return Task.CompletedTask;
         LogMovingBack(Rank, RuntimeIdentity, preferred.ToString());
-        this.DeactivateOnIdle();
+        this.MigrateTo(preferred);
         return Task.CompletedTask;
     }
 
@@ -114,7 +114,9 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
             _dispatcher?.Statistics.BytesSent ?? 0, _dispatcher?.Statistics.BytesReceived ?? 0,
             TimeSpan.FromTicks(Interlocked.Read(ref _stepTicks)).TotalMilliseconds,
             _dispatcher?.Statistics.DispatchWait.TotalMilliseconds ?? 0, _dispatcher?.Statistics.ShardCompute.TotalMilliseconds ?? 0,
-            _dataPlaneServer.Endpoint, _dispatcher?.Statistics.Retries ?? 0, _dispatcher?.Replicas.DownNow ?? 0));
+            _dataPlaneServer.Endpoint, _dispatcher?.Statistics.Retries ?? 0, _dispatcher?.Replicas.DownNow ?? 0,
+            _dispatcher?.Statistics.Hedges ?? 0, _context.ShardMap.Replicas,
+            [.. (_dispatcher?.Replicas.Down ?? []).Select(k => k.Format())]));
 
     public Task ReleaseAsync(ImmutableArray<long> sequenceIds)
     {

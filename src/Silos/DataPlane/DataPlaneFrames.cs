@@ -47,10 +47,13 @@ internal static class DataPlaneFrames
 
     private const int MaxDims = 8;
 
+    /// <summary>A request's meta before its expert lists: layer, shard, rank, pass, replica (i32 each), step (i64), expert count (i32).</summary>
+    private const int RequestFixedMeta = 5 * 4 + 8 + 4;
+
     /// <summary>Writes a request (<see cref="Request"/> or <see cref="Echo"/>) frame. Callers hold the connection's write lock.</summary>
     public static Task WriteRequestAsync(Socket socket, ulong id, byte kind, ExpertShardRequest request, CancellationToken cancellationToken)
     {
-        int meta = 4 * 4 + 8 + 4 + 8 * request.ExpertIds.Length + TensorMetaLength(request.Inputs);
+        int meta = RequestFixedMeta + 8 * request.ExpertIds.Length + TensorMetaLength(request.Inputs);
         var buffer = ArrayPool<byte>.Shared.Rent(HeaderLength + meta);
         var span = buffer.AsSpan(HeaderLength, meta);
         int o = 0;
@@ -58,6 +61,7 @@ internal static class DataPlaneFrames
         Put32(span, ref o, request.Shard);
         Put32(span, ref o, request.Rank);
         Put32(span, ref o, request.Pass);
+        Put32(span, ref o, request.Replica);
         BinaryPrimitives.WriteInt64LittleEndian(span[o..], request.Step);
         o += 8;
         if (request.Counts.Length != request.ExpertIds.Length) throw new ArgumentException("expert ids and counts differ in length", nameof(request));
@@ -259,9 +263,9 @@ internal static class DataPlaneFrames
 
         public async ValueTask<ExpertShardRequest> ReadRequestAsync(FrameHead head, CancellationToken cancellationToken)
         {
-            var (layer, shard, rank, pass, step, experts, counts, dtype, shape) = ParseRequestMeta(Meta(head));
-            var inputs = await ReadTensorAsync(head, dtype, shape, cancellationToken);
-            return new ExpertShardRequest(layer, shard, rank, step, experts, counts, inputs, pass);
+            var m = ParseRequestMeta(Meta(head));
+            var inputs = await ReadTensorAsync(head, m.DType, m.Shape, cancellationToken);
+            return new ExpertShardRequest(m.Layer, m.Shard, m.Rank, m.Step, m.Experts, m.Counts, inputs, m.Pass, m.Replica);
         }
 
         public async ValueTask<ExpertShardResponse> ReadResponseAsync(FrameHead head, CancellationToken cancellationToken)
@@ -276,16 +280,17 @@ internal static class DataPlaneFrames
             return new ExpertShardResponse(outputs, ms);
         }
 
-        private static (int, int, int, int, long, ImmutableArray<int>, ImmutableArray<int>, WireDType, long[]) ParseRequestMeta(ReadOnlySpan<byte> meta)
+        private static RequestMeta ParseRequestMeta(ReadOnlySpan<byte> meta)
         {
-            if (meta.Length < 28) throw new InvalidDataException("data-plane request meta is too short");
+            if (meta.Length < RequestFixedMeta) throw new InvalidDataException("data-plane request meta is too short");
             int layer = BinaryPrimitives.ReadInt32LittleEndian(meta);
             int shard = BinaryPrimitives.ReadInt32LittleEndian(meta[4..]);
             int rank = BinaryPrimitives.ReadInt32LittleEndian(meta[8..]);
             int pass = BinaryPrimitives.ReadInt32LittleEndian(meta[12..]);
-            long step = BinaryPrimitives.ReadInt64LittleEndian(meta[16..]);
-            int n = BinaryPrimitives.ReadInt32LittleEndian(meta[24..]);
-            int o = 28;
+            int replica = BinaryPrimitives.ReadInt32LittleEndian(meta[16..]);
+            long step = BinaryPrimitives.ReadInt64LittleEndian(meta[20..]);
+            int n = BinaryPrimitives.ReadInt32LittleEndian(meta[28..]);
+            int o = RequestFixedMeta;
             if (n < 0 || (long)n * 8 > meta.Length - o) throw new InvalidDataException($"data-plane request meta declares {n} experts, more than it holds");
             var experts = ImmutableArray.CreateBuilder<int>(n);
             for (int i = 0; i < n; i++, o += 4) experts.Add(BinaryPrimitives.ReadInt32LittleEndian(meta[o..]));
@@ -293,8 +298,11 @@ internal static class DataPlaneFrames
             for (int i = 0; i < n; i++, o += 4) counts.Add(BinaryPrimitives.ReadInt32LittleEndian(meta[o..]));
             var (dtype, shape) = ParseTensorMeta(meta, ref o);
             if (o != meta.Length) throw new InvalidDataException("data-plane request meta has trailing bytes");
-            return (layer, shard, rank, pass, step, experts.MoveToImmutable(), counts.MoveToImmutable(), dtype, shape);
+            return new RequestMeta(layer, shard, rank, pass, replica, step, experts.MoveToImmutable(), counts.MoveToImmutable(), dtype, shape);
         }
+
+        private readonly record struct RequestMeta(int Layer, int Shard, int Rank, int Pass, int Replica, long Step, ImmutableArray<int> Experts,
+            ImmutableArray<int> Counts, WireDType DType, long[] Shape);
 
         private static (WireDType, long[]) ParseTensorMeta(ReadOnlySpan<byte> meta, ref int o)
         {

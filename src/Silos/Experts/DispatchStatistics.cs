@@ -48,5 +48,12 @@ public sealed class DispatchStatistics
 
     internal void RecordRetry() => Interlocked.Increment(ref _retries);
 
+    private long _hedges;
+
+    /// <summary>Dispatches sent to a second replica because the first had not answered by the hedge time (<see cref="HedgeTimer"/>).</summary>
+    public long Hedges => Interlocked.Read(ref _hedges);
+
+    internal void RecordHedge() => Interlocked.Increment(ref _hedges);
+
     internal void RecordRecovered() => Interlocked.Increment(ref _recovered);
 }

@@ -95,7 +95,7 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
         bool siblingHere = Enumerable.Range(0, _context.ShardMap.Replicas).Any(r => r != _key.Replica && _registry.TryGet(_key with { Replica = r }, out _));
         if (!siblingHere) return Task.CompletedTask;
         LogMovingBack(_key.ToString(), RuntimeIdentity, preferred.ToString());
-        this.DeactivateOnIdle();
+        this.MigrateTo(preferred);
         return Task.CompletedTask;
     }
 

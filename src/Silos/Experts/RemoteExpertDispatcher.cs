@@ -17,7 +17,8 @@ namespace Llama4Cluster.Silos.Experts;
 /// (<see cref="IExpertShardMap.Replicas"/>) each request goes to one live replica, spread by step, layer and shard; a
 /// replica that fails (a reset connection fails at once) or does not answer within the replica timeout while another is
 /// live is marked down (<see cref="ReplicaHealth"/>) and the same request goes to the next one within the same step —
-/// every replica computes the same rows the same way, so the output does not change. When no replica is left, it keeps
+/// every replica computes the same rows the same way, so the output does not change. A request not answered by the hedge
+/// time (<see cref="HedgeTimer"/>) is also sent to the next live replica, and the first answer wins. When no replica is left, it keeps
 /// trying every replica (the shard re-activates on a surviving silo once Orleans declares the dead one, loading its
 /// experts) until the shard timeout, then fails the step with <see cref="ExpertShardTimeoutException"/> naming the layer,
 /// shard and last error. Not thread-safe: one step at a time (its attention grain is not reentrant).
@@ -44,7 +45,10 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         _shardTimeout = shardTimeout;
         _replicaTimeout = replicaTimeout is { } r && r < shardTimeout ? r : shardTimeout;
         Replicas = new ReplicaHealth(transport, _replicaTimeout);
+        _hedge = new HedgeTimer(_replicaTimeout);
     }
+
+    private readonly HedgeTimer _hedge;
 
     /// <summary>Which replicas this dispatcher sends to.</summary>
     public ReplicaHealth Replicas { get; }
@@ -76,7 +80,8 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
             if (timeout is not null) throw timeout;
             throw;
         }
-        foreach (var p in parts) p.Request.Inputs.ReturnBuffer();
+        // A hedged request's rows may still be on their way to the losing replica: leave its buffer to the collector.
+        foreach (var p in parts.Where(p => !p.Hedged)) p.Request.Inputs.ReturnBuffer();
         return Assemble(batch, parts, responses);
     }
 
@@ -87,24 +92,42 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         var deadline = DateTime.UtcNow + _shardTimeout;
         int replicas = _map.Replicas;
         int first = (int)((request.Step + request.Layer + request.Shard) % replicas);
+        int rows = request.Counts.Sum();
+        // The live replicas, spread by step, layer and shard. A failure moves on to the next at once; a replica that has
+        // not answered by the hedge time gets a sibling sent the same rows, and the first answer wins.
+        var live = Enumerable.Range(0, replicas).Select(i => (first + i) % replicas).Where(r => Replicas.IsUp(Key(request, r))).ToList();
+        var inFlight = new List<(Task<ExpertShardResponse> Call, int Replica, long Started)>();
         Exception? last = null;
-        // The live replicas, spread by step, layer and shard; a failure moves on to the next at once.
-        for (int i = 0; i < replicas; i++)
+        int next = 0;
+        while (next < live.Count || inFlight.Count > 0)
         {
-            var key = new ExpertShardKey(request.Layer, request.Shard, (first + i) % replicas);
-            if (!Replicas.IsUp(key)) continue;
-            bool another = Enumerable.Range(i + 1, replicas - i - 1).Any(j => Replicas.IsUp(key with { Replica = (first + j) % replicas }));
-            var bound = another ? Min(_replicaTimeout, deadline - DateTime.UtcNow) : deadline - DateTime.UtcNow;
-            try
+            cancellationToken.ThrowIfCancellationRequested();
+            if (inFlight.Count == 0) inFlight.Add(Start(request, live[next++], next < live.Count, deadline, cancellationToken));
+            var hedgeAfter = next < live.Count ? _hedge.After(rows) : null;
+            using var hedgeWait = new CancellationTokenSource();
+            var hedge = hedgeAfter is { } after ? Task.Delay(after, hedgeWait.Token) : Task.Delay(Timeout.Infinite, hedgeWait.Token);
+            var done = await Task.WhenAny([.. inFlight.Select(f => (Task)f.Call), hedge]);
+            hedgeWait.Cancel();
+            if (done == hedge)
             {
-                return await AttemptAsync(request with { Replica = key.Replica }, bound, cancellationToken);
+                part.Hedged = true;
+                Statistics.RecordHedge();
+                inFlight.Add(Start(request, live[next++], next < live.Count, deadline, cancellationToken));
+                continue;
             }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            var finished = inFlight.First(f => f.Call == done);
+            inFlight.Remove(finished);
+            if (finished.Call.IsCompletedSuccessfully)
             {
-                last = e;
-                Replicas.MarkDown(key);
-                Statistics.RecordRetry();
+                if (!part.Hedged) _hedge.Observe(rows, System.Diagnostics.Stopwatch.GetElapsedTime(finished.Started));
+                foreach (var loser in inFlight) Abandon(loser.Call, Key(request, loser.Replica));
+                return finished.Call.Result;
             }
+            cancellationToken.ThrowIfCancellationRequested(); // a cancelled step ends its attempts as cancelled, not faulted
+            var e = finished.Call.Exception?.InnerException ?? new OperationCanceledException("the attempt was cancelled");
+            last = e;
+            Replicas.MarkDown(Key(request, finished.Replica));
+            Statistics.RecordRetry();
         }
 
         // No replica left: try them all again until the shard timeout, each attempt bounded by a growing share of it.
@@ -155,6 +178,27 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
             throw new TimeoutException($"replica {request.Replica} of layer {request.Layer} shard {request.Shard} did not answer within {bound.TotalSeconds:0.###} s");
         }
     }
+
+    private static ExpertShardKey Key(ExpertShardRequest request, int replica) => new(request.Layer, request.Shard, replica);
+
+    /// <summary>Starts one attempt at <paramref name="replica"/>, bounded by the replica timeout while another replica
+    /// remains to try and by what is left of the shard timeout otherwise.</summary>
+    private (Task<ExpertShardResponse> Call, int Replica, long Started) Start(ExpertShardRequest request, int replica, bool another, DateTime deadline,
+        CancellationToken cancellationToken)
+    {
+        var left = deadline - DateTime.UtcNow;
+        var bound = another ? Min(_replicaTimeout, left) : left;
+        return (AttemptAsync(request with { Replica = replica }, bound, cancellationToken), replica, System.Diagnostics.Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>A hedged attempt that lost the race runs to its end unobserved by the step: if it fails, its replica is
+    /// down (a killed silo's calls fail once its sockets close); if it answers, its buffer goes back to the pool.</summary>
+    private void Abandon(Task<ExpertShardResponse> call, ExpertShardKey key) =>
+        _ = call.ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully) t.Result.Outputs.ReturnBuffer();
+            else if (t.IsFaulted && t.Exception!.InnerException is not OperationCanceledException) Replicas.MarkDown(key);
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
@@ -213,7 +257,15 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
 
     private readonly record struct RowRun(int Start, int Count);
 
-    private sealed record ShardPart(ExpertShardRequest Request, ImmutableArray<RowRun> Runs);
+    private sealed class ShardPart(ExpertShardRequest request, ImmutableArray<RowRun> runs)
+    {
+        public ExpertShardRequest Request { get; } = request;
+
+        public ImmutableArray<RowRun> Runs { get; } = runs;
+
+        /// <summary>Sent to a second replica while the first had not answered.</summary>
+        public bool Hedged { get; set; }
+    }
 
     private sealed class ShardBuilder
     {

@@ -27,6 +27,9 @@ public sealed class ReplicaHealth(IExpertShardTransport transport, TimeSpan prob
     /// <summary>Replicas out of rotation now.</summary>
     public int DownNow => _down.Count;
 
+    /// <summary>Which replicas are out of rotation now.</summary>
+    public IReadOnlyList<ExpertShardKey> Down => [.. _down.Keys];
+
     /// <summary>Takes the replica out of rotation and probes it until it answers.</summary>
     public void MarkDown(ExpertShardKey key)
     {

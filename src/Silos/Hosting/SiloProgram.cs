@@ -84,26 +84,7 @@ public static class SiloProgram
         var orleans = builder.Configuration.GetSection("Orleans");
         string? redis = orleans["Redis"];
         string clusterId = orleans["ClusterId"] ?? Llama4ClientOptions.DefaultClusterId;
-        builder.UseOrleans(silo =>
-        {
-            if (string.IsNullOrEmpty(redis))
-            {
-                silo.UseLocalhostClustering();
-            }
-            else
-            {
-                silo.UseRedisClustering(redis);
-                silo.Configure<ClusterOptions>(o =>
-                {
-                    o.ClusterId = clusterId;
-                    o.ServiceId = Llama4ClientOptions.DefaultServiceId;
-                });
-                int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePorts.Loopback();
-                int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? FreePorts.Loopback();
-                silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
-            }
-            silo.AddLlama4Silo();
-        });
+        builder.UseOrleans(silo => ConfigureOrleans(silo, orleans, redis, clusterId, builder.Configuration["Llama4:Role"]));
         using var host = builder.Build();
         var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Silo");
         ClusterModelOptions model;
@@ -135,6 +116,35 @@ public static class SiloProgram
         await host.RunAsync();
         return Environment.ExitCode;
     }
+
+    /// <summary>Clustering and endpoints: localhost clustering without Redis; with it, Redis membership, endpoints on
+    /// loopback and the Redis directory for the model's grains.</summary>
+    private static void ConfigureOrleans(ISiloBuilder silo, IConfigurationSection orleans, string? redis, string clusterId, string? role)
+    {
+        if (string.IsNullOrEmpty(redis))
+        {
+            silo.UseLocalhostClustering();
+        }
+        else
+        {
+            silo.UseRedisClustering(redis);
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = clusterId;
+                o.ServiceId = Llama4ClientOptions.DefaultServiceId;
+            });
+            int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePorts.Loopback();
+            // Expert silos take no client connections unless asked: a client's request comes back through the gateway
+            // silo it went in by, so the death of an expert silo that was a gateway would take healthy ranks' answers
+            // with it. Clients enter through attention silos, whose death costs their own ranks anyway.
+            int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? (ExpertOnly(role) ? 0 : FreePorts.Loopback());
+            silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
+            silo.UseRedisDirectoryForModelGrains(redis);
+        }
+        silo.AddLlama4Silo();
+    }
+
+    private static bool ExpertOnly(string? role) => string.Equals(role?.Trim(), "expert", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Stops the silo (and, if stopping hangs, the process) once <paramref name="pid"/> has exited.</summary>
     private static async Task WatchParentAsync(int pid, IHost host, ILogger log)

@@ -100,6 +100,23 @@ public sealed class ClusterModelOptions
     /// <summary>Torch intra-op threads for this process; null leaves torch's default (one per core).</summary>
     public int? TorchThreads { get; set; }
 
+    /// <summary>Whether each attention rank keeps a prefix cache (KV of shared prompt prefixes, reused; docs/DESIGN.md
+    /// "Prefix caching").</summary>
+    public bool PrefixCache { get; set; } = true;
+
+    /// <summary>Tokens per prefix-cache block (the largest divisor of the model's attention_chunk_size not above it is used);
+    /// the gateway's <c>Scheduler:PrefixBlockSize</c> should match it for cache-aware routing.</summary>
+    public int PrefixCacheBlockSize { get; set; } = 16;
+
+    /// <summary>MiB of KV each attention rank's prefix cache may keep beside its running sequences' caches.</summary>
+    public int PrefixCacheMiB { get; set; } = 1024;
+
+    /// <summary>The attention ranks' prefix-cache settings.</summary>
+    public Kernels.Model.PrefixCacheOptions ToPrefixCacheOptions() => new()
+    {
+        Enabled = PrefixCache, BlockSize = PrefixCacheBlockSize, MaxBytes = (long)PrefixCacheMiB << 20,
+    };
+
     /// <summary>The largest tensor payload allowed in one message, in bytes.</summary>
     public long PayloadBudgetBytes => (long)(MaxMessageBytes * MessageBudgetFraction);
 }

@@ -29,6 +29,10 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add($"Llama4:ExpertReplicas (--expert-replicas) is {options.ExpertReplicas}: set it between 1 and 16.");
         if (options.RebalanceInterval < TimeSpan.FromMilliseconds(100))
             errors.Add($"Llama4:RebalanceInterval is {options.RebalanceInterval}: set it to at least 100 ms.");
+        if (options.PrefixCacheBlockSize < 1)
+            errors.Add($"Llama4:PrefixCacheBlockSize is {options.PrefixCacheBlockSize}: set it to at least 1 token (16 by default).");
+        if (options.PrefixCacheMiB < 0)
+            errors.Add($"Llama4:PrefixCacheMiB is {options.PrefixCacheMiB}: set it to 0 or more MiB (or Llama4:PrefixCache=false to turn the cache off).");
         if (options.SequenceLease < TimeSpan.FromSeconds(1))
             errors.Add($"Llama4:SequenceLease is {options.SequenceLease}: set it to at least a second (minutes in production).");
         if (options.ReplicaTimeout <= TimeSpan.Zero)

@@ -58,7 +58,8 @@ public sealed class StepMessagesTests
             new SequenceSample(1, new SampledToken(11, -0.5f, [new TokenLogprob(11, -0.5f), new TokenLogprob(12, -1.5f)])),
             new SequenceSample(3, new SampledToken(13, null, null)),
             new SequenceSample(4, new SampledToken(14, -0.1f, [])),
-        ], [1f, 2f, 3f, 4f, 5f, 6f], LogitRows: 2, Failures: [new SequenceFailure(5, "penalized logit is Infinity")]);
+        ], [1f, 2f, 3f, 4f, 5f, 6f], LogitRows: 2, Failures: [new SequenceFailure(5, "penalized logit is Infinity")],
+            CacheHits: [new PrefixCacheHit(1, 32), new PrefixCacheHit(6, 15)]);
         var wire = StepMessages.ToWire(result);
         Assert.Equal([2L, 3L], wire.Logits!.Shape.ToArray());
         var r = StepMessages.FromWire(wire);
@@ -73,7 +74,9 @@ public sealed class StepMessagesTests
         Assert.Equal([1f, 2f, 3f, 4f, 5f, 6f], r.Logits!);
         Assert.Equal(2, r.LogitRows);
         Assert.Equal([new SequenceFailure(5, "penalized logit is Infinity")], r.Failures!);
+        Assert.Equal([new PrefixCacheHit(1, 32), new PrefixCacheHit(6, 15)], r.CacheHits!);
         Assert.Null(StepMessages.FromWire(StepMessages.ToWire(new RankStepResult([]))).Failures); // none: no list
+        Assert.Null(StepMessages.FromWire(StepMessages.ToWire(new RankStepResult([]))).CacheHits);
     }
 
     [Fact]

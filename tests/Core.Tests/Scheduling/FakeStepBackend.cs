@@ -35,6 +35,9 @@ internal sealed class FakeStepBackend : IStepBackend
     /// <summary>The next token given every token fed to the sequence so far (prompt, then generated).</summary>
     public Func<IReadOnlyList<int>, int> Next { get; }
 
+    /// <summary>When set, the prefix-cache hit each rank reports for a sequence's step (0: none).</summary>
+    public Func<SequenceWork, int>? CacheHits { get; set; }
+
     /// <summary>Held at each step's entry when set.</summary>
     public StepGate? Gate { get; set; }
 
@@ -202,7 +205,9 @@ internal sealed class FakeStepBackend : IStepBackend
         }
 
         if (_dropSampleNext.TryRemove(rank, out _) && samples.Count > 0) samples.RemoveAt(samples.Count - 1);
-        return new RankStepResult(samples, Failures: failures.Count == 0 ? null : failures);
+        var hits = CacheHits is null ? null
+            : request.Sequences.Select(w => new PrefixCacheHit(w.SequenceId, CacheHits(w))).Where(h => h.Tokens > 0).ToArray();
+        return new RankStepResult(samples, Failures: failures.Count == 0 ? null : failures, CacheHits: hits is { Length: > 0 } ? hits : null);
     }
 
     private ArgumentException Breach(string message)

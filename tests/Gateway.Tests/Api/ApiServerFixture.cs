@@ -17,13 +17,24 @@ namespace Llama4Cluster.Gateway.Tests.Api;
 /// One Kestrel server on 127.0.0.1 (port chosen by the OS) with the OpenAI API over a <see cref="FakeScheduler"/>
 /// and the tiny test tokenizer, shared by the API tests.
 /// </summary>
-public sealed class ApiServerFixture : IAsyncLifetime
+public class ApiServerFixture : IAsyncLifetime
 {
     public const string ApiKey = "test-key-123";
     public const string ModelId = "tiny-scout";
     public const int MaxModelLength = 256;
     public const long MaxBodyBytes = 64 * 1024;
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromMinutes(10);
+
+    public ApiServerFixture()
+        : this(MaxModelLength)
+    {
+    }
+
+    /// <param name="maxModelLength">The served model's context (longer for prompts that list tools).</param>
+    protected ApiServerFixture(int maxModelLength) => ModelLength = maxModelLength;
+
+    /// <summary>The served model's context: <see cref="MaxModelLength"/> unless a subclass sets another.</summary>
+    public int ModelLength { get; }
 
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-api-" + Guid.NewGuid().ToString("N"));
     private WebApplication? _app;
@@ -47,7 +58,7 @@ public sealed class ApiServerFixture : IAsyncLifetime
         TinyTokenizerWriter.Write(_directory, Llama4Presets.TinyScout.VocabSize);
         Tokenizer = Llama4Tokenizer.Load(_directory);
         Model = new ServedModel(
-            ModelId, _directory, Llama4Presets.TinyScout, Tokenizer, MaxModelLength, Tokenizer.StopTokenIds, 1_700_000_000);
+            ModelId, _directory, Llama4Presets.TinyScout, Tokenizer, ModelLength, Tokenizer.StopTokenIds, 1_700_000_000);
         Scheduler = new FakeScheduler(Tokenizer);
 
         var builder = WebApplication.CreateSlimBuilder();

@@ -10,7 +10,7 @@ namespace Llama4Cluster.Gateway.Tests.Api;
 
 /// <summary>
 /// A scripted <see cref="IGenerationScheduler"/>: a sequence whose prompt text contains a registered marker follows
-/// that marker's <see cref="FakeScript"/> (tokens, then an end; or a queue-full refusal), honours max tokens and
+/// that marker's <see cref="FakeScript"/> (of several, the one written last) (tokens, then an end; or a queue-full refusal), honours max tokens and
 /// <see cref="SequenceHandle.Cancel"/>, and reports logprobs derived from the token ids when asked.
 /// </summary>
 internal sealed class FakeScheduler(Llama4Tokenizer tokenizer) : IGenerationScheduler
@@ -33,7 +33,12 @@ internal sealed class FakeScheduler(Llama4Tokenizer tokenizer) : IGenerationSche
     {
         submission.Sampling.Validate();
         var text = tokenizer.Decode(submission.PromptTokens);
-        var script = _scripts.FirstOrDefault(kv => text.Contains(kv.Key, StringComparison.Ordinal)).Value
+        // The marker written last decides (a later turn, e.g. a tool result, picks the next answer of a conversation).
+        var script = _scripts
+            .Where(kv => text.Contains(kv.Key, StringComparison.Ordinal))
+            .OrderByDescending(kv => text.LastIndexOf(kv.Key, StringComparison.Ordinal))
+            .Select(kv => kv.Value)
+            .FirstOrDefault()
             ?? throw new ArgumentException($"no fake script matches the prompt \"{text}\"");
         if (script.QueueFull)
         {

@@ -63,6 +63,7 @@ public sealed class ModelsAndMetricsTests(ApiServerFixture server) : ApiTestBase
         Assert.Equal(completion, Delta("vllm:inter_token_latency_seconds_count"));
         Assert.Equal(completion, Delta("vllm:time_per_output_token_seconds_count"));
         Assert.Equal(2, Delta("vllm:e2e_request_latency_seconds_count"));
+        Assert.Equal(2, Delta("llama4:sequence_max_stall_seconds_count")); // both sequences had more than one token
         Assert.Equal(2, Delta("vllm:e2e_request_latency_seconds_bucket", ",le=\"+Inf\""));
         Assert.Equal(prompt + lengthPrompt, Delta("vllm:request_prompt_tokens_sum"));
         Assert.Equal(completion + 2, Delta("vllm:request_generation_tokens_sum"));
@@ -92,6 +93,7 @@ public sealed class ModelsAndMetricsTests(ApiServerFixture server) : ApiTestBase
                      ("vllm:time_to_first_token_seconds", "histogram"), ("vllm:inter_token_latency_seconds", "histogram"),
                      ("vllm:time_per_output_token_seconds", "histogram"), ("vllm:e2e_request_latency_seconds", "histogram"),
                      ("vllm:request_prompt_tokens", "histogram"), ("vllm:request_generation_tokens", "histogram"),
+                     ("llama4:sequence_max_stall_seconds", "histogram"),
                  })
         {
             Assert.Contains($"\n# HELP {name} ", "\n" + text);

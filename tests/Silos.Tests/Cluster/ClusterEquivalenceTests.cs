@@ -11,6 +11,8 @@ namespace Llama4Cluster.Silos.Tests.Cluster;
 /// </summary>
 public abstract class ClusterEquivalenceTests<TFixture>(TFixture fixture) where TFixture : TinyClusterFixture
 {
+    protected TFixture Fixture => fixture;
+
     private static int[] Tokens(int count, int seed)
     {
         var rng = new Random(seed);
@@ -66,5 +68,25 @@ public sealed class TinyMaverickClusterEquivalenceTests(TinyMaverickClusterFixtu
 [Collection(TinyScoutTop2Cluster.Name)]
 public sealed class TinyScoutTop2ClusterEquivalenceTests(TinyScoutTop2ClusterFixture fixture) : ClusterEquivalenceTests<TinyScoutTop2ClusterFixture>(fixture);
 
+/// <summary>
+/// The socket data plane with two replicas of every shard: equal to the local engine, and on a healthy cluster every
+/// replica answers the first time (a request that reached a replica as another — the replica lost on the wire — would
+/// be refused by that silo and counted as a retry).
+/// </summary>
 [Collection(TinyMaverickTcpCluster.Name)]
-public sealed class TinyMaverickTcpClusterEquivalenceTests(TinyMaverickTcpClusterFixture fixture) : ClusterEquivalenceTests<TinyMaverickTcpClusterFixture>(fixture);
+public sealed class TinyMaverickTcpClusterEquivalenceTests(TinyMaverickTcpClusterFixture fixture) : ClusterEquivalenceTests<TinyMaverickTcpClusterFixture>(fixture)
+{
+    [Fact]
+    public async Task EveryReplicaAnswersTheFirstTimeOnAHealthyCluster()
+    {
+        var sampling = new SamplingParams { Temperature = 0, MaxTokens = 6 };
+        var requests = new[] { 7, 4, 9, 5 }.Select((n, i) => new GenerationRequest(Enumerable.Range(0, n).Select(t => 3 + (t * 31 + i * 7) % 500).ToArray(), sampling)).ToArray();
+        await Fixture.Engine.GenerateAsync(requests);
+        for (int rank = 0; rank < TinyClusterFixture.Ranks; rank++)
+        {
+            var info = await Fixture.Cluster.Client.GetGrain<Llama4Cluster.Contracts.Attention.IAttentionGrain>(rank).DescribeAsync();
+            Assert.True(info.DispatchCalls > 0, $"rank {rank} made no dispatch");
+            Assert.Equal((0L, 0), (info.DispatchRetries, info.ReplicasDown));
+        }
+    }
+}

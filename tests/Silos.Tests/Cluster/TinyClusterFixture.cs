@@ -30,13 +30,17 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
     protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, DataPlaneKind dataPlane = DataPlaneKind.Orleans,
-        bool bf16 = false)
+        bool bf16 = false, int expertReplicas = 1)
     {
+        ExpertReplicas = expertReplicas;
         Config = config;
         Bf16 = bf16;
         MessageBudgetFraction = messageBudgetFraction;
         DataPlane = dataPlane;
     }
+
+    /// <summary>Replicas of every expert shard (placed on distinct silos by the director).</summary>
+    public int ExpertReplicas { get; }
 
     /// <summary>What carries dispatches: <c>orleans</c> grain calls or the <c>tcp</c> socket data plane.</summary>
     public DataPlaneKind DataPlane { get; }
@@ -73,6 +77,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
                 o.ShardTimeout = ShardTimeout;
                 o.MessageBudgetFraction = MessageBudgetFraction;
                 o.DataPlane = DataPlane;
+                o.ExpertReplicas = ExpertReplicas;
             });
             silo.Services.AddSingleton<IExpertShardObserver>(ShardCallRecorder.Instance);
             ConfigureSilo(options.SiloName, silo);
@@ -118,7 +123,7 @@ public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets
 public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick);
 
 /// <summary>Tiny-maverick with dispatches on the socket data plane instead of grain calls.</summary>
-public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: DataPlaneKind.Tcp);
+public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: DataPlaneKind.Tcp, expertReplicas: 2);
 
 public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
 

@@ -46,7 +46,7 @@ public sealed class DataPlaneFramesTests
         using var __ = server;
         listener.Stop();
         var inputs = Payload(rows, cols);
-        var request = new ExpertShardRequest(3, 1, 2, 77, [4, 9], [rows - rows / 2, rows / 2], inputs, Pass: 5);
+        var request = new ExpertShardRequest(3, 1, 2, 77, [4, 9], [rows - rows / 2, rows / 2], inputs, Pass: 5, Replica: 1);
         var reader = new DataPlaneFrames.FrameReader(server);
 
         await DataPlaneFrames.WriteRequestAsync(client, 42, DataPlaneFrames.Request, request, default);
@@ -55,7 +55,7 @@ public sealed class DataPlaneFramesTests
         Assert.Equal(42UL, head.Value.Id);
         Assert.Equal(DataPlaneFrames.Request, head.Value.Kind);
         var got = await reader.ReadRequestAsync(head.Value, default);
-        Assert.Equal((3, 1, 2, 77L, 5), (got.Layer, got.Shard, got.Rank, got.Step, got.Pass));
+        Assert.Equal((3, 1, 2, 77L, 5, 1), (got.Layer, got.Shard, got.Rank, got.Step, got.Pass, got.Replica));
         Assert.Equal(request.ExpertIds.ToArray(), got.ExpertIds.ToArray());
         Assert.Equal(request.Counts.ToArray(), got.Counts.ToArray());
         Assert.Equal(inputs.Shape.ToArray(), got.Inputs.Shape.ToArray());

@@ -44,6 +44,37 @@ public sealed class ReplicaFailoverTests
     }
 
     [Fact]
+    public async Task AReplicaThatNeitherAnswersNorFailsIsHedgedLongBeforeTheReplicaTimeout()
+    {
+        // A killed silo's sockets stay open while the kernel tears the process down: its calls hang, then fail. The
+        // dispatcher has learned how long answers take and sends the rows to the sibling too once that is exceeded.
+        var healthy = await DispatchAsync(new ScriptedTransport(), steps: 4);
+        var transport = new ScriptedTransport();
+        using var dispatcher = Dispatcher(transport, shardTimeout: TimeSpan.FromMinutes(2), replicaTimeout: TimeSpan.FromMinutes(1));
+        var warm = await DispatchAsync(transport, steps: 4, dispatcher);
+        Assert.Equal(healthy, warm);
+        Assert.Equal(0, dispatcher.Statistics.Hedges);
+
+        transport.Stalled.Add(1);
+        // Both shards have replica 1 first in one of these two steps; only a hedge finishes them before the minute.
+        var outputs = await DispatchAsync(transport, steps: 2, dispatcher).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(healthy[..outputs.Length], outputs);
+        Assert.True(dispatcher.Statistics.Hedges >= 1, $"hedges: {dispatcher.Statistics.Hedges}");
+        Assert.Equal(0, dispatcher.Statistics.Retries); // the stalled replica has not failed (yet): it is not marked down
+    }
+
+    [Fact]
+    public async Task ACancelledStepEndsItsDispatchAsCancelledAndMarksNoReplicaDown()
+    {
+        var transport = new ScriptedTransport { Stalled = { 0, 1 } };
+        using var dispatcher = Dispatcher(transport);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        using var batch = new ExpertDispatchBatch(torch.ones(3, Hidden), torch.zeros(3, torch.int64), [0, 2], [1, 2]);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => dispatcher.DispatchAsync(1, batch, new DispatchContext(0, 0), cancel.Token).AsTask());
+        Assert.Equal(0, dispatcher.Replicas.DownNow);
+    }
+
+    [Fact]
     public async Task WithNoReplicaLeftTheDispatchWaitsForOneToComeBack()
     {
         var healthy = await DispatchAsync(new ScriptedTransport(), steps: 1);
