@@ -116,6 +116,24 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
         Assert.True(json.GetProperty("speedup").GetDouble() > 0);
     }
 
+    [Fact]
+    public void BenchGuidedReportsTheMaskOverALlama4SizedVocabularyAsAShareOfADecodeStep()
+    {
+        var r = CliRunner.Run("bench", "guided", "--model", models.Scout, "--quick", "--json", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var report = SingleJsonObject(r.Stdout);
+        Assert.Equal(202_048, report.GetProperty("vocabulary").GetProperty("ids").GetInt32());
+        Assert.True(report.GetProperty("decode_step").GetProperty("ms").GetDouble() > 0);
+        var rows = report.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(6, rows.Count);
+        foreach (var row in rows)
+        {
+            Assert.True(row.GetProperty("tokens").GetInt32() > 0);
+            Assert.True(row.GetProperty("mask_warm_mean_us").GetDouble() > 0);
+            Assert.True(row.GetProperty("mask_share_of_decode_step").GetDouble() > 0);
+        }
+    }
+
     [Theory]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1,x", "--json")]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1,2", "--positions", "5", "--json")]
@@ -129,6 +147,7 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--silos", "2", "--json")]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--engine", "cluster", "--silos", "0", "--json")]
     [InlineData("bench", "cluster", "--silos", "3")]
+    [InlineData("bench", "guided", "--model", "/nonexistent/model")]
     [InlineData("bench", "prefix-cache", "--preset", "huge")]
     [InlineData("bench", "prefix-cache", "--preset", "tiny-scout", "--model", "MODEL")]
     [InlineData("create-tiny", "--preset", "huge", "--out", "/tmp/never")]

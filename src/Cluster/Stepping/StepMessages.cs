@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Contracts.Tensors;
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
 
@@ -76,6 +77,8 @@ public static class StepMessages
             RepetitionPenalty = p.RepetitionPenalty, PresencePenalty = p.PresencePenalty, FrequencyPenalty = p.FrequencyPenalty,
             StopTokenIds = [.. p.StopTokenIds], IgnoreEos = p.IgnoreEos, TopLogprobs = p.TopLogprobs, MaxTokens = p.MaxTokens,
             EosTokenIds = [.. settings.EosTokenIds], GeneratedTokens = settings.GeneratedTokens,
+            GuidanceKind = settings.Guidance?.Kind.ToString(), GuidanceText = settings.Guidance?.Text ?? "",
+            GuidanceChoices = settings.Guidance is { } g ? [.. g.Choices] : [],
         };
     }
 
@@ -89,7 +92,15 @@ public static class StepMessages
             StopTokenIds = start.StopTokenIds.IsDefault ? [] : [.. start.StopTokenIds], IgnoreEos = start.IgnoreEos,
             TopLogprobs = start.TopLogprobs, MaxTokens = start.MaxTokens,
         };
-        return new SequenceSettings(sampling, start.EosTokenIds.IsDefault ? [] : [.. start.EosTokenIds], start.GeneratedTokens);
+        return new SequenceSettings(sampling, start.EosTokenIds.IsDefault ? [] : [.. start.EosTokenIds], start.GeneratedTokens, Guidance(start));
+    }
+
+    private static GuidanceSpec? Guidance(SequenceStart start)
+    {
+        if (start.GuidanceKind is null) return null;
+        if (!Enum.TryParse<GuidanceKind>(start.GuidanceKind, ignoreCase: false, out var kind) || !Enum.IsDefined(kind))
+            throw new ArgumentException($"unknown guidance kind '{start.GuidanceKind}'");
+        return new GuidanceSpec(kind, start.GuidanceText ?? "", start.GuidanceChoices.IsDefault ? [] : [.. start.GuidanceChoices]);
     }
 
     private static SequenceStep ToWire(SequenceWork work) =>

@@ -27,4 +27,14 @@ public sealed record SequenceStart
     /// <summary>0 for a new sequence; on a re-prefill after a failover, how many of the tokens fed before the first sample
     /// are generated tokens already emitted (the sampler resumes after them).</summary>
     [Id(13)] public int GeneratedTokens { get; init; }
+
+    /// <summary>Structured output: null (none), or Core's <c>GuidanceKind</c> by name (<c>JsonSchema</c>, <c>JsonObject</c>,
+    /// <c>Regex</c>, <c>Choice</c>); the rank compiles it and its sampler enforces it.</summary>
+    [Id(14)] public string? GuidanceKind { get; init; }
+
+    /// <summary>The JSON schema or the regex of the guidance; empty otherwise.</summary>
+    [Id(15)] public string GuidanceText { get; init; } = "";
+
+    /// <summary>The choices of a choice guidance; empty otherwise.</summary>
+    [Id(16)] public ImmutableArray<string> GuidanceChoices { get; init; } = [];
 }

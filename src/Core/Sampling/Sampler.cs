@@ -1,3 +1,5 @@
+using Llama4Cluster.Core.Guidance;
+
 namespace Llama4Cluster.Core.Sampling;
 
 /// <summary>
@@ -19,6 +21,9 @@ namespace Llama4Cluster.Core.Sampling;
 /// tokens in id order from this sampler's generator. vLLM V0's order (top-k, top-p, then min-p) is used, as specified.</item>
 /// <item>Logprobs, if asked: log_softmax of the raw logits (not the processed ones), the chosen token's value and the top N.</item>
 /// </list>
+/// <para>Guided decoding (a <see cref="GuidanceMatcher"/>): the grammar's allowed tokens, plus the stop tokens when the output
+/// may end, restrict the choice exactly, as vLLM's grammar bitmask does before its sampler: greedy takes the argmax among
+/// them, sampling gives the others weight 0 after the temperature (so top-k, top-p and min-p act among allowed tokens).</para>
 /// <para>Cost: O(V) expected. Top-k and top-p use quickselect (<see cref="TokenSelection"/>), never a sort of V; penalties
 /// cost O(prompt + generated). Scratch buffers are allocated on first use, sized to V and reused, so after the first call
 /// a call allocates only its result (plus the logprob list when asked). Memory per sampler, at most: 4 bytes x V for the
@@ -33,17 +38,20 @@ public sealed class Sampler
     private readonly HashSet<int> _stopTokenIds;
     private readonly SamplerRandom _random;
     private readonly bool _penalize;
+    private readonly GuidanceMatcher? _guidance;
 
     private float[] _work = [];
     private int[] _ids = [];
     private int[] _counts = [];
     private byte[] _seen = [];
+    private ulong[] _allowed = [];
 
     /// <summary>Creates a sampler for one sequence.</summary>
     /// <param name="parameters">Validated here (<see cref="SamplingParams.Validate"/>).</param>
     /// <param name="eosTokenIds">The model's end-of-sequence ids (Llama 4 has several, from generation_config.json).</param>
-    /// <exception cref="ArgumentException">A parameter is out of range.</exception>
-    public Sampler(SamplingParams parameters, IReadOnlyList<int> eosTokenIds)
+    /// <param name="guidance">The sequence's structured-output constraint, or null.</param>
+    /// <exception cref="ArgumentException">A parameter is out of range, or guidance without any stop token to end on.</exception>
+    public Sampler(SamplingParams parameters, IReadOnlyList<int> eosTokenIds, GuidanceMatcher? guidance = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(eosTokenIds);
@@ -57,10 +65,20 @@ public sealed class Sampler
             _stopTokenIds.UnionWith(eosTokenIds);
         }
 
+        if (guidance is not null && _stopTokenIds.Count == 0)
+        {
+            throw new ArgumentException("Guided decoding needs a stop token to end the output on: ignore_eos leaves none (add stop_token_ids).", nameof(parameters));
+        }
+
+        _guidance = guidance;
+
         // Random.Shared is only the source of an unseeded request's seed; the draws come from our own generator.
         Seed = parameters.Seed ?? Random.Shared.NextInt64(long.MinValue, long.MaxValue);
         _random = new SamplerRandom(Seed);
     }
+
+    /// <summary>The structured-output constraint, or null.</summary>
+    public GuidanceMatcher? Guidance => _guidance;
 
     /// <summary>The parameters this sampler applies.</summary>
     public SamplingParams Parameters => _parameters;
@@ -85,8 +103,9 @@ public sealed class Sampler
         ArgumentNullException.ThrowIfNull(generatedTokens);
         var rawMax = CheckedMax(logits);
 
-        var processed = Process(logits, promptTokens, generatedTokens, out var greedy);
-        var tokenId = greedy ? ArgMax(processed) : Draw(processed);
+        var allowed = Allowed(generatedTokens, logits.Length);
+        var processed = Process(logits, promptTokens, generatedTokens, allowed, out var greedy);
+        var tokenId = greedy ? TokenMask.ArgMax(processed, allowed) : Draw(processed);
 
         if (_parameters.TopLogprobs is not { } n)
         {
@@ -141,15 +160,16 @@ public sealed class Sampler
         }
 
         CheckedMax(logits);
-        var processed = Process(logits, promptTokens, generatedTokens, out var greedy);
+        var allowed = Allowed(generatedTokens, logits.Length);
+        var processed = Process(logits, promptTokens, generatedTokens, allowed, out var greedy);
         probabilities.Clear();
         if (greedy)
         {
-            probabilities[ArgMax(processed)] = 1f;
+            probabilities[TokenMask.ArgMax(processed, allowed)] = 1f;
             return;
         }
 
-        var total = Sum(processed);
+        var total = VectorMath.Sum(processed);
         for (var i = 0; i < processed.Length; i++)
         {
             probabilities[i] = (float)(processed[i] / total);
@@ -162,7 +182,8 @@ public sealed class Sampler
     /// exp(0) (zero for dropped tokens).
     /// </summary>
     private ReadOnlySpan<float> Process(
-        ReadOnlySpan<float> logits, IReadOnlyList<int> promptTokens, IReadOnlyList<int> generatedTokens, out bool greedy)
+        ReadOnlySpan<float> logits, IReadOnlyList<int> promptTokens, IReadOnlyList<int> generatedTokens, ReadOnlySpan<ulong> allowed,
+        out bool greedy)
     {
         var vocabularySize = logits.Length;
         greedy = _parameters.IsGreedy;
@@ -196,8 +217,13 @@ public sealed class Sampler
         var max = VectorMath.MaxOrFirstNonFinite(work, out var overflow);
         if (overflow >= 0)
         {
-            ClampToFinite(work[overflow..]);
+            VectorMath.ClampToFinite(work[overflow..]);
             max = VectorMath.MaxOrFirstNonFinite(work, out _);
+        }
+
+        if (!allowed.IsEmpty)
+        {
+            max = TokenMask.Restrict(work, allowed);
         }
 
         MaskTopK(work);
@@ -291,7 +317,7 @@ public sealed class Sampler
     /// <summary>Inverse-CDF draw: the first token, in id order, whose cumulative weight exceeds u * total.</summary>
     private int Draw(ReadOnlySpan<float> weights)
     {
-        var total = Sum(weights);
+        var total = VectorMath.Sum(weights);
         var threshold = _random.NextDouble() * total;
         var cumulative = 0.0;
         var last = -1;
@@ -333,42 +359,17 @@ public sealed class Sampler
         return max;
     }
 
-    /// <summary>In place: ±Infinity becomes ±<see cref="float.MaxValue"/>.</summary>
-    private static void ClampToFinite(Span<float> values)
+    /// <summary>The guided step's allowed tokens (empty span when unguided).</summary>
+    private ReadOnlySpan<ulong> Allowed(IReadOnlyList<int> generatedTokens, int vocabularySize)
     {
-        for (var i = 0; i < values.Length; i++)
+        if (_guidance is null)
         {
-            values[i] = Math.Clamp(values[i], -float.MaxValue, float.MaxValue);
-        }
-    }
-
-    /// <summary>Index of the largest value; the lowest index among equals.</summary>
-    private static int ArgMax(ReadOnlySpan<float> values)
-    {
-        var best = 0;
-        var bestValue = values[0];
-        for (var i = 1; i < values.Length; i++)
-        {
-            if (values[i] > bestValue)
-            {
-                bestValue = values[i];
-                best = i;
-            }
+            return default;
         }
 
-        return best;
-    }
-
-    /// <summary>Sum in id order with a double accumulator (the same order <see cref="Draw"/> accumulates in).</summary>
-    private static double Sum(ReadOnlySpan<float> values)
-    {
-        var sum = 0.0;
-        foreach (var x in values)
-        {
-            sum += x;
-        }
-
-        return sum;
+        var allowed = Rent(ref _allowed, (vocabularySize + 63) >> 6);
+        TokenMask.Build(_guidance, generatedTokens, _stopTokenIds, vocabularySize, allowed);
+        return allowed;
     }
 
     /// <summary>The buffer, reallocated only when the vocabulary size changes.</summary>

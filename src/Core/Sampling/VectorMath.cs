@@ -123,4 +123,25 @@ internal static class VectorMath
 
         return sum;
     }
+
+    /// <summary>In place: ±Infinity becomes ±<see cref="float.MaxValue"/>.</summary>
+    public static void ClampToFinite(Span<float> values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = Math.Clamp(values[i], -float.MaxValue, float.MaxValue);
+        }
+    }
+
+    /// <summary>Sum in id order with a double accumulator (the sampler's draw accumulates in the same order).</summary>
+    public static double Sum(ReadOnlySpan<float> values)
+    {
+        var sum = 0.0;
+        foreach (var x in values)
+        {
+            sum += x;
+        }
+
+        return sum;
+    }
 }

@@ -47,7 +47,7 @@ public static class BatchGeneration
         {
             try
             {
-                handles[i] = scheduler.Submit(new SequenceSubmission(requests[i].PromptTokens, requests[i].Sampling));
+                handles[i] = scheduler.Submit(new SequenceSubmission(requests[i].PromptTokens, requests[i].Sampling, Guidance: requests[i].Guidance));
             }
             catch (ArgumentException e)
             {

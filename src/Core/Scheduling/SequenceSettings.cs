@@ -1,3 +1,4 @@
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 
 namespace Llama4Cluster.Core.Scheduling;
@@ -11,5 +12,7 @@ namespace Llama4Cluster.Core.Scheduling;
 /// <param name="GeneratedTokens">0 for a new sequence. A sequence resumed on another rank after a failover is re-prefilled
 /// with its prompt followed by the tokens it has generated: the last <paramref name="GeneratedTokens"/> of the tokens fed
 /// before its first sample are output already emitted (the penalties' history), and its sampler's generator is advanced
-/// past their draws, so sampling continues exactly as without the fault.</param>
-public sealed record SequenceSettings(SamplingParams Sampling, IReadOnlyList<int> EosTokenIds, int GeneratedTokens = 0);
+/// past their draws, so sampling continues exactly as without the fault (a guided sequence's grammar is advanced over them
+/// too).</param>
+/// <param name="Guidance">The structured-output constraint the rank's sampler enforces, or null.</param>
+public sealed record SequenceSettings(SamplingParams Sampling, IReadOnlyList<int> EosTokenIds, int GeneratedTokens = 0, GuidanceSpec? Guidance = null);

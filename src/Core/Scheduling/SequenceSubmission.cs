@@ -1,3 +1,4 @@
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 
 namespace Llama4Cluster.Core.Scheduling;
@@ -11,8 +12,10 @@ namespace Llama4Cluster.Core.Scheduling;
 /// <param name="Timeout">Longest time from submission to the last token; null: the scheduler's default.</param>
 /// <param name="CancellationToken">Cancelled when the client goes away: the sequence is dropped at the next step
 /// and its capacity freed.</param>
+/// <param name="Guidance">A structured-output constraint (checked by <see cref="IGenerationScheduler.Submit"/>), or null.</param>
 public sealed record SequenceSubmission(
     IReadOnlyList<int> PromptTokens,
     SamplingParams Sampling,
     TimeSpan? Timeout = null,
-    CancellationToken CancellationToken = default);
+    CancellationToken CancellationToken = default,
+    GuidanceSpec? Guidance = null);

@@ -1,9 +1,11 @@
+using Llama4Cluster.Core.Guidance;
+
 namespace Llama4Cluster.Core.Scheduling;
 
 /// <summary>
 /// The one check of a submission against the model, for every host (the gateway's requests, the CLI's and the
 /// benchmarks' batches): a prompt that is not empty, every id in the vocabulary (an id outside it would fail its rank's
-/// whole step), valid sampling parameters, and room for max tokens in the context.
+/// whole step), valid sampling parameters, a guidance constraint that compiles, and room for max tokens in the context.
 /// </summary>
 internal static class SubmissionCheck
 {
@@ -15,6 +17,13 @@ internal static class SubmissionCheck
             throw new ArgumentException("the prompt is empty: it needs at least one token", nameof(submission));
         if (submission.Sampling is null) throw new ArgumentException("Sampling is required", nameof(submission));
         submission.Sampling.Validate();
+        if (submission.Guidance is { } guidance)
+        {
+            if (submission.Sampling.IgnoreEos && submission.Sampling.StopTokenIds.Count == 0)
+                throw new ArgumentException("guided decoding needs a stop token to end the output: ignore_eos leaves none", nameof(submission));
+            GrammarCompiler.Validate(guidance);
+        }
+
         var prompt = submission.PromptTokens.ToArray();
         int vocab = model.VocabSize;
         for (int i = 0; i < prompt.Length; i++)

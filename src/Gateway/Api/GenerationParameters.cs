@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 
 namespace Llama4Cluster.Gateway.Api;
@@ -6,7 +7,8 @@ namespace Llama4Cluster.Gateway.Api;
 /// <summary>
 /// The generation parameters shared by <c>/v1/chat/completions</c> and <c>/v1/completions</c>, read and checked:
 /// the OpenAI ones plus vLLM's extensions (<c>top_k</c>, <c>min_p</c>, <c>repetition_penalty</c>, <c>ignore_eos</c>,
-/// <c>stop_token_ids</c>, <c>skip_special_tokens</c>, <c>include_stop_str_in_output</c>).
+/// <c>stop_token_ids</c>, <c>skip_special_tokens</c>, <c>include_stop_str_in_output</c>) and structured output
+/// (<see cref="GuidanceRequest"/>).
 /// </summary>
 internal sealed class GenerationParameters
 {
@@ -28,6 +30,9 @@ internal sealed class GenerationParameters
     public bool Stream { get; init; }
 
     public bool IncludeUsage { get; init; }
+
+    /// <summary>Structured output (<see cref="GuidanceRequest"/>), or null.</summary>
+    public GuidanceSpec? Guidance { get; init; }
 
     /// <summary>Whether logprobs are returned; the count of alternatives is <see cref="SamplingParams.TopLogprobs"/>.</summary>
     public bool Logprobs => Sampling.TopLogprobs is not null;
@@ -93,6 +98,7 @@ internal sealed class GenerationParameters
             SkipSpecialTokens = fields.Bool("skip_special_tokens") ?? true,
             Stream = stream,
             IncludeUsage = includeUsage,
+            Guidance = GuidanceRequest.Read(fields),
         };
     }
 
@@ -217,20 +223,6 @@ internal sealed class GenerationParameters
             throw ApiException.BadRequest("logit_bias is not supported.", "logit_bias");
         }
 
-        if (fields.TryGet("response_format", out var format))
-        {
-            if (format.ValueKind != JsonValueKind.Object)
-            {
-                throw ApiException.WrongType("response_format", "an object", format.ValueKind);
-            }
-
-            var type = new RequestFields(format).String("type", "response_format.type");
-            if (type is not (null or "text"))
-            {
-                throw ApiException.BadRequest(
-                    $"response_format type \"{type}\" is not supported (no structured output); use \"text\".", "response_format");
-            }
-        }
     }
 
     private static void Validate(SamplingParams sampling, bool chat)

@@ -98,7 +98,7 @@ internal sealed class GenerationSession
             foreach (var sequence in _plan.Sequences)
             {
                 var handle = _scheduler.Submit(new SequenceSubmission(
-                    _plan.Prompts[sequence.PromptIndex].TokenIds, sequence.Sampling, _options.DefaultRequestTimeout, aborted));
+                    _plan.Prompts[sequence.PromptIndex].TokenIds, sequence.Sampling, _options.DefaultRequestTimeout, aborted, _plan.Parameters.Guidance));
                 choices.Add(new ChoiceState(sequence, handle, _model.Tokenizer, _plan.Parameters, keepText: !_plan.Parameters.Stream, _plan.Tools)
                 {
                     EosTokenIds = _eos,

@@ -1,3 +1,4 @@
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Kernels.Model;
@@ -26,6 +27,7 @@ public sealed class AttentionRankCore : IDisposable
     private readonly Dictionary<long, RankSequence> _sequences = new();
     private readonly Func<bool, int> _maxPassTokens;
     private readonly TimeProvider _time;
+    private readonly GuidanceEngine? _guidance;
     private readonly PrefixCache? _prefixCache;
 
     /// <param name="model">The rank's weights; its MoE executor reaches the experts.</param>
@@ -34,8 +36,10 @@ public sealed class AttentionRankCore : IDisposable
     /// rank keeps each pass's dispatch and logits messages under its message budget); null: no limit.</param>
     /// <param name="time">The clock of <see cref="EvictIdle"/> (tests pass their own).</param>
     /// <param name="prefixCache">The rank's prefix cache settings; null: none.</param>
+    /// <param name="guidance">Structured output: the rank's tokenizer trie and compiled constraints (null: a sequence with
+    /// <see cref="SequenceSettings.Guidance"/> fails alone, with a message saying so).</param>
     public AttentionRankCore(Llama4TextModel model, int rank = 0, Func<bool, int>? maxPassTokens = null, TimeProvider? time = null,
-        PrefixCacheOptions? prefixCache = null)
+        PrefixCacheOptions? prefixCache = null, GuidanceEngine? guidance = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         Model = model;
@@ -43,6 +47,7 @@ public sealed class AttentionRankCore : IDisposable
         _maxPassTokens = maxPassTokens ?? (_ => int.MaxValue);
         _time = time ?? TimeProvider.System;
         if (prefixCache is { Enabled: true }) _prefixCache = new PrefixCache(model.Config, prefixCache, model.Options.ComputeDType);
+        _guidance = guidance;
     }
 
     public Llama4TextModel Model { get; }
@@ -130,7 +135,7 @@ public sealed class AttentionRankCore : IDisposable
         {
             if (s.Start is { } start)
             {
-                var sampler = new Sampler(start.Sampling, start.EosTokenIds);
+                var sampler = new Sampler(start.Sampling, start.EosTokenIds, start.Guidance is { } g ? Guide(g) : null);
                 sampler.SkipSamples(start.GeneratedTokens);
                 var cache = Model.CreateCache();
                 var prefix = _prefixCache is null ? null : new SequencePrefix(_prefixCache, cache);
@@ -145,6 +150,12 @@ public sealed class AttentionRankCore : IDisposable
 
         return states;
     }
+
+    /// <summary>The sequence's constraint, compiled (once per distinct constraint) at its first sample, where a failure
+    /// drops it alone.</summary>
+    private GuidanceMatcher Guide(GuidanceSpec spec) =>
+        _guidance?.CreateMatcher(spec) ?? new GuidanceMatcher(() => throw new InvalidOperationException(
+            $"attention rank {Rank} has no tokenizer, so it cannot enforce structured output (guided decoding)"));
 
     /// <summary>Forward passes over the step's tokens, packed in step order under the pass budget, then sampling.</summary>
     private async Task<RankStepResult> RunAsync(RankStep step, List<RankSequence> states, CancellationToken cancellationToken)

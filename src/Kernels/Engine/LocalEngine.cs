@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Core.Generation;
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Core.Sampling;
@@ -23,8 +24,11 @@ public sealed class LocalEngine : IDisposable
         Model = model;
         Tokenizer = tokenizer;
         Options = options;
+        _guidance = tokenizer is null ? null : new GuidanceEngine(() => TokenTrie.FromTokenizer(tokenizer, model.Config.VocabSize));
         LoadSeconds = loadSeconds;
     }
+
+    private readonly GuidanceEngine? _guidance;
 
     public Llama4TextModel Model { get; }
     public Llama4Tokenizer? Tokenizer { get; }
@@ -101,7 +105,7 @@ public sealed class LocalEngine : IDisposable
     public async Task<IReadOnlyList<GenerationResult>> GenerateAsync(
         IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null, CancellationToken cancellationToken = default)
     {
-        _core ??= new AttentionRankCore(Model, prefixCache: Options.PrefixCache);
+        _core ??= new AttentionRankCore(Model, prefixCache: Options.PrefixCache, guidance: _guidance);
         using var backend = new LocalStepBackend(_core);
         var (results, timings) = await BatchGeneration.RunAsync(backend, Limits, Options.MaxStepTokens, requests, onToken, cancellationToken)
             .ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Cluster.Stepping;
 using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Model;
@@ -67,7 +68,9 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
                 new ModelOptions { ComputeDType = _context.ComputeDType, Device = _context.Device }, dispatcher);
             return (m, reader.BytesRead);
         }, cancellationToken);
-        _core = new AttentionRankCore(model, Rank, _context.MaxStepTokens, prefixCache: _context.Options.ToPrefixCacheOptions());
+        // Structured output: the tokenizer is loaded from the model directory once per rank, on the first guided sequence.
+        _core = new AttentionRankCore(model, Rank, _context.MaxStepTokens, prefixCache: _context.Options.ToPrefixCacheOptions(),
+            guidance: GuidanceEngine.ForModelDirectory(_context.Options.ModelDirectory, model.Config.VocabSize));
         _core.SequencesDropped += (ids, error) => LogStepFailed(error, Rank, ids.Count);
         var lease = _context.Options.SequenceLease;
         this.RegisterGrainTimer(EvictIdle, new GrainTimerCreationOptions(lease / 4, lease / 4) { Interleave = false });

@@ -1,8 +1,11 @@
 using System.Reflection;
 using Llama4Cluster.Cluster.Stepping;
 using Llama4Cluster.Contracts.Attention;
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
 
 namespace Llama4Cluster.Cluster.Tests.Stepping;
 
@@ -82,5 +85,54 @@ public sealed class StepMessagesTests
         var settings = StepMessages.FromWire(new SequenceStart { StopTokenIds = default, EosTokenIds = default });
         Assert.Empty(settings.Sampling.StopTokenIds);
         Assert.Empty(settings.EosTokenIds);
+    }
+
+    public static TheoryData<string> GuidanceKinds => new() { "schema", "object", "regex", "choice" };
+
+    private static GuidanceSpec Spec(string kind) => kind switch
+    {
+        "schema" => GuidanceSpec.JsonSchema("""{"type":"object","properties":{"a":{"type":"integer"}}}"""),
+        "object" => GuidanceSpec.JsonObject(),
+        "regex" => GuidanceSpec.Regex("[a-z]+\\d"),
+        _ => GuidanceSpec.Choice(["yes", "no", "a,b"]),
+    };
+
+    [Theory]
+    [MemberData(nameof(GuidanceKinds))]
+    public void EveryFieldOfTheSettingsSurvivesTheWireAndTheSerializerWithEachGuidanceKind(string kind)
+    {
+        var settings = new SequenceSettings(s_everything, [2, 5], GeneratedTokens: 3, Guidance: Spec(kind));
+        var serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
+        var wire = serializer.Deserialize<SequenceStart>(serializer.SerializeToArray(StepMessages.ToWire(settings)))!;
+        var back = StepMessages.FromWire(wire);
+
+        // Every property of SequenceSettings is compared, so one added later and not carried fails here.
+        foreach (var p in typeof(SequenceSettings).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            object? expected = p.GetValue(settings), actual = p.GetValue(back);
+            switch (expected)
+            {
+                case SamplingParams sampling:
+                    Assert.Equal(sampling with { StopTokenIds = [] }, ((SamplingParams)actual!) with { StopTokenIds = [] });
+                    Assert.Equal(sampling.StopTokenIds, ((SamplingParams)actual!).StopTokenIds);
+                    break;
+                case IEnumerable<int> list:
+                    Assert.Equal(list, (IEnumerable<int>)actual!);
+                    break;
+                default:
+                    Assert.Equal(expected, actual); // GuidanceSpec compares kind, text and choices
+                    break;
+            }
+        }
+
+        Assert.Equal(settings.Guidance!.Choices, back.Guidance!.Choices);
+    }
+
+    [Fact]
+    public void NoGuidanceStaysNoneAndAnUnknownKindIsRefused()
+    {
+        Assert.Null(StepMessages.FromWire(StepMessages.ToWire(new SequenceSettings(s_everything, [2]))).Guidance);
+        Assert.Throws<ArgumentException>(() => StepMessages.FromWire(new SequenceStart { GuidanceKind = "Grammar" }));
+        Assert.Throws<ArgumentException>(() => StepMessages.FromWire(new SequenceStart { GuidanceKind = "7" }));
     }
 }

@@ -15,7 +15,7 @@ public sealed class ApiRobustnessTests(ApiServerFixture server) : ApiTestBase(se
         "seed", "stop", "n", "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "repetition_penalty",
         "ignore_eos", "stop_token_ids", "stream", "stream_options", "user", "best_of", "echo", "logit_bias",
         "response_format", "skip_special_tokens", "include_stop_str_in_output", "add_special_tokens", "min_tokens",
-        "use_beam_search", "suffix",
+        "use_beam_search", "suffix", "guided_json", "guided_regex", "guided_choice", "guided_grammar",
     ];
 
     private static readonly string[] Values =
