@@ -18,6 +18,12 @@ internal static class ChatRequestReader
         var messages = Messages(fields, options.Limits.MaxMessages);
         var tools = ToolRequestReader.Read(fields, options.Limits.MaxTools);
         var parameters = GenerationParameters.Read(fields, chat: true, ServedModelCheck.VocabSize(model), options.Limits);
+        if (tools.Guidance is not null)
+        {
+            parameters = parameters.Guidance is null
+                ? parameters with { Guidance = tools.Guidance }
+                : throw ApiException.BadRequest("tool_choice forces a tool call and response_format (or guided_*) constrains the answer too; send only one.", "tool_choice");
+        }
         List<int> prompt;
         try
         {

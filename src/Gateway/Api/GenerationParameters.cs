@@ -10,7 +10,7 @@ namespace Llama4Cluster.Gateway.Api;
 /// <c>stop_token_ids</c>, <c>skip_special_tokens</c>, <c>include_stop_str_in_output</c>) and structured output
 /// (<see cref="GuidanceRequest"/>).
 /// </summary>
-internal sealed class GenerationParameters
+internal sealed record GenerationParameters
 {
     /// <summary>Sampling without <see cref="SamplingParams.MaxTokens"/> (set per prompt once its length is known) and,
     /// with <see cref="N"/> &gt; 1, without the per-choice seed offset.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Tokenization;
 using Llama4Cluster.Core.Tools;
 
@@ -12,10 +13,11 @@ namespace Llama4Cluster.Gateway.Api;
 /// </summary>
 internal static partial class ToolRequestReader
 {
-    /// <summary>Why <c>required</c>, a named function and <c>strict</c> are refused: nothing here can force the answer's
-    /// shape yet. Guided decoding will; <see cref="ToolCallSchema"/> already gives the schema it is to enforce.</summary>
-    private const string NeedsGuidedDecoding =
-        "this server cannot force an answer's shape yet (no guided decoding); use tool_choice \"auto\" and check the answer's tool_calls";
+    /// <summary>Why <c>strict</c> is refused with <c>tool_choice</c> <c>auto</c>: guided decoding forces a call's shape
+    /// only where the answer must be a call (<c>required</c>, a named function: <see cref="ToolCallSchema"/>), not where
+    /// the model may also write text.</summary>
+    private const string StrictNeedsForcedCall =
+        "strict arguments are enforced when the answer must be a call (tool_choice \"required\" or a named function); with \"auto\" the model may write text, so they cannot be";
 
     /// <exception cref="ApiException">400 naming the first bad field.</exception>
     public static ChatToolRequest Read(RequestFields fields, int maxTools)
@@ -29,9 +31,37 @@ internal static partial class ToolRequestReader
             }
         }
 
-        var tools = Tools(fields, maxTools);
+        var (tools, strictPath) = Tools(fields, maxTools);
         var parallel = fields.Bool("parallel_tool_calls") ?? true;
-        return new ChatToolRequest(tools, Choice(fields, tools), parallel, ToolsInUserMessage(fields));
+        var choice = Choice(fields, tools);
+        if (strictPath is not null && choice.Mode == ToolChoiceMode.Auto)
+        {
+            throw ApiException.BadRequest($"{strictPath} is true: {StrictNeedsForcedCall}.", strictPath);
+        }
+
+        return new ChatToolRequest(tools, choice, parallel, ToolsInUserMessage(fields), CallGuidance(tools, choice, parallel));
+    }
+
+    /// <summary>For <c>required</c> or a named function, the JSON schema of the call that guided decoding enforces; a tool
+    /// schema the grammar cannot follow is a 400 naming it.</summary>
+    private static GuidanceSpec? CallGuidance(List<ToolDefinition> tools, ToolChoice choice, bool parallel)
+    {
+        if (ToolCallSchema.For(tools, choice, parallel) is not { } schema)
+        {
+            return null;
+        }
+
+        var spec = GuidanceSpec.JsonSchema(schema);
+        try
+        {
+            GrammarCompiler.Validate(spec);
+        }
+        catch (GuidanceException e)
+        {
+            throw ApiException.BadRequest($"tool_choice forces a call, but a function's parameters cannot be enforced: {e.Message}", "tools");
+        }
+
+        return spec;
     }
 
     /// <summary>The calls of an assistant message (none when it has no <c>tool_calls</c>); checks a tool message's
@@ -99,11 +129,12 @@ internal static partial class ToolRequestReader
         }
     }
 
-    private static List<ToolDefinition> Tools(RequestFields fields, int maxTools)
+    /// <summary>The tools, and the path of the first that asks for <c>strict</c> arguments (null: none).</summary>
+    private static (List<ToolDefinition> Tools, string? StrictPath) Tools(RequestFields fields, int maxTools)
     {
         if (!fields.TryGet("tools", out var array))
         {
-            return [];
+            return ([], null);
         }
 
         if (array.ValueKind != JsonValueKind.Array)
@@ -117,10 +148,17 @@ internal static partial class ToolRequestReader
         }
 
         var tools = new List<ToolDefinition>(array.GetArrayLength());
+        string? strictPath = null;
         var i = 0;
         foreach (var item in array.EnumerateArray())
         {
-            var tool = Tool(item, $"tools[{i++}]");
+            var path = $"tools[{i++}]";
+            var (tool, strict) = Tool(item, path);
+            if (strict)
+            {
+                strictPath ??= $"{path}.function.strict";
+            }
+
             if (tools.Any(t => t.Name == tool.Name))
             {
                 throw ApiException.BadRequest($"tools has two functions named \"{tool.Name}\"; names must be unique.", "tools");
@@ -129,10 +167,10 @@ internal static partial class ToolRequestReader
             tools.Add(tool);
         }
 
-        return tools;
+        return (tools, strictPath);
     }
 
-    private static ToolDefinition Tool(JsonElement item, string path)
+    private static (ToolDefinition Tool, bool Strict) Tool(JsonElement item, string path)
     {
         var fields = Object(item, path, "a tool {\"type\": \"function\", \"function\": {\"name\", \"description\", \"parameters\"}}");
         FunctionType(fields, path);
@@ -155,20 +193,18 @@ internal static partial class ToolRequestReader
                 : throw ApiException.WrongType($"{path}.function.parameters", "a JSON schema object", schema.ValueKind);
         }
 
-        if (function.TryGet("strict", out var strict))
+        var strict = false;
+        if (function.TryGet("strict", out var strictValue))
         {
-            if (strict.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            strict = strictValue.ValueKind switch
             {
-                throw ApiException.WrongType($"{path}.function.strict", "a boolean", strict.ValueKind);
-            }
-
-            if (strict.ValueKind == JsonValueKind.True)
-            {
-                throw ApiException.BadRequest($"{path}.function.strict is not supported: {NeedsGuidedDecoding}.", $"{path}.function.strict");
-            }
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw ApiException.WrongType($"{path}.function.strict", "a boolean", strictValue.ValueKind),
+            };
         }
 
-        return new ToolDefinition(name, description, parameters);
+        return (new ToolDefinition(name, description, parameters), strict);
     }
 
     private static ToolChoice Choice(RequestFields fields, List<ToolDefinition> tools)
@@ -208,11 +244,7 @@ internal static partial class ToolRequestReader
                 $"tool_choice names the function \"{choice.FunctionName}\", which is not in tools.", "tool_choice");
         }
 
-        return choice.Mode == ToolChoiceMode.Auto
-            ? choice
-            : throw ApiException.BadRequest(
-                $"tool_choice {(choice.Mode == ToolChoiceMode.Required ? "\"required\"" : "naming a function")} is not supported: {NeedsGuidedDecoding}.",
-                "tool_choice");
+        return choice;
     }
 
     private static ToolChoice NamedChoice(JsonElement value)
