@@ -16,6 +16,11 @@ public static class TinyModelCache
 {
     public const string Preset = "tiny-scout";
 
+    /// <summary>The demo model's context: tiny-scout's config says 256 positions, too few for a chat that lists tools or
+    /// carries a few turns, so the demo copy says 4,096. The value changes no arithmetic (the spec calls it informational:
+    /// RoPE and its scaling do not read it), only the longest request the gateway accepts.</summary>
+    public const int DemoContextLength = 4096;
+
     /// <summary><c>$LLAMA4_CACHE</c>, else <c>~/.cache/llama4cluster</c> (shared with <c>llama4 demo</c>).</summary>
     public static string DefaultCacheDirectory =>
         Environment.GetEnvironmentVariable("LLAMA4_CACHE") is { Length: > 0 } fromEnv
@@ -74,12 +79,16 @@ public static class TinyModelCache
         && Directory.EnumerateFiles(directory, "*.safetensors").Any()
         && Llama4Tokenizer.ExistsIn(directory);
 
-    /// <summary>Writes the checkpoint as <c>llama4 create-tiny --preset tiny-scout --seed 0</c> does: tokenizer files first, their ids into config.json.</summary>
+    /// <summary>Writes the checkpoint as <c>llama4 create-tiny --preset tiny-scout --seed 0</c> does (the same weights and
+    /// tokenizer), except for the context length (<see cref="DemoContextLength"/>): tokenizer files first, their ids into config.json.</summary>
     private static void Write(string directory, TextWriter progress)
     {
         var config = Llama4Presets.Get(Preset);
         var ids = TinyTokenizerWriter.Write(directory, config.VocabSize);
-        config = config with { BosTokenId = ids.BeginOfText, EosTokenIds = ids.EosTokenIds.ToArray(), PadTokenId = ids.Pad };
+        config = config with
+        {
+            BosTokenId = ids.BeginOfText, EosTokenIds = ids.EosTokenIds.ToArray(), PadTokenId = ids.Pad, MaxPositionEmbeddings = DemoContextLength,
+        };
         var image = new ImageTokenIds(ids.ImageStart, ids.ImageEnd, ids.Patch);
         var watch = Stopwatch.StartNew();
         int lastDecile = -1;

@@ -1,6 +1,4 @@
-using System.Text.Json.Nodes;
 using Llama4Cluster.Core.Tests.Guidance;
-using Llama4Cluster.Gateway.Hosting;
 using Llama4Cluster.Gateway.Tests.Hosting;
 using OpenAI.Chat;
 
@@ -10,32 +8,11 @@ namespace Llama4Cluster.Gateway.Tests.EndToEnd;
 /// <c>tool_choice</c> <c>required</c> and a named function, enforced by guided decoding through the one-command gateway
 /// (co-hosted silo, random-weight tiny-scout) and the official OpenAI .NET client: even this model answers with a call
 /// whose name is one of the tools (the named one) and whose arguments validate against that tool's schema, at temperature
-/// 0 and 1 with seeds. The tools' schemas are bounded, so every answer completes within the token limit. The prompt that
-/// lists two tools is longer than tiny-scout's 256 positions, so this gateway serves a copy whose config allows 4,096
-/// (random weights either way).
+/// 0 and 1 with seeds. The tools' schemas are bounded, so every answer completes within the token limit.
 /// </summary>
-public sealed class ForcedToolCallTests : IAsyncLifetime
+[Collection(GatewayCollection.Name)]
+public sealed class ForcedToolCallTests(GatewayFixture fixture)
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-tools-" + Guid.NewGuid().ToString("N")[..12]);
-    private InProcessGateway _gateway = null!;
-
-    public async Task InitializeAsync()
-    {
-        string model = TinyModelCache.Ensure(_directory, TextWriter.Null);
-        string configPath = Path.Combine(model, "config.json");
-        var config = JsonNode.Parse(File.ReadAllText(configPath))!;
-        config["text_config"]!["max_position_embeddings"] = 4096;
-        File.WriteAllText(configPath, config.ToJsonString());
-        _gateway = await InProcessGateway.StartAsync(["--model", model, "--dtype", "fp32"]);
-        await _gateway.WaitReadyAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        if (Directory.Exists(_directory)) Directory.Delete(_directory, recursive: true);
-    }
-
     private const string WeatherSchema = """
         {"type":"object","properties":{"city":{"type":"string","maxLength":6},"days":{"type":"integer","minimum":1,"maximum":7}},
          "required":["city","days"],"additionalProperties":false}
@@ -47,7 +24,7 @@ public sealed class ForcedToolCallTests : IAsyncLifetime
 
     private static readonly Dictionary<string, string> Schemas = new() { ["get_weather"] = WeatherSchema, ["get_time"] = TimeSchema };
 
-    private ChatClient Client => OpenAiClients.Chat(_gateway.BaseAddress, "tiny-scout");
+    private ChatClient Client => OpenAiClients.Chat(fixture.Gateway.BaseAddress, "tiny-scout");
 
     private static ChatCompletionOptions Options(ChatToolChoice choice, float temperature, long seed)
     {

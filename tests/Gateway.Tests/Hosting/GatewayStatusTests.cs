@@ -58,7 +58,7 @@ public sealed class GatewayStatusTests(GatewayFixture fixture)
         var info = await Gateway.GetJsonAsync("info");
         Assert.Equal("tiny-scout", info.GetProperty("model").GetString());
         Assert.Equal(Path.GetFullPath(TinyModelCache.ModelDirectory(fixture.CacheDirectory)), info.GetProperty("model_dir").GetString());
-        Assert.Equal(256, info.GetProperty("max_model_len").GetInt32());
+        Assert.Equal(TinyModelCache.DemoContextLength, info.GetProperty("max_model_len").GetInt32());
         Assert.Equal(1, info.GetProperty("attention_ranks").GetInt32());
         Assert.Equal(2, info.GetProperty("shards_per_layer").GetInt32());
         Assert.Equal("localhost", info.GetProperty("clustering").GetString());

@@ -20,7 +20,7 @@ public sealed class ServedModelLoaderTests : IDisposable
         var model = ServedModelLoader.Load(directory, new GatewayOptions());
         Assert.Equal("tiny-scout", model.Id);
         Assert.Equal(directory, model.Directory);
-        Assert.Equal(256, model.MaxModelLength);
+        Assert.Equal(TinyModelCache.DemoContextLength, model.MaxModelLength);
         // The config's EOS (end_of_text here) and the tokenizer's stop tokens (end_of_text, eom, eot), once each.
         Assert.Equal(model.Tokenizer.StopTokenIds.Order(), model.EosTokenIds);
         Assert.Contains(model.Config.EosTokenIds[0], model.EosTokenIds);
@@ -33,6 +33,6 @@ public sealed class ServedModelLoaderTests : IDisposable
         var named = ServedModelLoader.Load(directory, new GatewayOptions { ServedModelName = "scout-mini", MaxModelLength = 100 });
         Assert.Equal(("scout-mini", 100), (named.Id, named.MaxModelLength));
         var capped = ServedModelLoader.Load(directory, new GatewayOptions { MaxModelLength = 100_000 });
-        Assert.Equal(256, capped.MaxModelLength);
+        Assert.Equal(TinyModelCache.DemoContextLength, capped.MaxModelLength);
     }
 }
