@@ -68,13 +68,16 @@ public sealed class TinyMaverickClusterEquivalenceTests(TinyMaverickClusterFixtu
 [Collection(TinyScoutTop2Cluster.Name)]
 public sealed class TinyScoutTop2ClusterEquivalenceTests(TinyScoutTop2ClusterFixture fixture) : ClusterEquivalenceTests<TinyScoutTop2ClusterFixture>(fixture);
 
+[Collection(TinyMaverickTcpCluster.Name)]
+public sealed class TinyMaverickTcpClusterEquivalenceTests(TinyMaverickTcpClusterFixture fixture) : ClusterEquivalenceTests<TinyMaverickTcpClusterFixture>(fixture);
+
 /// <summary>
 /// The socket data plane with two replicas of every shard: equal to the local engine, and on a healthy cluster the
 /// replicas answer the first time (a request that reached a replica as another — the replica lost on the wire — would
 /// be refused by that silo and counted as a retry).
 /// </summary>
-[Collection(TinyMaverickTcpCluster.Name)]
-public sealed class TinyMaverickTcpClusterEquivalenceTests(TinyMaverickTcpClusterFixture fixture) : ClusterEquivalenceTests<TinyMaverickTcpClusterFixture>(fixture)
+[Collection(TinyScoutReplicasCluster.Name)]
+public sealed class TinyScoutReplicasClusterEquivalenceTests(TinyScoutReplicasClusterFixture fixture) : ClusterEquivalenceTests<TinyScoutReplicasClusterFixture>(fixture)
 {
     [Fact]
     public async Task EveryReplicaAnswersTheFirstTimeOnAHealthyCluster()

@@ -123,7 +123,10 @@ public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets
 public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick);
 
 /// <summary>Tiny-maverick with dispatches on the socket data plane instead of grain calls.</summary>
-public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: DataPlaneKind.Tcp, expertReplicas: 2);
+public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: DataPlaneKind.Tcp);
+
+/// <summary>Tiny-scout on the socket data plane with two replicas of every expert shard.</summary>
+public sealed class TinyScoutReplicasClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, dataPlane: DataPlaneKind.Tcp, expertReplicas: 2);
 
 public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
 
@@ -152,6 +155,12 @@ public sealed class TinyMaverickCluster : ICollectionFixture<TinyMaverickCluster
 public sealed class TinyMaverickTcpCluster : ICollectionFixture<TinyMaverickTcpClusterFixture>
 {
     public const string Name = "tiny-maverick cluster, tcp data plane";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyScoutReplicasCluster : ICollectionFixture<TinyScoutReplicasClusterFixture>
+{
+    public const string Name = "tiny-scout cluster, tcp data plane, two replicas";
 }
 
 [CollectionDefinition(Name)]
