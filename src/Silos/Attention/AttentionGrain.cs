@@ -98,7 +98,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     }
 
     /// <summary>A rank re-activated away from the silo the director now prefers for it (a restarted or new attention silo)
-    /// moves there while it holds no sequence, at no cost: its next step activates it there.</summary>
+    /// migrates there while it holds no sequence, at no cost (<see cref="GrainMoves.MigrateTo"/>).</summary>
     private Task MoveBackIfIdle(CancellationToken cancellationToken)
     {
         if (_core is not { SequenceCount: 0 }) return Task.CompletedTask;

@@ -84,9 +84,9 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
 
     /// <summary>
     /// A replica re-activated beside a sibling replica (its own silo had died) moves to the silo the director prefers now —
-    /// a restarted or new expert silo — when that is another silo and the sibling stays live here: the dispatcher's next
-    /// request to it fails over to the sibling at once and its probe re-activates it there. Never leaves a shard without
-    /// a live replica.
+    /// a restarted or new expert silo — when that is another silo and the sibling stays live here: it migrates there
+    /// (<see cref="GrainMoves.MigrateTo"/>); a dispatcher's request to it meanwhile fails over to the sibling. Never leaves a
+    /// shard without a live replica.
     /// </summary>
     private Task MoveBackIfFree(CancellationToken cancellationToken)
     {
