@@ -26,11 +26,24 @@ internal static class Program
         Kernels.Runtime.OpenMpSettings.PreferPassiveWaiting();
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
-            Console.Error.WriteLine("usage: llama4 <command> [options]");
-            foreach (var c in Commands) Console.Error.WriteLine("  llama4 " + c.Usage);
+            // Asked for: stdout and success. Missing a command: the same text on stderr and exit code 2.
+            var output = args.Length == 0 ? Console.Error : Console.Out;
+            output.WriteLine("usage: llama4 <command> [options]");
+            foreach (var c in Commands) output.WriteLine("  llama4 " + c.Usage);
             return args.Length == 0 ? 2 : 0;
         }
+        if (args[0] is "--version")
+        {
+            Console.WriteLine("llama4 " + Version());
+            return 0;
+        }
         var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+        if (command.Name is not null && args.Skip(1).Any(a => a is "--help" or "-h"))
+        {
+            // A command's own help, whatever else the line holds (its required options need not be there).
+            Console.WriteLine("usage: llama4 " + command.Usage);
+            return 0;
+        }
         try
         {
             if (command.Name is null)
@@ -61,4 +74,14 @@ internal static class Program
     }
 
     private static string Flatten(string message) => message.ReplaceLineEndings(" ");
+
+    /// <summary>The informational version the build stamps (without the source-revision suffix).</summary>
+    private static string Version()
+    {
+        var assembly = typeof(Program).Assembly;
+        string version = System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(assembly)?.InformationalVersion
+            ?? assembly.GetName().Version?.ToString() ?? "0.0.0";
+        int plus = version.IndexOf('+', StringComparison.Ordinal);
+        return plus < 0 ? version : version[..plus];
+    }
 }

@@ -163,6 +163,33 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     }
 
     [Theory]
+    [InlineData("plan", "--help")]
+    [InlineData("generate", "-h")]
+    [InlineData("chaos", "--scenario", "kill-expert", "--help")]
+    [InlineData("bench", "--help")]
+    public void ACommandsHelpGoesToStdoutWithExitCode0(params string[] args)
+    {
+        var r = CliRunner.Run(args);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("", r.Stderr);
+        Assert.StartsWith($"usage: llama4 {args[0]} ", r.Stdout);
+    }
+
+    [Fact]
+    public void VersionAndTopLevelHelpGoToStdout()
+    {
+        var version = CliRunner.Run("--version");
+        Assert.Equal(0, version.ExitCode);
+        Assert.Matches(@"^llama4 \d+\.\d+\.\d+", version.Stdout);
+        var help = CliRunner.Run("--help");
+        Assert.Equal((0, ""), (help.ExitCode, help.Stderr));
+        Assert.Contains("llama4 plan ", help.Stdout);
+        var none = CliRunner.Run();
+        Assert.Equal((2, ""), (none.ExitCode, none.Stdout));
+        Assert.StartsWith("usage: llama4", none.Stderr);
+    }
+
+    [Theory]
     [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--max-tokens", "2", "--advertise", "x")]
     [InlineData("generate", "--model", "MODEL", "--tokens", "1", "--max-tokens", "2", "--advertise")]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--json", "--advertise")]
