@@ -42,7 +42,7 @@ public sealed class ChaosCommandTests(TinyModels models, ITestOutputHelper outpu
     public void HelpListsTheCommand()
     {
         var r = CliRunner.Run("--help");
-        Assert.Contains("llama4 chaos --model DIR --scenario kill-expert|kill-attention|kill-gateway|stall-expert|kill-redis|rolling-restart [--streams N] [--replicas R] [--seed S]", r.Stderr);
+        Assert.Contains("llama4 chaos --model DIR --scenario kill-expert|kill-attention|kill-gateway|stall-expert|kill-redis|rolling-restart [--streams N] [--replicas R] [--seed S]", r.Stdout);
     }
 
     /// <summary>
