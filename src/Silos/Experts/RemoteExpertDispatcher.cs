@@ -103,12 +103,8 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (inFlight.Count == 0) inFlight.Add(Start(request, live[next++], next < live.Count, deadline, cancellationToken));
-            var hedgeAfter = next < live.Count ? _hedge.After(rows) : null;
-            using var hedgeWait = new CancellationTokenSource();
-            var hedge = hedgeAfter is { } after ? Task.Delay(after, hedgeWait.Token) : Task.Delay(Timeout.Infinite, hedgeWait.Token);
-            var done = await Task.WhenAny([.. inFlight.Select(f => (Task)f.Call), hedge]);
-            hedgeWait.Cancel();
-            if (done == hedge)
+            var done = await NextToFinishAsync(inFlight.Select(f => (Task)f.Call), next < live.Count ? _hedge.After(rows) : null);
+            if (done is null)
             {
                 part.Hedged = true;
                 Statistics.RecordHedge();
@@ -180,6 +176,18 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
     }
 
     private static ExpertShardKey Key(ExpertShardRequest request, int replica) => new(request.Layer, request.Shard, replica);
+
+    /// <summary>The first of <paramref name="calls"/> to finish, or null when <paramref name="hedgeAfter"/> passes first. No
+    /// timer when there is nothing to hedge to (one replica, or the last one already in flight): the common path.</summary>
+    private static async Task<Task?> NextToFinishAsync(IEnumerable<Task> calls, TimeSpan? hedgeAfter)
+    {
+        if (hedgeAfter is not { } after) return await Task.WhenAny(calls);
+        using var hedgeWait = new CancellationTokenSource();
+        var hedge = Task.Delay(after, hedgeWait.Token);
+        var done = await Task.WhenAny([.. calls, hedge]);
+        hedgeWait.Cancel();
+        return done == hedge ? null : done;
+    }
 
     /// <summary>Starts one attempt at <paramref name="replica"/>, bounded by the replica timeout while another replica
     /// remains to try and by what is left of the shard timeout otherwise.</summary>
