@@ -156,38 +156,14 @@ internal static class PythonLiterals
 
         while (true)
         {
-            c.SkipWhitespace();
-            if (c.AtEnd)
+            var step = c.NextElement(close, first: count == 0, out var closed);
+            if (step != Scan.Ok || closed)
             {
-                return c.Eof();
-            }
-
-            if (c.Peek == close)
-            {
-                c.Pos++;
-                return Scan.Ok;
+                return step;
             }
 
             if (count > 0)
             {
-                if (c.Peek != ',')
-                {
-                    return Scan.Bad;
-                }
-
-                c.Pos++;
-                c.SkipWhitespace();
-                if (c.AtEnd)
-                {
-                    return c.Eof();
-                }
-
-                if (c.Peek == close)
-                {
-                    c.Pos++;
-                    return Scan.Ok;
-                }
-
                 json.Append(", ");
             }
 
@@ -212,37 +188,15 @@ internal static class PythonLiterals
         var entries = new List<(string Key, string Value)>();
         while (true)
         {
-            c.SkipWhitespace();
-            if (c.AtEnd)
+            var step = c.NextElement('}', first: entries.Count == 0, out var closed);
+            if (step != Scan.Ok)
             {
-                return c.Eof();
+                return step;
             }
 
-            if (c.Peek == '}')
+            if (closed)
             {
-                c.Pos++;
                 break;
-            }
-
-            if (entries.Count > 0)
-            {
-                if (c.Peek != ',')
-                {
-                    return Scan.Bad;
-                }
-
-                c.Pos++;
-                c.SkipWhitespace();
-                if (c.AtEnd)
-                {
-                    return c.Eof();
-                }
-
-                if (c.Peek == '}')
-                {
-                    c.Pos++;
-                    break;
-                }
             }
 
             var entry = Entry(c, out var key, out var value);

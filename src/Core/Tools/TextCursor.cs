@@ -56,6 +56,54 @@ internal sealed class TextCursor(string text, int position, bool final)
         return Scan.Ok;
     }
 
+    /// <summary>
+    /// Steps to the next element of a comma-separated sequence that <paramref name="close"/> ends, a trailing comma allowed
+    /// (Python's rule): skips whitespace and, unless it is the <paramref name="first"/> element, the comma before it.
+    /// <see cref="Scan.Ok"/> with <paramref name="closed"/> when the sequence ended here (<paramref name="close"/>
+    /// consumed); <see cref="Scan.Ok"/> without it when an element follows; <see cref="Scan.Bad"/> when no comma separates.
+    /// </summary>
+    public Scan NextElement(char close, bool first, out bool closed)
+    {
+        closed = false;
+        SkipWhitespace();
+        if (AtEnd)
+        {
+            return Eof();
+        }
+
+        if (Peek == close)
+        {
+            Pos++;
+            closed = true;
+            return Scan.Ok;
+        }
+
+        if (first)
+        {
+            return Scan.Ok;
+        }
+
+        if (Peek != ',')
+        {
+            return Scan.Bad;
+        }
+
+        Pos++;
+        SkipWhitespace();
+        if (AtEnd)
+        {
+            return Eof();
+        }
+
+        if (Peek == close)
+        {
+            Pos++;
+            closed = true;
+        }
+
+        return Scan.Ok;
+    }
+
     /// <summary>Enters one level of nesting; false beyond <see cref="MaxDepth"/>.</summary>
     public bool Enter() => ++Depth <= MaxDepth;
 

@@ -281,37 +281,10 @@ internal sealed class ToolCallSyntax(IReadOnlySet<string> names)
     {
         while (true)
         {
-            c.SkipWhitespace();
-            if (c.AtEnd)
+            var step = c.NextElement(')', first: pieces.Count == 0, out var closed);
+            if (step != Scan.Ok || closed)
             {
-                return c.Eof();
-            }
-
-            if (c.Peek == ')')
-            {
-                c.Pos++;
-                return Scan.Ok;
-            }
-
-            if (pieces.Count > 0)
-            {
-                if (c.Peek != ',')
-                {
-                    return Scan.Bad;
-                }
-
-                c.Pos++;
-                c.SkipWhitespace();
-                if (c.AtEnd)
-                {
-                    return c.Eof();
-                }
-
-                if (c.Peek == ')')
-                {
-                    c.Pos++;
-                    return Scan.Ok;
-                }
+                return step;
             }
 
             var argument = KeywordArgument(c, pieces.Count == 0, keys, out var piece);
