@@ -3,16 +3,21 @@ using System.Net.Sockets;
 
 namespace Llama4Cluster.Cluster.Processes;
 
-/// <summary>Free TCP ports on the loopback interface, for the processes and listeners this system starts on one machine.</summary>
+/// <summary>Free TCP ports (on loopback unless asked for another address), for the processes and listeners this system starts on one machine.</summary>
 public static class FreePorts
 {
     /// <summary>
     /// A port the OS reports free on 127.0.0.1 right now. The listener that asked is closed before this returns, so another
     /// process may take the port before the caller binds it: callers that can bind port 0 themselves should do that instead.
     /// </summary>
-    public static int Loopback()
+    public static int Loopback() => On(IPAddress.Loopback);
+
+    /// <summary>A port the OS reports free on <paramref name="address"/> (a wildcard: on every interface) right now; as
+    /// <see cref="Loopback"/>, another process may take it before the caller binds it.</summary>
+    public static int On(IPAddress address)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        ArgumentNullException.ThrowIfNull(address);
+        using var listener = new TcpListener(address, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }

@@ -38,7 +38,15 @@ public sealed class SiloConnectionWatch : IDisposable
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await socket.ConnectAsync(endpoint.Host, endpoint.Port, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                throw new IOException($"cannot reach silo {silo}'s data plane at {endpoint} ({e.SocketErrorCode}: {e.Message}): check that the " +
+                    "silo's advertised address (--advertise) is reachable from this host", e);
+            }
             await socket.SendAsync(DataPlanePreamble.Create(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
         }
         catch

@@ -12,6 +12,10 @@ namespace Llama4Cluster.Silos.DataPlane;
 /// </summary>
 public sealed class DataPlaneClient : IDisposable
 {
+    /// <summary>How long a connection attempt may take: an advertised address that drops packets (a firewall, a wrong
+    /// <c>--advertise</c>) would otherwise hold every dispatch to it for the operating system's connect timeout (minutes).</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<DataEndpoint, Lazy<Task<Connection>>> _connections = new();
 
     /// <param name="serializer">Kept for the DI signature: frames carry tensors as raw bytes and small fields in a fixed layout.</param>
@@ -88,7 +92,7 @@ public sealed class DataPlaneClient : IDisposable
             var client = new TcpClient { NoDelay = true };
             try
             {
-                await client.ConnectAsync(endpoint.Host, endpoint.Port);
+                await ConnectAsync(client, endpoint);
                 await DataPlaneFrames.WritePreambleAsync(client.Client, CancellationToken.None);
                 ushort? version;
                 try
@@ -111,6 +115,26 @@ public sealed class DataPlaneClient : IDisposable
                 throw;
             }
             return new Connection(client, endpoint);
+        }
+
+        /// <summary>Connects, or fails with a message that names the silo and the address it advertised.</summary>
+        private static async Task ConnectAsync(TcpClient client, DataEndpoint endpoint)
+        {
+            using var timeout = new CancellationTokenSource(ConnectTimeout);
+            try
+            {
+                await client.ConnectAsync(endpoint.Host, endpoint.Port, timeout.Token);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                throw new DataPlaneException(endpoint, $"no answer to a connection attempt within {ConnectTimeout.TotalSeconds:F0} s: " +
+                    "check that the silo's advertised address (--advertise) is reachable from this host and its data-plane port is open");
+            }
+            catch (SocketException e)
+            {
+                throw new DataPlaneException(endpoint, $"cannot connect ({e.SocketErrorCode}: {e.Message}): check that the silo's advertised " +
+                    "address (--advertise) is reachable from this host and its data-plane port is open");
+            }
         }
 
         public async Task<ExpertShardResponse> SendAsync(byte kind, ExpertShardRequest request, CancellationToken cancellationToken)

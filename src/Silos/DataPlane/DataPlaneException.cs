@@ -10,7 +10,10 @@ namespace Llama4Cluster.Silos.DataPlane;
 public sealed class DataPlaneException : Exception
 {
     public DataPlaneException(DataEndpoint endpoint, string message)
-        : base($"data plane {endpoint}: {message}")
+        : base($"data plane {Describe(endpoint)}: {message}")
     {
     }
+
+    private static string Describe(DataEndpoint endpoint) =>
+        endpoint?.Silo is { } silo ? $"of silo {silo} at {endpoint}" : $"{endpoint}";
 }

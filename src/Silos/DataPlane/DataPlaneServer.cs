@@ -5,13 +5,15 @@ using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Silos.Model;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Serialization;
 
 namespace Llama4Cluster.Silos.DataPlane;
 
 /// <summary>
-/// The silo's tensor data plane: a TCP listener on the silo's address, started when the first expert shard asks for
-/// its endpoint. Each connection carries many concurrent requests (matched by id); each request is computed by the
+/// The silo's tensor data plane: a TCP listener on the silo's listen address (Orleans' silo listening endpoint: the
+/// advertised address, or a wildcard with <c>--listen</c>), started when the first expert shard asks for its endpoint,
+/// which names the silo's advertised address: the one peers reach it by. Each connection carries many concurrent requests (matched by id); each request is computed by the
 /// registered <see cref="IDataPlaneShard"/> of its shard and answered on the same connection.
 /// </summary>
 public sealed partial class DataPlaneServer : IDisposable
@@ -20,6 +22,7 @@ public sealed partial class DataPlaneServer : IDisposable
     private readonly Serializer _serializer;
     private readonly ILocalSiloDetails _silo;
     private readonly ClusterModelOptions _options;
+    private readonly EndpointOptions _endpoints;
     private readonly ILogger<DataPlaneServer> _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly object _sync = new();
@@ -28,8 +31,9 @@ public sealed partial class DataPlaneServer : IDisposable
     private long _requestsServed;
 
     public DataPlaneServer(ExpertShardRegistry registry, Serializer serializer, ILocalSiloDetails silo, IOptions<ClusterModelOptions> options,
-        ILogger<DataPlaneServer> logger)
+        IOptions<EndpointOptions> endpoints, ILogger<DataPlaneServer> logger)
     {
+        _endpoints = endpoints.Value;
         _registry = registry;
         _serializer = serializer;
         _silo = silo;
@@ -48,13 +52,15 @@ public sealed partial class DataPlaneServer : IDisposable
             lock (_sync)
             {
                 if (_endpoint is not null) return _endpoint;
-                var address = _silo.SiloAddress.Endpoint.Address;
-                var listener = new TcpListener(address, _options.DataPlanePort);
+                var advertised = _silo.SiloAddress.Endpoint.Address;
+                var bind = _endpoints.SiloListeningEndpoint?.Address ?? advertised;
+                var listener = new TcpListener(bind, _options.DataPlanePort);
                 listener.Start();
                 _listener = listener;
-                _endpoint = new DataEndpoint(address.ToString(), ((IPEndPoint)listener.LocalEndpoint).Port);
+                int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                _endpoint = new DataEndpoint(advertised.ToString(), port, _silo.SiloAddress.ToString());
                 _ = Task.Run(() => AcceptAsync(listener));
-                LogListening(_endpoint.ToString(), _silo.SiloAddress.ToString());
+                LogListening(_endpoint.ToString(), listener.LocalEndpoint.ToString() ?? "?", _silo.SiloAddress.ToString());
                 return _endpoint;
             }
         }
@@ -227,6 +233,6 @@ public sealed partial class DataPlaneServer : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused a connection from {Peer}: {Reason}; this silo speaks protocol version {Version}")]
     private partial void LogRefusedPeer(string peer, string reason, int version);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Tensor data plane listening on {Endpoint} for silo {Silo}")]
-    private partial void LogListening(string endpoint, string silo);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tensor data plane at {Endpoint} (bound to {Bound}) for silo {Silo}")]
+    private partial void LogListening(string endpoint, string bound, string silo);
 }

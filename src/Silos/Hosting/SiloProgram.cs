@@ -16,9 +16,11 @@ namespace Llama4Cluster.Silos.Hosting;
 /// The silo process:
 /// <c>--model DIR [--role expert|attention|all] [--redis HOST:PORT] [--device cpu|cuda:N] [--dtype bf16|fp32]
 /// [--wire-dtype bf16|fp32] [--data-plane orleans|tcp] [--shards S] [--expert-replicas R] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]
-/// [--plan FILE] [--name NAME]</c>.
+/// [--plan FILE] [--name NAME] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true]</c>.
 /// With <c>--redis</c> silos of separate processes find each other through Redis membership; without it the process
-/// is a single-silo localhost cluster (dev). Every flag is also a configuration key (<c>Llama4:*</c>, environment
+/// is a single-silo localhost cluster (dev). With Redis the silo advertises <c>--advertise</c> (an IP or a host name,
+/// resolved once at start), else the <c>POD_IP</c> environment variable (Kubernetes), else loopback; it binds
+/// <c>--listen</c> (default: the advertised address) for Orleans and the data plane alike (<see cref="SiloAddresses"/>). Every flag is also a configuration key (<c>Llama4:*</c>, environment
 /// <c>Llama4__*</c>). With <c>--parent-pid</c> the silo stops when that process is gone (an ephemeral cluster
 /// started by <c>llama4 ... --engine cluster</c> never outlives its launcher, even one killed with SIGKILL).
 /// With <c>--plan FILE</c> (a JSON plan from <c>llama4 plan ... --out FILE</c>) the silo places expert shards and attention
@@ -32,7 +34,7 @@ public static class SiloProgram
     public const string Usage =
         "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N] " +
         "[--dtype float32|bfloat16] [--wire-dtype fp32|bf16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] " +
-        "[--port P] [--gateway-port G] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME]";
+        "[--port P] [--gateway-port G] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME]";
 
     /// <summary>Flag → configuration key. Any other flag is a usage error (exit code 2).</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -52,6 +54,9 @@ public static class SiloProgram
         ["--port"] = "Orleans:SiloPort",
         ["--gateway-port"] = "Orleans:GatewayPort",
         ["--cluster-id"] = "Orleans:ClusterId",
+        ["--advertise"] = "Orleans:Advertise",
+        ["--listen"] = "Orleans:Listen",
+        ["--advertise-unchecked"] = "Orleans:AdvertiseUnchecked",
         ["--parent-pid"] = "Llama4:ParentProcessId",
         ["--plan"] = "Llama4:PlacementPlanFile",
         ["--name"] = "Llama4:SiloName",
@@ -84,7 +89,17 @@ public static class SiloProgram
         var orleans = builder.Configuration.GetSection("Orleans");
         string? redis = orleans["Redis"];
         string clusterId = orleans["ClusterId"] ?? Llama4ClientOptions.DefaultClusterId;
-        builder.UseOrleans(silo => ConfigureOrleans(silo, orleans, redis, clusterId, builder.Configuration["Llama4:Role"]));
+        SiloAddresses addresses;
+        try
+        {
+            addresses = ResolveAddresses(builder.Configuration, redis);
+        }
+        catch (SiloAddressException e)
+        {
+            await Console.Error.WriteLineAsync("error: " + e.Message);
+            return 2;
+        }
+        builder.UseOrleans(silo => ConfigureOrleans(silo, orleans, redis, clusterId, builder.Configuration["Llama4:Role"], addresses));
         using var host = builder.Build();
         var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Silo");
         ClusterModelOptions model;
@@ -107,9 +122,9 @@ public static class SiloProgram
         if (plan is not null)
             log.LogInformation("Placement plan {File} (silo name {Name}): {Summary}", model.PlacementPlanFile,
                 string.IsNullOrEmpty(model.SiloName) ? "(Orleans default)" : model.SiloName, plan.Summary);
-        log.LogInformation("Silo starting: role {Role}, model {Model}, device {Device}, dtype {DType}, wire {Wire}, data plane {DataPlane}, {Shards} shards/layer, clustering {Clustering}",
+        log.LogInformation("Silo starting: role {Role}, model {Model}, device {Device}, dtype {DType}, wire {Wire}, data plane {DataPlane}, {Shards} shards/layer, clustering {Clustering}, address {Address}",
             model.Role, model.ModelDirectory, model.Device, model.DType, string.IsNullOrEmpty(model.WireDType) ? "(as dtype)" : model.WireDType, model.DataPlane, model.ShardsPerLayer,
-            string.IsNullOrEmpty(redis) ? "localhost" : $"redis {redis} (cluster '{clusterId}')");
+            string.IsNullOrEmpty(redis) ? "localhost" : $"redis {redis} (cluster '{clusterId}')", addresses);
         if (builder.Configuration.GetValue<int?>("Llama4:ParentProcessId") is int parent)
             _ = WatchParentAsync(parent, host, log);
         _ = ReplicaAgreement.EnforceAsync(host, log);
@@ -117,9 +132,32 @@ public static class SiloProgram
         return Environment.ExitCode;
     }
 
-    /// <summary>Clustering and endpoints: localhost clustering without Redis; with it, Redis membership, endpoints on
-    /// loopback and the Redis directory for the model's grains.</summary>
-    private static void ConfigureOrleans(ISiloBuilder silo, IConfigurationSection orleans, string? redis, string clusterId, string? role)
+    /// <summary>
+    /// The silo's addresses (<see cref="SiloAddresses.Resolve"/>) from <c>Orleans:Advertise</c>, <c>Orleans:Listen</c>,
+    /// <c>Orleans:AdvertiseUnchecked</c> and <c>POD_IP</c>. Without Redis the silo is a localhost cluster: loopback, and
+    /// an explicit address is an error (no other silo could join it).
+    /// </summary>
+    private static SiloAddresses ResolveAddresses(IConfiguration configuration, string? redis)
+    {
+        var orleans = configuration.GetSection("Orleans");
+        string? advertise = orleans["Advertise"], listen = orleans["Listen"], uncheckedText = orleans["AdvertiseUnchecked"];
+        bool advertiseUnchecked = false;
+        if (!string.IsNullOrWhiteSpace(uncheckedText) && !bool.TryParse(uncheckedText.Trim(), out advertiseUnchecked))
+            throw new SiloAddressException($"--advertise-unchecked '{uncheckedText}': use true or false");
+        if (string.IsNullOrEmpty(redis))
+        {
+            if (!string.IsNullOrWhiteSpace(advertise) || !string.IsNullOrWhiteSpace(listen))
+                throw new SiloAddressException("--advertise and --listen need --redis: without it the silo is a single-silo localhost cluster");
+            return SiloAddresses.Loopback;
+        }
+        return SiloAddresses.Resolve(advertise, listen, advertiseUnchecked, configuration[SiloAddresses.PodIpVariable], HostAddresses.System);
+    }
+
+    /// <summary>Clustering and endpoints: localhost clustering without Redis; with it, Redis membership, the silo and
+    /// gateway ports bound on the listen address and advertised on the advertised one, and the Redis directory for the
+    /// model's grains.</summary>
+    private static void ConfigureOrleans(ISiloBuilder silo, IConfigurationSection orleans, string? redis, string clusterId, string? role,
+        SiloAddresses addresses)
     {
         if (string.IsNullOrEmpty(redis))
         {
@@ -133,12 +171,21 @@ public static class SiloProgram
                 o.ClusterId = clusterId;
                 o.ServiceId = Llama4ClientOptions.DefaultServiceId;
             });
-            int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePorts.Loopback();
+            int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePorts.On(addresses.Listen);
             // Expert silos take no client connections unless asked: a client's request comes back through the gateway
             // silo it went in by, so the death of an expert silo that was a gateway would take healthy ranks' answers
             // with it. Clients enter through attention silos, whose death costs their own ranks anyway.
-            int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? (ExpertOnly(role) ? 0 : FreePorts.Loopback());
-            silo.ConfigureEndpoints(IPAddress.Loopback, siloPort, gatewayPort);
+            int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? (ExpertOnly(role) ? 0 : FreePorts.On(addresses.Listen));
+            // Membership (and so the clients' gateway list) carries the advertised address; the sockets bind the listen
+            // address. The data plane reads the same options (DataPlaneServer).
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.AdvertisedIPAddress = addresses.Advertised;
+                o.SiloPort = siloPort;
+                o.GatewayPort = gatewayPort;
+                o.SiloListeningEndpoint = new IPEndPoint(addresses.Listen, siloPort);
+                o.GatewayListeningEndpoint = gatewayPort == 0 ? null : new IPEndPoint(addresses.Listen, gatewayPort);
+            });
             silo.UseRedisDirectoryForModelGrains(redis);
         }
         silo.AddLlama4Silo();

@@ -167,6 +167,20 @@ public sealed class DataPlaneFramesTests
     }
 
     [Fact]
+    public async Task AnAdvertisedEndpointNobodyListensOnFailsNamingTheSiloAndTheAddress()
+    {
+        var (listener, endpoint, client, request) = ClientOfAFakePeer();
+        using var __ = client;
+        listener.Stop(); // the port is closed now: a connection attempt is refused
+        var silo = endpoint with { Silo = "S127.0.0.1:11111:123" };
+
+        var e = await Assert.ThrowsAsync<DataPlaneException>(() => client.ComputeAsync(silo, request, default).WaitAsync(HangGuard));
+        Assert.Contains($"of silo S127.0.0.1:11111:123 at 127.0.0.1:{endpoint.Port}", e.Message);
+        Assert.Contains("cannot connect (ConnectionRefused", e.Message);
+        Assert.Contains("--advertise", e.Message);
+    }
+
+    [Fact]
     public async Task ABrokenConnectionFailsInFlightRequestsWithADataPlaneError()
     {
         var (listener, endpoint, client, request) = ClientOfAFakePeer();

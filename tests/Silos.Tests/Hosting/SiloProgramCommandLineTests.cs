@@ -7,7 +7,13 @@ namespace Llama4Cluster.Silos.Tests.Hosting;
 public sealed class SiloProgramCommandLineTests
 {
     [Theory]
-    [InlineData(new[] { "--advertise", "10.0.0.1" }, "error: unknown option --advertise (see --help)")]
+    [InlineData(new[] { "--advertize", "10.0.0.1" }, "error: unknown option --advertize (see --help)")]
+    [InlineData(new[] { "--advertise", "127.0.0.2" }, "error: --advertise and --listen need --redis: without it the silo is a single-silo localhost cluster")]
+    [InlineData(new[] { "--redis", "127.0.0.1:1", "--listen", "any" },
+        "error: --listen 'any': not an IP address (use 0.0.0.0 or :: for every interface, or an address of this host)")]
+    [InlineData(new[] { "--redis", "127.0.0.1:1", "--advertise", "0.0.0.0" },
+        "error: --advertise 0.0.0.0: advertise an address other hosts can reach this silo by, not a wildcard (to bind every interface, pass --listen 0.0.0.0 or --listen ::)")]
+    [InlineData(new[] { "--redis", "127.0.0.1:1", "--advertise-unchecked", "yes" }, "error: --advertise-unchecked 'yes': use true or false")]
     [InlineData(new[] { "--Llama4:DType", "bfloat16" }, "error: unknown option --Llama4:DType (see --help)")]
     [InlineData(new[] { "--model" }, "error: option --model needs a value")]
     [InlineData(new[] { "--data-plane", "udp" }, "error: --data-plane 'udp': use tcp or orleans")]
@@ -18,11 +24,29 @@ public sealed class SiloProgramCommandLineTests
         Assert.Equal(message, result.Stderr.Trim());
     }
 
+    /// <summary>An address no peer would reach this silo by stops it at once (no model is even read), naming the address and
+    /// this host's own addresses; from the flag, and from Kubernetes' <c>POD_IP</c> alike.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AnAdvertisedAddressThatIsNotThisHostsStopsTheSiloWithExitCode2(bool flag)
+    {
+        string[] advertise = flag ? ["--advertise", "10.255.255.1"] : [];
+        var env = flag ? null : new Dictionary<string, string> { ["POD_IP"] = "10.255.255.1" };
+        var result = await ChildProcess.RunAsync("dotnet",
+            [SiloProcess.HostAssembly(), "--model", "/nonexistent", "--redis", "127.0.0.1:1", .. advertise], TimeSpan.FromSeconds(60), env);
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: advertised address 10.255.255.1 is not an address of this host (local addresses: ", result.Stderr.Trim(), StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--advertise-unchecked true", result.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task HelpPrintsTheUsage()
     {
         var result = await ChildProcess.RunAsync("dotnet", [SiloProcess.HostAssembly(), "--help"], TimeSpan.FromSeconds(60));
         Assert.Equal(0, result.ExitCode);
         Assert.StartsWith("usage: Llama4Cluster.Silos --model DIR", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("[--advertise HOST] [--listen ADDRESS]", result.Stdout, StringComparison.Ordinal);
     }
 }
