@@ -100,9 +100,9 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
         }
     }
 
-    private static string Tail(string text) => text.Length <= 6000 ? text : text[^6000..];
+    internal static string Tail(string text) => text.Length <= 6000 ? text : text[^6000..];
 
-    private static async Task StartWithRetryAsync(IHost host, List<SiloProcess> silos)
+    internal static async Task StartWithRetryAsync(IHost host, List<SiloProcess> silos)
     {
         // The client needs a gateway in the membership table: retry while the silo processes start.
         var deadline = DateTime.UtcNow.AddSeconds(90);
@@ -120,7 +120,7 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
         }
     }
 
-    private static async Task WaitForSilosAsync(IClusterClient client, List<SiloProcess> silos)
+    internal static async Task WaitForSilosAsync(IClusterClient client, List<SiloProcess> silos)
     {
         var management = client.GetGrain<IManagementGrain>(0);
         var deadline = DateTime.UtcNow.AddSeconds(90);
