@@ -147,6 +147,8 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--silos", "2", "--json")]
     [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--engine", "cluster", "--silos", "0", "--json")]
     [InlineData("bench", "cluster", "--silos", "3")]
+    [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--silo-addresses", "distinct", "--json")]
+    [InlineData("logits", "--model", "MODEL", "--tokens", "1", "--engine", "cluster", "--silo-addresses", "hosts", "--json")]
     [InlineData("bench", "guided", "--model", "/nonexistent/model")]
     [InlineData("bench", "prefix-cache", "--preset", "huge")]
     [InlineData("bench", "prefix-cache", "--preset", "tiny-scout", "--model", "MODEL")]

@@ -39,12 +39,13 @@ public sealed class ClusterEngineCommandTests(TinyModels models) : IClassFixture
     }
 
     [RedisFact]
-    public void LogitsOnTheClusterMatchTheLocalEngine()
+    public void LogitsOnAClusterOfSilosOnTheirOwnAddressesMatchTheLocalEngine()
     {
         string[] args = ["logits", "--model", models.Maverick, "--tokens", "1,17,42,9,300,77,5,400,12,3", "--dtype", "float32", "--json"];
         var local = CliRunner.Run(args);
         Assert.True(local.ExitCode == 0, local.Stderr);
-        var cluster = CliRunner.Run([.. args, "--engine", "cluster", "--silos", "2"]);
+        // Each silo on a loopback address of its own, standing for two hosts.
+        var cluster = CliRunner.Run([.. args, "--engine", "cluster", "--silos", "2", "--silo-addresses", "distinct"]);
         Assert.True(cluster.ExitCode == 0, cluster.Stderr);
 
         var want = SingleJsonObject(local.Stdout).GetProperty("logits");
@@ -59,6 +60,7 @@ public sealed class ClusterEngineCommandTests(TinyModels models) : IClassFixture
             for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs(a[i] - b[i]));
         }
         Assert.True(diff < 1e-5, $"max |logit diff| {diff:E3}");
+        Assert.Contains("on 127.0.0.2 to 127.0.0.3)", cluster.Stderr);
         Assert.Contains("cluster: 2 silos joined", cluster.Stderr);
         AssertNoClusterProcessesLeft(cluster.Stderr);
     }
@@ -94,6 +96,7 @@ public sealed class ClusterEngineCommandTests(TinyModels models) : IClassFixture
         var cluster = CliRunner.Run([.. args, "--engine", "cluster", "--plan", plan]);
         Assert.True(cluster.ExitCode == 0, cluster.Stderr);
         Assert.Equal(Tokens(SingleJsonObject(local.Stdout)), Tokens(SingleJsonObject(cluster.Stdout)));
+        Assert.Contains("on 127.0.0.2 to 127.0.0.3)", cluster.Stderr);
         Assert.Contains("cluster: 2 silos joined", cluster.Stderr);
         AssertNoClusterProcessesLeft(cluster.Stderr);
 

@@ -17,6 +17,10 @@ internal sealed record ChaosClusterOptions
     public int Replicas { get; init; } = 1;
 
     public int ThreadsPerSilo { get; init; } = 1;
+
+    /// <summary>Each silo on a loopback address of its own (<see cref="LoopbackHosts"/>; a restarted silo keeps its address).</summary>
+    public bool DistinctAddresses { get; init; }
+
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(180);
 }
 
@@ -104,8 +108,8 @@ internal sealed class ChaosCluster : IDisposable
 
         _log($"chaos: starting {_options.AttentionSilos} attention and {_options.ExpertSilos} expert silo processes " +
              $"({_options.ShardsPerLayer} expert shards/layer, {_options.Replicas} replica(s), {_options.ThreadsPerSilo} torch thread(s) each)");
-        for (int i = 0; i < _options.AttentionSilos; i++) Silos.Add(StartSilo($"attention {I(i)}", "attention"));
-        for (int i = 0; i < _options.ExpertSilos; i++) Silos.Add(StartSilo($"expert {I(i)}", "expert"));
+        for (int i = 0; i < _options.AttentionSilos; i++) Silos.Add(StartSilo(Silos.Count, $"attention {I(i)}", "attention"));
+        for (int i = 0; i < _options.ExpertSilos; i++) Silos.Add(StartSilo(Silos.Count, $"expert {I(i)}", "expert"));
         foreach (var silo in Silos) await WaitJoinedAsync(silo, cancellationToken);
         _log("chaos: every silo joined");
 
@@ -137,7 +141,7 @@ internal sealed class ChaosCluster : IDisposable
             await WaitExitAsync(old, TimeSpan.FromSeconds(10), cancellationToken);
         }
         Forget(old);
-        Silos[index] = StartSilo(old.Name, old.Role);
+        Silos[index] = StartSilo(index, old.Name, old.Role);
         await WaitJoinedAsync(Silos[index], cancellationToken);
     }
 
@@ -171,12 +175,14 @@ internal sealed class ChaosCluster : IDisposable
     /// <summary>The last output lines of every running process, for error messages.</summary>
     public string Logs() => Tails([.. Silos, Gateway, Redis]);
 
-    private ClusterProcess StartSilo(string name, string role)
+    /// <summary>Starts silo number <paramref name="index"/> (its position in <see cref="Silos"/>, which picks its address).</summary>
+    private ClusterProcess StartSilo(int index, string name, string role)
     {
         string[] replicas = _options.Replicas > 1 ? ["--expert-replicas", I(_options.Replicas)] : [];
+        string[] address = _options.DistinctAddresses ? ["--advertise", LoopbackHosts.Address(index)] : [];
         var child = _processes.Start(name, "dotnet", [
             _siloHost, "--model", Path.GetFullPath(_options.ModelDirectory), "--role", role, "--redis", RedisEndpoint, "--cluster-id", _clusterId,
-            "--ranks", I(_options.AttentionSilos), "--shards", I(_options.ShardsPerLayer), .. replicas, "--threads", I(_options.ThreadsPerSilo),
+            "--ranks", I(_options.AttentionSilos), "--shards", I(_options.ShardsPerLayer), .. replicas, .. address, "--threads", I(_options.ThreadsPerSilo),
             "--parent-pid", I(Environment.ProcessId),
         ], null);
         return new ClusterProcess(name, role, child, child.Id);

@@ -36,7 +36,7 @@ internal sealed class ChaosDrill
         {
             ModelDirectory = settings.ModelDirectory, AttentionSilos = settings.AttentionSilos, ExpertSilos = settings.ExpertSilos,
             ShardsPerLayer = settings.ShardsPerLayer, Replicas = settings.Replicas, ThreadsPerSilo = settings.ThreadsPerSilo,
-            StartTimeout = settings.StartTimeout,
+            DistinctAddresses = settings.DistinctAddresses, StartTimeout = settings.StartTimeout,
         };
         using var cluster = await ChaosCluster.StartAsync(options, drill._log.Write, cancellationToken);
         using var client = new ChaosStreamClient(cluster.GatewayUrl, settings.StreamTimeout);

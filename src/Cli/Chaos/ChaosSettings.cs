@@ -17,6 +17,9 @@ internal sealed record ChaosSettings
     public int ShardsPerLayer { get; init; } = 2;
     public int ThreadsPerSilo { get; init; } = 1;
 
+    /// <summary><c>--silo-addresses distinct</c>: each silo on a loopback address of its own.</summary>
+    public bool DistinctAddresses { get; init; }
+
     /// <summary>How long one stream may take before it counts as failed.</summary>
     public TimeSpan StreamTimeout { get; init; } = TimeSpan.FromSeconds(300);
 

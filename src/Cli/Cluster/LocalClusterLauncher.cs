@@ -30,6 +30,10 @@ internal sealed record LocalClusterOptions
     /// <summary>With <see cref="PlanFile"/>: each silo's name and role in the plan, one silo process each, in order.</summary>
     public IReadOnlyList<(string Name, string Role)>? PlannedSilos { get; init; }
 
+    /// <summary>Each silo on a loopback address of its own (127.0.0.2, 127.0.0.3, …: <see cref="LoopbackHosts"/>), standing for
+    /// separate hosts (<c>--silo-addresses distinct</c>); false: every silo on 127.0.0.1.</summary>
+    public bool DistinctAddresses { get; init; }
+
     /// <summary>Torch threads per silo process; the processes share the machine's cores deliberately.</summary>
     public int ThreadsPerSilo { get; init; } = 1;
 
@@ -89,18 +93,20 @@ internal sealed class LocalClusterLauncher : IDisposable
         string clusterId = "llama4-cli-" + Guid.NewGuid().ToString("N")[..8];
         string I(int v) => v.ToString(CultureInfo.InvariantCulture);
         _log($"cluster: starting {options.Silos} silo processes ({options.ShardsPerLayer} expert shards/layer, {options.AttentionRanks} attention rank(s), " +
-             $"{options.ThreadsPerSilo} torch thread(s) each, {options.DType}, wire {options.WireDType}, data plane {options.DataPlane})");
+             $"{options.ThreadsPerSilo} torch thread(s) each, {options.DType}, wire {options.WireDType}, data plane {options.DataPlane}" +
+             (options.DistinctAddresses ? $", on {LoopbackHosts.Address(0)} to {LoopbackHosts.Address(options.Silos - 1)})" : ")"));
         var silos = new List<ChildProcess>();
         for (int i = 0; i < options.Silos; i++)
         {
             string[] placement = options.PlanFile is null || options.PlannedSilos is null
                 ? ["--role", "all"]
                 : ["--role", options.PlannedSilos[i].Role, "--plan", options.PlanFile, "--name", options.PlannedSilos[i].Name];
+            string[] address = options.DistinctAddresses ? ["--advertise", LoopbackHosts.Address(i)] : [];
             silos.Add(_processes.Start($"silo {i}", "dotnet", [
                 siloHost, "--model", Path.GetFullPath(options.ModelDirectory), .. placement, "--redis", RedisEndpoint, "--cluster-id", clusterId,
                 "--dtype", options.DType, "--wire-dtype", options.WireDType, "--device", options.Device, "--data-plane", options.DataPlane,
                 "--shards", I(options.ShardsPerLayer), "--expert-replicas", I(options.ExpertReplicas), "--ranks", I(options.AttentionRanks),
-                "--threads", I(options.ThreadsPerSilo),
+                "--threads", I(options.ThreadsPerSilo), .. address,
                 "--parent-pid", I(Environment.ProcessId),
             ], new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Llama4Cluster"] = "Information" }));
         }

@@ -16,7 +16,7 @@ internal static class ChaosCommand
 {
     public static readonly string Usage =
         $"chaos --model DIR --scenario {ChaosScenarios.Choices} [--streams N] [--replicas R] [--seed S] [--max-tokens M] " +
-        "[--prompt-tokens P] [--attention-silos A] [--expert-silos E] [--threads N] [--timeout SECONDS] [--stall-seconds S] [--json]";
+        "[--prompt-tokens P] [--attention-silos A] [--expert-silos E] [--threads N] [--silo-addresses loopback|distinct] [--timeout SECONDS] [--stall-seconds S] [--json]";
 
     public static int Run(Arguments a)
     {
@@ -60,6 +60,7 @@ internal static class ChaosCommand
             AttentionSilos = a.Int("attention-silos", 1, 32) ?? 2,
             ExpertSilos = a.Int("expert-silos", 1, 32) ?? 2,
             ThreadsPerSilo = a.Int("threads", 1, 256) ?? 1,
+            DistinctAddresses = EngineArguments.SiloAddressMode(a),
             StreamTimeout = TimeSpan.FromSeconds(a.Double("timeout", 1, 86_400) ?? 300),
             StallDuration = TimeSpan.FromSeconds(a.Double("stall-seconds", 0.1, 3_600) ?? 5),
             Json = a.Flag("json"),

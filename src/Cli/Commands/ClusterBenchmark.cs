@@ -25,7 +25,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class ClusterBenchmark
 {
-    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R]";
+    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R] [--silo-addresses loopback|distinct]";
 
     private sealed record Case(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
         double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond, StepBreakdown Breakdown);
@@ -66,6 +66,7 @@ internal static class ClusterBenchmark
         string dataPlane = a.Optional("data-plane") ?? "tcp";
         if (dataPlane is not ("orleans" or "tcp")) throw new UsageException($"--data-plane: expected orleans or tcp; got '{dataPlane}'");
         int replicas = a.Int("expert-replicas", 1, 16) ?? 1;
+        bool distinct = EngineArguments.SiloAddressMode(a);
         a.EnsureAllUsed();
 
         var config = Llama4ConfigReader.Load(model);
@@ -90,6 +91,7 @@ internal static class ClusterBenchmark
             WireDType = fp32 ? "fp32" : "bf16",
             ThreadsPerSilo = threads ?? Math.Max(1, Environment.ProcessorCount / silos),
             DataPlane = dataPlane,
+            DistinctAddresses = distinct,
         };
         var cases = new List<Case>();
         using (var cluster = ClusterCliEngine.StartAsync(options, config, Terminal.Info).GetAwaiter().GetResult())

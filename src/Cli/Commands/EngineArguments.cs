@@ -6,6 +6,7 @@ using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Cluster.Placement;
+using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Silos.Placement;
 
 namespace Llama4Cluster.Cli.Commands;
@@ -14,10 +15,11 @@ namespace Llama4Cluster.Cli.Commands;
 /// The options every model-running command shares: --model, --dtype, --device, --threads, and
 /// --engine local|cluster [--silos N] (cluster: an ephemeral local cluster of N silo processes plus redis-server;
 /// --threads is then torch threads per silo process, default cores ÷ N; --plan FILE places the grains by a plan from
-/// <c>llama4 plan ... --out FILE</c>: one silo per planned silo, each started with that silo's name and role).
+/// <c>llama4 plan ... --out FILE</c>: one silo per planned silo, each started with that silo's name and role;
+/// --silo-addresses distinct puts each silo on a loopback address of its own, 127.0.0.2, 127.0.0.3, …, standing for hosts).
 /// </summary>
 internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions Options, Llama4TextConfig Config, string Engine = "local", int Silos = 3,
-    string? PlanFile = null, PlacementPlan? Plan = null)
+    string? PlanFile = null, PlacementPlan? Plan = null, bool DistinctAddresses = false)
 {
 
     public static EngineArguments Parse(Arguments a)
@@ -47,10 +49,11 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         int? silos = a.Int("silos", 1, 64);
         if (silos is not null && engine != "cluster")
             throw new UsageException("--silos applies to --engine cluster");
+        bool distinct = SiloAddressMode(a, engine);
         // Read the config first (cheap) so token ids are checked before any weights load.
         var config = Llama4ConfigReader.Load(model);
         string? planFile = a.Optional("plan");
-        if (planFile is null) return new EngineArguments(model, options, config, engine, silos ?? 3);
+        if (planFile is null) return new EngineArguments(model, options, config, engine, silos ?? 3, DistinctAddresses: distinct);
         if (engine != "cluster") throw new UsageException("--plan applies to --engine cluster");
         PlacementPlan plan;
         try
@@ -64,7 +67,22 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         int planned = plan.Inventory.Silos.Length;
         if (silos is not null && silos != planned)
             throw new UsageException($"--silos {silos} disagrees with the plan, which places grains on {planned} silos; leave --silos out");
-        return new EngineArguments(model, options, config, engine, planned, Path.GetFullPath(planFile), plan);
+        return new EngineArguments(model, options, config, engine, planned, Path.GetFullPath(planFile), plan, distinct);
+    }
+
+    /// <summary><c>--silo-addresses loopback|distinct</c>, which only an ephemeral cluster has.</summary>
+    internal static bool SiloAddressMode(Arguments a, string engine = "cluster")
+    {
+        string? mode = a.Optional("silo-addresses");
+        if (mode is not null && engine != "cluster") throw new UsageException("--silo-addresses applies to --engine cluster");
+        try
+        {
+            return LoopbackHosts.ParseMode(mode);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 
     /// <summary>Throws a usage error naming <paramref name="option"/> for ids outside the vocabulary.</summary>
@@ -97,6 +115,7 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
             WireDType = fp32 ? "fp32" : "bf16", // exact results in float32; bf16 activations on the wire otherwise
             Device = Options.Device.type == TorchSharp.DeviceType.CPU ? "cpu" : $"cuda:{Options.Device.index}",
             ThreadsPerSilo = Options.Threads ?? Math.Max(1, Environment.ProcessorCount / Silos),
+            DistinctAddresses = DistinctAddresses,
         };
         try
         {

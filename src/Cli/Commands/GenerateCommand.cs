@@ -16,7 +16,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class GenerateCommand
 {
-    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE]] [--ignore-eos] [--json]";
+    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--ignore-eos] [--json]";
 
     public static int Run(Arguments a)
     {

@@ -9,7 +9,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class LogitsCommand
 {
-    public const string Usage = "logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE]] --json";
+    public const string Usage = "logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] --json";
 
     public static int Run(Arguments a)
     {

@@ -6,7 +6,8 @@ namespace Llama4Cluster.Cli.Tests.Deploy;
 /// <summary>
 /// deploy/k8s, validated offline: every kustomization renders, every object loads into the typed Kubernetes models, the
 /// gateway's probes hit its real endpoints on its real <c>--port</c>, every container flag is one its host accepts, the
-/// silos and the gateway agree on the cluster's shape, and a shard's replicas can never share a node.
+/// silos and the gateway agree on the cluster's shape, the silos advertise their pod IPs, and a shard's replicas can never
+/// share a node.
 /// </summary>
 public sealed class KubernetesManifestTests
 {
@@ -108,6 +109,25 @@ public sealed class KubernetesManifestTests
         {
             Assert.Equal(int.Parse(flags["--port"]), RenderedManifests.Port(pod, "silo"));
             Assert.Equal(int.Parse(flags["--data-plane-port"]), RenderedManifests.Port(pod, "data-plane"));
+        }
+    }
+
+    /// <summary>Loopback, the silo host's default, is out of every other pod's reach: each silo advertises its pod IP (from the
+    /// downward API, which <c>$(POD_IP)</c> in its args expands to) and binds every interface.</summary>
+    [KubectlTheory]
+    [MemberData(nameof(Kustomizations))]
+    public void SilosAdvertiseTheirPodIpAndListenOnEveryInterface(string kustomization)
+    {
+        var m = RenderedManifests.Render(kustomization);
+        foreach (var silo in new[] { Attention, Expert })
+        {
+            var container = RenderedManifests.Container(m.Single<V1StatefulSet>(silo).Spec.Template);
+            var flags = RenderedManifests.Flags(container);
+            Assert.Equal("$(POD_IP)", flags["--advertise"]);
+            Assert.Equal("0.0.0.0", flags["--listen"]);
+            Assert.False(flags.ContainsKey("--advertise-unchecked"), $"{silo}: a pod IP is the pod's own");
+            var podIp = Assert.Single(container.Env ?? [], e => e.Name == "POD_IP");
+            Assert.Equal("status.podIP", podIp.ValueFrom?.FieldRef?.FieldPath);
         }
     }
 
