@@ -14,7 +14,7 @@ namespace Llama4Cluster.Gateway.Tests.EndToEnd;
 /// <summary>
 /// The deployment shape: a redis-server for membership, two silo processes (<c>dotnet Llama4Cluster.Silos.dll --redis ...</c>)
 /// and a gateway process joining them (<c>dotnet Llama4Cluster.Gateway.dll --redis ... --model DIR</c>), driven by the
-/// OpenAI client. The gateway starts first and waits for the silos. Greedy replies equal the in-process gateway's (same checkpoint, fp32 compute and wire). Every process
+/// OpenAI client. The silos advertise addresses of their own (127.0.0.2, 127.0.0.3: <c>--advertise</c>), as on two hosts. The gateway starts first and waits for the silos. Greedy replies equal the in-process gateway's (same checkpoint, fp32 compute and wire). Every process
 /// is killed at the end (the silos also watch this process through <c>--parent-pid</c>).
 /// </summary>
 [Collection(GatewayCollection.Name)]
@@ -49,7 +49,7 @@ public sealed partial class MultiProcessGatewayTests(GatewayFixture fixture)
                 processes.Add(ChildProcess.Start($"silo {i}", "dotnet", [
                     GatewayBuild.SiloHost, "--model", model, "--role", "all", "--redis", redis.Endpoint, "--cluster-id", clusterId,
                     "--dtype", "float32", "--wire-dtype", "fp32", "--shards", I(Shards), "--ranks", I(Ranks), "--threads", "1",
-                    "--parent-pid", I(Environment.ProcessId),
+                    "--parent-pid", I(Environment.ProcessId), .. SiloAddress(i),
                 ]));
             }
 
@@ -83,6 +83,12 @@ public sealed partial class MultiProcessGatewayTests(GatewayFixture fixture)
             foreach (var p in processes) p.Dispose();
         }
     }
+
+    /// <summary>Each silo on an address of its own, standing for its own host, so the gateway's client reaches them by the
+    /// addresses in membership only: 127.0.0.2 (bound there), and 127.0.0.3 advertised while bound on every interface.</summary>
+    private static string[] SiloAddress(int silo) => silo == 0
+        ? ["--advertise", LoopbackHosts.Address(0)]
+        : ["--advertise", LoopbackHosts.Address(silo), "--listen", "0.0.0.0"];
 
     private static async Task WaitReadyAsync(HttpClient http, IReadOnlyList<ChildProcess> processes)
     {
