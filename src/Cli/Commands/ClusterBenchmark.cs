@@ -46,6 +46,18 @@ internal static class ClusterBenchmark
         public StepBreakdown PerStep(int steps) => new(RankMs / steps, DispatchWaitMs / steps, ShardComputeMs / steps);
     }
 
+    private static TorchSharp.torch.ScalarType ParseDType(Arguments a)
+    {
+        try
+        {
+            return ComputeDType.Parse(a.Optional("dtype") ?? "bfloat16");
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
     public static int Run(Arguments a)
     {
         string model = a.Required("model");
@@ -54,15 +66,7 @@ internal static class ClusterBenchmark
         int silos = a.Int("silos", 1, 64) ?? 3;
         bool quick = a.Flag("quick");
         int? threads = a.Int("threads", 1, 1024);
-        TorchSharp.torch.ScalarType dtype;
-        try
-        {
-            dtype = ComputeDType.Parse(a.Optional("dtype") ?? "bfloat16");
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException(e.Message);
-        }
+        var dtype = ParseDType(a);
         string dataPlane = a.Optional("data-plane") ?? "tcp";
         if (dataPlane is not ("orleans" or "tcp")) throw new UsageException($"--data-plane: expected orleans or tcp; got '{dataPlane}'");
         int replicas = a.Int("expert-replicas", 1, 16) ?? 1;
