@@ -15,7 +15,7 @@ using Orleans.Serialization;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// <c>bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N]</c>: in one run, greedy
+/// <c>bench cluster --model DIR [--silos N] [--quick] [--dtype auto|float32|bfloat16] [--threads N]</c>: in one run, greedy
 /// decode step time at batch 1 and 32 on an ephemeral cluster of N silo processes ÷ <see cref="LocalEngine"/> in this
 /// process; the size of one dispatch payload at that batch echoed through the data plane the cluster uses
 /// (<c>--data-plane orleans</c>: a grain call; <c>tcp</c>: the socket data plane to a silo, framing and tensor codec
@@ -25,7 +25,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class ClusterBenchmark
 {
-    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R]";
+    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype auto|float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R]";
 
     private sealed record Case(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
         double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond, StepBreakdown Breakdown);
@@ -57,7 +57,7 @@ internal static class ClusterBenchmark
         TorchSharp.torch.ScalarType dtype;
         try
         {
-            dtype = ComputeDType.Parse(a.Optional("dtype") ?? "bfloat16");
+            dtype = ComputeDType.Resolve(a.Optional("dtype") ?? ComputeDType.Auto, model);
         }
         catch (ArgumentException e)
         {
