@@ -59,9 +59,12 @@ public sealed class CliCommandTests(TinyModels models) : IClassFixture<TinyModel
     public void GreedyGenerateFollowsTheLogitsArgmax()
     {
         int[] prompt = [1, 17, 42];
-        var g = CliRunner.Run("generate", "--model", models.Maverick, "--tokens", string.Join(',', prompt), "--max-tokens", "5", "--ignore-eos", "--json");
+        // float32: the exact mode logits computes in (generate's default, auto, would compute this bf16 checkpoint in bf16).
+        var g = CliRunner.Run("generate", "--model", models.Maverick, "--tokens", string.Join(',', prompt), "--max-tokens", "5", "--ignore-eos",
+            "--dtype", "float32", "--json");
         Assert.True(g.ExitCode == 0, g.Stderr);
         var result = SingleJsonObject(g.Stdout);
+        Assert.Equal("float32", result.GetProperty("dtype").GetString());
         var tokens = result.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         Assert.Equal(5, tokens.Length);
         Assert.Equal("length", result.GetProperty("finish_reason").GetString());

@@ -14,7 +14,7 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class BenchPrefixCacheCommand
 {
     public const string Usage = "bench prefix-cache (--model DIR | --preset bench-0.7b) [--system-tokens N] [--user-tokens N] [--rounds N] " +
-        "[--dtype bfloat16|float32] [--device cpu|cuda:N] [--threads N] [--json]";
+        "[--dtype auto|float32|bfloat16] [--device cpu|cuda:N] [--threads N] [--json]";
 
     public static int Run(Arguments a)
     {
@@ -36,7 +36,9 @@ internal static class BenchPrefixCacheCommand
                 SystemTokens = a.Int("system-tokens", 1, 1 << 20) ?? defaults.SystemTokens,
                 UserTokens = a.Int("user-tokens", 1, 1 << 20) ?? defaults.UserTokens,
                 Rounds = a.Int("rounds", 1, 100) ?? defaults.Rounds,
-                ComputeDType = ComputeDType.Parse(a.Optional("dtype") ?? "bfloat16"),
+                // auto: the checkpoint's dtype; the preset's checkpoint is written in bf16.
+                ComputeDType = ComputeDType.ParseSetting(a.Optional("dtype") ?? ComputeDType.Auto)
+                    ?? (model is null ? TorchSharp.torch.ScalarType.BFloat16 : ComputeDType.ForCheckpoint(model)),
                 Device = DeviceSpec.Parse(a.Optional("device") ?? "cpu"),
                 Threads = a.Int("threads", 1, 1024),
             };

@@ -15,7 +15,7 @@ using Orleans.Serialization;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// <c>bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N]</c>: in one run, greedy
+/// <c>bench cluster --model DIR [--silos N] [--quick] [--dtype auto|float32|bfloat16] [--threads N]</c>: in one run, greedy
 /// decode step time at batch 1 and 32 on an ephemeral cluster of N silo processes ÷ <see cref="LocalEngine"/> in this
 /// process; the size of one dispatch payload at that batch echoed through the data plane the cluster uses
 /// (<c>--data-plane orleans</c>: a grain call; <c>tcp</c>: the socket data plane to a silo, framing and tensor codec
@@ -25,7 +25,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class ClusterBenchmark
 {
-    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R] [--silo-addresses loopback|distinct]";
+    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype auto|float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R] [--silo-addresses loopback|distinct]";
 
     private sealed record Case(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
         double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond, StepBreakdown Breakdown);
@@ -46,11 +46,11 @@ internal static class ClusterBenchmark
         public StepBreakdown PerStep(int steps) => new(RankMs / steps, DispatchWaitMs / steps, ShardComputeMs / steps);
     }
 
-    private static TorchSharp.torch.ScalarType ParseDType(Arguments a)
+    private static TorchSharp.torch.ScalarType ParseDType(Arguments a, string model)
     {
         try
         {
-            return ComputeDType.Parse(a.Optional("dtype") ?? "bfloat16");
+            return ComputeDType.Resolve(a.Optional("dtype") ?? ComputeDType.Auto, model);
         }
         catch (ArgumentException e)
         {
@@ -66,7 +66,7 @@ internal static class ClusterBenchmark
         int silos = a.Int("silos", 1, 64) ?? 3;
         bool quick = a.Flag("quick");
         int? threads = a.Int("threads", 1, 1024);
-        var dtype = ParseDType(a);
+        var dtype = ParseDType(a, model);
         string dataPlane = a.Optional("data-plane") ?? "tcp";
         if (dataPlane is not ("orleans" or "tcp")) throw new UsageException($"--data-plane: expected orleans or tcp; got '{dataPlane}'");
         int replicas = a.Int("expert-replicas", 1, 16) ?? 1;

@@ -6,13 +6,13 @@ using Llama4Cluster.Core.Tokenization;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// <c>create-tiny --preset tiny-scout|tiny-maverick --out DIR [--seed N] [--dtype bf16|fp8|f32]
+/// <c>create-tiny --preset tiny-scout|tiny-maverick --out DIR [--seed N] [--dtype bfloat16|float32|fp8]
 /// [--layout conditional|causal] [--shards N] [--experts fused|per-expert]</c>: writes a tiny random
 /// checkpoint in the exact Hugging Face layout (config.json, safetensors, tokenizer files).
 /// </summary>
 internal static class CreateTinyCommand
 {
-    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|bench-0.8b|bench-0.7b --out DIR [--seed N] [--dtype bf16|fp8|f32] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
+    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|bench-0.8b|bench-0.7b --out DIR [--seed N] [--dtype bfloat16|float32|fp8] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
 
     public static int Run(Arguments a)
     {
@@ -38,9 +38,9 @@ internal static class CreateTinyCommand
         var (tensorDType, expertStorage) = dtype switch
         {
             "bf16" or "bfloat16" => (SafetensorsDType.BF16, experts),
-            "f32" or "float32" => (SafetensorsDType.F32, experts),
+            "f32" or "fp32" or "float32" => (SafetensorsDType.F32, experts),
             "fp8" => (SafetensorsDType.BF16, ExpertStorage.PerExpertFp8),
-            _ => throw new UsageException($"--dtype must be bf16, fp8 or f32; got '{dtype}'"),
+            _ => throw new UsageException($"--dtype must be bfloat16, float32 or fp8 (bf16 and fp32 are accepted too); got '{dtype}'"),
         };
         var config = Llama4Presets.Get(preset);
         int? topK = a.Int("top-k", 1, config.NumLocalExperts);

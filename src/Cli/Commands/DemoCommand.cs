@@ -10,7 +10,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class DemoCommand
 {
-    public const string Usage = "demo [--prompt TEXT] [--max-tokens N] [--cache DIR] [--dtype float32|bfloat16]";
+    public const string Usage = "demo [--prompt TEXT] [--max-tokens N] [--cache DIR] [--dtype auto|float32|bfloat16]";
 
     public static string DefaultCacheDirectory =>
         Environment.GetEnvironmentVariable("LLAMA4_CACHE")
@@ -21,7 +21,7 @@ internal static class DemoCommand
         string prompt = a.Optional("prompt") ?? "Hello! Who are you?";
         int maxTokens = a.Int("max-tokens", 1, 4096) ?? 32;
         string cache = a.Optional("cache") ?? DefaultCacheDirectory;
-        string dtype = a.Optional("dtype") ?? "float32";
+        string dtype = a.Optional("dtype") ?? Kernels.Runtime.ComputeDType.Auto; // as generate: the checkpoint's (tiny-scout is bf16)
         a.EnsureAllUsed();
 
         string model = Path.Combine(cache, "models", "tiny-scout");

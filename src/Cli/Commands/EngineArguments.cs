@@ -12,7 +12,8 @@ using Llama4Cluster.Silos.Placement;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// The options every model-running command shares: --model, --dtype, --device, --threads, and
+/// The options every model-running command shares: --model, --dtype (float32|bfloat16|auto, resolved here against the
+/// checkpoint: auto computes in the checkpoint's dtype, <see cref="ComputeDType.ForCheckpoint"/>), --device, --threads, and
 /// --engine local|cluster [--silos N] (cluster: an ephemeral local cluster of N silo processes plus redis-server;
 /// --threads is then torch threads per silo process, default cores ÷ N; --plan FILE places the grains by a plan from
 /// <c>llama4 plan ... --out FILE</c>: one silo per planned silo, each started with that silo's name and role;
@@ -22,7 +23,10 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
     string? PlanFile = null, PlacementPlan? Plan = null, bool DistinctAddresses = false)
 {
 
-    public static EngineArguments Parse(Arguments a)
+    /// <param name="a">The command's arguments.</param>
+    /// <param name="defaultDType">The command's default <c>--dtype</c>: <c>auto</c> for <c>generate</c>, <c>float32</c> for
+    /// <c>logits</c> (the exactness reference).</param>
+    public static EngineArguments Parse(Arguments a, string defaultDType)
     {
         string model = a.Required("model");
         if (!Directory.Exists(model))
@@ -34,7 +38,7 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         {
             options = new LocalEngineOptions
             {
-                ComputeDType = ComputeDType.Parse(a.Optional("dtype") ?? "float32"),
+                ComputeDType = ComputeDType.Resolve(a.Optional("dtype") ?? defaultDType, model),
                 Device = DeviceSpec.Parse(a.Optional("device") ?? "cpu"),
                 Threads = a.Int("threads", 1, 1024),
             };

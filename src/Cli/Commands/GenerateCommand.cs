@@ -3,6 +3,7 @@ using System.Text.Json;
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Tokenization;
 
@@ -10,17 +11,18 @@ namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
 /// <c>generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T]
-/// [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype float32] [--ignore-eos] [--json]</c>.
-/// Greedy when the temperature is 0 (the default). With --json, stdout is exactly one object:
-/// <c>{"tokens": [new ids], "text": "...", "finish_reason": "stop|length", "timings": {...}}</c>.
+/// [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype auto|float32|bfloat16] [--ignore-eos] [--json]</c>.
+/// Greedy when the temperature is 0 (the default). The dtype defaults to <c>auto</c>: the checkpoint's (bf16 and FP8
+/// checkpoints compute in bfloat16, fp32 ones in float32). With --json, stdout is exactly one object:
+/// <c>{"tokens": [new ids], "text": "...", "finish_reason": "stop|length", "timings": {...}, "dtype": "bfloat16"}</c>.
 /// </summary>
 internal static class GenerateCommand
 {
-    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--ignore-eos] [--json]";
+    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype auto|float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--ignore-eos] [--json]";
 
     public static int Run(Arguments a)
     {
-        var engineArgs = EngineArguments.Parse(a);
+        var engineArgs = EngineArguments.Parse(a, defaultDType: ComputeDType.Auto);
         var tokens = a.IntList("tokens");
         string? prompt = a.Optional("prompt");
         bool chat = a.Flag("chat");
@@ -71,14 +73,14 @@ internal static class GenerateCommand
 
         if (json)
         {
-            WriteJson(result, text, engine.LoadSeconds, timings);
+            WriteJson(result, text, engine.LoadSeconds, timings, ComputeDType.Name(engineArgs.Options.ComputeDType));
         }
         else
         {
             if (decoder is not null) Console.Write(decoder.Flush());
             Console.WriteLine();
             Terminal.Info(string.Create(CultureInfo.InvariantCulture,
-                $"{result.Tokens.Count} tokens ({(result.FinishReason == FinishReason.Stop ? "stop" : "length")}); load {engine.LoadSeconds:F2} s; " +
+                $"{result.Tokens.Count} tokens ({(result.FinishReason == FinishReason.Stop ? "stop" : "length")}); {ComputeDType.Name(engineArgs.Options.ComputeDType)}; load {engine.LoadSeconds:F2} s; " +
                 $"prefill {timings.PrefillTokens} tokens at {timings.PrefillTokensPerSecond:F1} tok/s; decode {timings.DecodeTokens} tokens at {timings.DecodeTokensPerSecond:F1} tok/s"));
         }
         return 0;
@@ -103,7 +105,7 @@ internal static class GenerateCommand
     }
 
     /// <summary>The --json answer: exactly one object on stdout.</summary>
-    private static void WriteJson(GenerationResult result, string text, double loadSeconds, GenerationTimings timings)
+    private static void WriteJson(GenerationResult result, string text, double loadSeconds, GenerationTimings timings, string dtype)
     {
         using var stdout = Console.OpenStandardOutput();
         using var w = new Utf8JsonWriter(stdout);
@@ -120,6 +122,7 @@ internal static class GenerateCommand
         w.WriteNumber("decode_tokens", timings.DecodeTokens);
         w.WriteNumber("decode_tokens_per_s", Math.Round(timings.DecodeTokensPerSecond, 2));
         w.WriteEndObject();
+        w.WriteString("dtype", dtype); // the compute dtype --dtype resolved to (auto: the checkpoint's)
         w.WriteEndObject();
         w.Flush();
         stdout.WriteByte((byte)'\n');

@@ -11,7 +11,7 @@ using Llama4Cluster.Kernels.Runtime;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// <c>bench guided [--model DIR] [--quick] [--json] [--threads N] [--dtype float32|bfloat16]</c>: the cost of guided
+/// <c>bench guided [--model DIR] [--quick] [--json] [--threads N] [--dtype auto|float32|bfloat16]</c>: the cost of guided
 /// decoding's token mask per generated token over a 202,048-id vocabulary (synthetic, see <see cref="BenchmarkVocabulary"/>),
 /// for JSON-schema, json_object, tool-call, regex and choice constraints, cold (a fresh grammar: automaton and caches built
 /// as it goes) and warm (later sequences of the same constraint); the guided sampler against the plain one on the same
@@ -20,7 +20,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class GuidedBenchmark
 {
-    public const string Usage = "bench guided [--model DIR] [--quick] [--json] [--threads N] [--dtype float32|bfloat16]";
+    public const string Usage = "bench guided [--model DIR] [--quick] [--json] [--threads N] [--dtype auto|float32|bfloat16]";
 
     private sealed record Case(string Name, GuidanceSpec Spec);
 
@@ -60,7 +60,9 @@ internal static class GuidedBenchmark
         TorchSharp.torch.ScalarType dtype;
         try
         {
-            dtype = ComputeDType.Parse(a.Optional("dtype") ?? "bfloat16");
+            // auto: the checkpoint's dtype (bf16 when no checkpoint is given: the decode step is then not measured).
+            dtype = ComputeDType.ParseSetting(a.Optional("dtype") ?? ComputeDType.Auto)
+                ?? (model is null ? TorchSharp.torch.ScalarType.BFloat16 : ComputeDType.ForCheckpoint(model));
         }
         catch (ArgumentException e)
         {

@@ -5,15 +5,17 @@ namespace Llama4Cluster.Cli.Commands;
 /// <summary>
 /// <c>logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32] --json</c>: one JSON
 /// object on stdout, <c>{"logits": {"0": [V floats], "2": [...]}}</c>, all positions when
-/// --positions is absent. Needs no tokenizer files.
+/// --positions is absent. Needs no tokenizer files. Its default dtype is float32 whatever the checkpoint's, unlike
+/// <c>generate</c>'s <c>auto</c>: it is the exactness tool that other engines and the reference implementation are compared
+/// with, and bf16 logits differ from them by rounding.
 /// </summary>
 internal static class LogitsCommand
 {
-    public const string Usage = "logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] --json";
+    public const string Usage = "logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32|bfloat16|auto] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] --json";
 
     public static int Run(Arguments a)
     {
-        var engineArgs = EngineArguments.Parse(a);
+        var engineArgs = EngineArguments.Parse(a, defaultDType: "float32");
         var tokens = a.IntList("tokens") ?? throw new UsageException("missing required option --tokens");
         var positions = a.IntList("positions");
         bool json = a.Flag("json");

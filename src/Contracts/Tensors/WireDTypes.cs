@@ -19,6 +19,6 @@ public static class WireDTypes
         "float32" or "fp32" or "f32" or "float" => WireDType.Float32,
         "bfloat16" or "bf16" => WireDType.BFloat16,
         "float16" or "fp16" or "f16" or "half" => WireDType.Float16,
-        _ => throw new ArgumentException($"wire dtype '{name}': expected bf16 (default) or fp32 (exactness)"),
+        _ => throw new ArgumentException($"wire dtype '{name}': expected bfloat16 or float32 (exactness); bf16 and fp32 are accepted too"),
     };
 }

@@ -19,28 +19,37 @@ public static class BatchGeneration
     /// step runs; a step that fails throws its rank's error; cancellation stops the loop and throws
     /// <see cref="OperationCanceledException"/>.
     /// </summary>
-    public static async Task<(IReadOnlyList<GenerationResult> Results, GenerationTimings Timings)> RunAsync(
+    public static Task<(IReadOnlyList<GenerationResult> Results, GenerationTimings Timings)> RunAsync(
         IStepBackend backend, ModelLimits model, int maxStepTokens, IReadOnlyList<GenerationRequest> requests,
+        Action<int, SampledToken>? onToken = null, CancellationToken cancellationToken = default) =>
+        RunAsync(backend, model, new BatchGenerationOptions { MaxStepTokens = maxStepTokens }, requests, onToken, cancellationToken);
+
+    /// <summary>As the overload above, with the step policy and a step observer in <paramref name="settings"/>.</summary>
+    public static async Task<(IReadOnlyList<GenerationResult> Results, GenerationTimings Timings)> RunAsync(
+        IStepBackend backend, ModelLimits model, BatchGenerationOptions settings, IReadOnlyList<GenerationRequest> requests,
         Action<int, SampledToken>? onToken = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(requests);
         if (requests.Count == 0) return ([], new GenerationTimings(0, 0, 0, 0, 0));
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxStepTokens, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.MaxStepTokens, 1);
 
         int n = requests.Count;
         var options = new SchedulerOptions
         {
             MaxRunningSequences = n,
             MaxWaitingRequests = n,
-            MaxStepTokens = Math.Max(maxStepTokens, n),
+            MaxStepTokens = Math.Max(settings.MaxStepTokens, n),
+            PrefillFirst = settings.PrefillFirst,
             KvTokenCapacity = Math.Max(model.MaxModelLength, requests.Sum(r => (long)r.PromptTokens.Count + r.Sampling.MaxTokens)),
             DefaultTimeout = Timeout.InfiniteTimeSpan,
         };
         using var scheduler = new ContinuousBatchScheduler(backend, model, Options.Create(options), NullLogger<ContinuousBatchScheduler>.Instance);
         var timings = new TimingsCollector();
         scheduler.StepCompleted += timings.Add;
+        if (settings.StepCompleted is { } observer) scheduler.StepCompleted += observer;
 
         var handles = new SequenceHandle[n];
         for (int i = 0; i < n; i++)

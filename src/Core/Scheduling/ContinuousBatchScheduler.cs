@@ -39,6 +39,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private readonly int _maxRunning;
     private readonly int _maxWaiting;
     private readonly int _maxStepTokens;
+    private readonly bool _prefillFirst;
     private readonly long _kvCapacity;
     private readonly TimeSpan _defaultTimeout;
     private readonly TimeSpan _retryAfter;
@@ -91,6 +92,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         _maxRunning = o.MaxRunningSequences;
         _maxWaiting = o.MaxWaitingRequests;
         _maxStepTokens = o.MaxStepTokens;
+        _prefillFirst = o.PrefillFirst;
         _kvCapacity = o.ResolveKvTokenCapacity(model.MaxModelLength);
         _defaultTimeout = o.DefaultTimeout;
         _retryAfter = o.RetryAfter;
@@ -193,19 +195,21 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     }
 
     /// <summary>The step: per rank, its sequences in admission order; one token per decoding sequence first, then prompt
-    /// chunks, oldest sequence first, with what remains of <see cref="SchedulerOptions.MaxStepTokens"/>.</summary>
+    /// chunks, oldest sequence first, with what remains of <see cref="SchedulerOptions.MaxStepTokens"/> (with
+    /// <see cref="SchedulerOptions.PrefillFirst"/>, no decodes while a prompt is still being prefilled).</summary>
     private StepPlan BuildStep()
     {
         var members = new List<ScheduledSequence>?[_backend.Ranks];
         var work = new List<SequenceWork>?[_backend.Ranks];
-        int decodes = _running.Count(s => s.Rank >= 0 && !s.Prefilling);
+        bool holdDecodes = _prefillFirst && _running.Any(s => s.Rank >= 0 && s.Prefilling);
+        int decodes = holdDecodes ? 0 : _running.Count(s => s.Rank >= 0 && !s.Prefilling);
         int prefillBudget = _maxStepTokens - decodes; // >= 1 when anything prefills: MaxStepTokens >= MaxRunningSequences
         int prefillTokens = 0;
         foreach (var s in _running)
         {
             if (s.Rank < 0) continue; // waiting for a rank after a failover
             bool prefill = s.Prefilling;
-            if (prefill && prefillBudget == 0) continue;
+            if (prefill ? prefillBudget == 0 : holdDecodes) continue;
             var part = s.Plan(prefill ? prefillBudget : 1);
             if (prefill)
             {

@@ -24,6 +24,15 @@ public sealed class SchedulerOptions
     public int MaxStepTokens { get; set; } = 512;
 
     /// <summary>
+    /// Decodes wait while any running sequence is still prefilling (vLLM V0's policy without chunked prefill), so a batch
+    /// started together has every prompt in its cache before its first decode step. False (default): decodes go first in
+    /// every step and prompt chunks share what remains. Benchmarks that time prefill and decode apart (<c>llama4 bench
+    /// batch</c>, as llama.cpp's <c>llama-batched-bench</c>) set it; a server leaves it off, since it stalls every running
+    /// stream while a new prompt is prefilled.
+    /// </summary>
+    public bool PrefillFirst { get; set; }
+
+    /// <summary>
     /// Admission budget in tokens: each admitted sequence reserves its prompt plus its max tokens until it ends, and a
     /// sequence is admitted only while the reservations fit. Null (default): <see cref="MaxRunningSequences"/> × the
     /// model's max length, capped at <see cref="DefaultKvTokenCapacityCap"/> but never below one max-length sequence.

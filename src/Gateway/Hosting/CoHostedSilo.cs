@@ -51,7 +51,8 @@ public static class CoHostedSilo
         model.ModelDirectory = modelDirectory;
         model.Role = "all";
         model.Device = options.Device;
-        if (options.DType is { } given && GatewayOptionsValidator.NormalizeDType(given) is { } dtype) model.DType = dtype;
+        if (options.DType is { } given && GatewayOptionsValidator.NormalizeDType(given) is { } dtype)
+            model.DType = dtype == ComputeDType.Auto && modelDirectory.Length > 0 ? ComputeDType.Name(ComputeDType.ForCheckpoint(modelDirectory)) : dtype;
         model.WireDType = "";
         model.ShardsPerLayer = options.ShardsPerLayer;
         model.AttentionRanks = options.AttentionRanks;
@@ -83,10 +84,10 @@ public static class CoHostedSilo
     }
 
     /// <summary>The co-hosted silo's effective compute dtype and data plane, for the start-up log and <c>GET /info</c>.</summary>
-    public static (string DType, string DataPlane) Describe(GatewayOptions options)
+    public static (string DType, string DataPlane) Describe(GatewayOptions options, string modelDirectory)
     {
         var model = new ClusterModelOptions();
-        Apply(model, options, "");
+        Apply(model, options, modelDirectory);
         return (model.DType, model.DataPlane.ToString().ToLower(CultureInfo.InvariantCulture));
     }
 }

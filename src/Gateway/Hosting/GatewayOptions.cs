@@ -50,7 +50,7 @@ public sealed class GatewayOptions
     public int? MaxStepTokens { get; set; }
 
     /// <summary>
-    /// Compute dtype of the co-hosted silo (<c>--dtype bf16|fp32</c>); the wire follows it. Null: the silo default
+    /// Compute dtype of the co-hosted silo (<c>--dtype float32|bfloat16|auto</c>, auto: the checkpoint's dtype); the wire follows it. Null: the silo default
     /// (<c>ClusterModelOptions.DType</c>, fp32: exact, and greedy results do not depend on what else is in the batch. In bf16 the
     /// kernels' accumulation order depends on the batch shape, so a sequence's tokens may change with its neighbours
     /// (measured on tiny-scout: 29 of 64 greedy streams of 24 tokens differed between alone and 64 at once; none in fp32);

@@ -46,7 +46,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             errors.Add($"--max-step-tokens {stepTokens} is below the {sequences} running sequences (--max-num-seqs): every running sequence's " +
                 $"decode token must fit in one step; use at least {sequences}");
         if (options.DType is not null && NormalizeDType(options.DType) is null)
-            errors.Add($"--dtype '{options.DType}': use bf16 or fp32");
+            errors.Add($"--dtype '{options.DType}': use float32, bfloat16 or auto (fp32 and bf16 are accepted too)");
         if (!IsDeviceSpec(options.Device))
             errors.Add($"--device '{options.Device}': use cpu or cuda:N");
         if (options.Threads is < 1)
@@ -58,11 +58,13 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    /// <summary>The silo's name of a <c>--dtype</c> value: <c>bfloat16</c>, <c>float32</c>, or null when unknown.</summary>
+    /// <summary>The silo's name of a <c>--dtype</c> value: <c>bfloat16</c>, <c>float32</c>, <c>auto</c> (the checkpoint's dtype),
+    /// or null when unknown.</summary>
     public static string? NormalizeDType(string dtype) => dtype.Trim().ToLowerInvariant() switch
     {
         "bf16" or "bfloat16" => "bfloat16",
         "fp32" or "f32" or "float32" => "float32",
+        "auto" => "auto",
         _ => null,
     };
 

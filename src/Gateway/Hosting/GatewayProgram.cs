@@ -174,7 +174,7 @@ public static partial class GatewayProgram
         else
         {
             var endpoints = CoHostedSilo.Add(builder, options, model.Directory);
-            var (dtype, dataPlane) = CoHostedSilo.Describe(options);
+            var (dtype, dataPlane) = CoHostedSilo.Describe(options, model.Directory);
             return new GatewayInfo(model.Id, model.Directory, model.MaxModelLength, model.Config.VocabSize, options.AttentionRanks, options.ShardsPerLayer,
                 GatewayInfo.Localhost, endpoints.OrleansGateway, null, options.ClusterId, options.ServiceId, dtype, dataPlane);
         }

@@ -102,12 +102,17 @@ public sealed class LocalEngine : IDisposable
     /// decodes first, finished sequences dropping out. <paramref name="onToken"/> receives (request index, token) as each
     /// token is sampled, in order per request.
     /// </summary>
-    public async Task<IReadOnlyList<GenerationResult>> GenerateAsync(
-        IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<GenerationResult>> GenerateAsync(
+        IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null, CancellationToken cancellationToken = default) =>
+        GenerateAsync(requests, new BatchGenerationOptions { MaxStepTokens = Options.MaxStepTokens }, onToken, cancellationToken);
+
+    /// <summary>As the overload above, with the step policy and a step observer in <paramref name="batch"/> (the benchmarks).</summary>
+    public async Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, BatchGenerationOptions batch,
+        Action<int, SampledToken>? onToken = null, CancellationToken cancellationToken = default)
     {
         _core ??= new AttentionRankCore(Model, prefixCache: Options.PrefixCache, guidance: _guidance);
         using var backend = new LocalStepBackend(_core);
-        var (results, timings) = await BatchGeneration.RunAsync(backend, Limits, Options.MaxStepTokens, requests, onToken, cancellationToken)
+        var (results, timings) = await BatchGeneration.RunAsync(backend, Limits, batch, requests, onToken, cancellationToken)
             .ConfigureAwait(false);
         LastTimings = timings;
         return results;

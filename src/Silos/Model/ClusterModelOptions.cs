@@ -19,9 +19,10 @@ public sealed class ClusterModelOptions
     public string Device { get; set; } = "cpu";
 
     /// <summary>
-    /// Compute dtype of weights and activations: <c>float32</c> (the default, as the CLI and the gateway: exact, and a greedy
-    /// request's tokens do not depend on what else is in the batch) or <c>bfloat16</c> (faster; its kernels' accumulation
-    /// order follows the batch shape, so tokens may change with the batch).
+    /// Compute dtype of weights and activations: <c>float32</c> (the default, as the gateway: exact, and a greedy
+    /// request's tokens do not depend on what else is in the batch), <c>bfloat16</c> (faster; its kernels' accumulation
+    /// order follows the batch shape, so tokens may change with the batch) or <c>auto</c> (the checkpoint's dtype:
+    /// <see cref="Kernels.Runtime.ComputeDType.ForCheckpoint"/>). <c>fp32</c> and <c>bf16</c> are accepted too.
     /// </summary>
     public string DType { get; set; } = "float32";
 

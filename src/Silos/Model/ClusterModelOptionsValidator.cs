@@ -17,7 +17,7 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add("Llama4:ModelDirectory is empty: set it (or --model DIR) to a Hugging Face checkpoint directory.");
         else if (!Directory.Exists(options.ModelDirectory))
             errors.Add($"Llama4:ModelDirectory '{options.ModelDirectory}' does not exist: every silo needs the checkpoint at that path.");
-        Try(() => ComputeDType.Parse(options.DType), "Llama4:DType", errors);
+        Try(() => ComputeDType.ParseSetting(options.DType), "Llama4:DType", errors);
         if (!string.IsNullOrWhiteSpace(options.WireDType)) Try(() => WireDTypes.Parse(options.WireDType), "Llama4:WireDType", errors);
         if (options.Role is not ("expert" or "attention" or "all"))
             errors.Add($"Llama4:Role is '{options.Role}': use expert, attention or all.");

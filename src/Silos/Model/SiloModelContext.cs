@@ -23,7 +23,7 @@ public sealed class SiloModelContext : IDisposable
         Options = options.Value;
         Config = Llama4ConfigReader.Load(Options.ModelDirectory);
         Device = DeviceSpec.Parse(Options.Device);
-        ComputeDType = Kernels.Runtime.ComputeDType.Parse(Options.DType);
+        ComputeDType = Kernels.Runtime.ComputeDType.Resolve(Options.DType, Options.ModelDirectory); // auto: the checkpoint's dtype
         // An unset wire dtype follows the compute dtype: fp32 compute stays exact across the wire.
         WireDType = string.IsNullOrWhiteSpace(Options.WireDType)
             ? ComputeDType == torch.ScalarType.Float32 ? Contracts.Tensors.WireDType.Float32 : Contracts.Tensors.WireDType.BFloat16

@@ -35,6 +35,31 @@ public sealed class BatchGenerationTests
     }
 
     [Fact]
+    public async Task PrefillFirstHoldsDecodesUntilEveryPromptIsInAndGivesTheSameTokens()
+    {
+        var prompts = Enumerable.Range(0, 5).Select(i => Enumerable.Range(10 * i + 3, 7).ToArray()).ToArray(); // 35 prompt tokens
+        var requests = prompts.Select(p => new GenerationRequest(p, Greedy(4))).ToArray();
+        var backend = new FakeStepBackend(1);
+        var infos = new List<SchedulerStepInfo>();
+        var settings = new BatchGenerationOptions { MaxStepTokens = 8, PrefillFirst = true, StepCompleted = infos.Add };
+
+        var (results, timings) = await BatchGeneration.RunAsync(backend, TestModel.Limits, settings, requests);
+
+        for (int i = 0; i < prompts.Length; i++) Assert.Equal(backend.Reference(prompts[i], 4), results[i].Tokens);
+        int lastPrefill = infos.FindLastIndex(s => s.PrefillTokens > 0);
+        Assert.All(infos.Take(lastPrefill + 1), s => Assert.Equal(0, s.DecodeTokens)); // no decode while a prompt is prefilling
+        Assert.All(infos.Skip(lastPrefill + 1), s => Assert.Equal((0, prompts.Length), (s.PrefillTokens, s.DecodeTokens))); // every decode step has all
+        Assert.Equal(3, infos.Count - lastPrefill - 1);
+        Assert.Equal(35, timings.PrefillTokens);
+        Assert.Equal(15, timings.DecodeTokens);
+
+        // Without it, the first sequences decode while the later prompts are prefilled (chunked prefill: decodes go first).
+        var mixed = new List<SchedulerStepInfo>();
+        await BatchGeneration.RunAsync(new FakeStepBackend(1), TestModel.Limits, settings with { PrefillFirst = false, StepCompleted = mixed.Add }, requests);
+        Assert.Contains(mixed, s => s.PrefillTokens > 0 && s.DecodeTokens > 0);
+    }
+
+    [Fact]
     public async Task AnInvalidRequestIsNamedBeforeAnyStep()
     {
         var backend = new FakeStepBackend(1);

@@ -24,7 +24,7 @@ public sealed class GatewayStartupTests : IDisposable
     [InlineData(new[] { "--port", "70000" }, "--port 70000: use a TCP port")]
     [InlineData(new[] { "--max-num-seqs", "0" }, "--max-num-seqs 0: use at least 1")]
     [InlineData(new[] { "--max-step-tokens", "16" }, "--max-step-tokens 16 is below the 64 running sequences")]
-    [InlineData(new[] { "--dtype", "fp8" }, "--dtype 'fp8': use bf16 or fp32")]
+    [InlineData(new[] { "--dtype", "fp8" }, "--dtype 'fp8': use float32, bfloat16 or auto")]
     [InlineData(new[] { "--device", "tpu" }, "--device 'tpu': use cpu or cuda:N")]
     [InlineData(new[] { "--redis", "127.0.0.1:6379" }, "--redis needs --model DIR")]
     [InlineData(new[] { "--redis", "nohost", "--model", "/m" }, "--redis 'nohost': expected HOST:PORT")]
