@@ -145,6 +145,67 @@ public sealed class StagedRankTests : IDisposable
         await Assert.ThrowsAsync<InvalidOperationException>(() => lastCore.StepAsync(new RankStep(1, [new SequenceWork(1, new[] { 3 }, null, true)])));
     }
 
+    [Fact]
+    public async Task ALostLaterStageFailsTheStepAndARePrefillStartsOverOnEveryStage()
+    {
+        string dir = Write("tiny-behemoth");
+        using var staged = LocalEngine.Load(dir, new LocalEngineOptions { Stages = 3 });
+        var settings = new SequenceSettings(new SamplingParams { Temperature = 0 }, [2]);
+        int[] prompt = [5, 9, 14, 3];
+        async Task<int[]> Generate(AttentionRankCore core, long id, SequenceSettings start, int[] tokens, int count)
+        {
+            var result = await core.StepAsync(new RankStep(1, [new SequenceWork(id, tokens, start, true)]));
+            var output = new List<int> { result.Samples[0].Token.TokenId };
+            while (output.Count < count)
+            {
+                result = await core.StepAsync(new RankStep(output.Count + 1, [new SequenceWork(id, new[] { output[^1] }, null, true)]));
+                output.Add(result.Samples[0].Token.TokenId);
+            }
+
+            return [.. output];
+        }
+
+        var (reference, _, referenceCores) = Chain(staged.StageModels, maxPassTokens: 64);
+        int[] expected;
+        try
+        {
+            expected = await Generate(reference, 1, settings, prompt, 6);
+        }
+        finally
+        {
+            foreach (var c in referenceCores) c.Dispose();
+        }
+
+        // Stage 2 "dies" during the third step: stages 0 and 1 have advanced their caches, stage 2 has not.
+        using var last = new AttentionRankCore(staged.StageModels[2]);
+        var flaky = new FlakyLink(last, failAt: 3);
+        using var middle = new AttentionRankCore(staged.StageModels[1], next: flaky);
+        using var first = new AttentionRankCore(staged.StageModels[0], next: new LocalStageLink(middle));
+        var dropped = new List<long>();
+        first.SequencesDropped += (ids, _) => dropped.AddRange(ids);
+        await Assert.ThrowsAsync<IOException>(() => Generate(first, 1, settings, prompt, 6));
+        Assert.Equal([1L], dropped);
+        Assert.Equal(0, first.SequenceCount);
+        Assert.Equal(0, middle.SequenceCount);
+        Assert.Equal(1, last.SequenceCount); // stale: never told
+
+        // The owner of the tokens re-prefills from its record: prompt + the 2 tokens already emitted, resuming the sampler.
+        var resumed = new SequenceSettings(settings.Sampling, settings.EosTokenIds, GeneratedTokens: 2);
+        var rest = await Generate(first, 1, resumed, [.. prompt, .. expected[..2]], 4);
+        Assert.Equal(expected[2..], rest);
+    }
+
+    /// <summary>A hand-off whose next stage fails once, at the given hand-off, as a lost silo would.</summary>
+    private sealed class FlakyLink(AttentionRankCore next, int failAt) : IRankStageLink
+    {
+        private int _calls;
+
+        public Task<RankStepResult> HandOffAsync(RankStep pass, int passIndex, TorchSharp.torch.Tensor hidden, CancellationToken cancellationToken) =>
+            ++_calls == failAt ? Task.FromException<RankStepResult>(new IOException("stage 2 is gone")) : next.PassAsync(pass, passIndex, hidden, cancellationToken);
+
+        public void Release(IReadOnlyList<long> sequenceIds) => next.Release(sequenceIds);
+    }
+
     private static int LayerOf(string name)
     {
         int at = name.IndexOf(".layers.", StringComparison.Ordinal) + ".layers.".Length;
