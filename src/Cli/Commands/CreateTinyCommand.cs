@@ -6,19 +6,19 @@ using Llama4Cluster.Core.Tokenization;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// <c>create-tiny --preset tiny-scout|tiny-maverick --out DIR [--seed N] [--dtype bfloat16|float32|fp8]
+/// <c>create-tiny --preset tiny-scout|tiny-maverick|tiny-behemoth --out DIR [--seed N] [--dtype bfloat16|float32|fp8]
 /// [--layout conditional|causal] [--shards N] [--experts fused|per-expert]</c>: writes a tiny random
 /// checkpoint in the exact Hugging Face layout (config.json, safetensors, tokenizer files).
 /// </summary>
 internal static class CreateTinyCommand
 {
-    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|bench-0.8b|bench-0.7b --out DIR [--seed N] [--dtype bfloat16|float32|fp8] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
+    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|tiny-behemoth|bench-0.8b|bench-0.7b --out DIR [--seed N] [--dtype bfloat16|float32|fp8] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
 
     public static int Run(Arguments a)
     {
         string preset = a.Required("preset");
-        if (preset is not ("tiny-scout" or "tiny-maverick" or "bench-0.8b" or "bench-0.7b"))
-            throw new UsageException($"--preset must be tiny-scout, tiny-maverick, bench-0.8b or bench-0.7b; got '{preset}'");
+        if (preset is not ("tiny-scout" or "tiny-maverick" or "tiny-behemoth" or "bench-0.8b" or "bench-0.7b"))
+            throw new UsageException($"--preset must be tiny-scout, tiny-maverick, tiny-behemoth, bench-0.8b or bench-0.7b; got '{preset}'");
         string output = a.Required("out");
         int seed = a.Int("seed") ?? 0;
         string dtype = a.Optional("dtype") ?? "bf16";

@@ -7,7 +7,8 @@ namespace Llama4Cluster.Cluster.Placement;
 /// <summary>
 /// The string grain key that names a planned grain, so that <see cref="ExpertPlacementDirector"/> can look it up
 /// in the plan: <c>expert/{layer}/{shard}/{replica}</c> for an expert shard (<c>expert/{layer}/{shard}</c> means
-/// replica 0) and <c>attention/{rank}</c> for an attention rank. Grains placed by <see cref="ExpertPlacement"/>
+/// replica 0), <c>attention/{rank}</c> for an attention rank (its first pipeline stage) and <c>attention/{rank}/{stage}</c>
+/// for a later stage of a staged rank. Grains placed by <see cref="ExpertPlacement"/>
 /// use string keys made by <see cref="ToString"/>, or the keys the cluster's grains already have: <c>{layer}/{shard}</c>
 /// for <c>ExpertShardGrain</c> (replica 0) and the integer rank for <c>AttentionGrain</c> (<see cref="TryFromGrainId"/>).
 /// </summary>
@@ -17,14 +18,23 @@ public sealed record PlacementKey(PlacementKind Kind, int Layer, int Shard, int 
 
     public static PlacementKey ForAttentionRank(int rank) => new(PlacementKind.AttentionRank, 0, 0, 0, rank);
 
+    /// <summary>Pipeline stage <paramref name="stage"/> of attention rank <paramref name="rank"/> (stage 0 is the rank's own key).</summary>
+    public static PlacementKey ForAttentionStage(int rank, int stage) => ForAttentionRank(rank) with { Stage = stage };
+
+    /// <summary>The pipeline stage of an attention rank's grain (0: the rank's first, or only, stage).</summary>
+    public int Stage { get; init; }
+
     public override string ToString() => Kind == PlacementKind.ExpertShard
         ? string.Create(CultureInfo.InvariantCulture, $"expert/{Layer}/{Shard}/{Replica}")
-        : string.Create(CultureInfo.InvariantCulture, $"attention/{Rank}");
+        : Stage == 0 ? string.Create(CultureInfo.InvariantCulture, $"attention/{Rank}")
+        : string.Create(CultureInfo.InvariantCulture, $"attention/{Rank}/{Stage}");
 
-    /// <summary>Words for messages: <c>expert shard (layer 3, shard 1, replica 0)</c>, <c>attention rank 2</c>.</summary>
+    /// <summary>Words for messages: <c>expert shard (layer 3, shard 1, replica 0)</c>, <c>attention rank 2</c>,
+    /// <c>attention rank 2 stage 1</c>.</summary>
     public string Describe() => Kind == PlacementKind.ExpertShard
         ? string.Create(CultureInfo.InvariantCulture, $"expert shard (layer {Layer}, shard {Shard}, replica {Replica})")
-        : string.Create(CultureInfo.InvariantCulture, $"attention rank {Rank}");
+        : Stage == 0 ? string.Create(CultureInfo.InvariantCulture, $"attention rank {Rank}")
+        : string.Create(CultureInfo.InvariantCulture, $"attention rank {Rank} stage {Stage}");
 
     public static bool TryParse(string? key, [NotNullWhen(true)] out PlacementKey? result)
     {
@@ -34,6 +44,11 @@ public sealed record PlacementKey(PlacementKind Kind, int Layer, int Shard, int 
         if (parts is ["attention", var r] && TryIndex(r, out int rank))
         {
             result = ForAttentionRank(rank);
+            return true;
+        }
+        if (parts is ["attention", var sr, var ss] && TryIndex(sr, out int stagedRank) && TryIndex(ss, out int stage))
+        {
+            result = ForAttentionStage(stagedRank, stage);
             return true;
         }
         if (parts is [var l, var sh] && TryIndex(l, out int grainLayer) && TryIndex(sh, out int grainShard))
@@ -78,7 +93,7 @@ public sealed record PlacementKey(PlacementKind Kind, int Layer, int Shard, int 
 
     public static PlacementKey Parse(string key) => TryParse(key, out var k)
         ? k
-        : throw new FormatException($"'{key}' is not a placement key; expected expert/LAYER/SHARD[/REPLICA] or attention/RANK");
+        : throw new FormatException($"'{key}' is not a placement key; expected expert/LAYER/SHARD[/REPLICA] or attention/RANK[/STAGE]");
 
     private static bool TryIndex(string s, out int value) =>
         int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);

@@ -48,7 +48,7 @@ public sealed record PlacementPlan
     {
         string? silo = key.Kind == PlacementKind.ExpertShard
             ? FindShard(key.Layer, key.Shard, key.Replica)?.Silo
-            : FindRank(key.Rank)?.Silo;
+            : key.Stage == 0 ? FindRank(key.Rank)?.Silo : null; // plans place no later stages yet: the director spreads them
         return silo is null ? null : Inventory.Find(silo);
     }
 

@@ -5,7 +5,9 @@ namespace Llama4Cluster.Contracts.Attention;
 /// and where its step time went: inside <c>StepAsync</c>, waiting for expert shards, and the shards' reported compute;
 /// replica failover counters (retries, hedges, the replicas it has out of rotation now as shard keys, of the
 /// <see cref="ExpertReplicas"/> every shard has); and its silo's data-plane endpoint, which a client watches to learn of the silo's death at
-/// once (a connection the dead process's kernel resets) rather than after a call's timeout.
+/// once (a connection the dead process's kernel resets) rather than after a call's timeout. On a staged rank, one record
+/// per stage: which stage of how many and its layers, and its hand-offs to the next stage (calls, hidden-state bytes sent,
+/// time waiting for the later stages' answer).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("l4c.AttentionRankInfo")]
 public sealed record AttentionRankInfo(
@@ -26,4 +28,10 @@ public sealed record AttentionRankInfo(
     [property: Id(14)] int ReplicasDown = 0,
     [property: Id(15)] long DispatchHedges = 0,
     [property: Id(16)] int ExpertReplicas = 1,
-    [property: Id(17)] System.Collections.Immutable.ImmutableArray<string> DownReplicas = default);
+    [property: Id(17)] System.Collections.Immutable.ImmutableArray<string> DownReplicas = default,
+    [property: Id(18)] int Stage = 0,
+    [property: Id(19)] int Stages = 1,
+    [property: Id(20)] string StageLayers = "",
+    [property: Id(21)] long HandOffs = 0,
+    [property: Id(22)] long HandOffBytes = 0,
+    [property: Id(23)] double HandOffWaitMilliseconds = 0);

@@ -7,7 +7,7 @@ namespace Llama4Cluster.Core.Config;
 /// </summary>
 public static class Llama4Presets
 {
-    public static IReadOnlyList<string> Names { get; } = ["scout", "maverick", "behemoth", "tiny-scout", "tiny-maverick", "bench-0.8b", "bench-0.7b"];
+    public static IReadOnlyList<string> Names { get; } = ["scout", "maverick", "behemoth", "tiny-scout", "tiny-maverick", "tiny-behemoth", "bench-0.8b", "bench-0.7b"];
 
     public static Llama4TextConfig Get(string name) => name.ToLowerInvariant() switch
     {
@@ -16,6 +16,7 @@ public static class Llama4Presets
         "behemoth" => BehemothEstimate,
         "tiny-scout" => TinyScout,
         "tiny-maverick" => TinyMaverick,
+        "tiny-behemoth" => TinyBehemoth,
         "bench-0.8b" => Bench08B,
         "bench-0.7b" => Bench07B,
         _ => throw new ArgumentException($"unknown preset '{name}'; known presets: {string.Join(", ", Names)}", nameof(name)),
@@ -105,5 +106,19 @@ public static class Llama4Presets
         AttentionChunkSize = 3, AttnTemperatureTuning = true, FloorScale = 3, AttnScale = 0.25,
         UseQkNorm = false, RmsNormEps = 1e-5,
         BosTokenId = 1, EosTokenIds = [2], PadTokenId = 0, MaxPositionEmbeddings = 256,
+    };
+
+    /// <summary>
+    /// The structure of <see cref="BehemothEstimate"/> (spec §1.5) at test size: every layer MoE with 16 routed experts,
+    /// top-1, plus a shared expert; chunked RoPE attention with every 4th layer NoPE (global); QK norm; temperature
+    /// tuning; 16 query heads per KV head (128 / 8); 8 layers, so 2 to 4 pipeline stages each hold chunked layers and
+    /// the 4-stage split puts one NoPE layer on every other stage.
+    /// </summary>
+    public static Llama4TextConfig TinyBehemoth { get; } = TinyScout with
+    {
+        HiddenSize = 64, IntermediateSize = 32, IntermediateSizeMlp = 64,
+        NumHiddenLayers = 8, NumAttentionHeads = 16, NumKeyValueHeads = 1, HeadDim = 4,
+        NumLocalExperts = 16, NumExpertsPerToken = 1,
+        MoeLayers = Every(8, _ => true), RopeLayers = Every(8, i => (i + 1) % 4 != 0),
     };
 }

@@ -21,6 +21,13 @@ namespace Llama4Cluster.Kernels.Engine;
 /// rather than computed (<see cref="RankStepResult.CacheHits"/>); releasing a sequence drops its references. A sequence whose own sampling
 /// fails is dropped alone and reported in <see cref="RankStepResult.Failures"/>; the step goes on for the others. Not
 /// thread-safe: one step at a time.
+/// <para>A rank may be split into pipeline stages (<see cref="Llama4TextModel.Stage"/>), one core per stage, each with its
+/// own sequence table (its layers' KV caches). The first stage takes the engine step (<see cref="StepAsync"/>), packs the
+/// passes and runs its layers; each pass is handed on (<see cref="IRankStageLink"/>: the pass's sequences as a step of their
+/// own, and the hidden states) to the next stage's <see cref="PassAsync"/>, and so on to the last stage, which holds the
+/// head and samples; the answer travels back. A later stage trusts its predecessor: a <see cref="SequenceWork.Start"/>
+/// replaces whatever state it still holds for the sequence (left by a failed step). A one-stage rank is exactly the
+/// unstaged core. Staged ranks have no prefix cache (a restore would have to agree on every stage).</para>
 /// </summary>
 public sealed class AttentionRankCore : IDisposable
 {
@@ -29,6 +36,7 @@ public sealed class AttentionRankCore : IDisposable
     private readonly TimeProvider _time;
     private readonly GuidanceEngine? _guidance;
     private readonly PrefixCache? _prefixCache;
+    private readonly IRankStageLink? _next;
 
     /// <param name="model">The rank's weights; its MoE executor reaches the experts.</param>
     /// <param name="rank">The rank's number (errors name it).</param>
@@ -38,11 +46,20 @@ public sealed class AttentionRankCore : IDisposable
     /// <param name="prefixCache">The rank's prefix cache settings; null: none.</param>
     /// <param name="guidance">Structured output: the rank's tokenizer trie and compiled constraints (null: a sequence with
     /// <see cref="SequenceSettings.Guidance"/> fails alone, with a message saying so).</param>
+    /// <param name="next">The hand-off to the next stage when <paramref name="model"/> is a stage without the head; null
+    /// for the last (or only) stage.</param>
     public AttentionRankCore(Llama4TextModel model, int rank = 0, Func<bool, int>? maxPassTokens = null, TimeProvider? time = null,
-        PrefixCacheOptions? prefixCache = null, GuidanceEngine? guidance = null)
+        PrefixCacheOptions? prefixCache = null, GuidanceEngine? guidance = null, IRankStageLink? next = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (model.HoldsHead == next is not null)
+            throw new ArgumentException(model.HoldsHead ? $"rank {rank}: the last stage ({model.Stage}) samples; it hands nothing on"
+                : $"rank {rank}: stage {model.Stage} does not hold the head; it needs the hand-off to the next stage", nameof(next));
+        if (!model.IsWhole && prefixCache is { Enabled: true })
+            throw new ArgumentException($"rank {rank}: prefix caching needs a one-stage rank (stage {model.Stage}); disable it for staged ranks",
+                nameof(prefixCache));
         Model = model;
+        _next = next;
         Rank = rank;
         _maxPassTokens = maxPassTokens ?? (_ => int.MaxValue);
         _time = time ?? TimeProvider.System;
@@ -66,14 +83,36 @@ public sealed class AttentionRankCore : IDisposable
     /// <summary>Raised with the ids whose state a failed step dropped (a failover hook: their tokens must be re-prefilled).</summary>
     public event Action<IReadOnlyList<long>, Exception>? SequencesDropped;
 
-    /// <summary>Runs one engine step: every sequence's new tokens, then a sample for each that asked, in step order.</summary>
-    public async Task<RankStepResult> StepAsync(RankStep step, CancellationToken cancellationToken = default)
+    /// <summary>Runs one engine step: every sequence's new tokens, then a sample for each that asked, in step order. On a
+    /// staged rank, the first stage's entry.</summary>
+    public Task<RankStepResult> StepAsync(RankStep step, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(step);
-        var states = Admit(step);
+        if (!Model.HoldsEmbeddings)
+            throw new InvalidOperationException($"rank {Rank}: stage {Model.Stage} takes passes from the previous stage, not engine steps");
+        return GuardAsync(Admit(step, restarts: false), states => RunAsync(step, states, null, 0, cancellationToken));
+    }
+
+    /// <summary>
+    /// A later stage's part of one forward pass (<see cref="IRankStageLink.HandOffAsync"/>): <paramref name="pass"/>'s
+    /// sequences run this stage's layers from the previous stage's <paramref name="hidden"/> states <c>[T, D]</c> (not
+    /// disposed here), then are handed on or, on the last stage, sampled.
+    /// </summary>
+    public Task<RankStepResult> PassAsync(RankStep pass, int passIndex, torch.Tensor hidden, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pass);
+        ArgumentNullException.ThrowIfNull(hidden);
+        if (Model.HoldsEmbeddings)
+            throw new InvalidOperationException($"rank {Rank}: the first stage takes engine steps, not hidden states");
+        return GuardAsync(Admit(pass, restarts: true), states => RunAsync(pass, states, hidden, passIndex, cancellationToken));
+    }
+
+    /// <summary>Runs the admitted step; when it fails, drops every sequence of it (their caches are part-way through it).</summary>
+    private async Task<RankStepResult> GuardAsync(List<RankSequence> states, Func<List<RankSequence>, Task<RankStepResult>> run)
+    {
         try
         {
-            return await RunAsync(step, states, cancellationToken).ConfigureAwait(false);
+            return await run(states).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -89,14 +128,17 @@ public sealed class AttentionRankCore : IDisposable
         }
     }
 
-    /// <summary>Drops the state of ended sequences; unknown ids are ignored.</summary>
+    /// <summary>Drops the state of ended sequences, here and on the later stages; unknown ids are ignored.</summary>
     public void Release(IEnumerable<long> sequenceIds)
     {
         ArgumentNullException.ThrowIfNull(sequenceIds);
-        foreach (long id in sequenceIds)
+        var ids = sequenceIds as IReadOnlyList<long> ?? sequenceIds.ToList();
+        foreach (long id in ids)
         {
             if (_sequences.Remove(id, out var s)) s.Dispose();
         }
+
+        _next?.Release(ids);
     }
 
     /// <summary>
@@ -112,8 +154,9 @@ public sealed class AttentionRankCore : IDisposable
         return evicted;
     }
 
-    /// <summary>Finds or creates each sequence's state; validates the whole step before any state changes.</summary>
-    private List<RankSequence> Admit(RankStep step)
+    /// <summary>Finds or creates each sequence's state; validates the whole step before any state changes. With
+    /// <paramref name="restarts"/> (a later stage), a <see cref="SequenceWork.Start"/> replaces a state left behind.</summary>
+    private List<RankSequence> Admit(RankStep step, bool restarts)
     {
         if (step.Sequences is null || step.Sequences.Count == 0) throw new ArgumentException("a step needs at least one sequence");
         var seen = new HashSet<long>();
@@ -121,7 +164,7 @@ public sealed class AttentionRankCore : IDisposable
         {
             if (!seen.Add(s.SequenceId)) throw new ArgumentException($"sequence {s.SequenceId} appears twice in step {step.Step}");
             if (s.Tokens.IsEmpty) throw new ArgumentException($"sequence {s.SequenceId}: a step needs at least one new token");
-            if (s.Start is not null && _sequences.ContainsKey(s.SequenceId))
+            if (s.Start is not null && !restarts && _sequences.ContainsKey(s.SequenceId))
                 throw new ArgumentException($"sequence {s.SequenceId} is already running on rank {Rank}; Start is for its first step only");
             if (s.Start is null && !_sequences.ContainsKey(s.SequenceId))
                 throw new ArgumentException($"sequence {s.SequenceId} is unknown on rank {Rank}: send Start with its first step (or re-prefill it after a failure)");
@@ -140,6 +183,7 @@ public sealed class AttentionRankCore : IDisposable
                 var cache = Model.CreateCache();
                 var prefix = _prefixCache is null ? null : new SequencePrefix(_prefixCache, cache);
                 var created = new RankSequence(s.SequenceId, sampler, cache, prefix, start.GeneratedTokens);
+                if (_sequences.Remove(s.SequenceId, out var stale)) stale.Dispose();
                 _sequences.Add(s.SequenceId, created);
             }
 
@@ -157,24 +201,34 @@ public sealed class AttentionRankCore : IDisposable
         _guidance?.CreateMatcher(spec) ?? new GuidanceMatcher(() => throw new InvalidOperationException(
             $"attention rank {Rank} has no tokenizer, so it cannot enforce structured output (guided decoding)"));
 
-    /// <summary>Forward passes over the step's tokens, packed in step order under the pass budget, then sampling.</summary>
-    private async Task<RankStepResult> RunAsync(RankStep step, List<RankSequence> states, CancellationToken cancellationToken)
+    /// <summary>
+    /// Forward passes over the step's tokens, packed in step order under the pass budget, then sampling — or, on a stage
+    /// without the head, each pass handed on and its samples taken from the answer. A later stage runs what it is handed
+    /// as one pass (pass <paramref name="firstPass"/>) from the <paramref name="hidden"/> states.
+    /// </summary>
+    private async Task<RankStepResult> RunAsync(RankStep step, List<RankSequence> states, torch.Tensor? hidden, int firstPass,
+        CancellationToken cancellationToken)
     {
         var work = step.Sequences;
         bool anyLogits = work.Any(s => s.ReturnLogits);
-        int budget = Math.Max(1, _maxPassTokens(anyLogits));
+        int budget = hidden is null ? Math.Max(1, _maxPassTokens(anyLogits)) : int.MaxValue;
         var samples = new SequenceSample?[work.Count];
         var failures = new List<SequenceFailure>();
         var logitRows = anyLogits ? new List<float>() : null;
         var offsets = new int[work.Count];
         var hits = Restore(work, states, offsets);
         int vocab = Model.Config.VocabSize;
-        for (int pass = 0; Enumerable.Range(0, work.Count).Any(i => offsets[i] < work[i].Tokens.Length); pass++)
+        for (int pass = firstPass; Enumerable.Range(0, work.Count).Any(i => offsets[i] < work[i].Tokens.Length); pass++)
         {
             var (slices, owners) = Pack(work, states, offsets, budget);
-            float[] rows;
-            using (var logits = await Model.ForwardAsync(slices, new DispatchContext(step.Step, pass), cancellationToken).ConfigureAwait(false))
-                rows = logits is null ? [] : Rows(logits);
+            float[] rows = [];
+            RankStepResult? later = null;
+            using (var output = await Model.ForwardAsync(slices, hidden, new DispatchContext(step.Step, pass), cancellationToken).ConfigureAwait(false))
+            {
+                if (_next is null) rows = output is null ? [] : Rows(output);
+                else later = await _next.HandOffAsync(PassStep(step.Step, work, owners, offsets), pass, output!, cancellationToken).ConfigureAwait(false);
+            }
+
             int row = 0;
             for (int k = 0; k < owners.Count; k++)
             {
@@ -182,15 +236,61 @@ public sealed class AttentionRankCore : IDisposable
                 var seq = work[i];
                 states[i].Fed(seq.Tokens.Span.Slice(offsets[i], n));
                 offsets[i] += n;
+                if (later is not null) continue;
                 int produced = slices[k].Logits switch { LogitsRequest.All => n, LogitsRequest.Last => 1, _ => 0 };
                 if (seq.ReturnLogits) logitRows!.AddRange(rows.AsSpan(row * vocab, n * vocab));
                 if (seq.Sample && last) samples[i] = SampleOrDrop(states[i], rows.AsSpan((row + produced - 1) * vocab, vocab), failures);
                 row += produced;
             }
+
+            if (later is not null) TakeAnswer(later, work, samples, failures, logitRows);
         }
 
         return new RankStepResult([.. samples.OfType<SequenceSample>()], logitRows?.ToArray(), logitRows is null ? 0 : logitRows.Count / vocab,
             failures.Count == 0 ? null : failures, hits);
+    }
+
+    /// <summary>One pass as the next stage's step: each packed sequence's slice of tokens; its start in the first pass it is
+    /// in; a sample where its last slice is (read before the offsets move on).</summary>
+    private static RankStep PassStep(long step, IReadOnlyList<SequenceWork> work, List<(int Index, int Count, bool Last)> owners, int[] offsets)
+    {
+        var pass = new SequenceWork[owners.Count];
+        for (int k = 0; k < owners.Count; k++)
+        {
+            var (i, n, last) = owners[k];
+            var seq = work[i];
+            pass[k] = new SequenceWork(seq.SequenceId, seq.Tokens.Slice(offsets[i], n), offsets[i] == 0 ? seq.Start : null, seq.Sample && last,
+                seq.ReturnLogits);
+        }
+
+        return new RankStep(step, pass);
+    }
+
+    /// <summary>The later stages' answer to one pass: their samples and logit rows (pass order is step order), and the
+    /// sequences whose sampling failed there, dropped here too.</summary>
+    private void TakeAnswer(RankStepResult later, IReadOnlyList<SequenceWork> work, SequenceSample?[] samples, List<SequenceFailure> failures,
+        List<float>? logitRows)
+    {
+        foreach (var sample in later.Samples)
+        {
+            int i = IndexOf(work, sample.SequenceId);
+            samples[i] = sample;
+        }
+
+        foreach (var failure in later.Failures ?? [])
+        {
+            failures.Add(failure);
+            if (_sequences.Remove(failure.SequenceId, out var state)) state.Dispose();
+        }
+
+        if (later.Logits is { } logits) logitRows?.AddRange(logits);
+    }
+
+    private static int IndexOf(IReadOnlyList<SequenceWork> work, long sequenceId)
+    {
+        for (int i = 0; i < work.Count; i++)
+            if (work[i].SequenceId == sequenceId) return i;
+        throw new InvalidOperationException($"the next stage answered for sequence {sequenceId}, which is not in the pass");
     }
 
     /// <summary>
@@ -267,52 +367,5 @@ public sealed class AttentionRankCore : IDisposable
         foreach (var s in _sequences.Values) s.Dispose();
         _sequences.Clear();
         _prefixCache?.Dispose();
-    }
-
-    /// <summary>A sequence on this rank: its KV cache, sampler and the tokens the sampler's penalties read.</summary>
-    private sealed class RankSequence(long id, Sampler sampler, KvCache cache, SequencePrefix? prefix, int resumedOutput) : IDisposable
-    {
-        private readonly List<int> _prompt = new();
-        private readonly List<int> _generated = new();
-        private bool _sampled;
-
-        public long Id { get; } = id;
-
-        public KvCache Cache { get; } = cache;
-
-        /// <summary>Its side of the rank's prefix cache; null when the rank has none.</summary>
-        public SequencePrefix? Prefix { get; } = prefix;
-
-        /// <summary>When a step last touched it (<see cref="TimeProvider.GetTimestamp"/>).</summary>
-        public long LastUsed { get; set; }
-
-        /// <summary>Tokens fed before the first sample are the prompt; after it, generated tokens.</summary>
-        public void Fed(ReadOnlySpan<int> tokens)
-        {
-            var into = _sampled ? _generated : _prompt;
-            foreach (int t in tokens) into.Add(t);
-        }
-
-        public SequenceSample Sample(ReadOnlySpan<float> logits)
-        {
-            if (!_sampled && resumedOutput > 0)
-            {
-                // A re-prefill after a failover: the last tokens fed are output already emitted.
-                if (resumedOutput > _prompt.Count)
-                    throw new ArgumentException($"sequence {Id}: {resumedOutput} generated tokens announced, {_prompt.Count} tokens fed");
-                _generated.AddRange(_prompt.GetRange(_prompt.Count - resumedOutput, resumedOutput));
-                _prompt.RemoveRange(_prompt.Count - resumedOutput, resumedOutput);
-            }
-
-            var token = sampler.Sample(logits, _prompt, _generated);
-            _sampled = true;
-            return new SequenceSample(Id, token);
-        }
-
-        public void Dispose()
-        {
-            Prefix?.Dispose(); // releases its blocks: they become evictable
-            Cache.Dispose();
-        }
     }
 }

@@ -12,15 +12,19 @@ namespace Llama4Cluster.Kernels.Engine;
 
 /// <summary>
 /// A single-process Llama 4 engine: loads a checkpoint and runs batched generation through the same step loop and
-/// attention-rank core as the cluster. It is the reference the distributed engine is compared with. Not thread-safe:
+/// attention-rank core as the cluster. It is the reference the distributed engine is compared with. Its rank may be split
+/// into pipeline stages (<see cref="LocalEngineOptions.Stages"/>), one core per stage chained in process. Not thread-safe:
 /// one call at a time.
 /// </summary>
 public sealed class LocalEngine : IDisposable
 {
     private AttentionRankCore? _core; // kept across calls: its prefix cache outlives one batch
+    private readonly List<AttentionRankCore> _stageCores = new();
 
-    private LocalEngine(Llama4TextModel model, Llama4Tokenizer? tokenizer, LocalEngineOptions options, double loadSeconds)
+    private LocalEngine(IReadOnlyList<Llama4TextModel> stages, Llama4Tokenizer? tokenizer, LocalEngineOptions options, double loadSeconds)
     {
+        StageModels = stages;
+        var model = stages[0];
         Model = model;
         Tokenizer = tokenizer;
         Options = options;
@@ -30,7 +34,14 @@ public sealed class LocalEngine : IDisposable
 
     private readonly GuidanceEngine? _guidance;
 
+    /// <summary>The rank's model; on a staged engine, its first stage (the others are <see cref="StageModels"/>).</summary>
     public Llama4TextModel Model { get; }
+
+    /// <summary>The rank's stages in order (one: the whole model).</summary>
+    public IReadOnlyList<Llama4TextModel> StageModels { get; }
+
+    /// <summary>The hand-offs between the stages (stage s to s + 1); empty before the first call or with one stage.</summary>
+    public IReadOnlyList<LocalStageLink> StageLinks { get; private set; } = [];
     public Llama4Tokenizer? Tokenizer { get; }
     public LocalEngineOptions Options { get; }
     public double LoadSeconds { get; }
@@ -51,24 +62,30 @@ public sealed class LocalEngine : IDisposable
         }
         var watch = Stopwatch.StartNew();
         using var reader = CheckpointReader.Open(modelDirectory, warn);
-        var model = Llama4TextModel.Load(new CheckpointWeightSource(reader),
-            new ModelOptions { ComputeDType = options.ComputeDType, Device = options.Device, LocalMoe = options.LocalMoe }, progress: progress);
+        var source = new CheckpointWeightSource(reader);
+        var models = new List<Llama4TextModel>();
         Llama4Tokenizer? tokenizer = null;
         try
         {
+            IReadOnlyList<LayerRange> ranges = options.Stages == 1 ? [LayerRange.All(source.Config)] : LayerRange.Split(source.Config.NumHiddenLayers, options.Stages);
+            foreach (var range in ranges)
+                models.Add(Llama4TextModel.Load(source, new ModelOptions
+                {
+                    ComputeDType = options.ComputeDType, Device = options.Device, LocalMoe = options.LocalMoe, Layers = options.Stages == 1 ? null : range,
+                }, progress: progress));
             tokenizer = Llama4Tokenizer.ExistsIn(modelDirectory) ? Llama4Tokenizer.Load(modelDirectory) : null;
         }
         catch
         {
-            model.Dispose();
+            foreach (var m in models) m.Dispose();
             throw;
         }
-        return new LocalEngine(model, tokenizer, options, watch.Elapsed.TotalSeconds);
+        return new LocalEngine(models, tokenizer, options, watch.Elapsed.TotalSeconds);
     }
 
     /// <summary>Wraps an already loaded model (tests, benchmarks).</summary>
     public static LocalEngine FromModel(Llama4TextModel model, Llama4Tokenizer? tokenizer = null, LocalEngineOptions? options = null) =>
-        new(model, tokenizer, options ?? new LocalEngineOptions { ComputeDType = model.Options.ComputeDType, Device = model.Options.Device }, 0);
+        new([model], tokenizer, options ?? new LocalEngineOptions { ComputeDType = model.Options.ComputeDType, Device = model.Options.Device }, 0);
 
     /// <summary>The eos ids a sampler stops on: the config's, plus the tokenizer's stop tokens when one is loaded.</summary>
     public IReadOnlyList<int> EosTokenIds =>
@@ -78,13 +95,33 @@ public sealed class LocalEngine : IDisposable
     public float[][] Logits(IReadOnlyList<int> tokens)
     {
         if (tokens.Count == 0) throw new ArgumentException("at least one token is needed", nameof(tokens));
-        using var cache = Model.CreateCache();
+        var caches = StageModels.Select(m => m.CreateCache()).ToArray();
+        try
+        {
+            return Logits(tokens, caches);
+        }
+        finally
+        {
+            foreach (var c in caches) c.Dispose();
+        }
+    }
+
+    private float[][] Logits(IReadOnlyList<int> tokens, KvCache[] caches)
+    {
         var rows = new List<float[]>(tokens.Count);
         int vocab = Model.Config.VocabSize;
         for (int at = 0; at < tokens.Count; at += Options.MaxStepTokens)
         {
             int n = Math.Min(Options.MaxStepTokens, tokens.Count - at);
-            using var logits = Model.Forward([new SequenceSlice(cache, Slice(tokens, at, n), LogitsRequest.All)])!;
+            var chunk = Slice(tokens, at, n);
+            torch.Tensor? x = null;
+            for (int s = 0; s < StageModels.Count; s++)
+            {
+                var next = StageModels[s].ForwardAsync([new SequenceSlice(caches[s], chunk, LogitsRequest.All)], x, default).AsTask().GetAwaiter().GetResult();
+                x?.Dispose();
+                x = next;
+            }
+            using var logits = x!;
             using var cpu = logits.cpu();
             var data = cpu.data<float>().ToArray();
             for (int r = 0; r < n; r++)
@@ -110,12 +147,30 @@ public sealed class LocalEngine : IDisposable
     public async Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, BatchGenerationOptions batch,
         Action<int, SampledToken>? onToken = null, CancellationToken cancellationToken = default)
     {
-        _core ??= new AttentionRankCore(Model, prefixCache: Options.PrefixCache, guidance: _guidance);
+        _core ??= CreateCore();
         using var backend = new LocalStepBackend(_core);
         var (results, timings) = await BatchGeneration.RunAsync(backend, Limits, batch, requests, onToken, cancellationToken)
             .ConfigureAwait(false);
         LastTimings = timings;
         return results;
+    }
+
+    /// <summary>The rank's core: one over the whole model, or the first of a chain of stage cores (built from the last).</summary>
+    private AttentionRankCore CreateCore()
+    {
+        if (StageModels.Count == 1) return new AttentionRankCore(Model, prefixCache: Options.PrefixCache, guidance: _guidance);
+        AttentionRankCore? next = null;
+        var links = new List<LocalStageLink>();
+        for (int s = StageModels.Count - 1; s >= 0; s--)
+        {
+            LocalStageLink? link = next is null ? null : new LocalStageLink(next);
+            if (link is not null) links.Insert(0, link);
+            next = new AttentionRankCore(StageModels[s], guidance: _guidance, next: link);
+            _stageCores.Add(next);
+        }
+
+        StageLinks = links;
+        return next!;
     }
 
     private static IReadOnlyList<int> Slice(IReadOnlyList<int> list, int start, int count)
@@ -130,7 +185,8 @@ public sealed class LocalEngine : IDisposable
 
     public void Dispose()
     {
-        _core?.Dispose();
-        Model.Dispose();
+        if (_stageCores.Count == 0) _core?.Dispose();
+        foreach (var core in _stageCores) core.Dispose();
+        foreach (var model in StageModels) model.Dispose();
     }
 }

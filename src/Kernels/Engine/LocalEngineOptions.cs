@@ -23,4 +23,8 @@ public sealed record LocalEngineOptions
     /// <summary>The engine's prefix cache (KV of shared prompt prefixes kept across <see cref="LocalEngine.GenerateAsync"/>
     /// calls and reused): on by default; <see cref="PrefixCacheOptions.Disabled"/> computes every token.</summary>
     public PrefixCacheOptions PrefixCache { get; init; } = PrefixCacheOptions.Default;
+
+    /// <summary>Pipeline stages the one rank is split into, in this process (<see cref="LayerRange.Split"/>): the cluster's
+    /// staged rank without the network, for equivalence checks. More than one stage runs without a prefix cache.</summary>
+    public int Stages { get; init; } = 1;
 }

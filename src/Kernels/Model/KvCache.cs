@@ -4,19 +4,26 @@ using TorchSharp;
 namespace Llama4Cluster.Kernels.Model;
 
 /// <summary>
-/// The KV cache of one sequence: one <see cref="LayerKvCache"/> per layer, and the number of
-/// tokens processed so far (the absolute position of the next token).
+/// The KV cache of one sequence on one stage: one <see cref="LayerKvCache"/> per layer of the stage's
+/// <see cref="LayerRange"/> (every layer on a one-stage rank), and the number of tokens processed so far (the absolute
+/// position of the next token, the same on every stage of a rank).
 /// </summary>
 public sealed class KvCache : IDisposable
 {
     private readonly LayerKvCache[] _layers;
+    private readonly int _first;
 
-    public KvCache(Llama4TextConfig config, torch.ScalarType dtype, torch.Device device)
+    /// <param name="layers">The stage's layers; null: all of them.</param>
+    public KvCache(Llama4TextConfig config, torch.ScalarType dtype, torch.Device device, LayerRange? layers = null)
     {
-        _layers = new LayerKvCache[config.NumHiddenLayers];
+        ArgumentNullException.ThrowIfNull(config);
+        var range = layers ?? LayerRange.All(config);
+        range.Validate(config);
+        _first = range.First;
+        _layers = new LayerKvCache[range.Count];
         for (int i = 0; i < _layers.Length; i++)
         {
-            int? chunk = config.IsRopeLayer(i) ? config.AttentionChunkSize : null;
+            int? chunk = config.IsRopeLayer(range.First + i) ? config.AttentionChunkSize : null;
             _layers[i] = new LayerKvCache(chunk, config.NumKeyValueHeads, config.HeadDim, dtype, device);
         }
     }
@@ -24,7 +31,8 @@ public sealed class KvCache : IDisposable
     /// <summary>Tokens processed so far: the absolute position of the next token.</summary>
     public int Length { get; private set; }
 
-    public LayerKvCache Layer(int index) => _layers[index];
+    /// <summary>The cache of model layer <paramref name="index"/> (an absolute layer number, inside the stage's range).</summary>
+    public LayerKvCache Layer(int index) => _layers[index - _first];
 
     public int LayerCount => _layers.Length;
 

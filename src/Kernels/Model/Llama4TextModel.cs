@@ -6,23 +6,25 @@ using static TorchSharp.torch;
 namespace Llama4Cluster.Kernels.Model;
 
 /// <summary>
-/// The Llama 4 text model (spec §2): embedding, decoder layers, final norm, lm_head. Runs a ragged
-/// batch of sequence slices per step against their KV caches. Routed experts run through the
+/// The Llama 4 text model (spec §2): embedding, decoder layers, final norm, lm_head — or one pipeline stage of it
+/// (<see cref="ModelOptions.Layers"/>: a contiguous layer range; the first stage embeds, the last holds the head). Runs a
+/// ragged batch of sequence slices per step against their KV caches. Routed experts run through the
 /// <see cref="IMoeExecutor"/> chosen at load: in process (fused or grouped), or dispatched to the cluster's shards.
 /// </summary>
 public sealed class Llama4TextModel : IDisposable
 {
-    private readonly Tensor _embed;   // [V, D]
-    private readonly Tensor _norm;    // [D]
-    private readonly Tensor _lmHead;  // [V, D]
+    private readonly Tensor? _embed;   // [V, D]; first stage only
+    private readonly Tensor? _norm;    // [D]; last stage only
+    private readonly Tensor? _lmHead;  // [V, D]; last stage only
     private readonly DecoderLayer[] _layers;
     private readonly RotaryEmbedding _rope;
 
-    private Llama4TextModel(Llama4TextConfig config, ModelOptions options, Tensor embed, DecoderLayer[] layers, Tensor norm, Tensor lmHead,
-        IMoeExecutor moe)
+    private Llama4TextModel(Llama4TextConfig config, ModelOptions options, LayerRange stage, Tensor? embed, DecoderLayer[] layers, Tensor? norm,
+        Tensor? lmHead, IMoeExecutor moe)
     {
         Config = config;
         Options = options;
+        Stage = stage;
         _embed = embed;
         _layers = layers;
         _norm = norm;
@@ -39,11 +41,25 @@ public sealed class Llama4TextModel : IDisposable
 
     /// <summary>How this model's MoE layers run their experts (chosen at load).</summary>
     public IMoeExecutor MoeExecutor { get; }
+    /// <summary>The stage's decoder layers (every layer on a one-stage model).</summary>
     public IReadOnlyList<DecoderLayer> Layers => _layers;
     public RotaryEmbedding Rope => _rope;
 
+    /// <summary>The layers this model runs: every layer unless it is one stage of a rank.</summary>
+    public LayerRange Stage { get; }
+
+    /// <summary>Whether this model runs every layer, embeddings and head (a one-stage rank).</summary>
+    public bool IsWhole => Stage.Count == Config.NumHiddenLayers;
+
+    /// <summary>Whether this model embeds token ids (the first stage); otherwise it takes the previous stage's hidden states.</summary>
+    public bool HoldsEmbeddings => _embed is not null;
+
+    /// <summary>Whether this model holds the final norm and lm_head (the last stage); otherwise it returns hidden states.</summary>
+    public bool HoldsHead => _lmHead is not null;
+
     /// <summary>
-    /// Loads every non-expert weight from <paramref name="source"/>. Routed experts: when
+    /// Loads every non-expert weight of the stage (<see cref="ModelOptions.Layers"/>; all layers when null) from
+    /// <paramref name="source"/>, and nothing outside it. Routed experts: when
     /// <paramref name="dispatcher"/> is null, all of them are loaded into a local dispatcher;
     /// otherwise the given dispatcher reaches them (the cluster) and none are loaded here.
     /// </summary>
@@ -62,12 +78,14 @@ public sealed class Llama4TextModel : IDisposable
             return fused;
         }
 
+        var stage = options.Layers ?? LayerRange.All(c);
+        stage.Validate(c);
         LocalExpertDispatcher? local = dispatcher is null ? new LocalExpertDispatcher() : null;
-        var layers = new DecoderLayer[c.NumHiddenLayers];
-        int totalSteps = c.NumHiddenLayers + 2;
+        var layers = new DecoderLayer[stage.Count];
+        int totalSteps = stage.Count + 2;
         progress?.Report(new LoadProgress(0, totalSteps, "embeddings"));
-        var embed = L("model.embed_tokens.weight", c.VocabSize, d);
-        for (int i = 0; i < c.NumHiddenLayers; i++)
+        var embed = stage.HoldsEmbeddings ? L("model.embed_tokens.weight", c.VocabSize, d) : null;
+        for (int i = stage.First; i < stage.End; i++)
         {
             string p = $"model.layers.{i}.";
             var qkv = Fuse(
@@ -100,18 +118,19 @@ public sealed class Llama4TextModel : IDisposable
                 long fm = c.IntermediateSizeMlp;
                 dense = new SwiGluMlp(Fuse(L(f + "gate_proj.weight", fm, d), L(f + "up_proj.weight", fm, d)), L(f + "down_proj.weight", d, fm), kernels);
             }
-            layers[i] = new DecoderLayer(i, inNorm, attention, postNorm, dense, moe, c.RmsNormEps);
-            progress?.Report(new LoadProgress(i + 1, totalSteps, $"layer {i}"));
+            layers[i - stage.First] = new DecoderLayer(i, inNorm, attention, postNorm, dense, moe, c.RmsNormEps);
+            progress?.Report(new LoadProgress(i - stage.First + 1, totalSteps, $"layer {i}"));
         }
-        var norm = L("model.norm.weight", d);
-        var lmHead = L("lm_head.weight", c.VocabSize, d);
+        bool head = stage.HoldsHead(c);
+        var norm = head ? L("model.norm.weight", d) : null;
+        var lmHead = head ? L("lm_head.weight", c.VocabSize, d) : null;
         progress?.Report(new LoadProgress(totalSteps, totalSteps, "done"));
         var moeLayers = layers.Where(l => l.Moe is not null).Select(l => (l.Index, l.Moe!)).ToArray();
-        return new Llama4TextModel(c, options, embed, layers, norm, lmHead, MoeExecutors.Choose(dispatcher, local, moeLayers, options));
+        return new Llama4TextModel(c, options, stage, embed, layers, norm, lmHead, MoeExecutors.Choose(dispatcher, local, moeLayers, options));
     }
 
-    /// <summary>A new, empty KV cache for one sequence, in this model's dtype and device.</summary>
-    public KvCache CreateCache() => new(Config, Options.ComputeDType, Options.Device);
+    /// <summary>A new, empty KV cache for one sequence's layers on this stage, in this model's dtype and device.</summary>
+    public KvCache CreateCache() => new(Config, Options.ComputeDType, Options.Device, Stage);
 
     /// <summary>
     /// Runs one step over <paramref name="slices"/> (each sequence's new tokens appended to its cache)
@@ -123,9 +142,23 @@ public sealed class Llama4TextModel : IDisposable
         ForwardAsync(slices, default, cancellationToken);
 
     /// <summary>One step as above; <paramref name="dispatch"/> names the step and pass on every expert dispatch.</summary>
-    public async ValueTask<Tensor?> ForwardAsync(IReadOnlyList<SequenceSlice> slices, DispatchContext dispatch, CancellationToken cancellationToken = default)
+    public ValueTask<Tensor?> ForwardAsync(IReadOnlyList<SequenceSlice> slices, DispatchContext dispatch, CancellationToken cancellationToken = default) =>
+        ForwardAsync(slices, null, dispatch, cancellationToken);
+
+    /// <summary>
+    /// One step of this stage: the first stage embeds the slices' tokens (<paramref name="hidden"/> null), a later stage
+    /// starts from the previous stage's <paramref name="hidden"/> states <c>[T, D]</c> (the slices' tokens in order; not
+    /// disposed here). Returns the logits as <see cref="ForwardAsync(IReadOnlyList{SequenceSlice}, CancellationToken)"/>
+    /// when this stage holds the head, otherwise the hidden states <c>[T, D]</c> the next stage starts from. The caller
+    /// owns the result. Advances every cache.
+    /// </summary>
+    public async ValueTask<Tensor?> ForwardAsync(IReadOnlyList<SequenceSlice> slices, Tensor? hidden, DispatchContext dispatch,
+        CancellationToken cancellationToken = default)
     {
         if (slices.Count == 0) throw new ArgumentException("a step needs at least one sequence", nameof(slices));
+        if ((hidden is null) != HoldsEmbeddings)
+            throw new ArgumentException(HoldsEmbeddings ? "the first stage embeds token ids; it takes no hidden states"
+                : $"stage {Stage} starts from the previous stage's hidden states; none were given", nameof(hidden));
         foreach (var s in slices)
         {
             if (s.Tokens.Count == 0) throw new ArgumentException("every sequence in a step needs at least one new token", nameof(slices));
@@ -135,7 +168,8 @@ public sealed class Llama4TextModel : IDisposable
         }
 
         using var step = new StepContext(slices, _rope, Options.Device, dispatch);
-        Tensor x = Embed(slices);
+        Tensor x = hidden is null ? Embed(slices) : Arrive(hidden, step.TokenCount);
+        bool handedOn = false;
         try
         {
             foreach (var layer in _layers)
@@ -145,12 +179,22 @@ public sealed class Llama4TextModel : IDisposable
                 x = next;
             }
             foreach (var s in slices) s.Cache.Advance(s.Tokens.Count);
-            return Head(x, slices);
+            handedOn = !HoldsHead; // the next stage's input
+            return handedOn ? x : Head(x, slices);
         }
         finally
         {
-            x.Dispose();
+            if (!handedOn) x.Dispose();
         }
+    }
+
+    /// <summary>The previous stage's hidden states as this stage's own tensor (on its device, in its dtype).</summary>
+    private Tensor Arrive(Tensor hidden, int tokens)
+    {
+        if (hidden.ndim != 2 || hidden.shape[0] != tokens || hidden.shape[1] != Config.HiddenSize)
+            throw new ArgumentException($"stage {Stage}: hidden states must be [{tokens}, {Config.HiddenSize}]; got [{string.Join(", ", hidden.shape)}]", nameof(hidden));
+        using var scope = NewDisposeScope();
+        return hidden.to(Options.ComputeDType, Options.Device).alias().DetachFromDisposeScope();
     }
 
     /// <summary>Synchronous convenience for callers whose dispatcher completes synchronously.</summary>
@@ -161,7 +205,7 @@ public sealed class Llama4TextModel : IDisposable
         using var scope = NewDisposeScope();
         var ids = slices.SelectMany(s => s.Tokens).Select(t => (long)t).ToArray();
         var index = torch.tensor(ids, dtype: ScalarType.Int64, device: Options.Device);
-        return _embed.index_select(0, index).DetachFromDisposeScope();
+        return _embed!.index_select(0, index).DetachFromDisposeScope();
     }
 
     private Tensor? Head(Tensor x, IReadOnlyList<SequenceSlice> slices)
@@ -180,15 +224,15 @@ public sealed class Llama4TextModel : IDisposable
         }
         if (rows.Count == 0) return null;
         var selected = rows.Count == x.shape[0] ? x : x.index_select(0, torch.tensor(rows.ToArray(), dtype: ScalarType.Int64, device: x.device));
-        var normed = RmsNorm.Apply(selected, _norm, Config.RmsNormEps);
-        return Kernels.Linear(normed, _lmHead).to_type(ScalarType.Float32).DetachFromDisposeScope();
+        var normed = RmsNorm.Apply(selected, _norm!, Config.RmsNormEps);
+        return Kernels.Linear(normed, _lmHead!).to_type(ScalarType.Float32).DetachFromDisposeScope();
     }
 
     public void Dispose()
     {
-        _embed.Dispose();
-        _norm.Dispose();
-        _lmHead.Dispose();
+        _embed?.Dispose();
+        _norm?.Dispose();
+        _lmHead?.Dispose();
         foreach (var l in _layers) l.Dispose();
         _rope.Dispose();
         MoeExecutor.Dispose();

@@ -12,4 +12,8 @@ public sealed record ModelOptions
 
     /// <summary>How experts held in process run (<see cref="MoeExecutors.Choose"/>); ignored when a remote dispatcher reaches them.</summary>
     public LocalMoeStrategy LocalMoe { get; init; } = LocalMoeStrategy.Auto;
+
+    /// <summary>The pipeline stage this model is: the layers it loads and runs (see <see cref="LayerRange"/>); null: every
+    /// layer, the embeddings and the head (a one-stage rank).</summary>
+    public LayerRange? Layers { get; init; }
 }

@@ -22,7 +22,9 @@ namespace Llama4Cluster.Silos.Attention;
 /// wire form and the engine's (<see cref="StepMessages"/>), runs it on the silo's compute threads (the Kernels code keeps
 /// every dispose scope inside a synchronous section), and reports counters. Steps longer than the message budget run as
 /// several forward passes so no dispatch message approaches Orleans' maximum message size. Placed by
-/// <see cref="ExpertPlacement"/>: its integer key is the plan's rank.
+/// <see cref="ExpertPlacement"/>: its integer key is the plan's rank. On a staged rank (<see cref="ClusterModelOptions.Stages"/>)
+/// it is stage 0: it holds the embeddings and the first layers, takes the engine steps and hands each pass on to
+/// <see cref="AttentionStageGrain"/> stage 1 (<see cref="RankStage"/>).
 /// </summary>
 [GrainType(GrainTypeName), KeepAlive, ExpertPlacement]
 public sealed partial class AttentionGrain : Grain, IAttentionGrain
@@ -34,6 +36,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     private readonly DataPlaneClient _dataPlane;
     private readonly DataPlaneServer _dataPlaneServer;
     private readonly PreferredPlacement _preferred;
+    private RankStage? _stage;
     private AttentionRankCore? _core;
     private RemoteExpertDispatcher? _dispatcher;
     private long _weightBytes;
@@ -56,37 +59,23 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         if (!_context.Role.HoldsAttention())
             throw new InvalidOperationException($"attention rank {Rank} cannot activate on silo {RuntimeIdentity}: its role is {_context.Role.ToText()} (Llama4:Role); " +
                 "place attention ranks on silos with role attention or all (check the placement plan's inventory against the silos' --role)");
-        IExpertShardTransport transport = _context.Options.DataPlane == DataPlaneKind.Tcp
-            ? new TcpShardTransport(GrainFactory, _dataPlane)
-            : new OrleansShardTransport(GrainFactory);
-        var dispatcher = new RemoteExpertDispatcher(Rank, transport, _context.ShardMap, _context.WireDType, _context.ComputeDType,
-            _context.Device, _context.Options.ShardTimeout, _context.Options.ReplicaTimeout);
-        var (model, bytes) = await _context.Compute.RunAsync(() =>
-        {
-            using var reader = CheckpointReader.Open(_context.Options.ModelDirectory);
-            var m = Llama4TextModel.Load(new CheckpointWeightSource(reader),
-                new ModelOptions { ComputeDType = _context.ComputeDType, Device = _context.Device }, dispatcher);
-            return (m, reader.BytesRead);
-        }, cancellationToken);
-        // Structured output: the tokenizer is loaded from the model directory once per rank, on the first guided sequence.
-        _core = new AttentionRankCore(model, Rank, _context.MaxStepTokens, prefixCache: _context.Options.ToPrefixCacheOptions(),
-            guidance: GuidanceEngine.ForModelDirectory(_context.Options.ModelDirectory, model.Config.VocabSize));
+        _stage = await RankStage.LoadAsync(_context, GrainFactory, _dataPlane, Rank, 0, cancellationToken);
+        _core = _stage.Core;
         _core.SequencesDropped += (ids, error) => LogStepFailed(error, Rank, ids.Count);
         var lease = _context.Options.SequenceLease;
         this.RegisterGrainTimer(EvictIdle, new GrainTimerCreationOptions(lease / 4, lease / 4) { Interleave = false });
         var every = _context.Options.RebalanceInterval;
         this.RegisterGrainTimer(MoveBackIfIdle, new GrainTimerCreationOptions(every, every) { Interleave = false });
-        _dispatcher = dispatcher;
-        _weightBytes = bytes;
-        LogLoaded(Rank, bytes, RuntimeIdentity, _context.Device.ToString());
+        _dispatcher = _stage.Dispatcher;
+        _weightBytes = _stage.WeightBytes;
+        LogLoaded(Rank, _weightBytes, RuntimeIdentity, _context.Device.ToString());
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _core?.Dispose();
-        _core?.Model.Dispose();
+        _stage?.Dispose();
+        _stage = null;
         _core = null;
-        _dispatcher?.Dispose();
         return Task.CompletedTask;
     }
 
@@ -116,7 +105,8 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
             _dispatcher?.Statistics.DispatchWait.TotalMilliseconds ?? 0, _dispatcher?.Statistics.ShardCompute.TotalMilliseconds ?? 0,
             _dataPlaneServer.Endpoint, _dispatcher?.Statistics.Retries ?? 0, _dispatcher?.Replicas.DownNow ?? 0,
             _dispatcher?.Statistics.Hedges ?? 0, _context.ShardMap.Replicas,
-            [.. (_dispatcher?.Replicas.Down ?? []).Select(k => k.Format())]));
+            [.. (_dispatcher?.Replicas.Down ?? []).Select(k => k.Format())], 0, _context.Options.Stages, _core?.Model.Stage.ToString() ?? "",
+            _stage?.Next?.HandOffs ?? 0, _stage?.Next?.Bytes ?? 0, _stage?.Next?.Wait.TotalMilliseconds ?? 0));
 
     public Task ReleaseAsync(ImmutableArray<long> sequenceIds)
     {

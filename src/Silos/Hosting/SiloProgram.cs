@@ -15,7 +15,7 @@ namespace Llama4Cluster.Silos.Hosting;
 /// <summary>
 /// The silo process:
 /// <c>--model DIR [--role expert|attention|all] [--redis HOST:PORT] [--device cpu|cuda:N] [--dtype float32|bfloat16|auto]
-/// [--wire-dtype float32|bfloat16] [--data-plane orleans|tcp] [--shards S] [--expert-replicas R] [--ranks R] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]
+/// [--wire-dtype float32|bfloat16] [--data-plane orleans|tcp] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]
 /// [--plan FILE] [--name NAME] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true]</c>.
 /// With <c>--redis</c> silos of separate processes find each other through Redis membership; without it the process
 /// is a single-silo localhost cluster (dev). With Redis the silo advertises <c>--advertise</c> (an IP or a host name,
@@ -33,7 +33,7 @@ public static class SiloProgram
     /// <summary>The usage line printed by <c>--help</c> and named by usage errors.</summary>
     public const string Usage =
         "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N] " +
-        "[--dtype float32|bfloat16|auto] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] " +
+        "[--dtype float32|bfloat16|auto] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] " +
         "[--port P] [--gateway-port G] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME]";
 
     /// <summary>Flag → configuration key. Any other flag is a usage error (exit code 2).</summary>
@@ -46,6 +46,7 @@ public static class SiloProgram
         ["--shards"] = "Llama4:ShardsPerLayer",
         ["--expert-replicas"] = "Llama4:ExpertReplicas",
         ["--ranks"] = "Llama4:AttentionRanks",
+        ["--stages"] = "Llama4:Stages",
         ["--role"] = "Llama4:Role",
         ["--threads"] = "Llama4:TorchThreads",
         ["--data-plane"] = "Llama4:DataPlane",

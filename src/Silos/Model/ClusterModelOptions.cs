@@ -72,6 +72,11 @@ public sealed class ClusterModelOptions
     /// <summary>Attention ranks the engine spreads sequences over.</summary>
     public int AttentionRanks { get; set; } = 1;
 
+    /// <summary>Pipeline stages per attention rank (contiguous layer ranges, split as evenly as they go): stage 0 is the
+    /// rank's grain, each later stage its own grain placed on another attention silo, hidden states handed on once per
+    /// forward pass (docs/DESIGN.md "Pipeline stages"). 1: the rank holds every layer. Staged ranks keep no prefix cache.</summary>
+    public int Stages { get; set; } = 1;
+
     /// <summary>
     /// What carries expert dispatches: <see cref="DataPlaneKind.Tcp"/> (the default: the silo-to-silo tensor data plane,
     /// measured several times faster than grain calls across processes, docs/DESIGN.md "The socket data plane"; inside one

@@ -39,6 +39,8 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add($"Llama4:ReplicaTimeout is {options.ReplicaTimeout}: set it to a positive time.");
         if (options.ShardsPerLayer < 1)
             errors.Add($"Llama4:ShardsPerLayer is {options.ShardsPerLayer}: set it to at least 1 (and at most the experts per layer).");
+        if (options.Stages < 1)
+            errors.Add($"Llama4:Stages is {options.Stages}: set it to at least 1 (1: each rank holds every layer; K: each rank is split into K pipeline stages).");
         if (options.AttentionRanks < 1)
             errors.Add($"Llama4:AttentionRanks is {options.AttentionRanks}: set it to at least 1.");
         if (options.ShardTimeout <= TimeSpan.Zero)

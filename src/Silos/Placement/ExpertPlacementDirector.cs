@@ -52,6 +52,8 @@ public sealed partial class ExpertPlacementDirector(
         if (plans.Current is not { } plan)
             return Task.FromResult(Spread(key, ByRole(grain, key, compatible)));
 
+        if (key.Stage > 0 && plan.SiloFor(key) is null) // a plan without stages: spread the later stages over its attention silos
+            return Task.FromResult(Fallback(plan, key, compatible));
         var planned = plan.SiloFor(key)
             ?? throw new OrleansException($"Cannot place {grain}: the placement plan has no {key.Describe()} " +
                 $"(it has MoE layers [{string.Join(",", plan.Footprint.MoeLayers)}] × {plan.ShardsPerLayer} shards × {plan.Replicas} replica(s) and {plan.AttentionRanks.Length} attention rank(s)).");
@@ -153,7 +155,9 @@ public sealed partial class ExpertPlacementDirector(
     internal static SiloAddress Spread(PlacementKey key, SiloAddress[] pool)
     {
         var ordered = pool.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToArray();
-        if (key.Kind == PlacementKind.AttentionRank) return ordered[key.Rank % ordered.Length]; // ranks round-robin: one per silo first
+        // Ranks round-robin, one per silo first; a staged rank's stage s sits s silos further on, so its stages take distinct
+        // silos while there are enough, and each silo holds a different stage of each rank (the ranks interleave through them).
+        if (key.Kind == PlacementKind.AttentionRank) return ordered[(key.Rank + key.Stage) % ordered.Length];
         return ordered[(int)((StableHash((key with { Replica = 0 }).ToString()) + (uint)key.Replica) % (uint)ordered.Length)];
     }
 

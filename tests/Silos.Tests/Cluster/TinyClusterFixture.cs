@@ -30,14 +30,18 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
     protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, DataPlaneKind dataPlane = DataPlaneKind.Orleans,
-        bool bf16 = false, int expertReplicas = 1)
+        bool bf16 = false, int expertReplicas = 1, int stages = 1)
     {
+        Stages = stages;
         ExpertReplicas = expertReplicas;
         Config = config;
         Bf16 = bf16;
         MessageBudgetFraction = messageBudgetFraction;
         DataPlane = dataPlane;
     }
+
+    /// <summary>Pipeline stages per attention rank (each on its own silo while there are enough).</summary>
+    public int Stages { get; }
 
     /// <summary>Replicas of every expert shard (placed on distinct silos by the director).</summary>
     public int ExpertReplicas { get; }
@@ -78,6 +82,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
                 o.MessageBudgetFraction = MessageBudgetFraction;
                 o.DataPlane = DataPlane;
                 o.ExpertReplicas = ExpertReplicas;
+                o.Stages = Stages;
             });
             silo.Services.AddSingleton<IExpertShardObserver>(ShardCallRecorder.Instance);
             ConfigureSilo(options.SiloName, silo);
@@ -128,6 +133,14 @@ public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4P
 /// <summary>Tiny-scout on the socket data plane with two replicas of every expert shard.</summary>
 public sealed class TinyScoutReplicasClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, dataPlane: DataPlaneKind.Tcp, expertReplicas: 2);
 
+/// <summary>Tiny-behemoth (spec §1.5's structure) with every rank split into three pipeline stages, one per silo.</summary>
+public sealed class TinyBehemothStagedClusterFixture() : TinyClusterFixture(Llama4Presets.TinyBehemoth, stages: 3);
+
+/// <summary>Tiny-maverick with two pipeline stages per rank, dispatches on the socket data plane, and a payload budget
+/// small enough (~4 KiB) to split prefills into several passes, each handed on by itself.</summary>
+public sealed class TinyMaverickStagedClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, messageBudgetFraction: 1.0 / 16384,
+    dataPlane: DataPlaneKind.Tcp, stages: 2);
+
 public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
 
 /// <summary>Tiny-scout served as in production: bf16 compute, bf16 wire.</summary>
@@ -167,4 +180,16 @@ public sealed class TinyScoutReplicasCluster : ICollectionFixture<TinyScoutRepli
 public sealed class TinyScoutTop2Cluster : ICollectionFixture<TinyScoutTop2ClusterFixture>
 {
     public const string Name = "tiny-scout-top2 cluster";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyBehemothStagedCluster : ICollectionFixture<TinyBehemothStagedClusterFixture>
+{
+    public const string Name = "tiny-behemoth cluster, three stages per rank";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyMaverickStagedCluster : ICollectionFixture<TinyMaverickStagedClusterFixture>
+{
+    public const string Name = "tiny-maverick cluster, two stages per rank, tcp data plane";
 }

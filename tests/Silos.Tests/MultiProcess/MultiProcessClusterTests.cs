@@ -19,7 +19,8 @@ namespace Llama4Cluster.Silos.Tests.MultiProcess;
 /// <summary>
 /// The cluster as deployed: a real redis-server for membership and three separate silo processes
 /// (<c>dotnet Llama4Cluster.Silos.dll --model DIR --redis HOST:PORT ...</c>); a client in the test process drives
-/// them and must get what <see cref="LocalEngine"/> gets (fp32 compute and wire).
+/// them and must get what <see cref="LocalEngine"/> gets (fp32 compute and wire) — also with every attention rank split
+/// into pipeline stages, each stage in another silo process (tiny-maverick in 2, tiny-behemoth in 3).
 /// </summary>
 public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDisposable
 {
@@ -32,11 +33,13 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
     }
 
     [RedisTheory]
-    [InlineData("orleans")]
-    [InlineData("tcp")]
-    public async Task ThreeSiloProcessesOverRedisMatchTheLocalEngine(string dataPlane)
+    [InlineData("orleans", "tiny-maverick", 1)]
+    [InlineData("tcp", "tiny-maverick", 1)]
+    [InlineData("tcp", "tiny-maverick", 2)]
+    [InlineData("orleans", "tiny-behemoth", 3)]
+    public async Task ThreeSiloProcessesOverRedisMatchTheLocalEngine(string dataPlane, string preset, int stages)
     {
-        var config = Llama4Presets.TinyMaverick;
+        var config = Llama4Presets.Get(preset);
         TinyCheckpointWriter.Write(_directory, config, new TinyCheckpointOptions { Seed = 5 });
         using var redis = await RedisServer.StartAsync();
         string clusterId = "l4c-test-" + Guid.NewGuid().ToString("N")[..8];
@@ -48,7 +51,7 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
                 silos.Add(SiloProcess.Start([
                     "--model", _directory, "--role", "all", "--redis", redis.Endpoint, "--cluster-id", clusterId,
                     "--dtype", "float32", "--wire-dtype", "fp32", "--shards", Shards.ToString(), "--ranks", Ranks.ToString(),
-                    "--threads", "1", "--data-plane", dataPlane,
+                    "--threads", "1", "--data-plane", dataPlane, "--stages", stages.ToString(),
                 ]));
             }
             var builder = Host.CreateApplicationBuilder();
@@ -76,6 +79,12 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
             var want = await local.GenerateAsync(requests);
             var got = await engine.GenerateAsync(requests);
             for (int i = 0; i < want.Count; i++) Assert.Equal(want[i].Tokens, got[i].Tokens);
+            if (stages > 1)
+            {
+                await AssertStagedAsync(grains, stages);
+                await host.StopAsync();
+                return;
+            }
 
             // Data plane across processes (client → silo over loopback TCP) against raw loopback TCP: printed, not asserted.
             using var plane = new DataPlaneClient(host.Services.GetRequiredService<Orleans.Serialization.Serializer>());
@@ -97,6 +106,20 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
         finally
         {
             foreach (var s in silos) s.Dispose();
+        }
+    }
+
+    /// <summary>Each rank's stages run in distinct silo processes and handed every pass on.</summary>
+    private static async Task AssertStagedAsync(IClusterClient grains, int stages)
+    {
+        for (int rank = 0; rank < Ranks; rank++)
+        {
+            var infos = new List<Contracts.Attention.AttentionRankInfo> { await grains.GetGrain<Contracts.Attention.IAttentionGrain>(rank).DescribeAsync() };
+            for (int s = 1; s < stages; s++)
+                infos.Add(await grains.GetGrain<Contracts.Attention.IAttentionStageGrain>(Llama4Cluster.Cluster.Placement.PlacementKey.ForAttentionStage(rank, s).ToString()).DescribeAsync());
+            Assert.Equal(stages, infos.Select(i => i.Silo).Distinct().Count());
+            Assert.True(infos[0].HandOffs > 0, $"rank {rank} handed nothing on");
+            for (int s = 0; s < stages; s++) Assert.Equal(s == stages - 1 ? 0 : infos[0].HandOffs, infos[s].HandOffs); // one per boundary per pass
         }
     }
 

@@ -1,0 +1,76 @@
+using Llama4Cluster.Cluster.Hosting;
+using Llama4Cluster.Core.Guidance;
+using Llama4Cluster.Kernels.Checkpoints;
+using Llama4Cluster.Kernels.Engine;
+using Llama4Cluster.Kernels.Model;
+using Llama4Cluster.Silos.DataPlane;
+using Llama4Cluster.Silos.Experts;
+using Llama4Cluster.Silos.Model;
+
+namespace Llama4Cluster.Silos.Attention;
+
+/// <summary>
+/// What an attention grain runs, loaded on activation: one pipeline stage of rank <see cref="Rank"/> (the whole rank when
+/// <see cref="ClusterModelOptions.Stages"/> is 1) — its layers' weights read from the checkpoint and nothing else, the
+/// dispatcher to the expert shards of its MoE layers, its core, and the hand-off to the next stage's grain unless it
+/// is the last. Shared by <see cref="AttentionGrain"/> (stage 0) and <see cref="AttentionStageGrain"/>.
+/// </summary>
+internal sealed class RankStage : IDisposable
+{
+    private RankStage(int rank, int stage, int stages, AttentionRankCore core, RemoteExpertDispatcher dispatcher, GrainStageLink? next, long bytes)
+    {
+        Rank = rank;
+        Stage = stage;
+        Stages = stages;
+        Core = core;
+        Dispatcher = dispatcher;
+        Next = next;
+        WeightBytes = bytes;
+    }
+
+    public int Rank { get; }
+    public int Stage { get; }
+    public int Stages { get; }
+    public AttentionRankCore Core { get; }
+    public RemoteExpertDispatcher Dispatcher { get; }
+
+    /// <summary>The hand-off to the next stage; null on the last (or only) stage.</summary>
+    public GrainStageLink? Next { get; }
+
+    /// <summary>Checkpoint bytes this stage read.</summary>
+    public long WeightBytes { get; }
+
+    public static async Task<RankStage> LoadAsync(SiloModelContext context, IGrainFactory grains, DataPlaneClient dataPlane, int rank, int stage,
+        CancellationToken cancellationToken)
+    {
+        var options = context.Options;
+        int stages = options.Stages;
+        if (stage < 0 || stage >= stages)
+            throw new InvalidOperationException($"attention rank {rank} has stages 0 to {stages - 1} (Llama4:Stages); stage {stage} does not exist");
+        LayerRange? layers = stages == 1 ? null : LayerRange.Split(context.Config.NumHiddenLayers, stages)[stage];
+        IExpertShardTransport transport = options.DataPlane == DataPlaneKind.Tcp
+            ? new TcpShardTransport(grains, dataPlane)
+            : new OrleansShardTransport(grains);
+        var dispatcher = new RemoteExpertDispatcher(rank, transport, context.ShardMap, context.WireDType, context.ComputeDType,
+            context.Device, options.ShardTimeout, options.ReplicaTimeout);
+        var (model, bytes) = await context.Compute.RunAsync(() =>
+        {
+            using var reader = CheckpointReader.Open(options.ModelDirectory);
+            var m = Llama4TextModel.Load(new CheckpointWeightSource(reader),
+                new ModelOptions { ComputeDType = context.ComputeDType, Device = context.Device, Layers = layers }, dispatcher);
+            return (m, reader.BytesRead);
+        }, cancellationToken);
+        var next = model.HoldsHead ? null : new GrainStageLink(grains, rank, stage + 1, context.WireDType);
+        // Structured output: the tokenizer is loaded from the model directory once per rank, on the first guided sequence.
+        var core = new AttentionRankCore(model, rank, context.MaxStepTokens, prefixCache: stages == 1 ? options.ToPrefixCacheOptions() : null,
+            guidance: GuidanceEngine.ForModelDirectory(options.ModelDirectory, model.Config.VocabSize), next: next);
+        return new RankStage(rank, stage, stages, core, dispatcher, next, bytes);
+    }
+
+    public void Dispose()
+    {
+        Core.Dispose();
+        Core.Model.Dispose();
+        Dispatcher.Dispose();
+    }
+}
