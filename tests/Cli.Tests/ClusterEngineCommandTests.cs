@@ -93,7 +93,8 @@ public sealed class ClusterEngineCommandTests(TinyModels models) : IClassFixture
         string[] args = ["generate", "--model", models.Maverick, "--tokens", "1,17,42,9,300,77", "--max-tokens", "8", "--ignore-eos", "--dtype", "float32", "--json"];
         var local = CliRunner.Run(args);
         Assert.True(local.ExitCode == 0, local.Stderr);
-        var cluster = CliRunner.Run([.. args, "--engine", "cluster", "--plan", plan]);
+        // The plan's two hosts stand in as two loopback addresses.
+        var cluster = CliRunner.Run([.. args, "--engine", "cluster", "--plan", plan, "--silo-addresses", "distinct"]);
         Assert.True(cluster.ExitCode == 0, cluster.Stderr);
         Assert.Equal(Tokens(SingleJsonObject(local.Stdout)), Tokens(SingleJsonObject(cluster.Stdout)));
         Assert.Contains("on 127.0.0.2 to 127.0.0.3)", cluster.Stderr);
