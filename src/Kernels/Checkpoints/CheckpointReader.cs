@@ -9,7 +9,9 @@ namespace Llama4Cluster.Kernels.Checkpoints;
 /// A Hugging Face Llama 4 checkpoint directory: <c>config.json</c> plus either <c>model.safetensors.index.json</c>
 /// with its shards or a single <c>model.safetensors</c> (spec §3.1, §3.2). Every file is memory-mapped and
 /// validated at <see cref="Open"/>; tensors are read on demand, and <see cref="LoadExperts"/> reads only the
-/// bytes of the requested experts. Names are logical (<c>model.*</c>, <c>lm_head.weight</c>) whichever layout
+/// bytes of the requested experts. A weight whose stored dtype is the one asked for is used in place: the tensor
+/// is a view of the mapped file (private copy-on-write pages), which stays mapped while any such tensor lives,
+/// even after this reader is disposed. Other weights are converted in parallel straight from the mapping. Names are logical (<c>model.*</c>, <c>lm_head.weight</c>) whichever layout
 /// the files use.
 /// </summary>
 public sealed class CheckpointReader : IDisposable
@@ -39,7 +41,7 @@ public sealed class CheckpointReader : IDisposable
     /// <summary>Logical names read so far by <see cref="Load"/> and <see cref="LoadExperts"/> (FP8 scales included).</summary>
     public IReadOnlySet<string> ConsumedNames { get; }
 
-    /// <summary>Bytes copied out of tensor data, over all files.</summary>
+    /// <summary>Bytes of tensor data taken from the files (copied, converted, or used in place), over all files.</summary>
     public long BytesRead => _files.Sum(f => f.BytesRead);
 
     /// <summary>The mapped files (one, or one per shard).</summary>
@@ -140,25 +142,30 @@ public sealed class CheckpointReader : IDisposable
         if (plan.Fused is { } fused)
         {
             // gate_up_proj[e] is [D, 2F] (z · W); nn.Linear wants [2F, D]: transpose each expert. Gate = first F columns.
-            gateUp = fused.GateUp.ReadExpertSlices(expertIds, [d, 2 * f]).transpose(1, 2).to(dtype, device).contiguous();
-            down = fused.Down.ReadExpertSlices(expertIds, [f, d]).transpose(1, 2).to(dtype, device).contiguous();
+            gateUp = fused.GateUp.ReadExpertSlicesTransposed(expertIds, d, 2 * f, dtype);
+            down = fused.Down.ReadExpertSlicesTransposed(expertIds, f, d, dtype);
             MarkConsumed(CheckpointNames.FusedGateUp(layer));
             MarkConsumed(CheckpointNames.FusedDown(layer));
         }
         else
         {
-            var gateUps = new torch.Tensor[n];
-            var downs = new torch.Tensor[n];
+            // Each expert's weights are copied (and converted) straight from the mapping into its slot.
+            gateUp = WeightBuffers.Empty([n, 2 * f, d], dtype);
+            down = WeightBuffers.Empty([n, d, f], dtype);
             for (int i = 0; i < n; i++)
             {
+                using var inner = torch.NewDisposeScope();
                 var p = plan.PerExpert![i];
-                using var g = ReadWeight(p.Gate, p.GateName, dtype, device);
-                using var u = ReadWeight(p.Up, p.UpName, dtype, device);
-                gateUps[i] = torch.cat([g, u], 0);
-                downs[i] = ReadWeight(p.Down, p.DownName, dtype, device);
+                var slot = gateUp[i];
+                slot.narrow(0, 0, f).copy_(ReadStored(p.Gate, p.GateName));
+                slot.narrow(0, f, f).copy_(ReadStored(p.Up, p.UpName));
+                down[i].copy_(ReadStored(p.Down, p.DownName));
             }
-            gateUp = n == 0 ? torch.empty([0, 2 * f, d], dtype, device) : torch.stack(gateUps, 0);
-            down = n == 0 ? torch.empty([0, d, f], dtype, device) : torch.stack(downs, 0);
+        }
+        if (device.type != DeviceType.CPU)
+        {
+            gateUp = gateUp.to(device);
+            down = down.to(device);
         }
         return new ExpertWeights(expertIds, gateUp, down);
     }
@@ -264,6 +271,18 @@ public sealed class CheckpointReader : IDisposable
     /// <summary>A whole weight as <paramref name="dtype"/> on <paramref name="device"/>; shape already checked.</summary>
     private torch.Tensor ReadWeight(CheckpointTensor at, string logicalName, torch.ScalarType dtype, torch.Device device)
     {
+        using var stored = ReadStored(at, logicalName);
+        // Same dtype on the CPU: .to returns the mapped view itself, so the weight is used in place.
+        if (device.type != DeviceType.CPU || stored.dtype == dtype) return stored.to(dtype, device);
+        return WeightBuffers.Empty(stored.shape, dtype).copy_(stored);
+    }
+
+    /// <summary>
+    /// A whole weight's values on the CPU as stored: a view of the mapped file for BF16/F16/F32/F64 (a copy only when the
+    /// bytes are misaligned), fp32 for a dequantised F8_E4M3 weight. Shape already checked.
+    /// </summary>
+    private torch.Tensor ReadStored(CheckpointTensor at, string logicalName)
+    {
         var info = at.Info;
         string scaleName = CheckpointNames.ScaleOf(logicalName);
         bool hasScale = logicalName.EndsWith(".weight", StringComparison.Ordinal) && _tensors.ContainsKey(scaleName);
@@ -274,16 +293,16 @@ public sealed class CheckpointReader : IDisposable
                 throw new CheckpointException(at.File.Path, info.Name,
                     $"is {info.DType} but has a companion '{scaleName}'; only F8_E4M3 weights are expected to carry a weight_scale");
             }
-            using var raw = at.ReadRaw(0, info.Shape);
+            var raw = at.ReadInPlace(0, info.Shape);
             MarkConsumed(logicalName);
-            return raw.to(dtype, device);
+            return raw;
         }
         if (info.DType == SafetensorsDType.F8_E4M3 && hasScale && info.Shape.Length == 2)
         {
-            using var w = at.DequantiseFp8(_tensors[scaleName], logicalName);
+            var w = at.DequantiseFp8(_tensors[scaleName], logicalName);
             MarkConsumed(logicalName);
             MarkConsumed(scaleName);
-            return w.to(dtype, device);
+            return w;
         }
         string why = info.DType == SafetensorsDType.F8_E4M3
             ? (hasScale ? "an FP8 weight must be 2-D [out, in]" : $"it is F8_E4M3 without a companion '{scaleName}' (per-row scale)")

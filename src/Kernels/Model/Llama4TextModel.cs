@@ -73,7 +73,7 @@ public sealed class Llama4TextModel : IDisposable
         Tensor L(string name, params long[] shape) => source.Load(name, shape, dt, dev).DetachFromDisposeScope();
         Tensor Fuse(params Tensor[] parts)
         {
-            var fused = torch.cat(parts, 0).DetachFromDisposeScope();
+            var fused = FuseRows(parts).DetachFromDisposeScope();
             foreach (var p in parts) p.Dispose();
             return fused;
         }
@@ -127,6 +127,24 @@ public sealed class Llama4TextModel : IDisposable
         progress?.Report(new LoadProgress(totalSteps, totalSteps, "done"));
         var moeLayers = layers.Where(l => l.Moe is not null).Select(l => (l.Index, l.Moe!)).ToArray();
         return new Llama4TextModel(c, options, stage, embed, layers, norm, lmHead, MoeExecutors.Choose(dispatcher, local, moeLayers, options));
+    }
+
+    /// <summary>
+    /// Weights stacked by rows into one (q, k, v; gate, up) so that one GEMM reads them. On the CPU the parts (usually views
+    /// of the mapped checkpoint) are copied straight into a buffer advised to use huge pages (<see cref="Checkpoints.WeightBuffers"/>).
+    /// </summary>
+    private static Tensor FuseRows(Tensor[] parts)
+    {
+        if (parts[0].device_type != DeviceType.CPU) return torch.cat(parts, 0);
+        using var scope = NewDisposeScope();
+        var fused = Checkpoints.WeightBuffers.Empty([parts.Sum(p => p.shape[0]), .. parts[0].shape[1..]], parts[0].dtype);
+        long row = 0;
+        foreach (var p in parts)
+        {
+            fused.narrow(0, row, p.shape[0]).copy_(p);
+            row += p.shape[0];
+        }
+        return fused.MoveToOuterDisposeScope();
     }
 
     /// <summary>A new, empty KV cache for one sequence's layers on this stage, in this model's dtype and device.</summary>
