@@ -126,6 +126,50 @@ public sealed class CheckpointReader : IDisposable
     }
 
     /// <summary>
+    /// Loads 2-D weights stacked by rows into one <c>[Σ rows, cols]</c> tensor (q, k, v; gate, up). When the parts lie back
+    /// to back in one file, in this order and in the dtype asked for, the result is one view of the file (no copy: the
+    /// Hugging Face writers sort names, so gate_proj/up_proj qualify and q/k/v do not); otherwise each part is read and
+    /// copied into one new buffer. The caller owns the result.
+    /// </summary>
+    public torch.Tensor LoadRows(IReadOnlyList<(string Name, long[] Shape)> parts, torch.ScalarType dtype, torch.Device device)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0 || parts.Any(p => p.Shape.Length != 2 || p.Shape[1] != parts[0].Shape[1]))
+            throw new ArgumentException("stacking by rows needs at least one part, every part [rows, cols] with the same cols", nameof(parts));
+        var located = parts.Select(p => Locate(p.Name)).ToArray();
+        for (int i = 0; i < parts.Count; i++) located[i].CheckShape(parts[i].Name, parts[i].Shape);
+        using var scope = torch.NewDisposeScope();
+        if (device.type == DeviceType.CPU && BackToBack(located, parts, dtype))
+        {
+            var first = located[0];
+            long[] shape = [parts.Sum(p => p.Shape[0]), parts[0].Shape[1]];
+            var view = first.File.TryViewSpan(first.Info, located[^1].Info, shape, dtype, SafetensorsDTypes.ElementSize(first.Info.DType));
+            if (view is not null)
+            {
+                foreach (var p in parts) MarkConsumed(p.Name);
+                return view.MoveToOuterDisposeScope();
+            }
+        }
+        var loaded = located.Select((at, i) => ReadWeight(at, parts[i].Name, dtype, device)).ToArray();
+        return Model.Llama4TextModel.StackRows(loaded).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Whether the parts are plain weights of <paramref name="dtype"/>, in one file, each starting where the previous ends.</summary>
+    private bool BackToBack(CheckpointTensor[] located, IReadOnlyList<(string Name, long[] Shape)> parts, torch.ScalarType dtype)
+    {
+        for (int i = 0; i < located.Length; i++)
+        {
+            var info = located[i].Info;
+            if (SafetensorsDTypes.ToTorch(info.DType) != dtype || !SafetensorsDTypes.IsPlainFloat(info.DType)
+                || _tensors.ContainsKey(CheckpointNames.ScaleOf(parts[i].Name)))
+                return false;
+            if (i > 0 && (!ReferenceEquals(located[i].File, located[0].File) || info.DataStart != located[i - 1].Info.DataEnd))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Loads routed experts <paramref name="expertIds"/> (in that order) of MoE layer <paramref name="layer"/> in nn.Linear
     /// orientation. Reads only those experts' bytes: expert e of a fused tensor is one contiguous range, and per-expert
     /// tensors are separate entries.

@@ -131,7 +131,24 @@ public sealed unsafe class SafetensorsFile : IDisposable
     internal torch.Tensor? TryView(SafetensorsTensorInfo info, long offsetInTensor, long[] shape, torch.ScalarType dtype, int elementSize)
     {
         long bytes = SafetensorsDTypes.ElementCount(shape) * elementSize;
-        long start = CheckRange(info, offsetInTensor, bytes);
+        return ViewAt(CheckRange(info, offsetInTensor, bytes), bytes, shape, dtype, elementSize);
+    }
+
+    /// <summary>
+    /// As <see cref="TryView"/> over tensors <paramref name="first"/> to <paramref name="last"/>, which the caller has
+    /// checked lie back to back in this file: one view of shape <paramref name="shape"/> spanning all their bytes.
+    /// </summary>
+    internal torch.Tensor? TryViewSpan(SafetensorsTensorInfo first, SafetensorsTensorInfo last, long[] shape, torch.ScalarType dtype, int elementSize)
+    {
+        long bytes = SafetensorsDTypes.ElementCount(shape) * elementSize;
+        long start = CheckRange(first, 0, 0), end = CheckRange(last, last.ByteLength, 0);
+        if (end - start != bytes)
+            throw new CheckpointException(Path, first.Name, $"a view of {bytes} bytes from it to '{last.Name}' would not cover exactly their {end - start} bytes");
+        return ViewAt(start, bytes, shape, dtype, elementSize);
+    }
+
+    private torch.Tensor? ViewAt(long start, long bytes, long[] shape, torch.ScalarType dtype, int elementSize)
+    {
         if (start % elementSize != 0) return null;
         torch.Tensor map;
         lock (_torchMaps)

@@ -1,5 +1,6 @@
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Checkpoints;
+using Llama4Cluster.Kernels.Cpu;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Model;
 using TorchSharp;
@@ -97,6 +98,34 @@ public sealed class InPlaceLoadingTests
             Assert.False(Same(norm, fresh));
         }
         Assert.Equal(onDisk, File.ReadAllBytes(file));
+    }
+
+    [Fact]
+    public void RowsStoredBackToBackAreOneViewAndOthersAreCopiedIntoOneBuffer()
+    {
+        using var dir = new TempDirectory();
+        var config = Llama4Presets.TinyScout;
+        TinyCheckpointWriter.Write(dir.Path, config, new TinyCheckpointOptions { Seed = 4 }); // writes q, k, v back to back
+        using var reader = CheckpointReader.Open(dir.Path);
+        long d = config.HiddenSize, q = config.NumAttentionHeads * config.HeadDim, kv = config.NumKeyValueHeads * config.HeadDim;
+        (string, long[]) Q = ("model.layers.0.self_attn.q_proj.weight", [q, d]), K = ("model.layers.0.self_attn.k_proj.weight", [kv, d]),
+            V = ("model.layers.0.self_attn.v_proj.weight", [kv, d]);
+        var bf16 = torch.ScalarType.BFloat16;
+        using var scope = torch.NewDisposeScope();
+        var parts = new[] { Q, K, V }.Select(p => reader.Load(p.Item1, p.Item2, bf16, torch.CPU)).ToArray();
+
+        var inOrder = reader.LoadRows([Q, K, V], bf16, torch.CPU);
+        Assert.True(Same(torch.cat(parts, 0), inOrder));
+        Assert.Equal(TensorData.Pointer(parts[0]), TensorData.Pointer(inOrder)); // the file's bytes themselves
+
+        var reordered = reader.LoadRows([K, Q, V], bf16, torch.CPU);
+        Assert.True(Same(torch.cat([parts[1], parts[0], parts[2]], 0), reordered));
+        Assert.NotEqual(TensorData.Pointer(parts[1]), TensorData.Pointer(reordered));
+
+        var widened = reader.LoadRows([Q, K, V], torch.ScalarType.Float32, torch.CPU);
+        Assert.True(Same(torch.cat(parts, 0).to(torch.ScalarType.Float32), widened));
+        var wrong = Assert.Throws<CheckpointException>(() => reader.LoadRows([Q, ("model.layers.0.self_attn.k_proj.weight", [q, d])], bf16, torch.CPU));
+        Assert.Contains("k_proj", wrong.Message);
     }
 
     [Fact]
