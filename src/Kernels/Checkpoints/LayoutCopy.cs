@@ -9,7 +9,7 @@ namespace Llama4Cluster.Kernels.Checkpoints;
 /// and the weight-streaming decode kernel read. A tiled transpose straight from the mapped file into the
 /// destination, in parallel over blocks of destination rows (each block a contiguous range, written once), with the
 /// BF16 → F32 widening folded in for fp32 compute from a bf16 checkpoint. libtorch's strided
-/// <c>transpose(1, 2).contiguous()</c> of bf16 ran at about a quarter of this speed (docs/PERFORMANCE.md, Loading).
+/// <c>transpose(1, 2).contiguous()</c> of bf16 ran at a quarter of this speed or less (docs/PERFORMANCE.md, Loading).
 /// </summary>
 internal static unsafe class LayoutCopy
 {
