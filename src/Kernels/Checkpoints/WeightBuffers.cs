@@ -22,21 +22,32 @@ internal static partial class WeightBuffers
 
     private const int MadvHugePage = 14;
 
+    private static volatile bool s_unavailable;
+
     /// <summary>An uninitialised contiguous CPU tensor, advised to use huge pages when large.</summary>
     public static torch.Tensor Empty(long[] shape, torch.ScalarType dtype)
     {
         var t = torch.empty(shape, dtype, torch.CPU);
         long bytes = t.NumberOfElements * t.ElementSize;
-        if (bytes >= MinAdvisedBytes && OperatingSystem.IsLinux())
-        {
-            // Only whole huge pages inside the buffer: its edges may share pages with other allocations.
-            nint start = TensorData.Pointer(t);
-            long first = ((long)start + HugePage - 1) & ~(HugePage - 1);
-            long last = ((long)start + bytes) & ~(HugePage - 1);
-            if (last > first)
-                _ = madvise((nint)first, (nuint)(last - first), MadvHugePage); // best-effort: ignore EINVAL where THP is off
-        }
+        if (bytes >= MinAdvisedBytes && OperatingSystem.IsLinux() && !s_unavailable)
+            Advise(TensorData.Pointer(t), bytes);
         return t;
+    }
+
+    private static void Advise(nint start, long bytes)
+    {
+        // Only whole huge pages inside the buffer: its edges may share pages with other allocations.
+        long first = ((long)start + HugePage - 1) & ~(HugePage - 1);
+        long last = ((long)start + bytes) & ~(HugePage - 1);
+        if (last <= first) return;
+        try
+        {
+            _ = madvise((nint)first, (nuint)(last - first), MadvHugePage); // best-effort: EINVAL where THP is compiled out
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_unavailable = true; // a libc without madvise under that name: ordinary pages, as before
+        }
     }
 
     [LibraryImport("libc", SetLastError = true)]
