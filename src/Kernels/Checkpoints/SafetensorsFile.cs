@@ -131,7 +131,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     internal torch.Tensor? TryView(SafetensorsTensorInfo info, long offsetInTensor, long[] shape, torch.ScalarType dtype, int elementSize)
     {
         long bytes = SafetensorsDTypes.ElementCount(shape) * elementSize;
-        return ViewAt(CheckRange(info, offsetInTensor, bytes), bytes, shape, dtype, elementSize);
+        return ViewAt(CheckRange(info, offsetInTensor, bytes), bytes, shape, dtype, elementSize, info.Name);
     }
 
     /// <summary>
@@ -144,23 +144,12 @@ public sealed unsafe class SafetensorsFile : IDisposable
         long start = CheckRange(first, 0, 0), end = CheckRange(last, last.ByteLength, 0);
         if (end - start != bytes)
             throw new CheckpointException(Path, first.Name, $"a view of {bytes} bytes from it to '{last.Name}' would not cover exactly their {end - start} bytes");
-        return ViewAt(start, bytes, shape, dtype, elementSize);
+        return ViewAt(start, bytes, shape, dtype, elementSize, first.Name);
     }
 
-    private torch.Tensor? ViewAt(long start, long bytes, long[] shape, torch.ScalarType dtype, int elementSize)
+    private torch.Tensor? ViewAt(long start, long bytes, long[] shape, torch.ScalarType dtype, int elementSize, string tensor)
     {
         if (start % elementSize != 0) return null;
-        torch.Tensor map;
-        lock (_torchMaps)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_torchMaps.TryGetValue(dtype, out map!))
-            {
-                // One mapping of the whole file per element type; the header bytes are mapped too but never viewed.
-                map = torch.from_file(Path, shared: false, size: _length / elementSize, dtype: dtype).DetachFromDisposeScope();
-                _torchMaps[dtype] = map;
-            }
-        }
         var strides = new long[shape.Length];
         long stride = 1;
         for (int i = shape.Length - 1; i >= 0; i--)
@@ -168,7 +157,26 @@ public sealed unsafe class SafetensorsFile : IDisposable
             strides[i] = stride;
             stride *= shape[i];
         }
-        var view = map.as_strided(shape, strides, start / elementSize);
+        torch.Tensor view;
+        lock (_torchMaps)
+        {
+            // Under the lock, so that Dispose cannot free the mapping's handle between the lookup and the view.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_torchMaps.TryGetValue(dtype, out var map))
+            {
+                try
+                {
+                    // One mapping of the whole file per element type; the header bytes are mapped too but never viewed.
+                    map = torch.from_file(Path, shared: false, size: _length / elementSize, dtype: dtype).DetachFromDisposeScope();
+                }
+                catch (System.Runtime.InteropServices.ExternalException e)
+                {
+                    throw new CheckpointException(Path, tensor, $"cannot be mapped in place: libtorch could not map the file ({e.Message}); was it changed since it was opened?", e);
+                }
+                _torchMaps[dtype] = map;
+            }
+            view = map.as_strided(shape, strides, start / elementSize);
+        }
         Interlocked.Add(ref _bytesRead, bytes);
         return view;
     }

@@ -129,6 +129,22 @@ public sealed class InPlaceLoadingTests
     }
 
     [Fact]
+    public void AFileTruncatedAfterOpeningIsNamedWithTheTensorWhenMapped()
+    {
+        using var dir = new TempDirectory();
+        TinyCheckpointWriter.Write(dir.Path, Llama4Presets.TinyScout, new TinyCheckpointOptions { Seed = 2 });
+        string file = dir.File(SafetensorsWriter.SingleFileName);
+        using var reader = CheckpointReader.Open(dir.Path); // the header is valid when opened
+        using (var stream = new FileStream(file, FileMode.Open, FileAccess.Write)) stream.SetLength(stream.Length / 2);
+
+        var e = Assert.Throws<CheckpointException>(() =>
+            reader.Load("model.embed_tokens.weight", [Llama4Presets.TinyScout.VocabSize, Llama4Presets.TinyScout.HiddenSize], torch.ScalarType.BFloat16, torch.CPU));
+        Assert.Equal(file, e.File);
+        Assert.Equal("language_model.model.embed_tokens.weight", e.Tensor);
+        Assert.Contains("cannot be mapped in place", e.Message);
+    }
+
+    [Fact]
     public void AMisalignedTensorIsCopiedAndAnAlignedOneViewed()
     {
         using var dir = new TempDirectory();
