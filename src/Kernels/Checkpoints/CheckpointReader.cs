@@ -9,10 +9,12 @@ namespace Llama4Cluster.Kernels.Checkpoints;
 /// A Hugging Face Llama 4 checkpoint directory: <c>config.json</c> plus either <c>model.safetensors.index.json</c>
 /// with its shards or a single <c>model.safetensors</c> (spec §3.1, §3.2). Every file is memory-mapped and
 /// validated at <see cref="Open"/>; tensors are read on demand, and <see cref="LoadExperts"/> reads only the
-/// bytes of the requested experts. Names are logical (<c>model.*</c>, <c>lm_head.weight</c>) whichever layout
+/// bytes of the requested experts. A weight whose stored dtype is the one asked for is used in place: the tensor
+/// is a view of the mapped file (private copy-on-write pages), which stays mapped while any such tensor lives,
+/// even after this reader is disposed. Other weights are converted in parallel straight from the mapping. Names are logical (<c>model.*</c>, <c>lm_head.weight</c>) whichever layout
 /// the files use.
 /// </summary>
-public sealed class CheckpointReader : IDisposable
+public sealed partial class CheckpointReader : IDisposable
 {
     private readonly List<SafetensorsFile> _files;
     private readonly Dictionary<string, CheckpointTensor> _tensors;
@@ -39,7 +41,7 @@ public sealed class CheckpointReader : IDisposable
     /// <summary>Logical names read so far by <see cref="Load"/> and <see cref="LoadExperts"/> (FP8 scales included).</summary>
     public IReadOnlySet<string> ConsumedNames { get; }
 
-    /// <summary>Bytes copied out of tensor data, over all files.</summary>
+    /// <summary>Bytes of tensor data taken from the files (copied, converted, or used in place), over all files.</summary>
     public long BytesRead => _files.Sum(f => f.BytesRead);
 
     /// <summary>The mapped files (one, or one per shard).</summary>
@@ -124,66 +126,47 @@ public sealed class CheckpointReader : IDisposable
     }
 
     /// <summary>
-    /// Loads routed experts <paramref name="expertIds"/> (in that order) of MoE layer <paramref name="layer"/> in nn.Linear
-    /// orientation. Reads only those experts' bytes: expert e of a fused tensor is one contiguous range, and per-expert
-    /// tensors are separate entries.
+    /// Loads 2-D weights stacked by rows into one <c>[Σ rows, cols]</c> tensor (q, k, v; gate, up). When the parts lie back
+    /// to back in one file, in this order and in the dtype asked for, the result is one view of the file (no copy: the
+    /// Hugging Face writers sort names, so gate_proj/up_proj qualify and q/k/v do not); otherwise each part is read and
+    /// copied into one new buffer. The caller owns the result.
     /// </summary>
-    public ExpertWeights LoadExperts(int layer, IReadOnlyList<int> expertIds, torch.ScalarType dtype, torch.Device device)
+    public torch.Tensor LoadRows(IReadOnlyList<(string Name, long[] Shape)> parts, torch.ScalarType dtype, torch.Device device)
     {
-        ArgumentNullException.ThrowIfNull(expertIds);
-        var plan = PlanExperts(layer, expertIds);
-        long d = Config.HiddenSize, f = Config.IntermediateSize;
-        int n = expertIds.Count;
-
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0 || parts.Any(p => p.Shape.Length != 2 || p.Shape[1] != parts[0].Shape[1]))
+            throw new ArgumentException("stacking by rows needs at least one part, every part [rows, cols] with the same cols", nameof(parts));
+        var located = parts.Select(p => Locate(p.Name)).ToArray();
+        for (int i = 0; i < parts.Count; i++) located[i].CheckShape(parts[i].Name, parts[i].Shape);
         using var scope = torch.NewDisposeScope();
-        torch.Tensor gateUp, down;
-        if (plan.Fused is { } fused)
+        if (device.type == DeviceType.CPU && BackToBack(located, parts, dtype))
         {
-            // gate_up_proj[e] is [D, 2F] (z · W); nn.Linear wants [2F, D]: transpose each expert. Gate = first F columns.
-            gateUp = fused.GateUp.ReadExpertSlices(expertIds, [d, 2 * f]).transpose(1, 2).to(dtype, device).contiguous();
-            down = fused.Down.ReadExpertSlices(expertIds, [f, d]).transpose(1, 2).to(dtype, device).contiguous();
-            MarkConsumed(CheckpointNames.FusedGateUp(layer));
-            MarkConsumed(CheckpointNames.FusedDown(layer));
-        }
-        else
-        {
-            var gateUps = new torch.Tensor[n];
-            var downs = new torch.Tensor[n];
-            for (int i = 0; i < n; i++)
+            var first = located[0];
+            long[] shape = [parts.Sum(p => p.Shape[0]), parts[0].Shape[1]];
+            var view = first.File.TryViewSpan(first.Info, located[^1].Info, shape, dtype, SafetensorsDTypes.ElementSize(first.Info.DType));
+            if (view is not null)
             {
-                var p = plan.PerExpert![i];
-                using var g = ReadWeight(p.Gate, p.GateName, dtype, device);
-                using var u = ReadWeight(p.Up, p.UpName, dtype, device);
-                gateUps[i] = torch.cat([g, u], 0);
-                downs[i] = ReadWeight(p.Down, p.DownName, dtype, device);
+                foreach (var p in parts) MarkConsumed(p.Name);
+                return view.MoveToOuterDisposeScope();
             }
-            gateUp = n == 0 ? torch.empty([0, 2 * f, d], dtype, device) : torch.stack(gateUps, 0);
-            down = n == 0 ? torch.empty([0, d, f], dtype, device) : torch.stack(downs, 0);
         }
-        return new ExpertWeights(expertIds, gateUp, down);
+        var loaded = located.Select((at, i) => ReadWeight(at, parts[i].Name, dtype, device)).ToArray();
+        return Model.Llama4TextModel.StackRows(loaded).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The bytes <see cref="LoadExperts"/> reads for these experts: their slices or tensors, plus FP8 scales.</summary>
-    public long ExpertBytesOnDisk(int layer, IReadOnlyList<int> expertIds)
+    /// <summary>Whether the parts are plain weights of <paramref name="dtype"/>, in one file, each starting where the previous ends.</summary>
+    private bool BackToBack(CheckpointTensor[] located, IReadOnlyList<(string Name, long[] Shape)> parts, torch.ScalarType dtype)
     {
-        ArgumentNullException.ThrowIfNull(expertIds);
-        var plan = PlanExperts(layer, expertIds);
-        if (plan.Fused is { } fused)
+        for (int i = 0; i < located.Length; i++)
         {
-            long e = Config.NumLocalExperts;
-            return expertIds.Count * (fused.GateUp.Info.ByteLength / e + fused.Down.Info.ByteLength / e);
+            var info = located[i].Info;
+            if (SafetensorsDTypes.ToTorch(info.DType) != dtype || !SafetensorsDTypes.IsPlainFloat(info.DType)
+                || _tensors.ContainsKey(CheckpointNames.ScaleOf(parts[i].Name)))
+                return false;
+            if (i > 0 && (!ReferenceEquals(located[i].File, located[0].File) || info.DataStart != located[i - 1].Info.DataEnd))
+                return false;
         }
-        long total = 0;
-        foreach (var p in plan.PerExpert!)
-        {
-            foreach (var (at, name) in new[] { (p.Gate, p.GateName), (p.Up, p.UpName), (p.Down, p.DownName) })
-            {
-                total += at.Info.ByteLength;
-                if (at.Info.DType == SafetensorsDType.F8_E4M3 && TryLocate(CheckpointNames.ScaleOf(name), out var scale))
-                    total += scale.Info.ByteLength;
-            }
-        }
-        return total;
+        return true;
     }
 
     public void Dispose()
@@ -264,6 +247,18 @@ public sealed class CheckpointReader : IDisposable
     /// <summary>A whole weight as <paramref name="dtype"/> on <paramref name="device"/>; shape already checked.</summary>
     private torch.Tensor ReadWeight(CheckpointTensor at, string logicalName, torch.ScalarType dtype, torch.Device device)
     {
+        using var stored = ReadStored(at, logicalName);
+        // Same dtype on the CPU: .to returns the mapped view itself, so the weight is used in place.
+        if (device.type != DeviceType.CPU || stored.dtype == dtype) return stored.to(dtype, device);
+        return WeightBuffers.Empty(stored.shape, dtype).copy_(stored);
+    }
+
+    /// <summary>
+    /// A whole weight's values on the CPU as stored: a view of the mapped file for BF16/F16/F32/F64 (a copy only when the
+    /// bytes are misaligned), fp32 for a dequantised F8_E4M3 weight. Shape already checked.
+    /// </summary>
+    private torch.Tensor ReadStored(CheckpointTensor at, string logicalName)
+    {
         var info = at.Info;
         string scaleName = CheckpointNames.ScaleOf(logicalName);
         bool hasScale = logicalName.EndsWith(".weight", StringComparison.Ordinal) && _tensors.ContainsKey(scaleName);
@@ -274,78 +269,22 @@ public sealed class CheckpointReader : IDisposable
                 throw new CheckpointException(at.File.Path, info.Name,
                     $"is {info.DType} but has a companion '{scaleName}'; only F8_E4M3 weights are expected to carry a weight_scale");
             }
-            using var raw = at.ReadRaw(0, info.Shape);
+            var raw = at.ReadInPlace(0, info.Shape);
             MarkConsumed(logicalName);
-            return raw.to(dtype, device);
+            return raw;
         }
         if (info.DType == SafetensorsDType.F8_E4M3 && hasScale && info.Shape.Length == 2)
         {
-            using var w = at.DequantiseFp8(_tensors[scaleName], logicalName);
+            var w = at.DequantiseFp8(_tensors[scaleName], logicalName);
             MarkConsumed(logicalName);
             MarkConsumed(scaleName);
-            return w.to(dtype, device);
+            return w;
         }
         string why = info.DType == SafetensorsDType.F8_E4M3
             ? (hasScale ? "an FP8 weight must be 2-D [out, in]" : $"it is F8_E4M3 without a companion '{scaleName}' (per-row scale)")
             : "expected BF16, F16, F32 or F64, or F8_E4M3 with a weight_scale";
         throw new CheckpointException(at.File.Path, info.Name, $"dtype {info.DType} is not supported for a weight (logical '{logicalName}'): {why}");
     }
-
-    private ExpertPlan PlanExperts(int layer, IReadOnlyList<int> expertIds)
-    {
-        if (layer < 0 || layer >= Config.NumHiddenLayers)
-            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"the model has {Config.NumHiddenLayers} layers");
-        if (!Config.IsMoeLayer(layer))
-            throw new ArgumentException($"layer {layer} is a dense layer; it has no routed experts", nameof(layer));
-        foreach (int e in expertIds)
-        {
-            if (e < 0 || e >= Config.NumLocalExperts)
-                throw new ArgumentOutOfRangeException(nameof(expertIds), e, $"expert ids must be in 0..{Config.NumLocalExperts - 1}");
-        }
-        long E = Config.NumLocalExperts, d = Config.HiddenSize, f = Config.IntermediateSize;
-
-        string gateUpName = CheckpointNames.FusedGateUp(layer), downName = CheckpointNames.FusedDown(layer);
-        if (TryLocate(gateUpName, out var gu))
-        {
-            var dn = Locate(downName);
-            gu.CheckShape(gateUpName, [E, d, 2 * f]);
-            dn.CheckShape(downName, [E, f, d]);
-            foreach (var (at, name) in new[] { (gu, gateUpName), (dn, downName) })
-            {
-                if (!SafetensorsDTypes.IsPlainFloat(at.Info.DType))
-                {
-                    throw new CheckpointException(at.File.Path, at.Info.Name,
-                        $"dtype {at.Info.DType} is not supported for fused experts (logical '{name}'); expected BF16, F16, F32 or F64");
-                }
-            }
-            return new ExpertPlan(new FusedExperts(gu, dn), null);
-        }
-        string probe = CheckpointNames.ExpertWeight(layer, expertIds.Count > 0 ? expertIds[0] : 0, "gate_proj");
-        if (!Contains(probe))
-        {
-            throw new CheckpointException(_describedFile, gateUpName,
-                $"missing from the checkpoint, and so is the per-expert layout ('{probe}'): MoE layer {layer} has no routed experts");
-        }
-        var perExpert = new PerExpertTensors[expertIds.Count];
-        for (int i = 0; i < expertIds.Count; i++)
-        {
-            int e = expertIds[i];
-            string g = CheckpointNames.ExpertWeight(layer, e, "gate_proj"), u = CheckpointNames.ExpertWeight(layer, e, "up_proj"),
-                dw = CheckpointNames.ExpertWeight(layer, e, "down_proj");
-            var (ga, ua, da) = (Locate(g), Locate(u), Locate(dw));
-            ga.CheckShape(g, [f, d]);
-            ua.CheckShape(u, [f, d]);
-            da.CheckShape(dw, [d, f]);
-            perExpert[i] = new PerExpertTensors(ga, g, ua, u, da, dw);
-        }
-        return new ExpertPlan(null, perExpert);
-    }
-
-    private sealed record FusedExperts(CheckpointTensor GateUp, CheckpointTensor Down);
-
-    private sealed record PerExpertTensors(CheckpointTensor Gate, string GateName, CheckpointTensor Up, string UpName, CheckpointTensor Down, string DownName);
-
-    private sealed record ExpertPlan(FusedExperts? Fused, PerExpertTensors[]? PerExpert);
 
     /// <summary>Live read-only view of the consumed-name set.</summary>
     private sealed class ConsumedView(ConcurrentDictionary<string, byte> set) : IReadOnlySet<string>

@@ -1,13 +1,14 @@
-using System.Runtime.InteropServices;
+using Llama4Cluster.Kernels.Cpu;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Checkpoints;
 
 /// <summary>
-/// One tensor of a checkpoint as found in its mapped safetensors file, with the reads that copy its
-/// bytes into CPU tensors: whole, as expert slices of a fused [E, a, b] tensor (only those bytes are
-/// read), or dequantised from FP8. <see cref="CheckpointReader"/> decides what to read; this type
-/// knows how the bytes are laid out.
+/// One tensor of a checkpoint as found in its mapped safetensors file, with the reads that turn its
+/// bytes into CPU tensors: whole (a view of the mapping, no copy, when the bytes are aligned), as expert
+/// slices of a fused [E, a, b] tensor transposed to nn.Linear orientation (only those bytes are read), or
+/// dequantised from FP8. <see cref="CheckpointReader"/> decides what to read; this type knows how the
+/// bytes are laid out.
 /// </summary>
 internal readonly record struct CheckpointTensor(SafetensorsFile File, SafetensorsTensorInfo Info)
 {
@@ -23,6 +24,17 @@ internal readonly record struct CheckpointTensor(SafetensorsFile File, Safetenso
                 $"shape {Info.ShapeText} does not match the expected {SafetensorsDTypes.FormatShape(expected)} (logical '{logicalName}'); " +
                 "the checkpoint does not belong to this config.json");
         }
+    }
+
+    /// <summary>
+    /// <c>numel(shape)</c> elements starting <paramref name="byteOffset"/> bytes into the tensor as a CPU tensor of the
+    /// file's dtype: a view of the mapped file (no copy) when the bytes are aligned to the element size, otherwise a copy.
+    /// </summary>
+    public torch.Tensor ReadInPlace(long byteOffset, long[] shape)
+    {
+        var type = SafetensorsDTypes.ToTorch(Info.DType)
+            ?? throw new CheckpointException(File.Path, Info.Name, $"dtype {Info.DType} has no torch equivalent");
+        return File.TryView(Info, byteOffset, shape, type, SafetensorsDTypes.ElementSize(Info.DType)) ?? ReadRaw(byteOffset, shape);
     }
 
     /// <summary>Copies <c>numel(shape)</c> elements starting <paramref name="byteOffset"/> bytes into the tensor into a new CPU tensor of the file's dtype.</summary>
@@ -52,20 +64,27 @@ internal readonly record struct CheckpointTensor(SafetensorsFile File, Safetenso
     }
 
     /// <summary>
-    /// Reads expert slices of a fused [E, a, b] tensor into one [n, a, b] CPU tensor of the file's dtype. Expert e is the
-    /// contiguous range [e·a·b·size, (e+1)·a·b·size): only those bytes are read.
+    /// Expert slices of a fused [E, a, b] tensor transposed to one [n, b, a] CPU tensor of <paramref name="dtype"/>
+    /// (nn.Linear orientation), converted in parallel straight from the mapping: in one pass when the dtype is the file's
+    /// or BF16 → F32; other conversions transpose in the file's dtype, then convert.
     /// </summary>
-    public torch.Tensor ReadExpertSlices(IReadOnlyList<int> expertIds, long[] perExpertShape)
+    public torch.Tensor ReadExpertSlicesTransposed(IReadOnlyList<int> expertIds, long a, long b, torch.ScalarType dtype)
     {
-        var type = SafetensorsDTypes.ToTorch(Info.DType)!.Value;
-        long perExpertBytes = Info.ByteLength / Info.Shape[0];
-        var all = torch.empty([expertIds.Count, .. perExpertShape], type, torch.CPU);
-        for (int i = 0; i < expertIds.Count; i++)
+        var fileType = SafetensorsDTypes.ToTorch(Info.DType)!.Value;
+        int size = SafetensorsDTypes.ElementSize(Info.DType);
+        bool direct = fileType == dtype || (Info.DType == SafetensorsDType.BF16 && dtype == torch.ScalarType.Float32);
+        var outType = direct ? dtype : fileType;
+        var result = WeightBuffers.Empty([expertIds.Count, b, a], outType);
+        long perExpertBytes = a * b * size;
+        if (expertIds.Count > 0 && perExpertBytes > 0)
         {
-            using var slot = all[i];
-            FillFrom(expertIds[i] * perExpertBytes, slot);
+            var (file, info) = (File, Info);
+            var sources = expertIds.Select(e => file.Address(info, e * perExpertBytes, perExpertBytes)).ToArray();
+            LayoutCopy.TransposeExperts(sources, checked((int)a), checked((int)b), size, direct ? (int)result.ElementSize : size,
+                TensorData.Pointer(result), torch.get_num_threads());
         }
-        return all;
+        if (direct) return result;
+        using (result) return WeightBuffers.Empty(result.shape, dtype).copy_(result);
     }
 
     /// <summary>This FP8 [out, in] weight dequantised: W[o, :] = float(W_fp8[o, :]) · scale[o], in fp32 on the CPU (spec §3.2).</summary>
@@ -87,25 +106,25 @@ internal readonly record struct CheckpointTensor(SafetensorsFile File, Safetenso
         var scales = new float[rows];
         FloatFormats.DecodeToSingle(s.DType, scale.File.ReadAll(s.Name), scales);
 
-        var result = torch.empty([rows, cols], torch.ScalarType.Float32, torch.CPU);
-        // Row blocks of about 1 MiB of FP8 bytes keep the staging buffer small for 8192 × 5120 weights.
-        int blockRows = (int)Math.Clamp((1 << 20) / Math.Max(1, cols), 1, rows);
-        var staging = new byte[blockRows * cols];
-        for (long r0 = 0; r0 < rows; r0 += blockRows)
+        var result = WeightBuffers.Empty([rows, cols], torch.ScalarType.Float32);
+        if (rows * cols == 0) return result;
+        nint source = File.Address(Info, 0, Info.ByteLength), destination = TensorData.Pointer(result);
+        // Row blocks of about 1 MiB of FP8 bytes, dequantised in parallel straight from the mapping.
+        long blockRows = Math.Clamp((1 << 20) / Math.Max(1, cols), 1, rows);
+        long blocks = (rows + blockRows - 1) / blockRows;
+        Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, torch.get_num_threads()) }, block =>
         {
-            int nRows = (int)Math.Min(blockRows, rows - r0);
-            var src = staging.AsSpan(0, (int)(nRows * cols));
-            File.Read(Info.Name, r0 * cols, src);
-            using var block = result.narrow(0, r0, nRows);
-            var dst = MemoryMarshal.Cast<byte, float>(block.bytes);
-            FloatFormats.DecodeToSingle(SafetensorsDType.F8_E4M3, src, dst);
-            for (int r = 0; r < nRows; r++)
-            {
-                float k = scales[r0 + r];
-                var row = dst.Slice((int)(r * cols), (int)cols);
-                for (int c = 0; c < row.Length; c++) row[c] *= k;
-            }
-        }
+            long r0 = block * blockRows, r1 = Math.Min(rows, r0 + blockRows);
+            for (long r = r0; r < r1; r++) DequantiseRow(source + (nint)(r * cols), destination + (nint)(r * cols * sizeof(float)), cols, scales[r]);
+        });
         return result;
+    }
+
+    private static unsafe void DequantiseRow(nint source, nint destination, long cols, float scale)
+    {
+        var src = new ReadOnlySpan<byte>((void*)source, checked((int)cols));
+        var dst = new Span<float>((void*)destination, checked((int)cols));
+        FloatFormats.DecodeToSingle(SafetensorsDType.F8_E4M3, src, dst);
+        for (int c = 0; c < dst.Length; c++) dst[c] *= scale;
     }
 }

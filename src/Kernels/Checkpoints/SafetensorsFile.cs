@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Text.Json;
+using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Checkpoints;
 
@@ -9,7 +10,10 @@ namespace Llama4Cluster.Kernels.Checkpoints;
 /// N bytes of UTF-8 JSON (<c>{"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}</c>),
 /// then the data section, to which <c>data_offsets</c> are relative. <see cref="Read"/> copies only the
 /// requested byte range out of the mapping, so a caller can stream one expert out of a 20 GB tensor.
-/// Thread-safe for concurrent reads.
+/// <see cref="TryView"/> instead hands out a torch tensor over the file's bytes, no copy: libtorch maps the file
+/// once per element type (<c>torch.from_file</c>, private copy-on-write pages, so an in-place op on a weight can
+/// never write to the checkpoint), and every view holds that mapping's storage, so it outlives this object and is
+/// unmapped when the last view is disposed. Thread-safe for concurrent reads.
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
@@ -20,13 +24,16 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private readonly MemoryMappedViewAccessor _view;
     private readonly byte* _base;
     private readonly long _dataOffset;
+    private readonly long _length;
+    private readonly Dictionary<torch.ScalarType, torch.Tensor> _torchMaps = new();
     private long _bytesRead;
     private bool _disposed;
 
-    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePointer, long dataOffset,
+    private SafetensorsFile(string path, long length, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePointer, long dataOffset,
         Dictionary<string, SafetensorsTensorInfo> tensors)
     {
         Path = path;
+        _length = length;
         _map = map;
         _view = view;
         _base = basePointer;
@@ -39,7 +46,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Header entries by the name stored in the file; <c>__metadata__</c> is not a tensor and is skipped.</summary>
     public IReadOnlyDictionary<string, SafetensorsTensorInfo> Tensors { get; }
 
-    /// <summary>Bytes copied out of the data section by <see cref="Read"/> (the header is not counted).</summary>
+    /// <summary>
+    /// Bytes of tensor data taken from the data section: copied by <see cref="Read"/>, read through
+    /// <see cref="Address"/>, or viewed in place by <see cref="TryView"/> (the header is not counted).
+    /// </summary>
     public long BytesRead => Interlocked.Read(ref _bytesRead);
 
     /// <summary>
@@ -75,7 +85,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
             }
             long dataOffset = 8 + (long)headerLength;
             var tensors = ParseHeader(path, new ReadOnlySpan<byte>(p + 8, (int)headerLength), length - dataOffset);
-            var file = new SafetensorsFile(path, map, view, p, dataOffset, tensors);
+            var file = new SafetensorsFile(path, length, map, view, p, dataOffset, tensors);
             success = true;
             return file;
         }
@@ -112,6 +122,90 @@ public sealed unsafe class SafetensorsFile : IDisposable
         Interlocked.Add(ref _bytesRead, destination.Length);
     }
 
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> and element type <paramref name="dtype"/> over the file's bytes of tensor
+    /// <paramref name="info"/> from <paramref name="offsetInTensor"/> on, without a copy; null when those bytes are not
+    /// aligned to the element size (libtorch needs aligned elements), so the caller copies instead. The caller owns the
+    /// view; the mapping lives as long as any view of it.
+    /// </summary>
+    internal torch.Tensor? TryView(SafetensorsTensorInfo info, long offsetInTensor, long[] shape, torch.ScalarType dtype, int elementSize)
+    {
+        long bytes = SafetensorsDTypes.ElementCount(shape) * elementSize;
+        return ViewAt(CheckRange(info, offsetInTensor, bytes), bytes, shape, dtype, elementSize, info.Name);
+    }
+
+    /// <summary>
+    /// As <see cref="TryView"/> over tensors <paramref name="first"/> to <paramref name="last"/>, which the caller has
+    /// checked lie back to back in this file: one view of shape <paramref name="shape"/> spanning all their bytes.
+    /// </summary>
+    internal torch.Tensor? TryViewSpan(SafetensorsTensorInfo first, SafetensorsTensorInfo last, long[] shape, torch.ScalarType dtype, int elementSize)
+    {
+        long bytes = SafetensorsDTypes.ElementCount(shape) * elementSize;
+        long start = CheckRange(first, 0, 0), end = CheckRange(last, last.ByteLength, 0);
+        if (end - start != bytes)
+            throw new CheckpointException(Path, first.Name, $"a view of {bytes} bytes from it to '{last.Name}' would not cover exactly their {end - start} bytes");
+        return ViewAt(start, bytes, shape, dtype, elementSize, first.Name);
+    }
+
+    private torch.Tensor? ViewAt(long start, long bytes, long[] shape, torch.ScalarType dtype, int elementSize, string tensor)
+    {
+        if (start % elementSize != 0) return null;
+        var strides = new long[shape.Length];
+        long stride = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            strides[i] = stride;
+            stride *= shape[i];
+        }
+        torch.Tensor view;
+        lock (_torchMaps)
+        {
+            // Under the lock, so that Dispose cannot free the mapping's handle between the lookup and the view.
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_torchMaps.TryGetValue(dtype, out var map))
+            {
+                try
+                {
+                    // One mapping of the whole file per element type; the header bytes are mapped too but never viewed.
+                    map = torch.from_file(Path, shared: false, size: _length / elementSize, dtype: dtype).DetachFromDisposeScope();
+                }
+                catch (System.Runtime.InteropServices.ExternalException e)
+                {
+                    throw new CheckpointException(Path, tensor, $"cannot be mapped in place: libtorch could not map the file ({e.Message}); was it changed since it was opened?", e);
+                }
+                _torchMaps[dtype] = map;
+            }
+            view = map.as_strided(shape, strides, start / elementSize);
+        }
+        Interlocked.Add(ref _bytesRead, bytes);
+        return view;
+    }
+
+    /// <summary>
+    /// The address of <paramref name="bytes"/> bytes of tensor <paramref name="info"/> starting <paramref name="offsetInTensor"/>
+    /// bytes into its data, for kernels that convert straight from the mapping. Valid until <see cref="Dispose"/>.
+    /// </summary>
+    internal nint Address(SafetensorsTensorInfo info, long offsetInTensor, long bytes)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long start = CheckRange(info, offsetInTensor, bytes);
+        Interlocked.Add(ref _bytesRead, bytes);
+        return (nint)(_base + start);
+    }
+
+    /// <summary>The absolute file offset of the range, after checking it lies inside the tensor.</summary>
+    private long CheckRange(SafetensorsTensorInfo info, long offsetInTensor, long bytes)
+    {
+        if (!Tensors.TryGetValue(info.Name, out var own) || !ReferenceEquals(own, info))
+            throw new CheckpointException(Path, info.Name, "no such tensor in this file");
+        if (offsetInTensor < 0 || bytes < 0 || offsetInTensor + bytes > info.ByteLength)
+        {
+            throw new CheckpointException(Path, info.Name,
+                $"read of {bytes} bytes at offset {offsetInTensor} is outside the tensor's {info.ByteLength} bytes");
+        }
+        return _dataOffset + info.DataStart + offsetInTensor;
+    }
+
     /// <summary>Reads a whole tensor into a new array (small tensors only: scales, norms).</summary>
     public byte[] ReadAll(string name)
     {
@@ -124,8 +218,14 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
+        lock (_torchMaps)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            // Views handed out keep their mapping alive; only this object's handles go here.
+            foreach (var map in _torchMaps.Values) map.Dispose();
+            _torchMaps.Clear();
+        }
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();

@@ -17,6 +17,9 @@ public sealed class CheckpointWeightSource : IWeightSource
     public torch.Tensor Load(string name, long[] shape, torch.ScalarType dtype, torch.Device device) =>
         _reader.Load(name, shape, dtype, device);
 
+    public torch.Tensor LoadRows(IReadOnlyList<(string Name, long[] Shape)> parts, torch.ScalarType dtype, torch.Device device) =>
+        _reader.LoadRows(parts, dtype, device);
+
     public (torch.Tensor GateUp, torch.Tensor Down) LoadExperts(int layer, IReadOnlyList<int> experts, torch.ScalarType dtype, torch.Device device)
     {
         // Ownership of the two tensors passes to the caller.

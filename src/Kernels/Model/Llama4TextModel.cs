@@ -71,12 +71,7 @@ public sealed class Llama4TextModel : IDisposable
         var kernels = KernelPolicy.For(options);
         long d = c.HiddenSize, hd = c.HeadDim;
         Tensor L(string name, params long[] shape) => source.Load(name, shape, dt, dev).DetachFromDisposeScope();
-        Tensor Fuse(params Tensor[] parts)
-        {
-            var fused = torch.cat(parts, 0).DetachFromDisposeScope();
-            foreach (var p in parts) p.Dispose();
-            return fused;
-        }
+        Tensor Rows(params (string Name, long[] Shape)[] parts) => source.LoadRows(parts, dt, dev).DetachFromDisposeScope();
 
         var stage = options.Layers ?? LayerRange.All(c);
         stage.Validate(c);
@@ -88,10 +83,10 @@ public sealed class Llama4TextModel : IDisposable
         for (int i = stage.First; i < stage.End; i++)
         {
             string p = $"model.layers.{i}.";
-            var qkv = Fuse(
-                L(p + "self_attn.q_proj.weight", c.NumAttentionHeads * hd, d),
-                L(p + "self_attn.k_proj.weight", c.NumKeyValueHeads * hd, d),
-                L(p + "self_attn.v_proj.weight", c.NumKeyValueHeads * hd, d));
+            var qkv = Rows(
+                (p + "self_attn.q_proj.weight", [c.NumAttentionHeads * hd, d]),
+                (p + "self_attn.k_proj.weight", [c.NumKeyValueHeads * hd, d]),
+                (p + "self_attn.v_proj.weight", [c.NumKeyValueHeads * hd, d]));
             var attention = new AttentionLayer(c, i, qkv, L(p + "self_attn.o_proj.weight", d, c.NumAttentionHeads * hd), kernels);
             var inNorm = L(p + "input_layernorm.weight", d);
             var postNorm = L(p + "post_attention_layernorm.weight", d);
@@ -103,7 +98,7 @@ public sealed class Llama4TextModel : IDisposable
                 long ff = c.IntermediateSize;
                 var router = new Router(L(f + "router.weight", c.NumLocalExperts, d), c.NumExpertsPerToken, kernels);
                 var shared = new SwiGluMlp(
-                    Fuse(L(f + "shared_expert.gate_proj.weight", ff, d), L(f + "shared_expert.up_proj.weight", ff, d)),
+                    Rows((f + "shared_expert.gate_proj.weight", [ff, d]), (f + "shared_expert.up_proj.weight", [ff, d])),
                     L(f + "shared_expert.down_proj.weight", d, ff), kernels);
                 moe = new MoeBlock(router, shared);
                 if (local is not null)
@@ -116,7 +111,7 @@ public sealed class Llama4TextModel : IDisposable
             else
             {
                 long fm = c.IntermediateSizeMlp;
-                dense = new SwiGluMlp(Fuse(L(f + "gate_proj.weight", fm, d), L(f + "up_proj.weight", fm, d)), L(f + "down_proj.weight", d, fm), kernels);
+                dense = new SwiGluMlp(Rows((f + "gate_proj.weight", [fm, d]), (f + "up_proj.weight", [fm, d])), L(f + "down_proj.weight", d, fm), kernels);
             }
             layers[i - stage.First] = new DecoderLayer(i, inNorm, attention, postNorm, dense, moe, c.RmsNormEps);
             progress?.Report(new LoadProgress(i - stage.First + 1, totalSteps, $"layer {i}"));
@@ -127,6 +122,25 @@ public sealed class Llama4TextModel : IDisposable
         progress?.Report(new LoadProgress(totalSteps, totalSteps, "done"));
         var moeLayers = layers.Where(l => l.Moe is not null).Select(l => (l.Index, l.Moe!)).ToArray();
         return new Llama4TextModel(c, options, stage, embed, layers, norm, lmHead, MoeExecutors.Choose(dispatcher, local, moeLayers, options));
+    }
+
+    /// <summary>
+    /// Weights stacked by rows into one new tensor (q, k, v; gate, up) so that one GEMM reads them; the parts are not
+    /// disposed. On the CPU the parts (usually views of the mapped checkpoint) are copied straight into a buffer advised to
+    /// use huge pages (<see cref="Checkpoints.WeightBuffers"/>).
+    /// </summary>
+    internal static Tensor StackRows(Tensor[] parts)
+    {
+        if (parts[0].device_type != DeviceType.CPU) return torch.cat(parts, 0);
+        using var scope = NewDisposeScope();
+        var fused = Checkpoints.WeightBuffers.Empty([parts.Sum(p => p.shape[0]), .. parts[0].shape[1..]], parts[0].dtype);
+        long row = 0;
+        foreach (var p in parts)
+        {
+            fused.narrow(0, row, p.shape[0]).copy_(p);
+            row += p.shape[0];
+        }
+        return fused.MoveToOuterDisposeScope();
     }
 
     /// <summary>A new, empty KV cache for one sequence's layers on this stage, in this model's dtype and device.</summary>
