@@ -136,7 +136,7 @@ public static class PlacementPlanner
     {
         int replicas = options.Replicas;
         string what = string.Create(CultureInfo.InvariantCulture,
-            $"the model in {dtype.ToString().ToLowerInvariant()} (expert shards {ByteSize.Format(expertTotal)}{(replicas > 1 ? $" for {replicas} replicas" : "")}" +
+            $"the model in {(dtype == WeightDType.Bf16 ? "bfloat16" : "fp8")} (expert shards {ByteSize.Format(expertTotal)}{(replicas > 1 ? $" for {replicas} replicas" : "")}" +
             $"{(rank.SharedExperts == SharedExpertPlacement.Shards ? " incl. shared experts" : "")} + " +
             $"{ranks} attention rank(s) × (non-expert weights {ByteSize.Format(rank.WeightBytes)} + KV {ByteSize.Format(rank.KvBytes)}))");
         long perDevice = inventory.Silos.SelectMany(s => s.Devices).Max(d => d.MemoryBytes - (long)Math.Ceiling(d.MemoryBytes * options.Headroom));

@@ -35,8 +35,9 @@ public sealed record StepEstimate(int Batch, ImmutableArray<StageCost> Stages, i
 /// turn; per stage: compute = max(bytes read / HBM, FLOPs / FLOP/s) over its non-expert weights (embeddings excepted: a
 /// lookup reads B rows) and the KV its B sequences read at <c>context</c> tokens; per MoE layer a dispatch, B·k rows (plus B
 /// for the shared-expert shard) of D activations in the wire dtype there and back, = 2·rows·D·wire / bandwidth + 2·latency
-/// over the slowest link from the stage's silo to the layer's shards, and the slowest shard's compute (expected distinct
-/// experts hit under uniform routing, E/S·(1 − (1 − k/E)^B), read whole; FLOPs 2·3·D·F per routed row); per stage boundary
+/// over the slowest link from the stage's silo to the layer's shards, and the busiest shard's compute (balanced routing:
+/// B·k/S rows, reading min(its experts, ⌈B·k/S⌉) experts whole; the shared-expert shard B rows and its one expert; FLOPs
+/// 2·3·D·F per row); per stage boundary
 /// a hand-off, B·D·wire / bandwidth + 2·latency (the answer travels back). Everything is at vendor peak, one rank at a time,
 /// no overlap of transfers with compute: a model to compare plans and links, not a promise.
 /// </summary>
@@ -92,18 +93,22 @@ public static class StepCostModel
     {
         var shards = plan.ExpertShards.Where(s => s.Layer == layer && s.Replica == 0).ToList();
         if (shards.Count == 0) return (0, 0);
-        int k = config.NumExpertsPerToken, e = config.NumLocalExperts;
+        int k = config.NumExpertsPerToken;
         double rows = (double)batch * k + (plan.SharedExperts == SharedExpertPlacement.Shards ? batch : 0);
         var link = shards.Select(s => links.Between(silo, s.Silo)).MinBy(l => l.BytesPerSecond)!;
         double dispatch = Exchange(link, 2 * rows * config.HiddenSize * WireBytes);
-        double hitFraction = 1 - Math.Pow(1 - (double)k / e, batch);
         double rowFlops = 2.0 * config.ExpertParameters;
+        int routedShards = shards.Count(s => !plan.IsSharedExpertShard(s));
+        // The busiest routed shard under balanced routing: its share of the B·k rows, reading each expert they hit whole
+        // (at least one expert once any row arrives).
+        double busiestRows = (double)batch * k / routedShards;
         double slowest = 0;
         foreach (var shard in shards)
         {
             bool shared = plan.IsSharedExpertShard(shard);
-            double shardBytes = shared ? shard.Bytes : shard.Bytes * hitFraction;
-            double shardRows = shared ? batch : (double)batch * k * shard.Experts.Length / e;
+            double shardRows = shared ? batch : busiestRows;
+            double experts = shared ? 1 : Math.Min(shard.Experts.Length, Math.Ceiling(busiestRows));
+            double shardBytes = shared ? shard.Bytes : experts * plan.Footprint.ExpertBytes;
             double flopRate = shared ? gpu.Bf16FlopsPerSecond : expertFlops;
             slowest = Math.Max(slowest, Math.Max(shardBytes / gpu.HbmBytesPerSecond, shardRows * rowFlops / flopRate));
         }
