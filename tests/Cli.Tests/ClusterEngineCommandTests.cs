@@ -106,6 +106,30 @@ public sealed class ClusterEngineCommandTests(TinyModels models) : IClassFixture
         Assert.Contains("disagrees with the plan", mismatch.Stderr);
     }
 
+    /// <summary>
+    /// A staged plan end to end: <c>llama4 plan --stages 3</c> for tiny-behemoth over 3 one-device hosts, then
+    /// <c>generate --engine cluster --plan FILE</c>: each silo process takes its stage count from the plan file (no
+    /// <c>--stages</c> is passed to them), the ranks run in 3 pipeline stages, and the tokens equal the local engine's.
+    /// </summary>
+    [RedisFact]
+    public void GenerateOnAStagedPlanMatchesTheLocalEngine()
+    {
+        string model = models.Create("behemoth-staged", "--preset", "tiny-behemoth", "--seed", "7");
+        string plan = Path.Combine(models.Root, "staged-plan.json");
+        var planned = CliRunner.Run(["plan", "--model", model, "--hosts", "3", "--gpus-per-host", "1", "--gpu-memory", "1GB", "--stages", "3", "--out", plan]);
+        Assert.True(planned.ExitCode == 0, planned.Stderr);
+        Assert.Contains("attention ranks × 3 pipeline stages", planned.Stdout);
+
+        string[] args = ["generate", "--model", model, "--tokens", "1,17,42,9,30,77", "--max-tokens", "8", "--ignore-eos", "--dtype", "float32", "--json"];
+        var local = CliRunner.Run(args);
+        Assert.True(local.ExitCode == 0, local.Stderr);
+        var cluster = CliRunner.Run([.. args, "--engine", "cluster", "--plan", plan]);
+        Assert.True(cluster.ExitCode == 0, cluster.Stderr);
+        Assert.Contains("attention ranks in 3 pipeline stages", cluster.Stderr);
+        Assert.Equal(Tokens(SingleJsonObject(local.Stdout)), Tokens(SingleJsonObject(cluster.Stdout)));
+        AssertNoClusterProcessesLeft(cluster.Stderr);
+    }
+
     private static int[] Tokens(JsonElement o) => o.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
     /// <summary>The redis port the run announced must have no redis-server left, and no silo of that cluster may remain.</summary>

@@ -7,15 +7,19 @@ using Llama4Cluster.Silos.Placement;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// <c>plan (--preset NAME | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bf16|fp8] ...</c>:
+/// <c>plan (--preset NAME | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bfloat16|fp8] ...</c>:
 /// asks the placement planner whether the model fits on N identical hosts and prints the plan (memory table
-/// per device, attention ranks, shard layout, totals) or the does-not-fit answer with the fewest hosts that
-/// would do. Both are answers: exit code 0. With <c>--out FILE</c> a plan is also written as JSON (<see cref="PlacementPlanJson"/>)
-/// for silos' <c>--plan FILE</c>; a does-not-fit answer writes nothing.
+/// per device, attention ranks and their pipeline stages, shard layout, totals, an estimated decode step) or the
+/// does-not-fit answer naming the binding constraint, with the fewest hosts that would do. Exit code 0 when it fits,
+/// <see cref="DoesNotFit"/> (3) when it does not, 2 for a bad command line. With <c>--out FILE</c> a plan is also written
+/// as JSON (<see cref="PlacementPlanJson"/>) for silos' <c>--plan FILE</c>; a does-not-fit answer writes nothing.
 /// </summary>
 internal static class PlanCommand
 {
-    public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bf16|fp8] [--attention-ranks R] [--attention-devices K] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--layout summary|full] [--out plan.json]";
+    public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bfloat16|fp8] [--attention-ranks R] [--stages K] [--shared-experts auto|rank|shards] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--gpu h100|h100-pcie|h200|a100] [--interconnect nvlink+ib|nvlink+eth|pcie+eth] [--link-gbps G] [--link-latency-us U] [--batch 1,32] [--layout summary|full] [--out plan.json]  (exit 3: does not fit)";
+
+    /// <summary>The exit code of a does-not-fit answer.</summary>
+    public const int DoesNotFit = 3;
 
     public static int Run(Arguments a)
     {
@@ -26,9 +30,12 @@ internal static class PlanCommand
         int hosts = a.Int("hosts", 1, 100_000) ?? throw new UsageException("missing required option --hosts");
         int gpus = a.Int("gpus-per-host", 1, 1024) ?? throw new UsageException("missing required option --gpus-per-host");
         long gpuMemory = Bytes(a, "gpu-memory") ?? throw new UsageException("missing required option --gpu-memory (e.g. 80GB)");
-        var dtype = ParseDType(a.Optional("dtype") ?? "bf16");
+        var dtype = ParseDType(a.Optional("dtype") ?? "bfloat16");
         int? ranks = a.Int("attention-ranks", 1, 100_000);
-        int? attentionDevices = a.Int("attention-devices", 1, 1024);
+        if (a.Optional("attention-devices") is not null)
+            throw new UsageException("--attention-devices was retired: the engine runs each attention rank stage on ONE device, so a rank spans devices as pipeline stages; use --stages K (or leave it out: the planner picks the fewest that fit)");
+        int? stages = a.Int("stages", 1, 100_000);
+        var shared = ParseShared(a.Optional("shared-experts") ?? "auto");
         int? context = a.Int("context", 0, int.MaxValue);
         int? sequences = a.Int("sequences", 0, 1_000_000);
         long? kvBudget = a.Optional("kv-budget") is { } kvText
@@ -42,6 +49,7 @@ internal static class PlanCommand
         string layout = a.Optional("layout") ?? "summary";
         if (layout is not ("summary" or "full")) throw new UsageException($"--layout must be summary or full; got '{layout}'");
         string? outFile = a.Optional("out");
+        var cost = PlanReport.CostInputs(a);
         a.EnsureAllUsed();
 
         var (config, modelName) = LoadModel(preset, model);
@@ -50,7 +58,8 @@ internal static class PlanCommand
         var options = new PlacementOptions
         {
             AttentionRanks = ranks,
-            AttentionDevicesPerRank = attentionDevices,
+            Stages = stages,
+            SharedExperts = shared,
             KvBytesPerRank = kvBudget,
             ContextTokens = context ?? defaults.ContextTokens,
             Sequences = sequences ?? defaults.Sequences,
@@ -76,23 +85,33 @@ internal static class PlanCommand
             Console.WriteLine();
             Console.WriteLine($"fits: {outcome.Plan.Summary}");
             Console.WriteLine(HostLoss.Describe(outcome.Plan));
-            if (outFile is not null) WritePlan(outcome.Plan, outFile);
-        }
-        else
-        {
             Console.WriteLine();
-            Console.WriteLine(outcome.Shortfall.Message);
-            PrintMinimum(config, dtype, gpus, gpuMemory, options);
-            if (outFile is not null) Console.WriteLine($"no plan written to {Path.GetFullPath(outFile)}: the model does not fit.");
+            PlanReport.PrintCost(config, outcome.Plan, cost, options.ContextTokens);
+            if (outFile is not null) WritePlan(outcome.Plan, outFile);
+            return 0;
         }
-        return 0;
+        Console.WriteLine();
+        Console.WriteLine(outcome.Shortfall.Message);
+        Console.WriteLine($"binding constraint: {PlanReport.Describe(outcome.Shortfall.Constraint)}");
+        PrintMinimum(config, dtype, gpus, gpuMemory, options);
+        if (outFile is not null) Console.WriteLine($"no plan written to {Path.GetFullPath(outFile)}: the model does not fit.");
+        return DoesNotFit;
     }
 
-    private static WeightDType ParseDType(string text) => text.ToLowerInvariant() switch
+    /// <summary>The weight dtype: <c>bfloat16</c> (also <c>bf16</c>) or <c>fp8</c>, as the other commands spell dtypes.</summary>
+    internal static WeightDType ParseDType(string text) => text.ToLowerInvariant() switch
     {
         "bf16" or "bfloat16" => WeightDType.Bf16,
         "fp8" => WeightDType.Fp8,
-        var s => throw new UsageException($"--dtype must be bf16 or fp8; got '{s}'"),
+        var s => throw new UsageException($"--dtype must be bfloat16 or fp8 (bf16 is accepted for bfloat16); got '{s}'"),
+    };
+
+    private static SharedExpertPlacement? ParseShared(string text) => text.ToLowerInvariant() switch
+    {
+        "auto" => null,
+        "rank" => SharedExpertPlacement.Rank,
+        "shards" => SharedExpertPlacement.Shards,
+        var s => throw new UsageException($"--shared-experts must be auto, rank or shards; got '{s}'"),
     };
 
     /// <summary>The config of a preset (no checkpoint needed) or of a checkpoint directory, and the name the report shows.</summary>
@@ -131,7 +150,7 @@ internal static class PlanCommand
     private static void PrintModel(string name, Llama4TextConfig config, ModelFootprint f, PlacementOptions options, int hosts, int gpus, long gpuMemory)
     {
         Console.WriteLine(Inv($"model: {name}: {config.TotalParameters / 1e9:F1}B parameters ({config.ActiveParameters / 1e9:F1}B active), {config.NumHiddenLayers} layers, {f.MoeLayers.Length} MoE layers × {f.ExpertsPerLayer} experts"));
-        Console.WriteLine(Inv($"weights ({f.DType.ToString().ToLowerInvariant()}{(f.DType == WeightDType.Fp8 ? ": routed experts fp8 + per-row scales, the rest bf16" : "")}): one expert {ByteSize.Format(f.ExpertBytes)}, routed experts {ByteSize.Format(f.RoutedExpertBytes)}, non-expert weights {ByteSize.Format(f.NonExpertBytes)} per attention rank"));
+        Console.WriteLine(Inv($"weights ({PlanReport.DTypeName(f.DType)}{(f.DType == WeightDType.Fp8 ? ": routed experts fp8 + per-row scales, the rest bf16" : "")}): one expert {ByteSize.Format(f.ExpertBytes)}, routed experts {ByteSize.Format(f.RoutedExpertBytes)}, non-expert weights {ByteSize.Format(f.NonExpertBytes)} per attention rank"));
         string kv = options.KvBytesPerRank is { } budget
             ? Inv($"KV budget {ByteSize.Format(budget)} per attention rank")
             : Inv($"KV {ByteSize.Format(f.KvBytesPerSequence(options.ContextTokens))} per sequence of {options.ContextTokens} tokens × {options.Sequences} sequences = {ByteSize.Format(options.Sequences * f.KvBytesPerSequence(options.ContextTokens))} per attention rank");
@@ -142,34 +161,31 @@ internal static class PlanCommand
 
     private static void PrintPlan(PlacementPlan plan, bool fullLayout)
     {
-        var ranksByDevice = plan.AttentionRanks
-            .SelectMany(r => r.Devices.Select(d => (r.Silo, Device: d, r.Rank)))
-            .ToLookup(x => (x.Silo, x.Device), x => x.Rank);
+        var stagesByDevice = plan.AttentionRanks
+            .SelectMany(r => r.Stages.Select(st => (st.Silo, st.Device, Label: plan.StagesPerRank == 1 ? Inv($"{r.Rank}") : Inv($"{r.Rank}/{st.Stage}"))))
+            .ToLookup(x => (x.Silo, x.Device), x => x.Label);
         Terminal.Table("memory per device (GB)",
-            ["silo", "device", "capacity", "experts", "shards", "non-expert", "KV", "headroom", "free", "attention rank"],
+            ["silo", "device", "capacity", "experts", "shards", "non-expert", "KV", "headroom", "free", plan.StagesPerRank == 1 ? "attention rank" : "rank/stage"],
             plan.Memory.Select(m => (IReadOnlyList<string>)
             [
                 m.Silo, m.Device, Gb(m.CapacityBytes), Gb(m.ExpertBytes), m.ExpertShards.ToString(CultureInfo.InvariantCulture),
                 Gb(m.NonExpertBytes), Gb(m.KvBytes), Gb(m.HeadroomBytes), Gb(m.FreeBytes),
-                string.Join(",", ranksByDevice[(m.Silo, m.Device)]),
+                string.Join(",", stagesByDevice[(m.Silo, m.Device)]),
             ]));
         Console.WriteLine();
-        Terminal.Table("attention ranks",
-            ["rank", "silo", "devices", "non-expert GB", "KV GB"],
-            plan.AttentionRanks.Select(r => (IReadOnlyList<string>)
-            [
-                r.Rank.ToString(CultureInfo.InvariantCulture), r.Silo, string.Join(",", r.Devices), Gb(r.NonExpertBytes), Gb(r.KvBytes),
-            ]));
-        if (plan.AttentionRanks.Any(r => r.Devices.Length > 1))
-            Console.WriteLine("note: ranks on several devices assume tensor-parallel attention over KV heads; the engine runs a rank on one device today.");
+        PlanReport.PrintStages(plan);
         if (plan.ExpertShards.IsEmpty) return;
 
         Console.WriteLine();
         var deviceIndex = plan.Memory.Select((m, i) => (m, i)).ToDictionary(x => (x.m.Silo, x.m.Device), x => x.i);
         var byLayer = plan.ExpertShards.GroupBy(s => s.Layer).ToList();
         var spread = byLayer.Select(g => g.Select(s => (s.Silo, s.Device)).Distinct().Count()).ToList();
-        int minExperts = plan.ExpertShards.Min(s => s.Experts.Length), maxExperts = plan.ExpertShards.Max(s => s.Experts.Length);
-        Console.WriteLine(Inv($"expert shards: {plan.Footprint.MoeLayers.Length} MoE layers × {plan.ShardsPerLayer} shards × {plan.Replicas} replica(s) = {plan.ExpertShards.Length} shards of {(minExperts == maxExperts ? $"{minExperts}" : $"{minExperts}-{maxExperts}")} expert(s) ({ByteSize.Format(plan.ExpertShards.Max(s => s.Bytes))} each at most); one layer's shards sit on {spread.Min()}-{spread.Max()} distinct devices"));
+        var routed = plan.ExpertShards.Where(s => !plan.IsSharedExpertShard(s)).ToList();
+        int minExperts = routed.Min(s => s.Experts.Length), maxExperts = routed.Max(s => s.Experts.Length);
+        string sharedShards = plan.SharedExperts == SharedExpertPlacement.Shards
+            ? Inv($" + 1 shared-expert shard per layer (shard {plan.ShardsPerLayer}, {ByteSize.Format(plan.ExpertShards.First(plan.IsSharedExpertShard).Bytes)}, every token routed to it)")
+            : "";
+        Console.WriteLine(Inv($"expert shards: {plan.Footprint.MoeLayers.Length} MoE layers × {plan.ShardsPerLayer} shards{sharedShards} × {plan.Replicas} replica(s) = {plan.ExpertShards.Length} shards; routed shards of {(minExperts == maxExperts ? $"{minExperts}" : $"{minExperts}-{maxExperts}")} expert(s) ({ByteSize.Format(routed.Max(s => s.Bytes))} each at most); one layer's shards sit on {spread.Min()}-{spread.Max()} distinct devices"));
         var shown = fullLayout ? byLayer : byLayer.Take(2).Concat(byLayer.Count > 3 ? byLayer.TakeLast(1) : []).Distinct().ToList();
         Terminal.Table(fullLayout ? "shard layout (device numbers as in the memory table)" : "shard layout, first and last MoE layers (--layout full for all; device numbers as in the memory table)",
             ["layer", "shard → experts @ device"],
@@ -181,7 +197,7 @@ internal static class PlanCommand
     }
 
     private static string Range(System.Collections.Immutable.ImmutableArray<int> experts) =>
-        experts.Length == 1 ? Inv($"{experts[0]}") : Inv($"{experts[0]}-{experts[^1]}");
+        experts.IsEmpty ? "shared" : experts.Length == 1 ? Inv($"{experts[0]}") : Inv($"{experts[0]}-{experts[^1]}");
 
     private static void PrintMinimum(Llama4TextConfig config, WeightDType dtype, int gpus, long gpuMemory, PlacementOptions options)
     {
@@ -196,7 +212,7 @@ internal static class PlanCommand
             {
                 min = null;
             }
-            string label = d.ToString().ToLowerInvariant();
+            string label = PlanReport.DTypeName(d);
             if (min is not { } n)
             {
                 Console.WriteLine(Inv($"in {label}: no number of {gpus}×{ByteSize.Format(gpuMemory)} hosts (up to 1024) is enough with these options."));

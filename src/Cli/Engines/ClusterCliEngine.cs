@@ -59,11 +59,12 @@ internal sealed class ClusterCliEngine : ICliEngine
             // with "No active nodes are compatible with grain ...". Retry that, briefly, only.
             var typesDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
             IReadOnlyList<Contracts.Experts.ExpertShardInfo> shards;
+            IReadOnlyList<Contracts.Attention.AttentionRankInfo> ranks;
             while (true)
             {
                 try
                 {
-                    (_, shards) = await engine.LoadAsync();
+                    (ranks, shards) = await engine.LoadAsync();
                     break;
                 }
                 catch (Orleans.Runtime.OrleansException e) when (DateTime.UtcNow < typesDeadline && e.Message.Contains("No active nodes are compatible", StringComparison.Ordinal))
@@ -72,7 +73,9 @@ internal sealed class ClusterCliEngine : ICliEngine
                 }
             }
             int silos = shards.Select(s => s.Silo).Distinct().Count();
-            log(string.Create(CultureInfo.InvariantCulture, $"cluster: ready, expert shards on {silos} silo(s) ({watch.Elapsed.TotalSeconds:F1} s)"));
+            int stages = ranks.Count == 0 ? 1 : ranks.Max(r => r.Stages);
+            string staged = stages > 1 ? string.Create(CultureInfo.InvariantCulture, $", attention ranks in {stages} pipeline stages") : "";
+            log(string.Create(CultureInfo.InvariantCulture, $"cluster: ready, expert shards on {silos} silo(s){staged} ({watch.Elapsed.TotalSeconds:F1} s)"));
             return new ClusterCliEngine(cluster, engine, tokenizer, watch.Elapsed.TotalSeconds);
         }
         catch (Exception e) when (e is not ClusterStartException)

@@ -25,9 +25,11 @@ public sealed record HostLoss(string Silo, int ShardsWithoutReplica, long BytesT
         return plan.Inventory.Silos.Select(silo =>
         {
             var orphaned = shards.Where(g => g.All(r => r.Silo == silo.Name)).ToList();
-            int ranksLost = plan.AttentionRanks.Count(r => r.Silo == silo.Name);
+            // A staged rank is lost with any of its stages' silos.
+            bool On(AttentionRankPlacement r) => r.Silo == silo.Name || (!r.Stages.IsDefault && r.Stages.Any(s => s.Silo == silo.Name));
+            int ranksLost = plan.AttentionRanks.Count(On);
             return new HostLoss(silo.Name, orphaned.Count, orphaned.Sum(g => g.First().Bytes), ranksLost,
-                plan.AttentionRanks.Any(r => r.Silo != silo.Name));
+                plan.AttentionRanks.Any(r => !On(r)));
         }).ToList();
     }
 

@@ -10,10 +10,16 @@ public sealed record PlacementOptions
     public int? AttentionRanks { get; init; }
 
     /// <summary>
-    /// Devices of one silo that one attention rank spans (its non-expert weights and KV split evenly,
-    /// tensor-parallel over KV heads). Must divide the KV head count. Null: the fewest that fit.
+    /// Pipeline stages per attention rank, each on one device holding its layers (cut as the runtime's
+    /// <c>LayerRange.Split</c> cuts them; at most one per layer). Null: the fewest with which every stage fits a device.
     /// </summary>
-    public int? AttentionDevicesPerRank { get; init; }
+    public int? Stages { get; init; }
+
+    /// <summary>
+    /// Where the MoE layers' shared experts run. Null (auto): as expert shards when that takes fewer stages per rank (or
+    /// is the only way the ranks fit) and the expert devices have room, else with the rank.
+    /// </summary>
+    public SharedExpertPlacement? SharedExperts { get; init; }
 
     /// <summary>KV-cache bytes reserved per attention rank. Null: <see cref="Sequences"/> × the KV of <see cref="ContextTokens"/>.</summary>
     public long? KvBytesPerRank { get; init; }
@@ -37,7 +43,8 @@ public sealed record PlacementOptions
     public void Validate()
     {
         if (AttentionRanks is < 1) throw new ArgumentException($"attention ranks must be at least 1; got {AttentionRanks}");
-        if (AttentionDevicesPerRank is < 1) throw new ArgumentException($"devices per attention rank must be at least 1; got {AttentionDevicesPerRank}");
+        if (Stages is < 1) throw new ArgumentException($"stages per attention rank must be at least 1; got {Stages}");
+        if (SharedExperts is { } shared && !Enum.IsDefined(shared)) throw new ArgumentException($"shared experts must be rank or shards; got {(int)shared}");
         if (KvBytesPerRank is < 0) throw new ArgumentException($"the KV budget per rank must not be negative; got {KvBytesPerRank}");
         if (Sequences < 0) throw new ArgumentException($"sequences must not be negative; got {Sequences}");
         if (ContextTokens < 0) throw new ArgumentException($"context tokens must not be negative; got {ContextTokens}");

@@ -24,8 +24,18 @@ public sealed record PlacementPlan
     [Id(7)] public required ImmutableArray<AttentionRankPlacement> AttentionRanks { get; init; }
     /// <summary>One row per device of the inventory, in inventory order.</summary>
     [Id(8)] public required ImmutableArray<DeviceMemory> Memory { get; init; }
+    /// <summary>
+    /// Where the MoE layers' shared experts run. With <see cref="SharedExpertPlacement.Shards"/> every MoE layer has one more
+    /// shard, index <see cref="ShardsPerLayer"/> (after the routed shards, with as many replicas), that holds no routed
+    /// expert (empty <see cref="ExpertShardPlacement.Experts"/>) and computes the shared expert for every token; the ranks'
+    /// stages do not hold it. Plans written before this existed read as <see cref="SharedExpertPlacement.Rank"/>.
+    /// </summary>
+    [Id(9)] public SharedExpertPlacement SharedExperts { get; init; } = SharedExpertPlacement.Rank;
 
     public WeightDType DType => Footprint.DType;
+
+    /// <summary>Pipeline stages of each attention rank (every rank has the same; 1 for a plan without ranks).</summary>
+    public int StagesPerRank => AttentionRanks.IsDefaultOrEmpty || AttentionRanks[0].Stages.IsDefaultOrEmpty ? 1 : AttentionRanks[0].Stages.Length;
 
     public long TotalExpertBytes => ExpertShards.Sum(s => s.Bytes);
     public long TotalNonExpertBytes => AttentionRanks.Sum(r => r.NonExpertBytes);
@@ -43,18 +53,29 @@ public sealed record PlacementPlan
 
     public AttentionRankPlacement? FindRank(int rank) => AttentionRanks.FirstOrDefault(r => r.Rank == rank);
 
-    /// <summary>The silo the plan names for a grain, or null when the plan has no such grain.</summary>
+    /// <summary>Whether <paramref name="shard"/> is a layer's shared-expert shard (<see cref="SharedExperts"/> = shards).</summary>
+    public bool IsSharedExpertShard(ExpertShardPlacement shard)
+    {
+        ArgumentNullException.ThrowIfNull(shard);
+        return SharedExperts == SharedExpertPlacement.Shards && shard.Shard == ShardsPerLayer;
+    }
+
+    /// <summary>
+    /// The silo the plan names for a grain (an expert shard replica, an attention rank, or stage s of a rank), or null
+    /// when the plan has no such grain.
+    /// </summary>
     public SiloInventory? SiloFor(PlacementKey key)
     {
+        ArgumentNullException.ThrowIfNull(key);
         string? silo = key.Kind == PlacementKind.ExpertShard
             ? FindShard(key.Layer, key.Shard, key.Replica)?.Silo
-            : key.Stage == 0 ? FindRank(key.Rank)?.Silo : null; // plans place no later stages yet: the director spreads them
+            : key.Stage == 0 ? FindRank(key.Rank)?.Silo : FindRank(key.Rank)?.FindStage(key.Stage)?.Silo;
         return silo is null ? null : Inventory.Find(silo);
     }
 
     /// <summary>One line: shards, ranks and totals.</summary>
     public string Summary => string.Create(CultureInfo.InvariantCulture,
         $"{Footprint.MoeLayers.Length} MoE layers × {ShardsPerLayer} shards × {Replicas} replica(s) = {ExpertShards.Length} expert shards, " +
-        $"{AttentionRanks.Length} attention rank(s); weights {ByteSize.Format(TotalExpertBytes + TotalNonExpertBytes)} + KV {ByteSize.Format(TotalKvBytes)} " +
+        $"{AttentionRanks.Length} attention rank(s) × {StagesPerRank} stage(s){(SharedExperts == SharedExpertPlacement.Shards ? ", shared experts as shards" : "")}; weights {ByteSize.Format(TotalExpertBytes + TotalNonExpertBytes)} + KV {ByteSize.Format(TotalKvBytes)} " +
         $"on {Memory.Length} devices of {ByteSize.Format(TotalCapacityBytes)}, {ByteSize.Format(TotalFreeBytes)} free after {Headroom * 100:0.#}% headroom");
 }

@@ -22,12 +22,23 @@ public static class PlacementPlanJson
         return JsonSerializer.Serialize(plan, Options);
     }
 
-    /// <summary>Parses a plan; throws <see cref="JsonException"/> when the text is not a complete plan.</summary>
+    /// <summary>
+    /// Parses a plan; throws <see cref="JsonException"/> when the text is not a complete plan. A plan written before ranks had
+    /// stages (no <c>stages</c> in its ranks, no <c>sharedExperts</c>) reads as one stage of every layer per rank, on the
+    /// rank's first device, with the shared experts on the ranks.
+    /// </summary>
     public static PlacementPlan Deserialize(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return JsonSerializer.Deserialize<PlacementPlan>(json, Options)
+        var plan = JsonSerializer.Deserialize<PlacementPlan>(json, Options)
             ?? throw new JsonException("the file holds null, not a placement plan");
+        if (plan.AttentionRanks.All(r => !r.Stages.IsDefault)) return plan;
+        return plan with
+        {
+            AttentionRanks = [.. plan.AttentionRanks.Select(r => r.Stages.IsDefault
+                ? r with { Stages = [new AttentionStagePlacement(0, r.Silo, r.Devices.IsDefaultOrEmpty ? "cpu" : r.Devices[0], 0, plan.Footprint.Layers, r.NonExpertBytes, r.KvBytes)] }
+                : r)],
+        };
     }
 
     /// <summary>Writes <paramref name="plan"/> to <paramref name="path"/> (UTF-8, trailing newline).</summary>
@@ -63,8 +74,27 @@ public static class PlacementPlanJson
         {
             throw new PlacementPlanFileException(full, $"not a placement plan: {OneLine(e.Message)}", e);
         }
+        CheckStages(full, plan);
         if (config is not null) CheckMatches(full, plan, config);
         return plan;
+    }
+
+    /// <summary>Every rank has the same stage count and its stages cut the layers exactly as the runtime does (<see cref="StageLayers.Split"/>).</summary>
+    private static void CheckStages(string path, PlacementPlan plan)
+    {
+        int k = plan.StagesPerRank;
+        if (k > plan.Footprint.Layers)
+            throw new PlacementPlanFileException(path, $"its ranks have {k} stages but the model only {plan.Footprint.Layers} layers");
+        var cut = StageLayers.Split(plan.Footprint.Layers, k);
+        foreach (var rank in plan.AttentionRanks)
+        {
+            if (rank.Stages.Length != k)
+                throw new PlacementPlanFileException(path, $"attention rank {rank.Rank} has {rank.Stages.Length} stages and rank {plan.AttentionRanks[0].Rank} {k}; every rank must have the same (re-plan with llama4 plan ... --out FILE)");
+            for (int s = 0; s < k; s++)
+                if (rank.Stages[s].Stage != s || rank.Stages[s].Layers != cut[s])
+                    throw new PlacementPlanFileException(path,
+                        $"attention rank {rank.Rank} stage {s} holds {rank.Stages[s].Layers} but the runtime's {k}-stage cut gives it {cut[s]}; re-plan with llama4 plan ... --out FILE");
+        }
     }
 
     private static void CheckMatches(string path, PlacementPlan plan, Llama4TextConfig config)

@@ -10,8 +10,9 @@ namespace Llama4Cluster.Cluster.Placement;
 /// </summary>
 /// <remarks>
 /// <para>Steps: (1) every device keeps <see cref="PlacementOptions.Headroom"/> free; (2) attention ranks take a
-/// full copy of the non-expert weights plus their KV budget, on the fewest devices of one attention-capable
-/// silo that hold them (ranks spread over silos, <c>attention</c> silos before <c>all</c> silos); (3) each MoE
+/// full copy of the non-expert weights plus their KV budget, cut into the fewest pipeline stages of which each fits ONE
+/// attention-capable device (<see cref="StagePlanner"/>; ranks spread over silos, <c>attention</c> silos before
+/// <c>all</c> silos, a rank's later stages on its first stage's silo when there is room); (3) each MoE
 /// layer's experts are cut into contiguous, equal-sized shards (sizes differ by at most one expert) and
 /// every shard replica goes, whole, onto one expert-capable device.</para>
 /// <para>Step 3 is water-filling: each device gets an expert quota that would leave every expert device with
@@ -21,6 +22,12 @@ namespace Llama4Cluster.Cluster.Placement;
 /// devices), then the largest remaining quota. Shards are small against a device (Maverick fp8: 2 GB
 /// against 72 GB usable), so the greedy packing loses little to fragmentation; when it cannot place a
 /// shard it says so.</para>
+/// <para>Shared experts (<see cref="PlacementOptions.SharedExperts"/>): with the ranks, or as one more shard per MoE layer
+/// (bf16, as the release keeps them; the stages then hold only attention, norms, routers and dense MLPs). Auto plans both
+/// ways and takes shards when that needs fewer stages per rank (or only that fits).</para>
+/// <para>Does not fit: the answer names the binding <see cref="PlacementConstraint"/> — all memory together, one stage
+/// against the largest device, the stages against the attention devices, or the shards against what the expert devices
+/// have left.</para>
 /// </remarks>
 public static class PlacementPlanner
 {
@@ -32,46 +39,66 @@ public static class PlacementPlanner
         config.Validate();
         inventory.Validate();
         options.Validate();
+        bool hasExperts = Enumerable.Range(0, config.NumHiddenLayers).Any(config.IsMoeLayer);
+        if (options.SharedExperts is not null || !hasExperts)
+            return Plan(config, dtype, inventory, options, hasExperts ? options.SharedExperts!.Value : SharedExpertPlacement.Rank);
 
+        // Auto: shared experts as shards when that takes fewer stages per rank, or is the only way the ranks fit.
+        var rank = Plan(config, dtype, inventory, options, SharedExpertPlacement.Rank);
+        if (rank.Fits && rank.Plan.StagesPerRank == 1) return rank;
+        var shards = Plan(config, dtype, inventory, options, SharedExpertPlacement.Shards);
+        if (rank.Fits)
+            return shards.Fits && shards.Plan.StagesPerRank < rank.Plan.StagesPerRank ? shards : rank;
+        if (shards.Fits) return shards;
+        // Neither fits: name the constraint of the attempt that got further (its attention stages placed).
+        bool rankStuckOnAttention = rank.Shortfall.Constraint is PlacementConstraint.StageDevice or PlacementConstraint.AttentionDevices;
+        return rankStuckOnAttention && shards.Shortfall.Constraint == PlacementConstraint.ExpertDevices ? shards : rank;
+    }
+
+    private static PlacementOutcome Plan(Llama4TextConfig config, WeightDType dtype, ClusterInventory inventory, PlacementOptions options,
+        SharedExpertPlacement shared)
+    {
         var footprint = ModelFootprint.For(config, dtype);
         long kvPerRank = options.KvBytesPerRank ?? options.Sequences * footprint.KvBytesPerSequence(options.ContextTokens);
-        long perRank = footprint.NonExpertBytes + kvPerRank;
+        var rank = RankFootprint.For(config, kvPerRank, options.ContextTokens, shared);
+        long perRank = rank.WeightBytes + kvPerRank;
         int replicas = options.Replicas;
-        long expertTotal = footprint.RoutedExpertBytes * replicas;
+        long sharedTotal = shared == SharedExpertPlacement.Shards ? footprint.MoeLayers.Length * rank.SharedExpertBytes * replicas : 0;
+        long expertTotal = footprint.RoutedExpertBytes * replicas + sharedTotal;
 
-        var slots = new List<Slot>();
+        var slots = new List<PlannerSlot>();
         foreach (var silo in inventory.Silos)
             foreach (var device in silo.Devices)
-                slots.Add(new Slot(silo, device, (long)Math.Ceiling(device.MemoryBytes * options.Headroom), slots.Count));
+                slots.Add(new PlannerSlot(silo, device, (long)Math.Ceiling(device.MemoryBytes * options.Headroom), slots.Count));
         long usable = slots.Sum(s => s.Usable);
 
-        var attentionSilos = inventory.Silos.Where(s => s.Role.HoldsAttention()).ToList();
         var expertSlots = slots.Where(s => s.Silo.Role.HoldsExperts()).ToList();
         bool hasExperts = footprint.MoeLayers.Length > 0;
 
-        if (attentionSilos.Count == 0)
+        if (!inventory.Silos.Any(s => s.Role.HoldsAttention()))
             return PlacementOutcome.NoFit(footprint, new PlacementShortfall(
                 "an attention rank (non-expert weights + KV)", perRank, 0,
-                "No silo has role attention or all; give at least one silo one of those roles."));
+                "No silo has role attention or all; give at least one silo one of those roles.") { Constraint = PlacementConstraint.Roles });
         if (hasExperts && expertSlots.Count == 0)
             return PlacementOutcome.NoFit(footprint, new PlacementShortfall(
-                "the routed experts", expertTotal, 0, "No silo has role expert or all; give at least one silo one of those roles."));
+                "the routed experts", expertTotal, 0, "No silo has role expert or all; give at least one silo one of those roles.") { Constraint = PlacementConstraint.Roles });
 
         int ranks = options.AttentionRanks ?? Math.Max(1, inventory.Silos.Count(s => s.Role == SiloRole.Attention));
         long needed = ranks * perRank + expertTotal;
         if (needed > usable)
-            return PlacementOutcome.NoFit(footprint, ModelShortfall(footprint, dtype, inventory, options, ranks, kvPerRank, needed, usable));
+            return PlacementOutcome.NoFit(footprint, ModelShortfall(footprint, rank, dtype, inventory, options, ranks, needed, usable, expertTotal));
 
-        var rankPlacements = ImmutableArray.CreateBuilder<AttentionRankPlacement>(ranks);
-        if (PlaceRanks(config, options, footprint, kvPerRank, ranks, slots, attentionSilos, rankPlacements) is { } rankShortfall)
-            return PlacementOutcome.NoFit(footprint, rankShortfall);
+        var (staged, stageShortfall) = StagePlanner.PlaceRanks(rank, ranks, options.Stages, slots);
+        if (staged is null)
+            return PlacementOutcome.NoFit(footprint, stageShortfall!);
 
         int shardsPerLayer = 0;
         var shardPlacements = ImmutableArray.CreateBuilder<ExpertShardPlacement>();
         if (hasExperts)
         {
             shardsPerLayer = options.ShardsPerLayer ?? Math.Clamp(expertSlots.Count, 1, footprint.ExpertsPerLayer);
-            if (PlaceExperts(footprint, shardsPerLayer, replicas, expertSlots, shardPlacements) is { } expertShortfall)
+            long sharedBytes = shared == SharedExpertPlacement.Shards ? rank.SharedExpertBytes : 0;
+            if (PlaceExperts(footprint, shardsPerLayer, replicas, sharedBytes, expertSlots, shardPlacements) is { } expertShortfall)
                 return PlacementOutcome.NoFit(footprint, expertShortfall);
         }
 
@@ -84,8 +111,9 @@ public static class PlacementPlanner
             Headroom = options.Headroom,
             KvBytesPerRank = kvPerRank,
             ExpertShards = shardPlacements.ToImmutable(),
-            AttentionRanks = rankPlacements.ToImmutable(),
-            Memory = [.. slots.Select(s => new DeviceMemory(s.Silo.Name, s.Device.Device, s.Device.MemoryBytes, s.Headroom, s.Expert, s.NonExpert, s.Kv, s.Shards))],
+            AttentionRanks = staged.Ranks,
+            Memory = [.. slots.Select(s => s.ToMemory())],
+            SharedExperts = shared,
         };
         return PlacementOutcome.Fit(plan);
     }
@@ -103,57 +131,32 @@ public static class PlacementPlanner
         return null;
     }
 
-    private static PlacementShortfall ModelShortfall(ModelFootprint footprint, WeightDType dtype, ClusterInventory inventory, PlacementOptions options,
-        int ranks, long kvPerRank, long needed, long usable)
+    private static PlacementShortfall ModelShortfall(ModelFootprint footprint, RankFootprint rank, WeightDType dtype, ClusterInventory inventory,
+        PlacementOptions options, int ranks, long needed, long usable, long expertTotal)
     {
         int replicas = options.Replicas;
-        long expertTotal = footprint.RoutedExpertBytes * replicas;
         string what = string.Create(CultureInfo.InvariantCulture,
-            $"the model in {dtype.ToString().ToLowerInvariant()} (routed experts {ByteSize.Format(expertTotal)}{(replicas > 1 ? $" for {replicas} replicas" : "")} + " +
-            $"{ranks} attention rank(s) × (non-expert weights {ByteSize.Format(footprint.NonExpertBytes)} + KV {ByteSize.Format(kvPerRank)}))");
+            $"the model in {(dtype == WeightDType.Bf16 ? "bfloat16" : "fp8")} (expert shards {ByteSize.Format(expertTotal)}{(replicas > 1 ? $" for {replicas} replicas" : "")}" +
+            $"{(rank.SharedExperts == SharedExpertPlacement.Shards ? " incl. shared experts" : "")} + " +
+            $"{ranks} attention rank(s) × (non-expert weights {ByteSize.Format(rank.WeightBytes)} + KV {ByteSize.Format(rank.KvBytes)}))");
+        long perDevice = inventory.Silos.SelectMany(s => s.Devices).Max(d => d.MemoryBytes - (long)Math.Ceiling(d.MemoryBytes * options.Headroom));
         string hint = string.Create(CultureInfo.InvariantCulture,
-            $"The cluster has {inventory.DeviceCount} device(s), {ByteSize.Format(inventory.TotalMemoryBytes)} in all, " +
-            $"{ByteSize.Format(usable)} after {options.Headroom * 100:0.#}% headroom. ") +
+            $"That is all {inventory.DeviceCount} device(s) after {options.Headroom * 100:0.#}% headroom ({ByteSize.Format(inventory.TotalMemoryBytes)} in all); " +
+            $"it takes at least {(needed + perDevice - 1) / perDevice} device(s) of {ByteSize.Format(perDevice)} usable. ") +
             (dtype == WeightDType.Bf16 && footprint.MoeLayers.Length > 0 ? "Try fp8 experts, more devices, or a smaller KV budget." : "Add devices or reduce the KV budget.");
-        return new PlacementShortfall(what, needed, usable, hint);
+        return new PlacementShortfall(what, needed, usable, hint) { Constraint = PlacementConstraint.TotalMemory };
     }
 
-    /// <summary>Places the attention ranks one by one (step 2); the first that fits nowhere is the shortfall.</summary>
-    private static PlacementShortfall? PlaceRanks(Llama4TextConfig config, PlacementOptions options, ModelFootprint footprint, long kvPerRank, int ranks,
-        List<Slot> slots, List<SiloInventory> attentionSilos, ImmutableArray<AttentionRankPlacement>.Builder placements)
-    {
-        var splits = AttentionSplits(config, options);
-        var ranksPerSilo = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int rank = 0; rank < ranks; rank++)
-        {
-            var placed = PlaceRank(rank, slots, attentionSilos, ranksPerSilo, splits, footprint.NonExpertBytes, kvPerRank);
-            if (placed is null)
-            {
-                long best = attentionSilos.Max(silo =>
-                {
-                    int k = splits.Where(k => k <= silo.Devices.Length).DefaultIfEmpty(1).Max();
-                    return slots.Where(s => s.Silo == silo).Select(s => s.Free).OrderDescending().Take(k).Sum();
-                });
-                string what = string.Create(CultureInfo.InvariantCulture,
-                    $"attention rank {rank} (non-expert weights {ByteSize.Format(footprint.NonExpertBytes)} + KV {ByteSize.Format(kvPerRank)}, " +
-                    $"on at most {splits.Max()} device(s) of one silo)");
-                string hint = string.Create(CultureInfo.InvariantCulture,
-                    $"That is the most one attention-capable silo has free{(rank > 0 ? $" after {rank} other rank(s)" : "")}. " +
-                    $"A rank splits over 1{string.Concat(splits.Skip(1).Select(k => ", " + k.ToString(CultureInfo.InvariantCulture)))} devices of one silo " +
-                    $"(dividing its {config.NumKeyValueHeads} KV heads); use silos with more or larger devices, fewer attention ranks or a smaller KV budget.");
-                return new PlacementShortfall(what, footprint.NonExpertBytes + kvPerRank, best, hint);
-            }
-            placements.Add(placed);
-        }
-        return null;
-    }
-
-    /// <summary>Cuts each MoE layer into <paramref name="shardsPerLayer"/> shards and places every replica (step 3, water-filling).</summary>
-    private static PlacementShortfall? PlaceExperts(ModelFootprint footprint, int shardsPerLayer, int replicas, List<Slot> expertSlots,
+    /// <summary>
+    /// Cuts each MoE layer into <paramref name="shardsPerLayer"/> shards and places every replica (step 3, water-filling);
+    /// with <paramref name="sharedBytes"/> &gt; 0 each layer gets one more shard, index <paramref name="shardsPerLayer"/>,
+    /// holding its shared expert.
+    /// </summary>
+    private static PlacementShortfall? PlaceExperts(ModelFootprint footprint, int shardsPerLayer, int replicas, long sharedBytes, List<PlannerSlot> expertSlots,
         ImmutableArray<ExpertShardPlacement>.Builder placements)
     {
         int experts = footprint.ExpertsPerLayer;
-        long expertTotal = footprint.RoutedExpertBytes * replicas;
+        long expertTotal = (footprint.RoutedExpertBytes + footprint.MoeLayers.Length * sharedBytes) * replicas;
         if (shardsPerLayer > experts)
             throw new ArgumentException($"shards per layer ({shardsPerLayer}) cannot exceed the experts per layer ({experts}); every shard holds at least one expert");
         if (replicas > expertSlots.Count)
@@ -161,10 +164,18 @@ public static class PlacementPlanner
 
         long expertFree = expertSlots.Sum(s => s.Free);
         if (expertTotal > expertFree)
+        {
+            long perDevice = expertSlots.Max(s => s.Usable);
+            long devicesNeeded = (expertTotal + perDevice - 1) / perDevice;
+            long devicesLeft = expertFree / perDevice;
             return new PlacementShortfall(
-                string.Create(CultureInfo.InvariantCulture, $"the routed experts ({footprint.MoeLayers.Length} layers × {experts} experts × {replicas} replica(s))"),
+                string.Create(CultureInfo.InvariantCulture,
+                    $"the expert shards ({footprint.MoeLayers.Length} layers × {experts} experts{(sharedBytes > 0 ? " + shared expert" : "")} × {replicas} replica(s): {devicesNeeded} devices' worth of {ByteSize.Format(perDevice)} usable)"),
                 expertTotal, expertFree,
-                "That is what the expert-capable devices have free after the attention ranks; add expert silos or move attention ranks to attention-only silos.");
+                string.Create(CultureInfo.InvariantCulture,
+                    $"That is what the {expertSlots.Count} expert-capable devices have free after the attention stages ({devicesLeft} devices' worth left); add expert devices, use fp8 experts or fewer replicas, or move attention ranks to attention-only silos."))
+            { Constraint = PlacementConstraint.ExpertDevices };
+        }
 
         SetQuotas(expertSlots, expertTotal);
         foreach (int layer in footprint.MoeLayers)
@@ -174,18 +185,19 @@ public static class PlacementPlanner
                 int first = (int)((long)shard * experts / shardsPerLayer);
                 int end = (int)((long)(shard + 1) * experts / shardsPerLayer);
                 var shardExperts = Enumerable.Range(first, end - first).ToImmutableArray();
-                if (PlaceShardReplicas(footprint, layer, shard, shardExperts, replicas, expertSlots, placements) is { } shortfall)
+                if (PlaceShardReplicas(shardExperts.Length * footprint.ExpertBytes, layer, shard, shardExperts, replicas, expertSlots, placements) is { } shortfall)
                     return shortfall;
             }
+            if (sharedBytes > 0 && PlaceShardReplicas(sharedBytes, layer, shardsPerLayer, [], replicas, expertSlots, placements) is { } sharedShortfall)
+                return sharedShortfall;
         }
         return null;
     }
 
-    private static PlacementShortfall? PlaceShardReplicas(ModelFootprint footprint, int layer, int shard, ImmutableArray<int> shardExperts, int replicas,
-        List<Slot> expertSlots, ImmutableArray<ExpertShardPlacement>.Builder placements)
+    private static PlacementShortfall? PlaceShardReplicas(long bytes, int layer, int shard, ImmutableArray<int> shardExperts, int replicas,
+        List<PlannerSlot> expertSlots, ImmutableArray<ExpertShardPlacement>.Builder placements)
     {
-        long bytes = shardExperts.Length * footprint.ExpertBytes;
-        var replicaSlots = new List<Slot>(replicas);
+        var replicaSlots = new List<PlannerSlot>(replicas);
         for (int replica = 0; replica < replicas; replica++)
         {
             var slot = ChooseExpertSlot(expertSlots, layer, bytes, replicaSlots);
@@ -193,10 +205,11 @@ public static class PlacementPlanner
             {
                 long largest = expertSlots.Where(s => !replicaSlots.Contains(s)).Select(s => s.Free).DefaultIfEmpty(0).Max();
                 return new PlacementShortfall(
-                    string.Create(CultureInfo.InvariantCulture, $"expert shard (layer {layer}, shard {shard}, replica {replica}) with {shardExperts.Length} experts"),
+                    string.Create(CultureInfo.InvariantCulture, $"expert shard (layer {layer}, shard {shard}, replica {replica}) with {(shardExperts.IsEmpty ? "the shared expert" : $"{shardExperts.Length} experts")}"),
                     bytes, largest,
                     string.Create(CultureInfo.InvariantCulture,
-                        $"That is the largest free space on one device; the expert devices have {ByteSize.Format(expertSlots.Sum(s => s.Free))} free in all. Use more, smaller shards per layer."));
+                        $"That is the largest free space on one device; the expert devices have {ByteSize.Format(expertSlots.Sum(s => s.Free))} free in all. Use more, smaller shards per layer."))
+                { Constraint = PlacementConstraint.ExpertDevices };
             }
             slot.Expert += bytes;
             slot.Quota -= bytes;
@@ -208,57 +221,8 @@ public static class PlacementPlanner
         return null;
     }
 
-    /// <summary>Allowed device counts for one attention rank: divisors of the KV heads (tensor parallel over KV heads).</summary>
-    private static int[] AttentionSplits(Llama4TextConfig config, PlacementOptions options)
-    {
-        int kvHeads = config.NumKeyValueHeads;
-        if (options.AttentionDevicesPerRank is { } k)
-        {
-            if (kvHeads % k != 0)
-                throw new ArgumentException($"devices per attention rank ({k}) must divide the model's {kvHeads} KV heads");
-            return [k];
-        }
-        return Enumerable.Range(1, kvHeads).Where(d => kvHeads % d == 0).ToArray();
-    }
-
-    private static AttentionRankPlacement? PlaceRank(int rank, List<Slot> slots, List<SiloInventory> attentionSilos,
-        Dictionary<string, int> ranksPerSilo, int[] splits, long nonExpert, long kv)
-    {
-        // Attention-only silos first, then silos with fewer ranks, then inventory order.
-        var order = attentionSilos
-            .Select((silo, index) => (silo, index))
-            .OrderBy(x => x.silo.Role == SiloRole.Attention ? 0 : 1)
-            .ThenBy(x => ranksPerSilo.GetValueOrDefault(x.silo.Name))
-            .ThenBy(x => x.index)
-            .Select(x => x.silo)
-            .ToList();
-        foreach (int k in splits)
-        {
-            foreach (var silo in order)
-            {
-                if (silo.Devices.Length < k) continue;
-                var chosen = slots.Where(s => s.Silo == silo).OrderByDescending(s => s.Free).ThenBy(s => s.Index).Take(k).OrderBy(s => s.Index).ToList();
-                bool fits = true;
-                for (int i = 0; i < k; i++)
-                    fits &= chosen[i].Free >= Part(nonExpert, k, i) + Part(kv, k, i);
-                if (!fits) continue;
-                for (int i = 0; i < k; i++)
-                {
-                    chosen[i].NonExpert += Part(nonExpert, k, i);
-                    chosen[i].Kv += Part(kv, k, i);
-                }
-                ranksPerSilo[silo.Name] = ranksPerSilo.GetValueOrDefault(silo.Name) + 1;
-                return new AttentionRankPlacement(rank, silo.Name, [.. chosen.Select(s => s.Device.Device)], nonExpert, kv);
-            }
-        }
-        return null;
-    }
-
-    /// <summary>Part <paramref name="i"/> of <paramref name="total"/> split <paramref name="k"/> ways; the remainder goes to the first parts.</summary>
-    private static long Part(long total, int k, int i) => total / k + (i < total % k ? 1 : 0);
-
     /// <summary>Water-filling: quotas that would leave every expert device with the same free bytes.</summary>
-    private static void SetQuotas(List<Slot> expertSlots, long total)
+    private static void SetQuotas(List<PlannerSlot> expertSlots, long total)
     {
         // Find the level L with Σ max(0, free_i − L) = total by walking the sorted free values.
         var free = expertSlots.Select(s => s.Free).OrderDescending().ToArray();
@@ -278,9 +242,9 @@ public static class PlacementPlanner
             s.Quota = (long)Math.Max(0, Math.Ceiling(s.Free - level));
     }
 
-    private static Slot? ChooseExpertSlot(List<Slot> expertSlots, int layer, long bytes, List<Slot> replicaSlots)
+    private static PlannerSlot? ChooseExpertSlot(List<PlannerSlot> expertSlots, int layer, long bytes, List<PlannerSlot> replicaSlots)
     {
-        Slot? best = null;
+        PlannerSlot? best = null;
         (int, int, int, long, int) bestKey = default;
         foreach (var s in expertSlots)
         {
@@ -298,21 +262,5 @@ public static class PlacementPlanner
             }
         }
         return best;
-    }
-
-    private sealed class Slot(SiloInventory silo, DeviceInventory device, long headroom, int index)
-    {
-        public SiloInventory Silo { get; } = silo;
-        public DeviceInventory Device { get; } = device;
-        public long Headroom { get; } = headroom;
-        public int Index { get; } = index;
-        public long Usable => Device.MemoryBytes - Headroom;
-        public long Expert { get; set; }
-        public long NonExpert { get; set; }
-        public long Kv { get; set; }
-        public int Shards { get; set; }
-        public long Quota { get; set; }
-        public HashSet<int> Layers { get; } = [];
-        public long Free => Usable - Expert - NonExpert - Kv;
     }
 }

@@ -27,6 +27,7 @@ public sealed class PlanExpertShardMap : IExpertShardMap
             var lists = new int[Shards][];
             foreach (var shard in plan.ExpertShards.Where(s => s.Layer == layer && s.Replica == 0))
             {
+                if (plan.IsSharedExpertShard(shard)) continue; // holds the shared expert, no routed one
                 if (shard.Shard < 0 || shard.Shard >= Shards)
                     throw new ArgumentException($"the plan's layer {layer} has shard {shard.Shard}, outside 0..{Shards - 1}");
                 if (lists[shard.Shard] is not null)

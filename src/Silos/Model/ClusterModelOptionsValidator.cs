@@ -84,6 +84,9 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add($"Llama4:PlacementPlanFile: {e.Message}");
             return;
         }
+        if (plan.StagesPerRank > 1 && options.Stages != plan.StagesPerRank)
+            errors.Add($"Llama4:Stages is {options.Stages} but the placement plan '{options.PlacementPlanFile}' splits each rank into {plan.StagesPerRank} stages: " +
+                "leave --stages out (the plan's count is used) or re-plan with llama4 plan ... --stages K --out FILE.");
         if (string.IsNullOrWhiteSpace(options.SiloName)) return;
         var mine = plan.Inventory.Find(options.SiloName);
         if (mine is null)

@@ -40,6 +40,8 @@ public static class ExpertPlacementHostingExtensions
         services.AddPlacementDirector<ExpertPlacement, ExpertPlacementDirector>();
         services.AddOptions<ExpertPlacementOptions>().BindConfiguration(ExpertPlacementOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ExpertPlacementOptions>, ExpertPlacementOptionsValidator>());
+        // A staged plan file sets the silo's stage count (Llama4:Stages), so every silo of the plan agrees.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Model.ClusterModelOptions>, PlanStagesConfiguration>());
         return services;
     }
 

@@ -54,7 +54,8 @@ public sealed class PlacementPlannerTests
         Assert.Equal(expected, outcome.Shortfall.NeededBytes);
         Assert.Equal(8 * H100Usable, outcome.Shortfall.AvailableBytes);
         Assert.StartsWith("does not fit: ", outcome.Shortfall.Message);
-        Assert.Contains("needs 814.3 GB, have 576.0 GB", outcome.Shortfall.Message);
+        Assert.Contains("needs 814.3 GB > 576.0 GB available", outcome.Shortfall.Message);
+        Assert.Equal(PlacementConstraint.TotalMemory, outcome.Shortfall.Constraint);
         Assert.Contains("fp8", outcome.Shortfall.Message);
     }
 
@@ -114,21 +115,25 @@ public sealed class PlacementPlannerTests
         Assert.Equal(lowerBound, hosts);
         Assert.False(PlacementPlanner.Plan(Behemoth, dtype, ClusterInventory.Uniform(lowerBound - 1, 8, H100)).Fits);
         var plan = PlacementPlanner.Plan(Behemoth, dtype, ClusterInventory.Uniform(lowerBound, 8, H100)).Plan!;
-        // 344 GB of non-expert weights cannot sit on one 80 GB GPU: the rank spans a whole host.
-        Assert.Equal(8, Assert.Single(plan.AttentionRanks).Devices.Length);
+        // 344 GB of non-expert weights cannot sit on one 80 GB GPU: the rank is cut into pipeline stages, one device each.
+        var rank = Assert.Single(plan.AttentionRanks);
+        Assert.True(rank.Stages.Length >= 2, $"{rank.Stages.Length} stage(s)");
+        Assert.Equal(rank.Stages.Length, rank.Stages.Select(s => (s.Silo, s.Device)).Distinct().Count());
         AssertPlanIsConsistent(plan);
     }
 
     [Fact]
-    public void Behemoth_AttentionRankDoesNotFitSingleGpuHosts_EvenWithEnoughMemoryInAll()
+    public void Behemoth_RankSpansSingleGpuHostsAsStages()
     {
-        // 40 hosts × 1 GPU = 2880 GB usable > 2210 GB needed, but one rank's 367 GB must fit on one silo.
+        // 40 hosts × 1 GPU = 2880 GB usable > 2210 GB needed; one rank's 367 GB cannot sit on one GPU, but its stages
+        // (one device each) can sit on several single-GPU hosts.
         var outcome = PlacementPlanner.Plan(Behemoth, WeightDType.Fp8, ClusterInventory.Uniform(40, 1, H100));
 
-        Assert.False(outcome.Fits);
-        Assert.Contains("attention rank 0", outcome.Shortfall.What);
-        Assert.Equal(2 * (Behemoth.TotalParameters - 88L * 16 * Behemoth.ExpertParameters) + DefaultKv(Behemoth), outcome.Shortfall.NeededBytes);
-        Assert.Equal(H100Usable, outcome.Shortfall.AvailableBytes);
+        Assert.True(outcome.Fits, outcome.ToString());
+        var rank = Assert.Single(outcome.Plan.AttentionRanks);
+        Assert.True(rank.Stages.Length >= 2);
+        Assert.Equal(rank.Stages.Length, rank.Stages.Select(s => s.Silo).Distinct().Count());
+        AssertPlanIsConsistent(outcome.Plan);
     }
 
     [Fact]
@@ -217,7 +222,7 @@ public sealed class PlacementPlannerTests
         Assert.All(plan.ExpertShards.GroupBy(s => s.Layer), g => Assert.True(g.Select(s => s.Device).Distinct().Count() >= 7));
 
         var behemoth = PlacementPlanner.Plan(Behemoth, WeightDType.Fp8, ClusterInventory.Uniform(4, 8, H100)).Plan!;
-        Assert.All(behemoth.ExpertShards.GroupBy(s => s.Layer), g => Assert.Equal(16, g.Select(s => (s.Silo, s.Device)).Distinct().Count()));
+        Assert.All(behemoth.ExpertShards.GroupBy(s => s.Layer), g => Assert.Equal(g.Count(), g.Select(s => (s.Silo, s.Device)).Distinct().Count())); // 16 routed shards (+ the shared-expert shard) on distinct devices
     }
 
     [Fact]
@@ -239,7 +244,8 @@ public sealed class PlacementPlannerTests
         Assert.Throws<ArgumentException>(() => PlacementPlanner.Plan(tiny, WeightDType.Bf16, one, new PlacementOptions { ShardsPerLayer = 17 }));
         Assert.Throws<ArgumentException>(() => PlacementPlanner.Plan(tiny, WeightDType.Bf16, one, new PlacementOptions { Replicas = 2 }));
         Assert.Throws<ArgumentException>(() => PlacementPlanner.Plan(tiny, WeightDType.Bf16, one, new PlacementOptions { Headroom = 1.0 }));
-        Assert.Throws<ArgumentException>(() => PlacementPlanner.Plan(tiny, WeightDType.Bf16, one, new PlacementOptions { AttentionDevicesPerRank = 3 }));
+        Assert.Throws<ArgumentException>(() => PlacementPlanner.Plan(tiny, WeightDType.Bf16, one, new PlacementOptions { Stages = 5 })); // 4 layers
+        Assert.Throws<ArgumentException>(() => PlacementPlanner.Plan(tiny, WeightDType.Bf16, one, new PlacementOptions { Stages = 0 }));
         Assert.Throws<ArgumentException>(() => PlacementPlanner.Plan(tiny, WeightDType.Bf16,
             new ClusterInventory([Silo("a", SiloRole.All, ("cpu", 1)), Silo("a", SiloRole.All, ("cpu", 1))])));
         Assert.Throws<ArgumentException>(() => PlacementPlanner.Plan(tiny, WeightDType.Bf16, new ClusterInventory([Silo("a", SiloRole.All, ("gpu0", 1))])));
@@ -280,7 +286,10 @@ public sealed class PlacementPlannerTests
                 Assert.Equal(Enumerable.Range(0, f.ExpertsPerLayer), experts);
             }
         }
-        Assert.All(plan.ExpertShards, s => Assert.Equal(s.Experts.Length * f.ExpertBytes, s.Bytes));
+        long sharedBytes = 2 * f.ExpertParameters; // a shared-expert shard holds it in bf16, as the release keeps it
+        Assert.All(plan.ExpertShards, s => Assert.Equal(plan.IsSharedExpertShard(s) ? sharedBytes : s.Experts.Length * f.ExpertBytes, s.Bytes));
+        if (plan.SharedExperts == SharedExpertPlacement.Shards)
+            Assert.Equal(f.MoeLayers.Length * plan.Replicas, plan.ExpertShards.Count(s => plan.IsSharedExpertShard(s) && s.Experts.IsEmpty));
         Assert.All(plan.ExpertShards.GroupBy(s => (s.Layer, s.Shard)), g => Assert.Equal(g.Count(), g.Select(s => (s.Silo, s.Device)).Distinct().Count()));
         Assert.Equal(plan.Inventory.DeviceCount, plan.Memory.Length);
         foreach (var m in plan.Memory)
@@ -294,8 +303,33 @@ public sealed class PlacementPlannerTests
         }
         Assert.Equal(plan.AttentionRanks.Sum(r => r.NonExpertBytes), plan.Memory.Sum(m => m.NonExpertBytes));
         Assert.Equal(plan.AttentionRanks.Sum(r => r.KvBytes), plan.Memory.Sum(m => m.KvBytes));
-        Assert.All(plan.AttentionRanks, r => Assert.Equal(f.NonExpertBytes, r.NonExpertBytes));
+        long rankWeights = f.NonExpertBytes - (plan.SharedExperts == SharedExpertPlacement.Shards ? f.MoeLayers.Length * sharedBytes : 0);
+        Assert.All(plan.AttentionRanks, r => Assert.Equal(rankWeights, r.NonExpertBytes));
+        AssertStagesAreConsistent(plan);
         Assert.Equal(Enumerable.Range(0, plan.AttentionRanks.Length), plan.AttentionRanks.Select(r => r.Rank));
+    }
+
+    /// <summary>Every rank's stages: the runtime's cut, one device each, bytes that add up, and every device's attention bytes are its stages'.</summary>
+    internal static void AssertStagesAreConsistent(PlacementPlan plan)
+    {
+        int k = plan.StagesPerRank;
+        var cut = StageLayers.Split(plan.Footprint.Layers, k);
+        foreach (var rank in plan.AttentionRanks)
+        {
+            Assert.Equal(k, rank.Stages.Length);
+            Assert.Equal(Enumerable.Range(0, k), rank.Stages.Select(s => s.Stage));
+            Assert.Equal(cut, rank.Stages.Select(s => s.Layers));
+            Assert.Equal(rank.NonExpertBytes, rank.Stages.Sum(s => s.WeightBytes));
+            Assert.Equal(rank.KvBytes, rank.Stages.Sum(s => s.KvBytes));
+            Assert.Equal((rank.Silo, rank.Stages[0].Device), (rank.Stages[0].Silo, Assert.Single(rank.Devices)));
+            Assert.All(rank.Stages, s => Assert.NotNull(plan.Inventory.Find(s.Silo)!.Devices.SingleOrDefault(d => d.Device == s.Device)));
+        }
+        var stages = plan.AttentionRanks.SelectMany(r => r.Stages).ToList();
+        foreach (var m in plan.Memory)
+        {
+            Assert.Equal(stages.Where(s => s.Silo == m.Silo && s.Device == m.Device).Sum(s => s.WeightBytes), m.NonExpertBytes);
+            Assert.Equal(stages.Where(s => s.Silo == m.Silo && s.Device == m.Device).Sum(s => s.KvBytes), m.KvBytes);
+        }
     }
 
     internal static SiloInventory Silo(string name, SiloRole role, params (string Device, long Bytes)[] devices) =>

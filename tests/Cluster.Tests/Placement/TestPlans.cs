@@ -24,4 +24,22 @@ internal static class TestPlans
         ]);
         return PlacementPlanner.Plan(Llama4Presets.TinyScout, WeightDType.Bf16, inventory, new PlacementOptions { ShardsPerLayer = 2 }).Plan!;
     }
+
+    /// <summary>
+    /// Tiny-behemoth with each of 2 ranks cut into 3 pipeline stages over 3 attention silos (one stage of each rank per
+    /// silo), 2 routed shards per MoE layer plus the shared-expert shard on an expert silo.
+    /// </summary>
+    public static PlacementPlan TinyStaged()
+    {
+        var cpu = ImmutableArray.Create(new DeviceInventory("cpu", ByteSize.GB));
+        var inventory = new ClusterInventory(
+        [
+            .. Enumerable.Range(0, 3).Select(i => new SiloInventory($"attn-{i}", null, SiloRole.Attention, cpu)),
+            new SiloInventory("exp", null, SiloRole.Expert, cpu),
+        ]);
+        return PlacementPlanner.Plan(Llama4Presets.TinyBehemoth, WeightDType.Bf16, inventory, new PlacementOptions
+        {
+            Stages = 3, AttentionRanks = 2, ShardsPerLayer = 2, SharedExperts = SharedExpertPlacement.Shards, KvBytesPerRank = 1 << 20,
+        }).Plan!;
+    }
 }
