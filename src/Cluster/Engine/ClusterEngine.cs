@@ -64,6 +64,14 @@ public sealed class ClusterEngine
     public int ShardsPerLayer { get; }
     public IReadOnlyList<int> EosTokenIds { get; }
 
+    /// <summary>Where the silos run each MoE layer's shared expert (their <c>--shared-experts</c>): with
+    /// <see cref="SharedExpertPlacement.Shards"/> every MoE layer has one more shard, index <see cref="ShardsPerLayer"/>, which
+    /// <see cref="LoadAsync"/> activates too.</summary>
+    public SharedExpertPlacement SharedExperts { get; init; } = SharedExpertPlacement.Rank;
+
+    /// <summary>Expert shards per MoE layer, the shared-expert shard included.</summary>
+    public int ShardGrainsPerLayer => ShardsPerLayer + (SharedExperts == SharedExpertPlacement.Shards ? 1 : 0);
+
     /// <summary>Timings of the last <see cref="GenerateAsync"/> call.</summary>
     public GenerationTimings? LastTimings { get; private set; }
 
@@ -71,7 +79,7 @@ public sealed class ClusterEngine
     public async Task<(IReadOnlyList<AttentionRankInfo> Ranks, IReadOnlyList<ExpertShardInfo> Shards)> LoadAsync()
     {
         var shards = Enumerable.Range(0, Config.NumHiddenLayers).Where(Config.IsMoeLayer)
-            .SelectMany(layer => Enumerable.Range(0, ShardsPerLayer).Select(s => Shard(layer, s).DescribeAsync()))
+            .SelectMany(layer => Enumerable.Range(0, ShardGrainsPerLayer).Select(s => Shard(layer, s).DescribeAsync()))
             .ToArray();
         var ranks = Enumerable.Range(0, AttentionRanks).Select(r => Rank(r).DescribeAsync()).ToArray();
         return (await Task.WhenAll(ranks), await Task.WhenAll(shards));
