@@ -89,6 +89,16 @@ public sealed class ClusterEngine
 
     public IAttentionGrain Rank(int rank) => _backend.Rank(rank);
 
+    /// <summary>Every pipeline stage of <paramref name="rank"/> described, stage 0 first (one record for an unstaged rank): the
+    /// rank's own record says how many stages it has.</summary>
+    public async Task<IReadOnlyList<AttentionRankInfo>> DescribeStagesAsync(int rank)
+    {
+        var first = await Rank(rank).DescribeAsync();
+        var later = await Task.WhenAll(Enumerable.Range(1, Math.Max(0, first.Stages - 1))
+            .Select(s => _grains.GetGrain<IAttentionStageGrain>(PlacementKey.ForAttentionStage(rank, s).ToString()).DescribeAsync()));
+        return [first, .. later];
+    }
+
     /// <summary>The limits a request is checked against: vocabulary, context (max_position_embeddings), EOS ids.</summary>
     public ModelLimits Limits => new(Config.VocabSize, Config.MaxPositionEmbeddings, EosTokenIds);
 
