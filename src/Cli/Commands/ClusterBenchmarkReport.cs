@@ -31,6 +31,11 @@ internal static class ClusterBenchmarkReport
             cases.SelectMany(c => c.Stages.Select(s => (IReadOnlyList<string>)[
                 c.Batch.ToString(CultureInfo.InvariantCulture), s.Rank.ToString(CultureInfo.InvariantCulture), s.Stage.ToString(CultureInfo.InvariantCulture),
                 s.Layers, F(s.ComputeMs), F(s.HandOffMs), F(s.DispatchMs), F(s.BusyFraction), F(s.Bubble), s.Silo])));
+        Terminal.Table("per attention silo, decode window (busy = its stages' busy shares summed; ranks interleaving through the stages fill the bubble)",
+            ["batch", "silo", "stages held", "busy", "bubble"],
+            cases.SelectMany(c => c.Silos.Select(s => (IReadOnlyList<string>)[
+                c.Batch.ToString(CultureInfo.InvariantCulture), s.Silo, c.Stages.Count(x => x.Silo == s.Silo).ToString(CultureInfo.InvariantCulture),
+                F(s.BusyFraction), F(1 - s.BusyFraction)])));
     }
 
     public static void Json(string model, LocalClusterOptions options, int decodeSteps, IReadOnlyList<ClusterBenchmarkCase> cases)
