@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Llama4Cluster.Cluster.Hosting;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Cluster.Processes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -19,6 +20,12 @@ internal sealed record LocalClusterOptions
     /// <summary>Replicas of every expert shard (<c>--expert-replicas</c> on every silo).</summary>
     public int ExpertReplicas { get; init; } = 1;
     public int AttentionRanks { get; init; } = 1;
+
+    /// <summary>Pipeline stages per attention rank (<c>--stages</c> on every silo).</summary>
+    public int Stages { get; init; } = 1;
+
+    /// <summary>Where the shared experts run (<c>--shared-experts</c> on every silo).</summary>
+    public SharedExpertPlacement SharedExperts { get; init; } = SharedExpertPlacement.Rank;
     public string DType { get; init; } = "float32";
     public string WireDType { get; init; } = "fp32";
     public string Device { get; init; } = "cpu";
@@ -106,6 +113,7 @@ internal sealed class LocalClusterLauncher : IDisposable
                 siloHost, "--model", Path.GetFullPath(options.ModelDirectory), .. placement, "--redis", RedisEndpoint, "--cluster-id", clusterId,
                 "--dtype", options.DType, "--wire-dtype", options.WireDType, "--device", options.Device, "--data-plane", options.DataPlane,
                 "--shards", I(options.ShardsPerLayer), "--expert-replicas", I(options.ExpertReplicas), "--ranks", I(options.AttentionRanks),
+                "--stages", I(options.Stages), "--shared-experts", options.SharedExperts == SharedExpertPlacement.Shards ? "shards" : "rank",
                 "--threads", I(options.ThreadsPerSilo), .. address,
                 "--parent-pid", I(Environment.ProcessId),
             ], new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Llama4Cluster"] = "Information" }));

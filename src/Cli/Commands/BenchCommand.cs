@@ -18,7 +18,7 @@ internal static class BenchCommand
     public static int Run(string[] args)
     {
         if (args.Length > 0 && args[0] == "cluster")
-            return ClusterBenchmark.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick" }));
+            return ClusterBenchmark.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" }));
         if (args.Length > 0 && args[0] == "serve")
             return BenchServeCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "json" }));
         if (args.Length > 0 && args[0] == "prefix-cache")

@@ -2,6 +2,9 @@ using System.Globalization;
 using Llama4Cluster.Cli.Cluster;
 using Llama4Cluster.Cli.Engines;
 using Llama4Cluster.Cli.Ui;
+using Llama4Cluster.Cluster.Engine;
+using Llama4Cluster.Cluster.Placement;
+using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
@@ -21,30 +24,14 @@ namespace Llama4Cluster.Cli.Commands;
 /// (<c>--data-plane orleans</c>: a grain call; <c>tcp</c>: the socket data plane to a silo, framing and tensor codec
 /// included) ÷ the same bytes over raw loopback TCP (measured here, now; for tcp also the same bytes echoed untouched by
 /// that silo's socket, the cross-process baseline); and messages per decode step (step calls + expert dispatches, from
-/// the ranks' counters).
+/// the ranks' counters). With <c>--stages K</c> (and <c>--ranks R</c>) it reports every pipeline stage's compute, hand-off
+/// and dispatch ms per decode step and its bubble, the idle share of the decode window (<see cref="StageCost"/>);
+/// <c>--shared-experts shards</c> runs the shared experts as shards. <c>--json</c>: exactly one JSON object on stdout.
 /// </summary>
 internal static class ClusterBenchmark
 {
-    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype auto|float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R] [--silo-addresses loopback|distinct]";
-
-    private sealed record Case(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
-        double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond, StepBreakdown Breakdown);
-
-    /// <summary>
-    /// Where a decode step's time went, per step, from the attention rank's counters: inside the rank's <c>StepAsync</c>, of
-    /// which waiting for expert shards, and the compute the shards reported. The rest of the cluster step is the engine's
-    /// call into the rank; the rest of the wait is transport and scheduling.
-    /// </summary>
-    private sealed record StepBreakdown(double RankMs, double DispatchWaitMs, double ShardComputeMs)
-    {
-        public static StepBreakdown Between(Contracts.Attention.AttentionRankInfo a, Contracts.Attention.AttentionRankInfo b) =>
-            new(b.StepMilliseconds - a.StepMilliseconds, b.DispatchWaitMilliseconds - a.DispatchWaitMilliseconds,
-                b.ShardComputeMilliseconds - a.ShardComputeMilliseconds);
-
-        public StepBreakdown Minus(StepBreakdown o) => new(RankMs - o.RankMs, DispatchWaitMs - o.DispatchWaitMs, ShardComputeMs - o.ShardComputeMs);
-
-        public StepBreakdown PerStep(int steps) => new(RankMs / steps, DispatchWaitMs / steps, ShardComputeMs / steps);
-    }
+    public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype auto|float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R] " +
+        "[--silo-addresses loopback|distinct] [--ranks R] [--stages K] [--shared-experts rank|shards] [--json]";
 
     private static TorchSharp.torch.ScalarType ParseDType(Arguments a, string model)
     {
@@ -71,9 +58,15 @@ internal static class ClusterBenchmark
         if (dataPlane is not ("orleans" or "tcp")) throw new UsageException($"--data-plane: expected orleans or tcp; got '{dataPlane}'");
         int replicas = a.Int("expert-replicas", 1, 16) ?? 1;
         bool distinct = EngineArguments.SiloAddressMode(a);
+        int ranks = a.Int("ranks", 1, 64) ?? 1;
+        int stages = a.Int("stages", 1, 64) ?? 1;
+        string shared = a.Optional("shared-experts") ?? "rank";
+        if (shared is not ("rank" or "shards")) throw new UsageException($"--shared-experts: expected rank or shards; got '{shared}'");
+        bool json = a.Flag("json");
         a.EnsureAllUsed();
 
         var config = Llama4ConfigReader.Load(model);
+        if (stages > config.NumHiddenLayers) throw new UsageException($"--stages {stages}: the model has {config.NumHiddenLayers} layers; use at most that many stages");
         int[] batches = [1, 32];
         int decodeSteps = quick ? 6 : 24;
         var prompts = Enumerable.Range(0, batches.Max())
@@ -90,48 +83,68 @@ internal static class ClusterBenchmark
             Silos = silos,
             ShardsPerLayer = Math.Min(silos, config.NumLocalExperts),
             ExpertReplicas = replicas,
-            AttentionRanks = 1,
+            AttentionRanks = ranks,
+            Stages = stages,
+            SharedExperts = shared == "shards" ? SharedExpertPlacement.Shards : SharedExpertPlacement.Rank,
             DType = ComputeDType.Name(dtype),
             WireDType = fp32 ? "fp32" : "bf16",
             ThreadsPerSilo = threads ?? Math.Max(1, Environment.ProcessorCount / silos),
             DataPlane = dataPlane,
             DistinctAddresses = distinct,
         };
-        var cases = new List<Case>();
+        var cases = new List<ClusterBenchmarkCase>();
         using (var cluster = ClusterCliEngine.StartAsync(options, config, Terminal.Info).GetAwaiter().GetResult())
         {
-            var rank = cluster.Engine.Rank(0);
             var client = cluster.Cluster.Client;
             using var plane = dataPlane == "tcp" ? new DataPlaneClient(client.ServiceProvider.GetRequiredService<Serializer>()) : null;
             // The socket of the silo that holds the first MoE layer's first shard (the dispatches of this run go to such sockets).
             int moeLayer = Enumerable.Range(0, config.NumHiddenLayers).First(i => config.MoeLayers[i]);
             var endpoint = plane is null ? null : cluster.Engine.Shard(moeLayer, 0).GetDataEndpointAsync().GetAwaiter().GetResult();
             foreach (int b in batches)
-            {
-                cluster.GenerateAsync(Requests(b)).GetAwaiter().GetResult(); // warm-up
-                // The same prompts' prefill alone, so the decode steps' share of the rank's counters can be told apart.
-                var start = rank.DescribeAsync().GetAwaiter().GetResult();
-                cluster.GenerateAsync(Requests(b).Select(r => r with { Sampling = r.Sampling with { MaxTokens = 1 } }).ToArray()).GetAwaiter().GetResult();
-                var before = rank.DescribeAsync().GetAwaiter().GetResult();
-                var prefill = StepBreakdown.Between(start, before);
-                cluster.GenerateAsync(Requests(b)).GetAwaiter().GetResult();
-                var after = rank.DescribeAsync().GetAwaiter().GetResult();
-                var t = cluster.LastTimings!;
-                long calls = after.DispatchCalls - before.DispatchCalls;
-                long bytes = after.DispatchBytesSent - before.DispatchBytesSent + after.DispatchBytesReceived - before.DispatchBytesReceived;
-                // Per step: one StepAsync per rank with sequences, plus the dispatches (prefill included: averaged over all steps).
-                double messages = 1 + (double)calls / t.Steps;
-                long payload = calls == 0 ? 0 : (after.DispatchBytesSent - before.DispatchBytesSent) / calls;
-                var sample = DataPlaneBenchmark.RunAsync(client, [(int)Math.Max(64, payload)], quick ? 15 : 60, plane, endpoint).GetAwaiter().GetResult()[0];
-                double transport = plane is null ? sample.OrleansBytesPerSecond : sample.DataPlaneBytesPerSecond!.Value;
-                cases.Add(new Case(b, local[b], StepMs(t), messages, bytes / Math.Max(1, t.Steps), payload, transport, sample.TcpBytesPerSecond,
-                    sample.RemoteTcpBytesPerSecond, StepBreakdown.Between(before, after).Minus(prefill).PerStep(Math.Max(1, t.Steps - 1))));
-            }
+                cases.Add(MeasureCase(cluster, Requests(b), b, local[b], quick, plane, endpoint));
         }
 
-        Report(model, config, options, decodeSteps, cases);
+        if (json) ClusterBenchmarkReport.Json(model, options, decodeSteps, cases);
+        else ClusterBenchmarkReport.Table(model, config, options, decodeSteps, cases);
         return 0;
     }
+
+    /// <summary>One batch size on the running cluster: a warm-up, the prompts' prefill alone, then the full run, with every
+    /// stage's counters read between them so the decode window's share can be told apart.</summary>
+    private static ClusterBenchmarkCase MeasureCase(ClusterCliEngine cluster, IReadOnlyList<GenerationRequest> requests, int b, double localStepMs, bool quick,
+        DataPlaneClient? plane, Contracts.Experts.DataEndpoint? endpoint)
+    {
+        int ranks = cluster.Engine.AttentionRanks;
+        cluster.GenerateAsync(requests).GetAwaiter().GetResult(); // warm-up
+        var start = DescribeAll(cluster.Engine, ranks);
+        cluster.GenerateAsync(requests.Select(r => r with { Sampling = r.Sampling with { MaxTokens = 1 } }).ToArray()).GetAwaiter().GetResult();
+        var before = DescribeAll(cluster.Engine, ranks);
+        cluster.GenerateAsync(requests).GetAwaiter().GetResult();
+        var after = DescribeAll(cluster.Engine, ranks);
+        var t = cluster.LastTimings!;
+        // Messages and bytes: every stage of every rank; the breakdown: rank 0's first stage (its whole step).
+        long calls = Sum(after, i => i.DispatchCalls) - Sum(before, i => i.DispatchCalls);
+        long sent = Sum(after, i => i.DispatchBytesSent) - Sum(before, i => i.DispatchBytesSent);
+        long bytes = sent + Sum(after, i => i.DispatchBytesReceived) - Sum(before, i => i.DispatchBytesReceived);
+        long handOffs = Sum(after, i => i.HandOffs) - Sum(before, i => i.HandOffs);
+        // Per step: one StepAsync per rank with sequences, the hand-offs, plus the dispatches (prefill included: averaged over all steps).
+        double messages = Math.Min(ranks, b) + (double)(calls + handOffs) / t.Steps;
+        long payload = calls == 0 ? 0 : sent / calls;
+        var sample = DataPlaneBenchmark.RunAsync(cluster.Cluster.Client, [(int)Math.Max(64, payload)], quick ? 15 : 60, plane, endpoint).GetAwaiter().GetResult()[0];
+        double transport = plane is null ? sample.OrleansBytesPerSecond : sample.DataPlaneBytesPerSecond!.Value;
+        var prefill = StepBreakdown.Between(start[0][0], before[0][0]);
+        int decode = Math.Max(1, t.Steps - 1);
+        var stageCosts = Enumerable.Range(0, ranks).SelectMany(r => Enumerable.Range(0, after[r].Count)
+            .Select(s => StageCost.Of(start[r][s], before[r][s], after[r][s], decode, t.DecodeSeconds * 1e3))).ToArray();
+        return new ClusterBenchmarkCase(b, localStepMs, StepMs(t), messages, bytes / Math.Max(1, t.Steps), payload, transport, sample.TcpBytesPerSecond,
+            sample.RemoteTcpBytesPerSecond, StepBreakdown.Between(before[0][0], after[0][0]).Minus(prefill).PerStep(decode), stageCosts);
+    }
+
+    /// <summary>Every stage of every rank, described now.</summary>
+    private static IReadOnlyList<AttentionRankInfo>[] DescribeAll(ClusterEngine engine, int ranks) =>
+        Enumerable.Range(0, ranks).Select(r => engine.DescribeStagesAsync(r).GetAwaiter().GetResult()).ToArray();
+
+    private static long Sum(IReadOnlyList<AttentionRankInfo>[] all, Func<AttentionRankInfo, long> f) => all.SelectMany(r => r).Sum(f);
 
     private static double StepMs(GenerationTimings t) => t.DecodeSeconds / Math.Max(1, t.Steps - 1) * 1e3;
 
@@ -151,22 +164,5 @@ internal static class ClusterBenchmark
             }
         }
         return local;
-    }
-
-    private static void Report(string model, Llama4TextConfig config, LocalClusterOptions options, int decodeSteps, List<Case> cases)
-    {
-        string F(double v, string f = "F2") => v.ToString(f, CultureInfo.InvariantCulture);
-        Console.WriteLine($"model: {model} (hidden {config.HiddenSize}, {config.NumLocalExperts} experts, top-{config.NumExpertsPerToken}, {config.NumHiddenLayers} layers); " +
-                          $"{options.Silos} silo processes, {options.ShardsPerLayer} shards/layer × {options.ExpertReplicas} replica(s), {options.DType}, wire {options.WireDType}, data plane {options.DataPlane}; {decodeSteps} decode steps");
-        Terminal.Table("llama4 bench cluster (ratios are measured ÷ baseline, same run)",
-            ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", $"{options.DataPlane} MB/s", "raw TCP MB/s",
-                "bytes/s ratio (target >= 0.5)", "raw TCP x-proc MB/s", "ratio to x-proc", "messages/step", "rank ms/step", "shard wait ms/step", "shard compute ms/step"],
-            cases.Select(c => (IReadOnlyList<string>)[
-                c.Batch.ToString(CultureInfo.InvariantCulture), F(c.LocalStepMs), F(c.ClusterStepMs), F(c.ClusterStepMs / c.LocalStepMs),
-                c.PayloadBytes.ToString(CultureInfo.InvariantCulture), F(c.TransportBytesPerSecond / 1e6, "F0"), F(c.TcpBytesPerSecond / 1e6, "F0"),
-                F(c.TransportBytesPerSecond / c.TcpBytesPerSecond),
-                c.RemoteTcpBytesPerSecond is { } x ? F(x / 1e6, "F0") : "-",
-                c.RemoteTcpBytesPerSecond is { } y ? F(c.TransportBytesPerSecond / y) : "-", F(c.Messages, "F1"),
-                F(c.Breakdown.RankMs), F(c.Breakdown.DispatchWaitMs), F(c.Breakdown.ShardComputeMs)]));
     }
 }

@@ -120,6 +120,7 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
             Device = Options.Device.type == TorchSharp.DeviceType.CPU ? "cpu" : $"cuda:{Options.Device.index}",
             ThreadsPerSilo = Options.Threads ?? Math.Max(1, Environment.ProcessorCount / Silos),
             DistinctAddresses = DistinctAddresses,
+            SharedExperts = Plan?.SharedExperts ?? SharedExpertPlacement.Rank,
         };
         try
         {

@@ -52,8 +52,8 @@ internal sealed class ClusterCliEngine : ICliEngine
             // The same stop tokens as LocalEngine: the config's eos ids plus the tokenizer's stop tokens.
             var eos = config.EosTokenIds.Concat(tokenizer?.StopTokenIds ?? []).Distinct().ToArray();
             var engine = plan is null
-                ? new ClusterEngine(cluster.Client, config, options.AttentionRanks, options.ShardsPerLayer, eos)
-                : new ClusterEngine(cluster.Client, config, plan, eos);
+                ? new ClusterEngine(cluster.Client, config, options.AttentionRanks, options.ShardsPerLayer, eos) { SharedExperts = options.SharedExperts }
+                : new ClusterEngine(cluster.Client, config, plan, eos); // the plan says where the shared experts run
             log($"cluster: loading weights ({options.AttentionRanks} attention rank(s), {options.ShardsPerLayer} shards × {Enumerable.Range(0, config.NumHiddenLayers).Count(config.IsMoeLayer)} MoE layers)");
             // The client learns the silos' grain types shortly after they join; until then calls fail
             // with "No active nodes are compatible with grain ...". Retry that, briefly, only.

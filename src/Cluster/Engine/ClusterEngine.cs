@@ -43,6 +43,7 @@ public sealed class ClusterEngine
     public ClusterEngine(IGrainFactory grains, Llama4TextConfig config, PlacementPlan plan, IReadOnlyList<int>? eosTokenIds = null)
         : this(grains, config, CheckedPlan(config, plan).AttentionRanks.Length, plan.ShardsPerLayer, eosTokenIds)
     {
+        SharedExperts = plan.SharedExperts;
     }
 
     private static PlacementPlan CheckedPlan(Llama4TextConfig config, PlacementPlan plan)
@@ -64,6 +65,14 @@ public sealed class ClusterEngine
     public int ShardsPerLayer { get; }
     public IReadOnlyList<int> EosTokenIds { get; }
 
+    /// <summary>Where the silos run each MoE layer's shared expert (their <c>--shared-experts</c>): with
+    /// <see cref="SharedExpertPlacement.Shards"/> every MoE layer has one more shard, index <see cref="ShardsPerLayer"/>, which
+    /// <see cref="LoadAsync"/> activates too.</summary>
+    public SharedExpertPlacement SharedExperts { get; init; } = SharedExpertPlacement.Rank;
+
+    /// <summary>Expert shards per MoE layer, the shared-expert shard included.</summary>
+    public int ShardGrainsPerLayer => ShardsPerLayer + (SharedExperts == SharedExpertPlacement.Shards ? 1 : 0);
+
     /// <summary>Timings of the last <see cref="GenerateAsync"/> call.</summary>
     public GenerationTimings? LastTimings { get; private set; }
 
@@ -71,7 +80,7 @@ public sealed class ClusterEngine
     public async Task<(IReadOnlyList<AttentionRankInfo> Ranks, IReadOnlyList<ExpertShardInfo> Shards)> LoadAsync()
     {
         var shards = Enumerable.Range(0, Config.NumHiddenLayers).Where(Config.IsMoeLayer)
-            .SelectMany(layer => Enumerable.Range(0, ShardsPerLayer).Select(s => Shard(layer, s).DescribeAsync()))
+            .SelectMany(layer => Enumerable.Range(0, ShardGrainsPerLayer).Select(s => Shard(layer, s).DescribeAsync()))
             .ToArray();
         var ranks = Enumerable.Range(0, AttentionRanks).Select(r => Rank(r).DescribeAsync()).ToArray();
         return (await Task.WhenAll(ranks), await Task.WhenAll(shards));
@@ -80,6 +89,16 @@ public sealed class ClusterEngine
     public IExpertShardGrain Shard(int layer, int shard) => _grains.GetGrain<IExpertShardGrain>(new ExpertShardKey(layer, shard).Format());
 
     public IAttentionGrain Rank(int rank) => _backend.Rank(rank);
+
+    /// <summary>Every pipeline stage of <paramref name="rank"/> described, stage 0 first (one record for an unstaged rank): the
+    /// rank's own record says how many stages it has.</summary>
+    public async Task<IReadOnlyList<AttentionRankInfo>> DescribeStagesAsync(int rank)
+    {
+        var first = await Rank(rank).DescribeAsync();
+        var later = await Task.WhenAll(Enumerable.Range(1, Math.Max(0, first.Stages - 1))
+            .Select(s => _grains.GetGrain<IAttentionStageGrain>(PlacementKey.ForAttentionStage(rank, s).ToString()).DescribeAsync()));
+        return [first, .. later];
+    }
 
     /// <summary>The limits a request is checked against: vocabulary, context (max_position_embeddings), EOS ids.</summary>
     public ModelLimits Limits => new(Config.VocabSize, Config.MaxPositionEmbeddings, EosTokenIds);

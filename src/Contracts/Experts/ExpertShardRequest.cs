@@ -22,6 +22,10 @@ public sealed record ExpertShardRequest(
     [property: Id(7)] int Pass = 0,
     [property: Id(8)] int Replica = 0)
 {
+    /// <summary>The expert id that names a layer's shared expert in <see cref="ExpertIds"/>: a request to the shared-expert shard
+    /// (shard index = the layer's routed shard count) carries <c>[SharedExpert]</c> with every token's unscaled row.</summary>
+    public const int SharedExpert = -1;
+
     /// <summary>The shard grain the request is for.</summary>
     public ExpertShardKey Key => new(Layer, Shard, Replica);
 }

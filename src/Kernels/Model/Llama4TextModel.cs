@@ -59,7 +59,7 @@ public sealed class Llama4TextModel : IDisposable
 
     /// <summary>
     /// Loads every non-expert weight of the stage (<see cref="ModelOptions.Layers"/>; all layers when null) from
-    /// <paramref name="source"/>, and nothing outside it. Routed experts: when
+    /// <paramref name="source"/>, and nothing outside it (nor the shared experts with <see cref="ModelOptions.RemoteSharedExperts"/>). Routed experts: when
     /// <paramref name="dispatcher"/> is null, all of them are loaded into a local dispatcher;
     /// otherwise the given dispatcher reaches them (the cluster) and none are loaded here.
     /// </summary>
@@ -73,6 +73,8 @@ public sealed class Llama4TextModel : IDisposable
         Tensor L(string name, params long[] shape) => source.Load(name, shape, dt, dev).DetachFromDisposeScope();
         Tensor Rows(params (string Name, long[] Shape)[] parts) => source.LoadRows(parts, dt, dev).DetachFromDisposeScope();
 
+        if (options.RemoteSharedExperts && dispatcher is not ISharedExpertDispatcher)
+            throw new ArgumentException("ModelOptions.RemoteSharedExperts needs a dispatcher that runs the shared experts (ISharedExpertDispatcher)", nameof(dispatcher));
         var stage = options.Layers ?? LayerRange.All(c);
         stage.Validate(c);
         LocalExpertDispatcher? local = dispatcher is null ? new LocalExpertDispatcher() : null;
@@ -95,11 +97,8 @@ public sealed class Llama4TextModel : IDisposable
             string f = p + "feed_forward.";
             if (c.IsMoeLayer(i))
             {
-                long ff = c.IntermediateSize;
                 var router = new Router(L(f + "router.weight", c.NumLocalExperts, d), c.NumExpertsPerToken, kernels);
-                var shared = new SwiGluMlp(
-                    Rows((f + "shared_expert.gate_proj.weight", [ff, d]), (f + "shared_expert.up_proj.weight", [ff, d])),
-                    L(f + "shared_expert.down_proj.weight", d, ff), kernels);
+                var shared = options.RemoteSharedExperts ? null : SharedExpertWeights.Load(source, i, dt, dev, kernels);
                 moe = new MoeBlock(router, shared);
                 if (local is not null)
                 {

@@ -16,4 +16,9 @@ public sealed record ModelOptions
     /// <summary>The pipeline stage this model is: the layers it loads and runs (see <see cref="LayerRange"/>); null: every
     /// layer, the embeddings and the head (a one-stage rank).</summary>
     public LayerRange? Layers { get; init; }
+
+    /// <summary>Whether the MoE layers' shared experts run where the remote dispatcher sends them (the cluster's shared-expert
+    /// shards, <see cref="ISharedExpertDispatcher"/>) rather than here: the model then loads no shared-expert weight.
+    /// Needs a dispatcher that implements <see cref="ISharedExpertDispatcher"/>.</summary>
+    public bool RemoteSharedExperts { get; init; }
 }

@@ -29,6 +29,9 @@ public sealed class SwiGluMlp : IDisposable
     /// <summary><c>[D, F]</c>.</summary>
     internal Tensor Down => _down;
 
+    /// <summary>Bytes of weights held.</summary>
+    public long WeightBytes => (_gateUp.NumberOfElements + _down.NumberOfElements) * _gateUp.ElementSize;
+
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();

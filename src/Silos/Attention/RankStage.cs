@@ -12,7 +12,8 @@ namespace Llama4Cluster.Silos.Attention;
 /// <summary>
 /// What an attention grain runs, loaded on activation: one pipeline stage of rank <see cref="Rank"/> (the whole rank when
 /// <see cref="ClusterModelOptions.Stages"/> is 1) — its layers' weights read from the checkpoint and nothing else, the
-/// dispatcher to the expert shards of its MoE layers, its core, and the hand-off to the next stage's grain unless it
+/// dispatcher to the expert shards of its MoE layers (and, with <c>--shared-experts shards</c>, to their shared-expert shards: the
+/// stage then loads no shared expert), its core, and the hand-off to the next stage's grain unless it
 /// is the last. Shared by <see cref="AttentionGrain"/> (stage 0) and <see cref="AttentionStageGrain"/>.
 /// </summary>
 internal sealed class RankStage : IDisposable
@@ -57,7 +58,10 @@ internal sealed class RankStage : IDisposable
         {
             using var reader = CheckpointReader.Open(options.ModelDirectory);
             var m = Llama4TextModel.Load(new CheckpointWeightSource(reader),
-                new ModelOptions { ComputeDType = context.ComputeDType, Device = context.Device, Layers = layers }, dispatcher);
+                new ModelOptions
+                {
+                    ComputeDType = context.ComputeDType, Device = context.Device, Layers = layers, RemoteSharedExperts = context.SharedExpertShards,
+                }, dispatcher);
             return (m, reader.BytesRead);
         }, cancellationToken);
         var next = model.HoldsHead ? null : new GrainStageLink(grains, rank, stage + 1, context.WireDType);

@@ -13,7 +13,8 @@ using TorchSharp;
 namespace Llama4Cluster.Silos.Experts;
 
 /// <summary>
-/// The routed experts of one shard of one MoE layer. On activation it reads only its experts' bytes from
+/// The routed experts of one shard of one MoE layer, or with <c>--shared-experts shards</c> (shard index = the layer's routed
+/// shard count) the layer's shared expert (<see cref="SharedExpertShard"/>). On activation it reads only its experts' bytes from
 /// the checkpoint (the Kernels subset loader) onto the silo's device, and keeps them for its lifetime
 /// (<see cref="KeepAliveAttribute"/>; <see cref="ImmovableAttribute"/>: moving means reloading gigabytes).
 /// Loading and the grouped SwiGLU (<see cref="ExpertShardRuntime"/>, shared with the socket data plane) run on the
@@ -56,14 +57,24 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
         if (key.Layer < 0 || key.Layer >= config.NumHiddenLayers || !config.IsMoeLayer(key.Layer))
             throw new InvalidOperationException($"expert shard {key}: layer {key.Layer} is not a MoE layer of this model");
         int shards = _context.ShardMap.ShardCount(key.Layer);
-        if (key.Shard < 0 || key.Shard >= shards)
-            throw new InvalidOperationException($"expert shard {key}: the layer has {shards} shards (0..{shards - 1})");
-        var experts = _context.ShardMap.ExpertsOf(key.Layer, key.Shard).ToArray();
         string silo = RuntimeIdentity;
-        var (grouped, info) = await _context.Compute.RunAsync(() => Load(key, experts, silo), cancellationToken);
-        _runtime = new ExpertShardRuntime(grouped, info, _context, _observers);
+        if (_context.SharedExpertShards && key.Shard == shards)
+        {
+            var (shared, sharedInfo) = await _context.Compute.RunAsync(() => SharedExpertShard.Load(_context, key, silo), cancellationToken);
+            _runtime = new ExpertShardRuntime(shared, sharedInfo, _context, _observers);
+            LogLoadedShared(key.Layer, key.Shard, sharedInfo.BytesRead, silo, sharedInfo.Device);
+        }
+        else
+        {
+            if (key.Shard < 0 || key.Shard >= shards)
+                throw new InvalidOperationException($"expert shard {key}: the layer has {shards} shards (0..{shards - 1})" +
+                    (_context.SharedExpertShards ? $" and the shared-expert shard {shards}" : ""));
+            var experts = _context.ShardMap.ExpertsOf(key.Layer, key.Shard).ToArray();
+            var (grouped, info) = await _context.Compute.RunAsync(() => Load(key, experts, silo), cancellationToken);
+            _runtime = new ExpertShardRuntime(grouped, info, _context, _observers);
+            LogLoaded(key.Layer, key.Shard, experts.Length, info.BytesRead, info.Silo, info.Device);
+        }
         _registry.Add(key, _runtime);
-        LogLoaded(key.Layer, key.Shard, experts.Length, info.BytesRead, info.Silo, info.Device);
         if (_context.ShardMap.Replicas > 1)
         {
             var every = _context.Options.RebalanceInterval;
@@ -121,6 +132,9 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Expert shard {Key}: a sibling replica is live on this silo {Silo}; moving to {Preferred}, where the director now places it")]
     private partial void LogMovingBack(string key, string silo, string preferred);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Expert shard layer {Layer} shard {Shard}: loaded the layer's shared expert ({Bytes} bytes read) on silo {Silo}, device {Device}")]
+    private partial void LogLoadedShared(int layer, int shard, long bytes, string silo, string device);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Expert shard layer {Layer} shard {Shard}: loaded {Experts} experts ({Bytes} bytes read) on silo {Silo}, device {Device}")]
     private partial void LogLoaded(int layer, int shard, int experts, long bytes, string silo, string device);

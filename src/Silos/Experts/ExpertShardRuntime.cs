@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Llama4Cluster.Contracts.Experts;
+using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
+using TorchSharp;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Silos.Tensors;
@@ -11,19 +13,34 @@ namespace Llama4Cluster.Silos.Experts;
 /// <summary>
 /// A loaded expert shard as both transports reach it: the Orleans grain call and the TCP data plane. Computes run
 /// one at a time per shard (as in a non-reentrant grain) on the silo's compute threads; disposal waits for a running
-/// compute, so the data plane never touches freed weights.
+/// compute, so the data plane never touches freed weights. It holds either routed experts (grouped SwiGLU over rows
+/// grouped by expert) or a layer's shared expert (<see cref="ExpertShardRequest.SharedExpert"/>: the same SwiGLU the rank
+/// would run, on every token's row).
 /// </summary>
 public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
 {
-    private readonly GroupedExperts _experts;
+    private readonly GroupedExperts? _experts;
+    private readonly SwiGluMlp? _shared;
     private readonly SiloModelContext _context;
     private readonly IExpertShardObserver[] _observers;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private bool _disposed;
 
     public ExpertShardRuntime(GroupedExperts experts, ExpertShardInfo info, SiloModelContext context, IEnumerable<IExpertShardObserver> observers)
+        : this(experts, null, info, context, observers)
+    {
+    }
+
+    /// <summary>A shared-expert shard: <paramref name="shared"/> on every row it is sent.</summary>
+    public ExpertShardRuntime(SwiGluMlp shared, ExpertShardInfo info, SiloModelContext context, IEnumerable<IExpertShardObserver> observers)
+        : this(null, shared, info, context, observers)
+    {
+    }
+
+    private ExpertShardRuntime(GroupedExperts? experts, SwiGluMlp? shared, ExpertShardInfo info, SiloModelContext context, IEnumerable<IExpertShardObserver> observers)
     {
         _experts = experts;
+        _shared = shared;
         Info = info;
         _context = context;
         _observers = observers.ToArray();
@@ -58,9 +75,18 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
         request.Inputs.ReturnBuffer();
         if (inputs.dim() != 2 || inputs.shape[1] != _context.Config.HiddenSize)
             throw new ArgumentException($"inputs {request.Inputs} are not [P, {_context.Config.HiddenSize}]");
-        var outputs = _experts.Compute(inputs, request.ExpertIds, request.Counts);
+        var outputs = _shared is not null ? Shared(inputs, request) : _experts!.Compute(inputs, request.ExpertIds, request.Counts);
         var payload = TensorPayloads.ToPayload(outputs, request.Inputs.DType);
         return new ExpertShardResponse(payload, watch.Elapsed.TotalMilliseconds);
+    }
+
+    /// <summary>The shared expert on every row (weight 1: the rows are the layer's unscaled inputs).</summary>
+    private torch.Tensor Shared(torch.Tensor inputs, ExpertShardRequest request)
+    {
+        if (request.ExpertIds is not [ExpertShardRequest.SharedExpert] || request.Counts is not [var rows] || rows != inputs.shape[0])
+            throw new ArgumentException($"shard '{Info.Layer}/{Info.Shard}' holds the layer's shared expert: a request names expert " +
+                $"{ExpertShardRequest.SharedExpert} once with every row; got experts [{string.Join(",", request.ExpertIds)}] counts [{string.Join(",", request.Counts)}]");
+        return _shared!.Forward(inputs);
     }
 
     public void Dispose()
@@ -70,7 +96,8 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            _experts.Dispose();
+            _experts?.Dispose();
+            _shared?.Dispose();
         }
         finally
         {

@@ -21,9 +21,10 @@ namespace Llama4Cluster.Silos.Experts;
 /// time (<see cref="HedgeTimer"/>) is also sent to the next live replica, and the first answer wins. When no replica is left, it keeps
 /// trying every replica (the shard re-activates on a surviving silo once Orleans declares the dead one, loading its
 /// experts) until the shard timeout, then fails the step with <see cref="ExpertShardTimeoutException"/> naming the layer,
-/// shard and last error. Not thread-safe: one step at a time (its attention grain is not reentrant).
+/// shard and last error. With <c>--shared-experts shards</c> the layer's input goes to its shared-expert shard in the same
+/// round (<see cref="DispatchWithSharedAsync"/>). Not thread-safe: one step at a time (its attention grain is not reentrant).
 /// </summary>
-public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
+public sealed class RemoteExpertDispatcher : ISharedExpertDispatcher, IDisposable
 {
     private readonly IExpertShardTransport _transport;
     private readonly IExpertShardMap _map;
@@ -63,6 +64,36 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         var parts = Split(layer, batch, context);
+        var responses = await CallAllAsync(parts, cancellationToken);
+        return Assemble(batch, parts, responses, parts.Count);
+    }
+
+    /// <summary>The routed rows as <see cref="DispatchAsync"/> and, in the same round of concurrent calls, the layer's input
+    /// <paramref name="x"/> to its shared-expert shard (index <see cref="IExpertShardMap.ShardCount"/>, after the routed shards;
+    /// replicas, hedging and failover as for any shard): one more request per MoE layer.</summary>
+    public async ValueTask<(Tensor Routed, Tensor Shared)> DispatchWithSharedAsync(int layer, ExpertDispatchBatch batch, Tensor x, DispatchContext context,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(x);
+        var parts = Split(layer, batch, context);
+        parts.Add(SharedPart(layer, x, context));
+        var responses = await CallAllAsync(parts, cancellationToken);
+        var routed = Assemble(batch, parts, responses, parts.Count - 1);
+        try
+        {
+            return (routed, SharedOutput(parts[^1].Request, responses[^1], x.shape));
+        }
+        catch
+        {
+            routed.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sends every part at once and waits for all; the answers are in the parts' order.</summary>
+    private async Task<ExpertShardResponse[]> CallAllAsync(List<ShardPart> parts, CancellationToken cancellationToken)
+    {
         var calls = new Task<ExpertShardResponse>[parts.Count];
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int i = 0; i < parts.Count; i++)
@@ -82,7 +113,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         }
         // A hedged request's rows may still be on their way to the losing replica: leave its buffer to the collector.
         foreach (var p in parts.Where(p => !p.Hedged)) p.Request.Inputs.ReturnBuffer();
-        return Assemble(batch, parts, responses);
+        return responses;
     }
 
     private async Task<ExpertShardResponse> CallAsync(ShardPart part, CancellationToken cancellationToken)
@@ -241,12 +272,33 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         return parts;
     }
 
-    /// <summary>Synchronous: the shards' outputs copied back into the batch's row order. Owned by the caller.</summary>
-    private Tensor Assemble(ExpertDispatchBatch batch, List<ShardPart> parts, ExpertShardResponse[] responses)
+    /// <summary>Synchronous: every token's row of <paramref name="x"/> <c>[T, D]</c>, unscaled, for the layer's shared-expert shard.</summary>
+    private ShardPart SharedPart(int layer, Tensor x, DispatchContext context)
+    {
+        using var scope = NewDisposeScope();
+        int rows = (int)x.shape[0];
+        var payload = TensorPayloads.ToPayload(x, _wire, pooled: true);
+        var request = new ExpertShardRequest(layer, _map.ShardCount(layer), Rank, context.Step, [ExpertShardRequest.SharedExpert], [rows], payload, context.Pass);
+        return new ShardPart(request, []);
+    }
+
+    /// <summary>Synchronous: the shared-expert shard's answer as a tensor of <paramref name="shape"/>, owned by the caller.</summary>
+    private Tensor SharedOutput(ExpertShardRequest request, ExpertShardResponse response, long[] shape)
+    {
+        using var scope = NewDisposeScope();
+        var result = TensorPayloads.ToTensor(response.Outputs, _computeDType, _device);
+        response.Outputs.ReturnBuffer();
+        if (!result.shape.SequenceEqual(shape))
+            throw new InvalidOperationException($"the shared-expert shard {request.Shard} of layer {request.Layer} returned [{string.Join(", ", result.shape)}] for [{string.Join(", ", shape)}]");
+        return result.DetachFromDisposeScope();
+    }
+
+    /// <summary>Synchronous: the first <paramref name="count"/> shards' outputs copied back into the batch's row order. Owned by the caller.</summary>
+    private Tensor Assemble(ExpertDispatchBatch batch, List<ShardPart> parts, ExpertShardResponse[] responses, int count)
     {
         using var scope = NewDisposeScope();
         var output = torch.empty([batch.Rows, batch.Inputs.shape[1]], _computeDType, _device);
-        for (int i = 0; i < parts.Count; i++)
+        for (int i = 0; i < count; i++)
         {
             var payload = responses[i].Outputs;
             var result = TensorPayloads.ToTensor(payload, _computeDType, _device);

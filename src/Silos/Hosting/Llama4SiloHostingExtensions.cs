@@ -58,6 +58,7 @@ public static class Llama4SiloHostingExtensions
             advertised[SiloMetadataKeys.Device] = m.Device;
             advertised[SiloMetadataKeys.DType] = m.DType;
             advertised[SiloMetadataKeys.ExpertReplicas] = m.ExpertReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            advertised[SiloMetadataKeys.SharedExperts] = SharedExpertsText(m.SharedExperts);
             if (!string.IsNullOrWhiteSpace(m.SiloName)) advertised[SiloMetadataKeys.Name] = m.SiloName;
         });
         builder.UseSiloMetadata(advertised);
@@ -79,6 +80,9 @@ public static class Llama4SiloHostingExtensions
         });
         return builder;
     }
+
+    /// <summary>The <c>--shared-experts</c> spelling of <paramref name="placement"/>: <c>rank</c> or <c>shards</c>.</summary>
+    internal static string SharedExpertsText(SharedExpertPlacement placement) => placement == SharedExpertPlacement.Shards ? "shards" : "rank";
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }

@@ -10,9 +10,10 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 namespace Llama4Cluster.Silos.Hosting;
 
 /// <summary>
-/// Every silo of a cluster must agree on <c>--expert-replicas</c>: the dispatchers of all attention ranks and the
-/// director must see the same replica keys. After joining, a silo compares its value with what every older active silo
-/// advertises (<see cref="SiloMetadataKeys.ExpertReplicas"/>) and, on a mismatch, refuses: it prints one line naming
+/// Every silo of a cluster must agree on <c>--expert-replicas</c> (the dispatchers of all attention ranks and the
+/// director must see the same replica keys) and on <c>--shared-experts</c> (ranks and shards must agree on who computes
+/// each layer's shared expert). After joining, a silo compares its value with what every older active silo
+/// advertises (<see cref="SiloMetadataKeys.ExpertReplicas"/>, <see cref="SiloMetadataKeys.SharedExperts"/>) and, on a mismatch, refuses: it prints one line naming
 /// both values and stops with exit code 2. Only the newcomer refuses, so a running cluster never stops for it.
 /// </summary>
 internal static class ReplicaAgreement
@@ -25,18 +26,27 @@ internal static class ReplicaAgreement
         var membership = services.GetRequiredService<IClusterMembershipService>();
         var metadata = services.GetRequiredService<ISiloMetadataCache>();
         var self = services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
-        int mine = services.GetRequiredService<IOptions<ClusterModelOptions>>().Value.ExpertReplicas;
+        var options = services.GetRequiredService<IOptions<ClusterModelOptions>>().Value;
+        int mine = options.ExpertReplicas;
+        string myShared = Llama4SiloHostingExtensions.SharedExpertsText(options.SharedExperts);
         var until = DateTime.UtcNow + s_window;
         while (DateTime.UtcNow < until && !cancellationToken.IsCancellationRequested)
         {
             foreach (var (silo, member) in membership.CurrentSnapshot.Members)
             {
                 if (silo.Equals(self) || member.Status != SiloStatus.Active || silo.Generation >= self.Generation) continue;
-                if (!metadata.GetSiloMetadata(silo).Metadata.TryGetValue(SiloMetadataKeys.ExpertReplicas, out var text)) continue;
-                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int theirs) && theirs != mine)
+                var advertised = metadata.GetSiloMetadata(silo).Metadata;
+                if (advertised.TryGetValue(SiloMetadataKeys.ExpertReplicas, out var text)
+                    && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int theirs) && theirs != mine)
                 {
                     return $"this silo has --expert-replicas {mine} but silo {member.Name} ({silo.Endpoint}) of the running cluster has " +
                         $"--expert-replicas {theirs}: every silo of a cluster must use the same value";
+                }
+                // Ranks and shards must agree on who computes the shared experts, or a layer gets it twice or never.
+                if (advertised.TryGetValue(SiloMetadataKeys.SharedExperts, out var shared) && shared != myShared)
+                {
+                    return $"this silo has --shared-experts {myShared} but silo {member.Name} ({silo.Endpoint}) of the running cluster has " +
+                        $"--shared-experts {shared}: every silo of a cluster must use the same value";
                 }
             }
 

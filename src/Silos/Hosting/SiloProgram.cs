@@ -15,7 +15,7 @@ namespace Llama4Cluster.Silos.Hosting;
 /// <summary>
 /// The silo process:
 /// <c>--model DIR [--role expert|attention|all] [--redis HOST:PORT] [--device cpu|cuda:N] [--dtype float32|bfloat16|auto]
-/// [--wire-dtype float32|bfloat16] [--data-plane orleans|tcp] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]
+/// [--wire-dtype float32|bfloat16] [--data-plane orleans|tcp] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--shared-experts rank|shards] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]
 /// [--plan FILE] [--name NAME] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true]</c>.
 /// With <c>--redis</c> silos of separate processes find each other through Redis membership; without it the process
 /// is a single-silo localhost cluster (dev). With Redis the silo advertises <c>--advertise</c> (an IP or a host name,
@@ -47,6 +47,7 @@ public static class SiloProgram
         ["--expert-replicas"] = "Llama4:ExpertReplicas",
         ["--ranks"] = "Llama4:AttentionRanks",
         ["--stages"] = "Llama4:Stages",
+        ["--shared-experts"] = "Llama4:SharedExperts",
         ["--role"] = "Llama4:Role",
         ["--threads"] = "Llama4:TorchThreads",
         ["--data-plane"] = "Llama4:DataPlane",
@@ -77,6 +78,8 @@ public static class SiloProgram
             flags = CommandLineFlags.Parse(args, Switches);
             if (CommandLineFlags.CheckEnum<DataPlaneKind>("--data-plane", flags.GetValueOrDefault("Llama4:DataPlane")) is { } error)
                 throw new CommandLineException(error);
+            if (CommandLineFlags.CheckEnum<SharedExpertPlacement>("--shared-experts", flags.GetValueOrDefault("Llama4:SharedExperts")) is { } shared)
+                throw new CommandLineException(shared);
         }
         catch (CommandLineException e)
         {

@@ -1,4 +1,5 @@
 using Llama4Cluster.Cluster.Hosting;
+using Llama4Cluster.Cluster.Placement;
 
 namespace Llama4Cluster.Silos.Model;
 
@@ -76,6 +77,14 @@ public sealed class ClusterModelOptions
     /// rank's grain, each later stage its own grain placed on another attention silo, hidden states handed on once per
     /// forward pass (docs/DESIGN.md "Pipeline stages"). 1: the rank holds every layer. Staged ranks keep no prefix cache.</summary>
     public int Stages { get; set; } = 1;
+
+    /// <summary>
+    /// Where each MoE layer's shared expert runs (<c>--shared-experts rank|shards</c>): <see cref="SharedExpertPlacement.Rank"/>
+    /// (the default: with the rank or stage that owns the layer) or <see cref="SharedExpertPlacement.Shards"/> (one more expert
+    /// shard per MoE layer, index <see cref="ShardsPerLayer"/> after the routed ones, with replicas like any shard, that every
+    /// token is sent to; the ranks then hold no shared-expert weight). Every silo of a cluster must use the same value.
+    /// </summary>
+    public SharedExpertPlacement SharedExperts { get; set; } = SharedExpertPlacement.Rank;
 
     /// <summary>
     /// What carries expert dispatches: <see cref="DataPlaneKind.Tcp"/> (the default: the silo-to-silo tensor data plane,

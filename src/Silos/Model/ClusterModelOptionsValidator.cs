@@ -87,6 +87,9 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
         if (plan.StagesPerRank > 1 && options.Stages != plan.StagesPerRank)
             errors.Add($"Llama4:Stages is {options.Stages} but the placement plan '{options.PlacementPlanFile}' splits each rank into {plan.StagesPerRank} stages: " +
                 "leave --stages out (the plan's count is used) or re-plan with llama4 plan ... --stages K --out FILE.");
+        if (options.SharedExperts == SharedExpertPlacement.Shards && plan.SharedExperts != SharedExpertPlacement.Shards)
+            errors.Add($"Llama4:SharedExperts is shards but the placement plan '{options.PlacementPlanFile}' keeps the shared experts on the attention ranks " +
+                "(it places no shared-expert shards): leave --shared-experts out or re-plan with llama4 plan ... --shared-experts shards --out FILE.");
         if (string.IsNullOrWhiteSpace(options.SiloName)) return;
         var mine = plan.Inventory.Find(options.SiloName);
         if (mine is null)

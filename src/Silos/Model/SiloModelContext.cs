@@ -62,6 +62,10 @@ public sealed class SiloModelContext : IDisposable
 
     public TensorComputeScheduler Compute => _compute.Value;
 
+    /// <summary>Whether each MoE layer's shared expert runs as one more expert shard (<see cref="ClusterModelOptions.SharedExperts"/>):
+    /// shard index <see cref="IExpertShardMap.ShardCount"/> of the layer, after the routed shards.</summary>
+    public bool SharedExpertShards => Options.SharedExperts == SharedExpertPlacement.Shards;
+
     /// <summary>
     /// Most tokens one attention step may carry so that a dispatch payload (T·k rows of D values on the wire)
     /// and an all-rows logits payload (T·V fp32) stay within <see cref="ClusterModelOptions.PayloadBudgetBytes"/>.

@@ -41,7 +41,7 @@ public static class ExpertPlacementHostingExtensions
         services.AddOptions<ExpertPlacementOptions>().BindConfiguration(ExpertPlacementOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ExpertPlacementOptions>, ExpertPlacementOptionsValidator>());
         // A staged plan file sets the silo's stage count (Llama4:Stages), so every silo of the plan agrees.
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Model.ClusterModelOptions>, PlanStagesConfiguration>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Model.ClusterModelOptions>, PlanFileConfiguration>());
         return services;
     }
 

@@ -20,6 +20,9 @@ public static class SiloMetadataKeys
     /// <summary>Replicas of every expert shard (<c>--expert-replicas</c>); every silo of a cluster must advertise the same.</summary>
     public const string ExpertReplicas = "llama4.expert-replicas";
 
+    /// <summary>Where the shared experts run, <c>rank</c> or <c>shards</c> (<c>--shared-experts</c>); every silo of a cluster must advertise the same.</summary>
+    public const string SharedExperts = "llama4.shared-experts";
+
     /// <summary>The silo's name in a placement plan (<c>--name</c>); absent when none was given.</summary>
     public const string Name = "llama4.name";
 }

@@ -27,9 +27,9 @@ internal static class TestPlans
 
     /// <summary>
     /// Tiny-behemoth with each of 2 ranks cut into 3 pipeline stages over 3 attention silos (one stage of each rank per
-    /// silo), 2 routed shards per MoE layer plus the shared-expert shard on an expert silo.
+    /// silo), 2 routed shards per MoE layer plus, by default, the shared-expert shard on an expert silo.
     /// </summary>
-    public static PlacementPlan TinyStaged()
+    public static PlacementPlan TinyStaged(SharedExpertPlacement sharedExperts = SharedExpertPlacement.Shards)
     {
         var cpu = ImmutableArray.Create(new DeviceInventory("cpu", ByteSize.GB));
         var inventory = new ClusterInventory(
@@ -39,7 +39,7 @@ internal static class TestPlans
         ]);
         return PlacementPlanner.Plan(Llama4Presets.TinyBehemoth, WeightDType.Bf16, inventory, new PlacementOptions
         {
-            Stages = 3, AttentionRanks = 2, ShardsPerLayer = 2, SharedExperts = SharedExpertPlacement.Shards, KvBytesPerRank = 1 << 20,
+            Stages = 3, AttentionRanks = 2, ShardsPerLayer = 2, SharedExperts = sharedExperts, KvBytesPerRank = 1 << 20,
         }).Plan!;
     }
 }

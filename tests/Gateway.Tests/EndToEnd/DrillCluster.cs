@@ -21,10 +21,12 @@ internal sealed partial class DrillCluster : IAsyncDisposable
     private readonly string _model;
     private readonly string _clusterId;
     private readonly int _ranks;
+    private readonly int _stages;
     private ChildProcess? _gateway;
 
-    private DrillCluster(RedisServer redis, string model, int ranks)
+    private DrillCluster(RedisServer redis, string model, int ranks, int stages)
     {
+        _stages = stages;
         Redis = redis;
         _model = model;
         _ranks = ranks;
@@ -38,9 +40,10 @@ internal sealed partial class DrillCluster : IAsyncDisposable
 
     public HttpClient Http { get; private set; } = null!;
 
-    public static async Task<DrillCluster> StartAsync(GatewayFixture fixture, int ranks)
+    /// <param name="stages">Pipeline stages per rank (<c>--stages</c> on every silo; the gateway learns it from the ranks).</param>
+    public static async Task<DrillCluster> StartAsync(GatewayFixture fixture, int ranks, int stages = 1)
     {
-        var cluster = new DrillCluster(await RedisServer.StartAsync(), TinyModelCache.ModelDirectory(fixture.CacheDirectory), ranks);
+        var cluster = new DrillCluster(await RedisServer.StartAsync(), TinyModelCache.ModelDirectory(fixture.CacheDirectory), ranks, stages);
         try
         {
             for (int i = 0; i < Layout.Length; i++) cluster.Silos.Add(cluster.StartSilo(i));
@@ -72,6 +75,9 @@ internal sealed partial class DrillCluster : IAsyncDisposable
         await Joined(Silos[index]);
     }
 
+    /// <summary>Everything the gateway process printed so far.</summary>
+    public string GatewayOutput => _gateway?.Output ?? "";
+
     public string Logs() =>
         string.Join("\n", Silos.Append(_gateway).OfType<ChildProcess>().Select(p => $"--- {p.Name} ---\n{p.Tail(40)}"));
 
@@ -87,6 +93,7 @@ internal sealed partial class DrillCluster : IAsyncDisposable
     private ChildProcess StartSilo(int index) => ChildProcess.Start(Layout[index].Name, "dotnet", [
         GatewayBuild.SiloHost, "--model", _model, "--role", Layout[index].Role, "--redis", Redis.Endpoint, "--cluster-id", _clusterId,
         "--expert-replicas", "2", "--threads", "1", "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), .. RankFlags(),
+        .. (_stages == 1 ? (string[])[] : ["--stages", _stages.ToString(CultureInfo.InvariantCulture)]),
     ]);
 
     private string[] RankFlags() => _ranks == 1 ? [] : ["--ranks", _ranks.ToString(CultureInfo.InvariantCulture)];

@@ -59,6 +59,32 @@ public sealed class FailoverDrillTests(GatewayFixture fixture, ITestOutputHelper
         Assert.Equal(reference[0], after[0]);
     }
 
+    /// <summary>
+    /// A rank split into two pipeline stages, one per attention silo: the silo of stage 1 is killed while the streams run. The
+    /// gateway watches every stage's silo, so the step in flight fails as soon as that silo's connection closes (the gateway
+    /// logs which stage was lost) rather than after Orleans' response timeout; stage 1 re-activates on the surviving attention
+    /// silo and the rank's sequences are re-prefilled there. Every stream ends with exactly the fault-free tokens.
+    /// </summary>
+    [RedisFact]
+    public async Task KillingTheSiloOfALaterPipelineStageLosesAndChangesNoToken()
+    {
+        await using var cluster = await DrillCluster.StartAsync(fixture, ranks: 1, stages: 2);
+        var (reference, calm) = await RunAsync(cluster.Http, Prompts, fault: null);
+        Assert.All(reference, r => Assert.Equal(MaxTokens, r.CompletionTokens));
+        var victim = cluster.Silos.Skip(2).FirstOrDefault(p => p.Output.Contains("Attention rank 0 stage 1: loaded", StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException("no attention silo reported loading stage 1\n" + cluster.Logs());
+        Assert.DoesNotContain("Attention rank 0: loaded", victim.Output, StringComparison.Ordinal); // stage 0 lives elsewhere
+
+        var (results, stall) = await RunAsync(cluster.Http, Prompts, fault: () => Kill(victim));
+        output.WriteLine($"killed {victim.Name} (stage 1): longest gap between two tokens of a stream {stall.TotalMilliseconds:0} ms (fault-free: {calm.TotalMilliseconds:0} ms)");
+        Assert.True(victim.HasExited, $"{victim.Name} was killed");
+        for (int i = 0; i < Streams; i++)
+            Assert.True(reference[i] == results[i], $"after killing {victim.Name}, stream {i} gave {results[i]} instead of {reference[i]}\n" + cluster.Logs());
+        Assert.Contains("of its pipeline stage 1 is gone", cluster.GatewayOutput, StringComparison.Ordinal);
+        string metrics = await cluster.Http.GetStringAsync("metrics");
+        Assert.True(Metric(metrics, "llama4:reprefilled_tokens_total") > 0, metrics);
+    }
+
     /// <summary>How a live cluster is upgraded: every silo in turn is killed while streams run and started again, and
     /// the next waits until it has rejoined and taken its replicas back. Nothing is lost or changed.</summary>
     [RedisFact]

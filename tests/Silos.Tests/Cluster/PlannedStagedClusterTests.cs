@@ -9,10 +9,12 @@ namespace Llama4Cluster.Silos.Tests.Cluster;
 
 /// <summary>
 /// Tiny-behemoth on the 3 in-process silos placed by a plan that <see cref="PlacementPlanner"/> made with 3 pipeline stages
-/// per rank (over the silos' real endpoints, before any grain activates): every stage grain activates on the silo the plan
-/// names, and the cluster still equals <see cref="Kernels.Engine.LocalEngine"/> with one hand-off per stage boundary.
+/// per rank and the shared experts as shards (over the silos' real endpoints, before any grain activates): every stage
+/// grain and every shared-expert shard activates on the silo the plan names, and the cluster still equals
+/// <see cref="Kernels.Engine.LocalEngine"/> with one hand-off per stage boundary.
 /// </summary>
-public sealed class PlannedTinyBehemothStagedClusterFixture() : TinyClusterFixture(Llama4Presets.TinyBehemoth, stages: 3)
+public sealed class PlannedTinyBehemothStagedClusterFixture() : TinyClusterFixture(Llama4Presets.TinyBehemoth, stages: 3,
+    sharedExperts: SharedExpertPlacement.Shards)
 {
     private readonly SettablePlanProvider _plans = new();
 
@@ -30,7 +32,7 @@ public sealed class PlannedTinyBehemothStagedClusterFixture() : TinyClusterFixtu
             AttentionRanks = Ranks,
             Stages = Stages,
             ShardsPerLayer = ShardsPerLayer,
-            SharedExperts = SharedExpertPlacement.Rank,
+            SharedExperts = SharedExperts,
             KvBytesPerRank = 1 << 20,
         });
         _plans.Current = outcome.Plan ?? throw new InvalidOperationException($"the test plan does not fit: {outcome}");
@@ -46,7 +48,7 @@ public sealed class PlannedTinyBehemothStagedClusterFixture() : TinyClusterFixtu
 [CollectionDefinition(Name)]
 public sealed class PlannedTinyBehemothStagedCluster : ICollectionFixture<PlannedTinyBehemothStagedClusterFixture>
 {
-    public const string Name = "tiny-behemoth cluster, 3 stages per rank, placed by a plan";
+    public const string Name = "tiny-behemoth cluster, 3 stages per rank and shared-expert shards, placed by a plan";
 }
 
 [Collection(PlannedTinyBehemothStagedCluster.Name)]
@@ -69,6 +71,20 @@ public sealed class PlannedTinyBehemothStagedClusterTests(PlannedTinyBehemothSta
                 Assert.Equal(planned, info.Silo);
                 Assert.Equal(stage.Layers.ToString(), info.StageLayers);
             }
+        }
+    }
+
+    [Fact]
+    public async Task EverySharedExpertShardActivatedOnItsPlannedSilo()
+    {
+        var plan = Fixture.Plan;
+        Assert.Equal(SharedExpertPlacement.Shards, plan.SharedExperts);
+        var shared = plan.ExpertShards.Where(s => s.Shard == plan.ShardsPerLayer).ToArray();
+        Assert.Equal(plan.Footprint.MoeLayers.Length * plan.Replicas, shared.Length);
+        foreach (var shard in shared.Where(s => s.Replica == 0))
+        {
+            var info = await Fixture.Engine.Shard(shard.Layer, shard.Shard).DescribeAsync();
+            Assert.Equal(Fixture.Cluster.Silos.Single(s => s.Name == shard.Silo).SiloAddress.ToString(), info.Silo);
         }
     }
 }

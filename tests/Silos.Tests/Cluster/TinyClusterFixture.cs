@@ -1,5 +1,6 @@
 using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Cluster.Hosting;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Checkpoints;
@@ -30,8 +31,9 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
     protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, DataPlaneKind dataPlane = DataPlaneKind.Orleans,
-        bool bf16 = false, int expertReplicas = 1, int stages = 1)
+        bool bf16 = false, int expertReplicas = 1, int stages = 1, SharedExpertPlacement sharedExperts = SharedExpertPlacement.Rank)
     {
+        SharedExperts = sharedExperts;
         Stages = stages;
         ExpertReplicas = expertReplicas;
         Config = config;
@@ -42,6 +44,9 @@ public abstract class TinyClusterFixture : IAsyncLifetime
 
     /// <summary>Pipeline stages per attention rank (each on its own silo while there are enough).</summary>
     public int Stages { get; }
+
+    /// <summary>Where the shared experts run: with the ranks, or as one more shard per MoE layer (index <see cref="ShardsPerLayer"/>).</summary>
+    public SharedExpertPlacement SharedExperts { get; }
 
     /// <summary>Replicas of every expert shard (placed on distinct silos by the director).</summary>
     public int ExpertReplicas { get; }
@@ -83,6 +88,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
                 o.DataPlane = DataPlane;
                 o.ExpertReplicas = ExpertReplicas;
                 o.Stages = Stages;
+                o.SharedExperts = SharedExperts;
             });
             silo.Services.AddSingleton<IExpertShardObserver>(ShardCallRecorder.Instance);
             ConfigureSilo(options.SiloName, silo);
@@ -90,7 +96,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
         Cluster = builder.Build();
         await Cluster.DeployAsync();
         await OnDeployedAsync();
-        Engine = new ClusterEngine(Cluster.Client, Config, Ranks, ShardsPerLayer);
+        Engine = new ClusterEngine(Cluster.Client, Config, Ranks, ShardsPerLayer) { SharedExperts = SharedExperts };
         Loaded = await Engine.LoadAsync();
     }
 
@@ -140,6 +146,18 @@ public sealed class TinyBehemothStagedClusterFixture() : TinyClusterFixture(Llam
 /// small enough (~4 KiB) to split prefills into several passes, each handed on by itself.</summary>
 public sealed class TinyMaverickStagedClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, messageBudgetFraction: 1.0 / 16384,
     dataPlane: DataPlaneKind.Tcp, stages: 2);
+
+/// <summary>Tiny-scout with the shared experts as shards (grain calls) and a ~4 KiB payload budget that splits prefills.</summary>
+public sealed class TinyScoutSharedShardsClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, messageBudgetFraction: 1.0 / 16384,
+    sharedExperts: SharedExpertPlacement.Shards);
+
+/// <summary>Tiny-maverick with the shared experts as shards on the socket data plane, two replicas of every shard.</summary>
+public sealed class TinyMaverickSharedShardsClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, dataPlane: DataPlaneKind.Tcp,
+    expertReplicas: 2, sharedExperts: SharedExpertPlacement.Shards);
+
+/// <summary>Tiny-behemoth, three stages per rank, the shared experts as shards: each stage dispatches its layers' shared experts.</summary>
+public sealed class TinyBehemothStagedSharedShardsClusterFixture() : TinyClusterFixture(Llama4Presets.TinyBehemoth, stages: 3,
+    sharedExperts: SharedExpertPlacement.Shards);
 
 public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout with { NumExpertsPerToken = 2 });
 
@@ -192,4 +210,22 @@ public sealed class TinyBehemothStagedCluster : ICollectionFixture<TinyBehemothS
 public sealed class TinyMaverickStagedCluster : ICollectionFixture<TinyMaverickStagedClusterFixture>
 {
     public const string Name = "tiny-maverick cluster, two stages per rank, tcp data plane";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyScoutSharedShardsCluster : ICollectionFixture<TinyScoutSharedShardsClusterFixture>
+{
+    public const string Name = "tiny-scout cluster, shared experts as shards";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyMaverickSharedShardsCluster : ICollectionFixture<TinyMaverickSharedShardsClusterFixture>
+{
+    public const string Name = "tiny-maverick cluster, shared experts as shards, tcp data plane, two replicas";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TinyBehemothStagedSharedShardsCluster : ICollectionFixture<TinyBehemothStagedSharedShardsClusterFixture>
+{
+    public const string Name = "tiny-behemoth cluster, three stages per rank, shared experts as shards";
 }

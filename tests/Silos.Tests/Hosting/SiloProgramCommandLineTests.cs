@@ -17,6 +17,7 @@ public sealed class SiloProgramCommandLineTests
     [InlineData(new[] { "--Llama4:DType", "bfloat16" }, "error: unknown option --Llama4:DType (see --help)")]
     [InlineData(new[] { "--model" }, "error: option --model needs a value")]
     [InlineData(new[] { "--data-plane", "udp" }, "error: --data-plane 'udp': use tcp or orleans")]
+    [InlineData(new[] { "--shared-experts", "experts" }, "error: --shared-experts 'experts': use rank or shards")]
     public async Task BadFlagsAreOneLineUsageErrors(string[] args, string message)
     {
         var result = await ChildProcess.RunAsync("dotnet", [SiloProcess.HostAssembly(), .. args], TimeSpan.FromSeconds(60));

@@ -37,7 +37,8 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
     [InlineData("tcp", "tiny-maverick", 1)]
     [InlineData("tcp", "tiny-maverick", 2)]
     [InlineData("orleans", "tiny-behemoth", 3)]
-    public async Task ThreeSiloProcessesOverRedisMatchTheLocalEngine(string dataPlane, string preset, int stages)
+    [InlineData("tcp", "tiny-behemoth", 3, "shards")]
+    public async Task ThreeSiloProcessesOverRedisMatchTheLocalEngine(string dataPlane, string preset, int stages, string sharedExperts = "rank")
     {
         var config = Llama4Presets.Get(preset);
         TinyCheckpointWriter.Write(_directory, config, new TinyCheckpointOptions { Seed = 5 });
@@ -51,7 +52,7 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
                 silos.Add(SiloProcess.Start([
                     "--model", _directory, "--role", "all", "--redis", redis.Endpoint, "--cluster-id", clusterId,
                     "--dtype", "float32", "--wire-dtype", "fp32", "--shards", Shards.ToString(), "--ranks", Ranks.ToString(),
-                    "--threads", "1", "--data-plane", dataPlane, "--stages", stages.ToString(),
+                    "--threads", "1", "--data-plane", dataPlane, "--stages", stages.ToString(), "--shared-experts", sharedExperts,
                 ]));
             }
             var builder = Host.CreateApplicationBuilder();
@@ -61,9 +62,16 @@ public sealed class MultiProcessClusterTests(ITestOutputHelper output) : IDispos
             var grains = host.Services.GetRequiredService<IClusterClient>();
             await WaitForSilosAsync(grains, silos);
 
-            var engine = new ClusterEngine(grains, config, Ranks, Shards);
+            bool sharedShards = sharedExperts == "shards";
+            var engine = new ClusterEngine(grains, config, Ranks, Shards)
+            {
+                SharedExperts = sharedShards ? Llama4Cluster.Cluster.Placement.SharedExpertPlacement.Shards : Llama4Cluster.Cluster.Placement.SharedExpertPlacement.Rank,
+            };
             var (_, shards) = await engine.LoadAsync();
             Assert.True(shards.Select(s => s.Silo).Distinct().Count() > 1, "all shards on one silo process");
+            // With shared-expert shards every MoE layer has one more shard, holding only the shared expert.
+            Assert.Equal(config.MoeLayers.Count(m => m) * (Shards + (sharedShards ? 1 : 0)), shards.Count);
+            Assert.Equal(sharedShards ? config.MoeLayers.Count(m => m) : 0, shards.Count(s => s.ExpertIds.SequenceEqual([Contracts.Experts.ExpertShardRequest.SharedExpert])));
 
             using var local = LocalEngine.Load(_directory, new LocalEngineOptions());
             var tokens = Enumerable.Range(0, 20).Select(i => 3 + (i * 53) % 500).ToArray();

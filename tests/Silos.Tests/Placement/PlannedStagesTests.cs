@@ -71,20 +71,33 @@ public sealed class PlannedStagesTests : IDisposable
         PlacementPlanJson.Save(TestPlans.TinyStaged(), path);
 
         var defaulted = new ClusterModelOptions { ModelDirectory = model, PlacementPlanFile = path, Role = "attention", SiloName = "attn-1" };
-        new PlanStagesConfiguration().PostConfigure(null, defaulted);
+        new PlanFileConfiguration().PostConfigure(null, defaulted);
         Assert.Equal(3, defaulted.Stages);
+        Assert.Equal(SharedExpertPlacement.Shards, defaulted.SharedExperts); // the plan runs the shared experts as shards
         Assert.True(new ClusterModelOptionsValidator().Validate(null, defaulted).Succeeded);
 
         var conflicting = new ClusterModelOptions { ModelDirectory = model, PlacementPlanFile = path, Role = "attention", SiloName = "attn-1", Stages = 2 };
-        new PlanStagesConfiguration().PostConfigure(null, conflicting);
+        new PlanFileConfiguration().PostConfigure(null, conflicting);
         Assert.Equal(2, conflicting.Stages);
         var failure = Assert.Single(new ClusterModelOptionsValidator().Validate(null, conflicting).Failures!);
         Assert.Contains("Llama4:Stages is 2 but the placement plan", failure);
         Assert.Contains("splits each rank into 3 stages", failure);
 
+        // --shared-experts shards against a plan that keeps the shared experts on the ranks stops the silo.
+        string onRanks = Path.Combine(_dir, "on-ranks.json");
+        PlacementPlanJson.Save(TestPlans.TinyStaged(SharedExpertPlacement.Rank), onRanks);
+        var sharding = new ClusterModelOptions
+        {
+            ModelDirectory = model, PlacementPlanFile = onRanks, Role = "attention", SiloName = "attn-1", SharedExperts = SharedExpertPlacement.Shards,
+        };
+        new PlanFileConfiguration().PostConfigure(null, sharding);
+        Assert.Equal(SharedExpertPlacement.Shards, sharding.SharedExperts);
+        var refusal = Assert.Single(new ClusterModelOptionsValidator().Validate(null, sharding).Failures!);
+        Assert.Contains("Llama4:SharedExperts is shards but the placement plan", refusal);
+
         // An unstaged plan leaves --stages as given (its later stages are spread by the director).
         var unstaged = new ClusterModelOptions { PlacementPlanFile = Path.Combine(_dir, "missing.json") };
-        new PlanStagesConfiguration().PostConfigure(null, unstaged);
+        new PlanFileConfiguration().PostConfigure(null, unstaged);
         Assert.Equal(1, unstaged.Stages);
     }
 }

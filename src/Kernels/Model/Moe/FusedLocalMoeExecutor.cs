@@ -14,7 +14,7 @@ public sealed class FusedLocalMoeExecutor(LocalExpertDispatcher experts) : IMoeE
 
     public ValueTask<torch.Tensor> ForwardAsync(MoeBlock block, int layer, torch.Tensor x, DispatchContext context, CancellationToken cancellationToken) =>
         x.shape[0] <= Bf16MatMul.MaxDecodeBatch
-            ? ValueTask.FromResult(FusedLocalMoe.Forward(x, block.Router, experts.Layer(layer), block.SharedExpert))
+            ? ValueTask.FromResult(FusedLocalMoe.Forward(x, block.Router, experts.Layer(layer), block.SharedExpert!)) // Choose fuses only blocks that hold it
             : _grouped.ForwardAsync(block, layer, x, context, cancellationToken);
 
     public void Dispose() => _grouped.Dispose();

@@ -10,13 +10,16 @@ namespace Llama4Cluster.Kernels.Model.Moe;
 /// (computed while the dispatch is in flight) and <see cref="Combine"/>:
 /// <c>y = Shared(x) + Σ_{e∈S} Expert_e(g_e·x)</c>. Each step is synchronous with its own dispose
 /// scope, so an async caller can await the dispatch between them. How the steps are strung together
-/// (fused, grouped, remote) is the model's <see cref="IMoeExecutor"/>.
+/// (fused, grouped, remote) is the model's <see cref="IMoeExecutor"/>. A block without a shared expert
+/// (<see cref="ModelOptions.RemoteSharedExperts"/>: the cluster runs it as one more expert shard) gets
+/// <c>Shared(x)</c> from its dispatcher (<see cref="ISharedExpertDispatcher"/>).
 /// </summary>
 public sealed class MoeBlock : IDisposable
 {
-    private readonly SwiGluMlp _shared;
+    private readonly SwiGluMlp? _shared;
 
-    public MoeBlock(Router router, SwiGluMlp shared)
+    /// <param name="shared">The shared expert; null when the dispatcher runs it (<see cref="ISharedExpertDispatcher"/>).</param>
+    public MoeBlock(Router router, SwiGluMlp? shared)
     {
         Router = router;
         _shared = shared;
@@ -24,8 +27,11 @@ public sealed class MoeBlock : IDisposable
 
     public Router Router { get; }
 
-    /// <summary>The shared expert's weights (the fused kernel reads them directly).</summary>
-    internal SwiGluMlp SharedExpert => _shared;
+    /// <summary>The shared expert's weights (the fused kernel reads them directly); null when this block does not hold them.</summary>
+    internal SwiGluMlp? SharedExpert => _shared;
+
+    /// <summary>Whether this block holds its shared expert (otherwise its dispatcher computes <c>Shared(x)</c>).</summary>
+    public bool HoldsSharedExpert => _shared is not null;
 
     /// <summary>Routes x <c>[T, D]</c> and builds the rows to dispatch, grouped by expert.</summary>
     public ExpertDispatchBatch Prepare(Tensor x)
@@ -58,10 +64,12 @@ public sealed class MoeBlock : IDisposable
 
     /// <summary>Independent copies of the router and shared-expert weights (benchmarks).</summary>
     internal (Tensor Router, Tensor SharedGateUp, Tensor SharedDown) CloneWeights() =>
-        (Router.Weight.clone().DetachFromDisposeScope(), _shared.GateUp.clone().DetachFromDisposeScope(), _shared.Down.clone().DetachFromDisposeScope());
+        (Router.Weight.clone().DetachFromDisposeScope(), Held.GateUp.clone().DetachFromDisposeScope(), Held.Down.clone().DetachFromDisposeScope());
 
     /// <summary>The shared expert on x, weight 1, no gate.</summary>
-    public Tensor Shared(Tensor x) => _shared.Forward(x);
+    public Tensor Shared(Tensor x) => Held.Forward(x);
+
+    private SwiGluMlp Held => _shared ?? throw new InvalidOperationException("this MoE block does not hold its shared expert: its dispatcher runs it (ISharedExpertDispatcher)");
 
     /// <summary>Scatter-adds the expert outputs into their tokens and adds the shared output.</summary>
     public static Tensor Combine(Tensor shared, ExpertDispatchBatch batch, Tensor expertOutputs)
@@ -74,6 +82,6 @@ public sealed class MoeBlock : IDisposable
     public void Dispose()
     {
         Router.Dispose();
-        _shared.Dispose();
+        _shared?.Dispose();
     }
 }

@@ -25,7 +25,7 @@ public static class MoeExecutors
         if (remote is not null) return new DispatchingMoeExecutor(remote, ownsDispatcher: false);
         ArgumentNullException.ThrowIfNull(local);
         bool fused = options.LocalMoe == LocalMoeStrategy.Auto && KernelPolicy.For(options).StreamsBf16 && layers.Count > 0
-            && layers.All(l => FusedLocalMoe.CanFuse(local.Layer(l.Layer), l.Block.SharedExpert));
+            && layers.All(l => l.Block.SharedExpert is { } shared && FusedLocalMoe.CanFuse(local.Layer(l.Layer), shared));
         return fused ? new FusedLocalMoeExecutor(local) : new DispatchingMoeExecutor(local, ownsDispatcher: true);
     }
 }
