@@ -7,6 +7,7 @@ using Llama4Cluster.Gateway.Api;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
+using Llama4Cluster.ServiceDefaults;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
@@ -87,6 +88,7 @@ public static partial class GatewayProgram
         {
             if (builder.Configuration[$"Logging:LogLevel:{category}"] is null) builder.Logging.AddFilter(category, LogLevel.Warning);
         }
+        builder.AddServiceDefaults();
         configure?.Invoke(builder);
         var options = ReadOptions(builder.Configuration);
 

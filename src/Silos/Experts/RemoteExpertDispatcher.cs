@@ -3,6 +3,7 @@ using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Silos.Diagnostics;
 using Llama4Cluster.Silos.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -62,7 +63,11 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
     public async ValueTask<Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, DispatchContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        using var activity = SiloTelemetry.Source.StartActivity("moe.dispatch");
+        activity?.SetTag("llama4.layer", layer);
+        activity?.SetTag("llama4.rows", batch.Rows);
         var parts = Split(layer, batch, context);
+        activity?.SetTag("llama4.shards", parts.Count);
         var calls = new Task<ExpertShardResponse>[parts.Count];
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int i = 0; i < parts.Count; i++)
@@ -71,12 +76,15 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         try
         {
             responses = await Task.WhenAll(calls);
-            Statistics.RecordWait(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            var waited = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            Statistics.RecordWait(waited);
+            SiloTelemetry.DispatchLatency.Record(waited.TotalSeconds, new KeyValuePair<string, object?>("layer", layer));
         }
         catch
         {
             // Report the timeout (it names layer and shard) in preference to secondary failures.
             var timeout = calls.Where(c => c.IsFaulted).Select(c => c.Exception!.InnerException).OfType<ExpertShardTimeoutException>().FirstOrDefault();
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, timeout?.Message ?? "an expert shard failed");
             if (timeout is not null) throw timeout;
             throw;
         }
@@ -89,6 +97,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
     {
         var request = part.Request;
         Statistics.Record(request.Inputs.Data.Length);
+        SiloTelemetry.DispatchBytes.Add(request.Inputs.Data.Length, new KeyValuePair<string, object?>("direction", "sent"));
         var deadline = DateTime.UtcNow + _shardTimeout;
         int replicas = _map.Replicas;
         int first = (int)((request.Step + request.Layer + request.Shard) % replicas);
@@ -166,6 +175,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         {
             var response = await _transport.ComputeAsync(request, timeout.Token).WaitAsync(timeout.Token);
             Statistics.RecordResponse(response.Outputs.Data.Length);
+            SiloTelemetry.DispatchBytes.Add(response.Outputs.Data.Length, new KeyValuePair<string, object?>("direction", "received"));
             Statistics.RecordShardCompute(response.ComputeMilliseconds);
             return response;
         }
@@ -221,6 +231,7 @@ public sealed class RemoteExpertDispatcher : IExpertDispatcher, IDisposable
         {
             int expert = batch.ExpertIds[g], count = batch.Counts[g];
             if (count == 0) continue;
+            SiloTelemetry.ExpertTokens.Add(count, new KeyValuePair<string, object?>("layer", layer), new KeyValuePair<string, object?>("expert", expert));
             int shard = _map.ShardOf(layer, expert);
             if (!byShard.TryGetValue(shard, out var b)) byShard[shard] = b = new ShardBuilder();
             b.Add(expert, count, row);
