@@ -9,13 +9,15 @@ namespace Llama4Cluster.ServiceDefaults;
 public static class StatusEndpointExtensions
 {
     /// <summary>Adds the service defaults (if not yet) and a <see cref="StatusEndpoint"/> on <paramref name="port"/>, started
-    /// before the host's other hosted services.</summary>
+    /// before the host's other hosted services; <c>/ready</c> answers 200 once the host has started
+    /// (<see cref="HostStartedHealthCheck"/>).</summary>
     public static TBuilder AddStatusEndpoint<TBuilder>(this TBuilder builder, int port) where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
         builder.AddServiceDefaults();
+        builder.Services.AddHealthChecks().AddCheck<HostStartedHealthCheck>(HostStartedHealthCheck.Name, tags: [HealthEndpointExtensions.ReadyTag]);
         builder.Services.AddSingleton(sp => new StatusEndpoint(port, sp.GetRequiredService<HealthCheckService>(), sp.GetRequiredService<MetricsScrape>(),
             sp.GetRequiredService<ILogger<StatusEndpoint>>()));
         // First among the hosted services: it answers while the others (an Orleans silo loading its grains) start.

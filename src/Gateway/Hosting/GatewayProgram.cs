@@ -164,6 +164,7 @@ public static partial class GatewayProgram
                 });
                 // Silos may start after the gateway: keep trying (the host starts its services concurrently, so /health and
                 // /ready answer meanwhile).
+                if (options.DashboardPort is int dashboard) client.AddDashboardEndpoint(dashboard);
                 client.UseConnectionRetryFilter(async (_, cancellationToken) =>
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
