@@ -52,7 +52,8 @@ public sealed class MetricsScrape : IDisposable
 
     public void Dispose() => Reader.Dispose();
 
-    [ExportModes(ExportModes.Pull)]
+    // Push and pull (the default modes): the SDK lets a pull-only exporter's reader collect only inside its own Prometheus
+    // scope, so Collect() would return false. Nothing pushes here: a BaseExportingMetricReader exports only when collected.
     private sealed class TextExporter : BaseExporter<Metric>
     {
         public StringBuilder? Target { get; set; }

@@ -17,6 +17,8 @@ public sealed class SiloProgramCommandLineTests
     [InlineData(new[] { "--Llama4:DType", "bfloat16" }, "error: unknown option --Llama4:DType (see --help)")]
     [InlineData(new[] { "--model" }, "error: option --model needs a value")]
     [InlineData(new[] { "--data-plane", "udp" }, "error: --data-plane 'udp': use tcp or orleans")]
+    [InlineData(new[] { "--http-port", "http" }, "error: --http-port 'http': use a port number from 0 to 65535")]
+    [InlineData(new[] { "--dashboard", "70000" }, "error: --dashboard '70000': use a port number from 0 to 65535")]
     public async Task BadFlagsAreOneLineUsageErrors(string[] args, string message)
     {
         var result = await ChildProcess.RunAsync("dotnet", [SiloProcess.HostAssembly(), .. args], TimeSpan.FromSeconds(60));
@@ -48,5 +50,6 @@ public sealed class SiloProgramCommandLineTests
         Assert.Equal(0, result.ExitCode);
         Assert.StartsWith("usage: Llama4Cluster.Silos --model DIR", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("[--advertise HOST] [--listen ADDRESS]", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("[--http-port P] [--dashboard P]", result.Stdout, StringComparison.Ordinal);
     }
 }
