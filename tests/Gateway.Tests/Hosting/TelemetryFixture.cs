@@ -6,8 +6,8 @@ using OpenTelemetry.Trace;
 namespace Llama4Cluster.Gateway.Tests.Hosting;
 
 /// <summary>
-/// A one-command gateway (tiny model, co-hosted silo, socket data plane) whose OpenTelemetry traces also go to an in-memory
-/// exporter (<see cref="Spans"/>). The exporter's provider listens to every <c>Llama4Cluster.*</c> source of the test
+/// A one-command gateway (tiny model, co-hosted silo, socket data plane, Orleans dashboard on an OS-chosen port) whose
+/// OpenTelemetry traces also go to an in-memory exporter (<see cref="Spans"/>). The exporter's provider listens to every <c>Llama4Cluster.*</c> source of the test
 /// process, so tests pick their own request's trace by id.
 /// </summary>
 public sealed class TelemetryFixture : IAsyncLifetime
@@ -20,7 +20,7 @@ public sealed class TelemetryFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Gateway = await InProcessGateway.StartAsync(["--cache-dir", _cache, "--data-plane", "tcp"],
+        Gateway = await InProcessGateway.StartAsync(["--cache-dir", _cache, "--data-plane", "tcp", "--dashboard", "0"],
             configure: builder => builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(Spans)));
         await Gateway.WaitReadyAsync();
     }

@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Text.Json;
 using Llama4Cluster.Gateway.Tests.EndToEnd;
+using Llama4Cluster.ServiceDefaults;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Llama4Cluster.Gateway.Tests.Hosting;
 
@@ -70,6 +74,23 @@ public sealed class TelemetryTests(TelemetryFixture fixture) : IClassFixture<Tel
         Assert.Matches(@"\nllama4:kv_cache_bytes\{rank=""0""\} \d+\n", text);
         // The vLLM series come first and unchanged (ModelsAndMetricsTests checks them one by one).
         Assert.StartsWith("# HELP vllm:", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheOrleansDashboardServesItsPageAndTheClustersStatistics()
+    {
+        var dashboard = Gateway.App.Services.GetRequiredService<DashboardEndpoint>();
+        Assert.NotNull(dashboard.Address);
+        using var http = new HttpClient { BaseAddress = dashboard.Address, Timeout = HangGuard };
+
+        using var page = await http.GetAsync("");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        // The dashboard's API reads the cluster through its grains (services forwarded from the gateway's host).
+        using var stats = await http.GetAsync("DashboardCounters");
+        string body = await stats.Content.ReadAsStringAsync();
+        Assert.True(stats.StatusCode == HttpStatusCode.OK, $"{(int)stats.StatusCode} {body}");
+        Assert.Equal(1, JsonDocument.Parse(body).RootElement.GetProperty("totalActiveHostCount").GetInt32());
     }
 
     private static double ExpertTokens(string text) => text.Split('\n')
