@@ -74,6 +74,9 @@ public sealed class TelemetryTests(TelemetryFixture fixture) : IClassFixture<Tel
         Assert.Matches(@"\nllama4:kv_cache_bytes\{rank=""0""\} \d+\n", text);
         // The vLLM series come first and unchanged (ModelsAndMetricsTests checks them one by one).
         Assert.StartsWith("# HELP vllm:", text, StringComparison.Ordinal);
+        // Prometheus refuses a scrape with a series twice: every name-and-labels is one sample.
+        var series = text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).Select(l => l[..l.LastIndexOf(' ')]).ToArray();
+        Assert.Equal(series.Length, series.Distinct(StringComparer.Ordinal).Count());
     }
 
     [Fact]
