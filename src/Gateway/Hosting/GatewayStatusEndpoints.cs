@@ -18,6 +18,7 @@ public static class GatewayStatusEndpoints
         endpoints.MapDefaultEndpoints();
         endpoints.MapGet("/info", (GatewayInfo info) => Results.Json(info));
         endpoints.MapGet("/ops", OpsPage.Serve);
+        endpoints.MapGet("/ops/silos", OpsPage.SilosAsync);
         return endpoints;
     }
 }

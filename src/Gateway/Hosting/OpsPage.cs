@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Llama4Cluster.Gateway.Hosting;
 
 /// <summary>
@@ -20,4 +22,28 @@ public static class OpsPage
     });
 
     public static IResult Serve() => Results.Bytes(s_page.Value, "text/html; charset=utf-8");
+
+    /// <summary><c>GET /ops/silos</c>: the cluster's silos as Orleans membership lists them (name, address, host, status, start
+    /// time), for the page's silo table; 503 with the error when the cluster cannot be asked.</summary>
+    public static async Task<IResult> SilosAsync(IGrainFactory grains)
+    {
+        ArgumentNullException.ThrowIfNull(grains);
+        try
+        {
+            var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false);
+            return Results.Json(hosts.OrderBy(h => h.SiloName, StringComparer.Ordinal).Select(h => new SiloRow(h.SiloName, h.SiloAddress.ToParsableString(),
+                h.HostName, h.Status.ToString(), h.StartTime)));
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+        {
+            return Results.Json(new { error = e.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    private sealed record SiloRow(
+        [property: JsonPropertyName("name")] string Name,
+        [property: JsonPropertyName("address")] string Address,
+        [property: JsonPropertyName("host")] string Host,
+        [property: JsonPropertyName("status")] string Status,
+        [property: JsonPropertyName("started")] DateTime Started);
 }

@@ -37,6 +37,9 @@ public sealed class OpsPageTests(TelemetryFixture fixture) : IClassFixture<Telem
         await page.Locator("#ready").Filter(new() { HasText = "ready" }).WaitForAsync(new() { Timeout = HangGuardMs });
         Assert.Equal("1 / 1", await page.Locator("#ranks").InnerTextAsync());
         Assert.Equal("8 / 8", await page.Locator("#shards").InnerTextAsync()); // tiny-scout: 4 MoE layers × 2 shards
+        await page.Locator("#silos tbody tr").First.WaitForAsync(new() { Timeout = HangGuardMs });
+        Assert.Equal(1, await page.Locator("#silos tbody tr").CountAsync()); // the co-hosted silo
+        Assert.Contains("Active", await page.Locator("#silos tbody tr").InnerTextAsync(), StringComparison.Ordinal);
 
         // Load: requests keep arriving while the page refreshes; a refresh then shows cells with routed tokens.
         using var load = new CancellationTokenSource();
