@@ -24,6 +24,7 @@ internal static class Program
     {
         // Before any torch call: libgomp reads its wait policy once, when libtorch loads.
         Kernels.Runtime.OpenMpSettings.PreferPassiveWaiting();
+        AspNetCoreAssemblies.ResolveFromSharedFramework();
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
             // Asked for: stdout and success. Missing a command: the same text on stderr and exit code 2.

@@ -11,7 +11,8 @@ public static class Llama4ClientHostingExtensions
     /// <summary>
     /// Joins the cluster <paramref name="options"/> names: Redis membership when <see cref="Llama4ClientOptions.Redis"/> is
     /// set (otherwise the caller adds clustering, e.g. static), the cluster and service ids, and the silos' maximum message size;
-    /// registers <see cref="ClusterConnectionEvents"/> (a lost gateway connection).
+    /// registers <see cref="ClusterConnectionEvents"/> (a lost gateway connection). Grain calls carry the caller's trace
+    /// context (<c>AddActivityPropagation</c>), so a request's spans on the silos join its trace.
     /// </summary>
     public static IClientBuilder AddLlama4Client(this IClientBuilder builder, Llama4ClientOptions? options = null)
     {
@@ -25,7 +26,14 @@ public static class Llama4ClientHostingExtensions
         });
         builder.Configure<ClientMessagingOptions>(m => m.MaxMessageBodySize = options.MaxMessageBytes);
         builder.Services.TryAddSingleton<ClusterConnectionEvents>();
+        if (!builder.Services.Any(d => d.ServiceType == typeof(ActivityPropagationMarker)))
+        {
+            builder.Services.AddSingleton<ActivityPropagationMarker>();
+            builder.AddActivityPropagation();
+        }
         builder.AddGatewayCountChangedHandler(sp => (_, change) => sp.GetRequiredService<ClusterConnectionEvents>().OnGatewayCountChanged(change));
         return builder;
     }
+
+    private sealed class ActivityPropagationMarker;
 }

@@ -9,7 +9,7 @@ namespace Llama4Cluster.Contracts.Experts;
 /// </summary>
 public static class DataPlanePreamble
 {
-    public const ushort ProtocolVersion = 2;
+    public const ushort ProtocolVersion = 3;
 
     public const int Length = 8;
 

@@ -168,6 +168,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         long started = _time.GetTimestamp();
         var plan = BuildStep();
         long step = Interlocked.Increment(ref _steps);
+        using var activity = StartStepActivity(step, plan);
         StartReleases();
         var calls = new List<(int Rank, Task<(RankStepResult? Response, Exception? Error)> Call)>();
         for (int r = 0; r < plan.Work.Length; r++)

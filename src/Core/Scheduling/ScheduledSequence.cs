@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Core.Sampling;
 
@@ -31,7 +32,12 @@ internal sealed class ScheduledSequence
         _clientGone = submission.CancellationToken;
         _record = new GenerationRecord(0, new GenerationRequest(prompt, start.Sampling), isStop);
         _emit = (_, token) => Handle.Writer.TryWrite(new TokenEvent(token));
+        Trace = Activity.Current?.Context ?? default;
     }
+
+    /// <summary>The span current when the sequence was submitted (the request's; default: none): its steps join that trace
+    /// (<see cref="Diagnostics.CoreTelemetry"/>).</summary>
+    public ActivityContext Trace { get; }
 
     public SequenceHandle Handle { get; }
 

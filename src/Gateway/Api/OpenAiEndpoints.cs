@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
+using Llama4Cluster.ServiceDefaults;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -97,13 +98,15 @@ internal sealed class OpenAiEndpoints
         return name == Model.Id ? WriteJsonAsync(context, WriteModel) : throw ServedModelCheck.NotFound(name, Model);
     });
 
-    /// <summary><c>GET /metrics</c>: Prometheus text with vLLM's metric names. Open without an API key.</summary>
+    /// <summary><c>GET /metrics</c>: Prometheus text with vLLM's metric names, then the OpenTelemetry metrics of the process
+    /// (<see cref="MetricsScrape"/>: expert load, dispatch, runtime, HTTP, Orleans). Open without an API key.</summary>
     public Task MetricsAsync(HttpContext context) => RunAsync(context, authenticate: false, async () =>
     {
-        var text = Metrics.Render(Scheduler.Snapshot());
+        var text = new StringBuilder(Metrics.Render(Scheduler.Snapshot()));
+        context.RequestServices.GetService<MetricsScrape>()?.WriteTo(text);
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = PrometheusText.ContentType;
-        await context.Response.WriteAsync(text, context.RequestAborted);
+        await context.Response.WriteAsync(text.ToString(), context.RequestAborted);
     });
 
     /// <summary>Anything no endpoint matched: 405 for a known path with another method, else 404.</summary>

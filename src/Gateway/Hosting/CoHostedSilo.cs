@@ -3,6 +3,7 @@ using System.Globalization;
 using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Silos.Hosting;
+using Llama4Cluster.ServiceDefaults;
 
 namespace Llama4Cluster.Gateway.Hosting;
 
@@ -33,6 +34,7 @@ public static class CoHostedSilo
             silo.UseLocalhostClustering(endpoints.SiloPort, endpoints.GatewayPort, primarySiloEndpoint: null,
                 serviceId: options.ServiceId, clusterId: options.ClusterId);
             silo.AddLlama4Silo();
+            if (options.DashboardPort is int dashboard) silo.AddDashboardEndpoint(dashboard);
             // After the host's Llama4 section is bound: the gateway's flags win, every other Llama4:* key still tunes the silo.
             silo.Services.PostConfigure<ClusterModelOptions>(model => Apply(model, options, modelDirectory));
         });

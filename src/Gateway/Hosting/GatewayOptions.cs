@@ -16,6 +16,10 @@ public sealed class GatewayOptions
     /// <summary>HTTP port (<c>--port</c>); 0 lets the OS choose.</summary>
     public int Port { get; set; } = 8000;
 
+    /// <summary>Port of the Orleans dashboard (<c>--dashboard</c>, its own HTTP listener on every interface); 0: any free port.
+    /// Null: no dashboard. With <c>--redis</c> the silos need <c>--dashboard</c> too (the dashboard's grains live on silos).</summary>
+    public int? DashboardPort { get; set; }
+
     /// <summary>Address to listen on (<c>--host</c>): <c>localhost</c>, an IP address, <c>0.0.0.0</c>/<c>*</c> (every interface).</summary>
     public string Host { get; set; } = "localhost";
 

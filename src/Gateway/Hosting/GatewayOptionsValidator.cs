@@ -14,6 +14,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         var errors = new List<string>();
         if (options.Port is < 0 or > 65535)
             errors.Add($"--port {options.Port}: use a TCP port (1-65535), or 0 for any free port");
+        if (options.DashboardPort is < 0 or > 65535)
+            errors.Add($"--dashboard {options.DashboardPort}: use a TCP port (1-65535), or 0 for any free port");
         if (string.IsNullOrWhiteSpace(options.Host))
             errors.Add("--host is empty: use localhost, an IP address, or 0.0.0.0 for every interface");
         else if (options.Host.Contains(':', StringComparison.Ordinal) && !IPAddress.TryParse(options.Host, out _))

@@ -7,6 +7,7 @@ using Llama4Cluster.Gateway.Api;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Gateway.Scheduling;
+using Llama4Cluster.ServiceDefaults;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
@@ -87,6 +88,7 @@ public static partial class GatewayProgram
         {
             if (builder.Configuration[$"Logging:LogLevel:{category}"] is null) builder.Logging.AddFilter(category, LogLevel.Warning);
         }
+        builder.AddServiceDefaults();
         configure?.Invoke(builder);
         var options = ReadOptions(builder.Configuration);
 
@@ -162,6 +164,7 @@ public static partial class GatewayProgram
                 });
                 // Silos may start after the gateway: keep trying (the host starts its services concurrently, so /health and
                 // /ready answer meanwhile).
+                if (options.DashboardPort is int dashboard) client.AddDashboardEndpoint(dashboard);
                 client.UseConnectionRetryFilter(async (_, cancellationToken) =>
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);

@@ -1,5 +1,6 @@
 using Llama4Cluster.Gateway.Scheduling;
 using Llama4Cluster.Contracts.Experts;
+using Llama4Cluster.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,7 @@ public static class ReadinessHostingExtensions
         services.AddOptions<ReadinessOptions>().BindConfiguration(ReadinessOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReadinessOptions>, ReadinessOptionsValidator>());
         services.TryAddSingleton<ClusterHealthCheck>();
+        services.AddHealthChecks().AddCheck<ClusterReadinessHealthCheck>(ClusterReadinessHealthCheck.Name, tags: [HealthEndpointExtensions.ReadyTag]);
         services.AddHostedService<ClusterWarmupService>();
         services.AddHostedService<ClusterHealthMonitor>();
         return services;

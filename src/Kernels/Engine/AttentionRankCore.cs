@@ -1,6 +1,7 @@
 using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
+using Llama4Cluster.Kernels.Diagnostics;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
 using TorchSharp;
@@ -90,7 +91,7 @@ public sealed class AttentionRankCore : IDisposable
         ArgumentNullException.ThrowIfNull(step);
         if (!Model.HoldsEmbeddings)
             throw new InvalidOperationException($"rank {Rank}: stage {Model.Stage} takes passes from the previous stage, not engine steps");
-        return GuardAsync(Admit(step, restarts: false), states => RunAsync(step, states, null, 0, cancellationToken));
+        return GuardAsync("rank.step", step, Admit(step, restarts: false), states => RunAsync(step, states, null, 0, cancellationToken));
     }
 
     /// <summary>
@@ -104,18 +105,25 @@ public sealed class AttentionRankCore : IDisposable
         ArgumentNullException.ThrowIfNull(hidden);
         if (Model.HoldsEmbeddings)
             throw new InvalidOperationException($"rank {Rank}: the first stage takes engine steps, not hidden states");
-        return GuardAsync(Admit(pass, restarts: true), states => RunAsync(pass, states, hidden, passIndex, cancellationToken));
+        return GuardAsync("rank.pass", pass, Admit(pass, restarts: true), states => RunAsync(pass, states, hidden, passIndex, cancellationToken));
     }
 
-    /// <summary>Runs the admitted step; when it fails, drops every sequence of it (their caches are part-way through it).</summary>
-    private async Task<RankStepResult> GuardAsync(List<RankSequence> states, Func<List<RankSequence>, Task<RankStepResult>> run)
+    /// <summary>Runs the admitted step in its span (<see cref="KernelsTelemetry"/>); when it fails, drops every sequence of it
+    /// (their caches are part-way through it).</summary>
+    private async Task<RankStepResult> GuardAsync(string span, RankStep step, List<RankSequence> states, Func<List<RankSequence>, Task<RankStepResult>> run)
     {
+        using var activity = KernelsTelemetry.Source.StartActivity(span);
+        activity?.SetTag("llama4.rank", Rank);
+        activity?.SetTag("llama4.stage", Model.Stage);
+        activity?.SetTag("llama4.step", step.Step);
+        activity?.SetTag("llama4.sequences", states.Count);
         try
         {
             return await run(states).ConfigureAwait(false);
         }
         catch (Exception e)
         {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
             var dropped = new List<long>(states.Count);
             foreach (var s in states)
             {

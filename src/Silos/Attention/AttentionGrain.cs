@@ -73,6 +73,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        Diagnostics.SiloTelemetry.ForgetRank(Rank);
         _stage?.Dispose();
         _stage = null;
         _core = null;
@@ -123,6 +124,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         try
         {
             var result = await _context.Compute.RunAsync(() => core.StepAsync(step, cancellationToken), cancellationToken);
+            Diagnostics.SiloTelemetry.ReportKv(Rank, core.CacheBytes, core.SequenceCount);
             return StepMessages.ToWire(result) with { Silo = RuntimeIdentity, SiloEndpoint = _dataPlaneServer.Endpoint };
         }
         finally

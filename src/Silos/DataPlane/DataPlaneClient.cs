@@ -139,6 +139,8 @@ public sealed class DataPlaneClient : IDisposable
 
         public async Task<ExpertShardResponse> SendAsync(byte kind, ExpertShardRequest request, CancellationToken cancellationToken)
         {
+            // The caller's span (a MoE layer's dispatch) travels in the frame: the shard's spans join its trace.
+            var trace = System.Diagnostics.Activity.Current?.Context ?? default;
             ulong id = (ulong)Interlocked.Increment(ref _nextId);
             // Completed on the receive loop; continuations run there too (no hop per frame). Grain callers resume on their
             // activation's scheduler anyway; others must not block on another reply of this connection.
@@ -152,7 +154,7 @@ public sealed class DataPlaneClient : IDisposable
             try
             {
                 if (_broken) throw new ObjectDisposedException($"data-plane connection to {_endpoint}");
-                await DataPlaneFrames.WriteRequestAsync(_socket, id, kind, request, cancellationToken);
+                await DataPlaneFrames.WriteRequestAsync(_socket, id, kind, request, cancellationToken, trace);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {

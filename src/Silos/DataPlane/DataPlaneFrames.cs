@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Immutable;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Llama4Cluster.Contracts.Experts;
@@ -16,9 +17,11 @@ namespace Llama4Cluster.Silos.DataPlane;
 /// received <see cref="TensorPayload"/>. Errors carry UTF-8 text as data, raw echoes opaque bytes. Every length is
 /// validated against the frame and the shape before anything is allocated. Many requests share one connection; ids
 /// match replies. A connection opens with a preamble each way (<c>"L4DP"</c>, protocol version u16, reserved u16) so
-/// that silos of different builds refuse each other with a clear error instead of misreading frames.
+/// that silos of different builds refuse each other with a clear error instead of misreading frames. A request's meta ends
+/// with the W3C trace context of the dispatch that sent it (<see cref="DataPlaneTraceContext"/>, protocol version 3), so the
+/// shard's spans join the request's trace across processes.
 /// </summary>
-internal static class DataPlaneFrames
+internal static partial class DataPlaneFrames
 {
     public const int HeaderLength = 17;
 
@@ -51,9 +54,11 @@ internal static class DataPlaneFrames
     private const int RequestFixedMeta = 5 * 4 + 8 + 4;
 
     /// <summary>Writes a request (<see cref="Request"/> or <see cref="Echo"/>) frame. Callers hold the connection's write lock.</summary>
-    public static Task WriteRequestAsync(Socket socket, ulong id, byte kind, ExpertShardRequest request, CancellationToken cancellationToken)
+    /// <paramref name="trace"/> is the sender's span (default: none).
+    public static Task WriteRequestAsync(Socket socket, ulong id, byte kind, ExpertShardRequest request, CancellationToken cancellationToken,
+        ActivityContext trace = default)
     {
-        int meta = RequestFixedMeta + 8 * request.ExpertIds.Length + TensorMetaLength(request.Inputs);
+        int meta = RequestFixedMeta + 8 * request.ExpertIds.Length + TensorMetaLength(request.Inputs) + DataPlaneTraceContext.Length(trace);
         var buffer = ArrayPool<byte>.Shared.Rent(HeaderLength + meta);
         var span = buffer.AsSpan(HeaderLength, meta);
         int o = 0;
@@ -69,6 +74,7 @@ internal static class DataPlaneFrames
         foreach (int e in request.ExpertIds) Put32(span, ref o, e);
         foreach (int c in request.Counts) Put32(span, ref o, c);
         PutTensorMeta(span, ref o, request.Inputs);
+        DataPlaneTraceContext.Write(span, ref o, trace);
         return SendAsync(socket, buffer, id, kind, meta, request.Inputs.Data, cancellationToken);
     }
 
@@ -91,33 +97,6 @@ internal static class DataPlaneFrames
 
     public static Task WriteErrorAsync(Socket socket, ulong id, string message, CancellationToken cancellationToken) =>
         WriteBytesAsync(socket, id, Error, Encoding.UTF8.GetBytes(message), cancellationToken);
-
-    /// <summary>Writes this side's preamble: the magic <c>L4DP</c> and <paramref name="version"/>.</summary>
-    public static Task WritePreambleAsync(Socket socket, CancellationToken cancellationToken, ushort version = ProtocolVersion)
-    {
-        return SendAllAsync(socket, DataPlanePreamble.Create(version), cancellationToken);
-    }
-
-    /// <summary>
-    /// Reads the peer's preamble: its protocol version, or null when the stream is not a data plane (wrong magic).
-    /// Throws <see cref="EndOfStreamException"/> when the peer closes first and <see cref="OperationCanceledException"/>
-    /// when it says nothing within <see cref="PreambleTimeout"/>.
-    /// </summary>
-    public static async Task<ushort?> ReadPreambleAsync(Socket socket, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(PreambleTimeout);
-        var preamble = new byte[PreambleLength];
-        int read = 0;
-        while (read < PreambleLength)
-        {
-            int n = await socket.ReceiveAsync(preamble.AsMemory(read), SocketFlags.None, timeout.Token);
-            if (n == 0) throw new EndOfStreamException("the data-plane peer closed the connection during the preamble");
-            read += n;
-        }
-        if (!preamble.AsSpan(0, 4).SequenceEqual("L4DP"u8)) return null;
-        return BinaryPrimitives.ReadUInt16LittleEndian(preamble.AsSpan(4));
-    }
 
     private static async Task SendAsync(Socket socket, byte[] headerAndMeta, ulong id, byte kind, int meta, ReadOnlyMemory<byte> data,
         CancellationToken cancellationToken)
@@ -261,11 +240,15 @@ internal static class DataPlaneFrames
             }
         }
 
-        public async ValueTask<ExpertShardRequest> ReadRequestAsync(FrameHead head, CancellationToken cancellationToken)
+        public async ValueTask<ExpertShardRequest> ReadRequestAsync(FrameHead head, CancellationToken cancellationToken) =>
+            (await ReadTracedRequestAsync(head, cancellationToken)).Request;
+
+        /// <summary>A request and the trace context of the span that sent it (default when it carried none).</summary>
+        public async ValueTask<(ExpertShardRequest Request, ActivityContext Trace)> ReadTracedRequestAsync(FrameHead head, CancellationToken cancellationToken)
         {
             var m = ParseRequestMeta(Meta(head));
             var inputs = await ReadTensorAsync(head, m.DType, m.Shape, cancellationToken);
-            return new ExpertShardRequest(m.Layer, m.Shard, m.Rank, m.Step, m.Experts, m.Counts, inputs, m.Pass, m.Replica);
+            return (new ExpertShardRequest(m.Layer, m.Shard, m.Rank, m.Step, m.Experts, m.Counts, inputs, m.Pass, m.Replica), m.Trace);
         }
 
         public async ValueTask<ExpertShardResponse> ReadResponseAsync(FrameHead head, CancellationToken cancellationToken)
@@ -297,12 +280,13 @@ internal static class DataPlaneFrames
             var counts = ImmutableArray.CreateBuilder<int>(n);
             for (int i = 0; i < n; i++, o += 4) counts.Add(BinaryPrimitives.ReadInt32LittleEndian(meta[o..]));
             var (dtype, shape) = ParseTensorMeta(meta, ref o);
+            var trace = DataPlaneTraceContext.Read(meta, ref o);
             if (o != meta.Length) throw new InvalidDataException("data-plane request meta has trailing bytes");
-            return new RequestMeta(layer, shard, rank, pass, replica, step, experts.MoveToImmutable(), counts.MoveToImmutable(), dtype, shape);
+            return new RequestMeta(layer, shard, rank, pass, replica, step, experts.MoveToImmutable(), counts.MoveToImmutable(), dtype, shape, trace);
         }
 
         private readonly record struct RequestMeta(int Layer, int Shard, int Rank, int Pass, int Replica, long Step, ImmutableArray<int> Experts,
-            ImmutableArray<int> Counts, WireDType DType, long[] Shape);
+            ImmutableArray<int> Counts, WireDType DType, long[] Shape, ActivityContext Trace);
 
         private static (WireDType, long[]) ParseTensorMeta(ReadOnlySpan<byte> meta, ref int o)
         {

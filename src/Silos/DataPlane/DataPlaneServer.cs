@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Llama4Cluster.Silos.Diagnostics;
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
@@ -165,9 +167,10 @@ public sealed partial class DataPlaneServer : IDisposable
     private async Task ReceiveRequestAsync(Socket socket, SemaphoreSlim writeLock, DataPlaneFrames.FrameReader reader, DataPlaneFrames.FrameHead head)
     {
         ExpertShardRequest request;
+        ActivityContext trace;
         try
         {
-            request = await reader.ReadRequestAsync(head, _stop.Token);
+            (request, trace) = await reader.ReadTracedRequestAsync(head, _stop.Token);
         }
         catch (InvalidDataException e)
         {
@@ -175,12 +178,16 @@ public sealed partial class DataPlaneServer : IDisposable
             await ReplyAsync(socket, writeLock, head.Id, e.Message);
             throw;
         }
-        _ = HandleAsync(socket, writeLock, head.Id, request);
+        _ = HandleAsync(socket, writeLock, head.Id, request, trace);
     }
 
-    private async Task HandleAsync(Socket socket, SemaphoreSlim writeLock, ulong id, ExpertShardRequest request)
+    private async Task HandleAsync(Socket socket, SemaphoreSlim writeLock, ulong id, ExpertShardRequest request, ActivityContext trace)
     {
         object reply;
+        // The sender's dispatch span is the parent: the shard's compute joins the request's trace across processes.
+        using var activity = trace == default ? null : SiloTelemetry.Source.StartActivity("dataplane.serve", ActivityKind.Server, trace);
+        activity?.SetTag("llama4.layer", request.Layer);
+        activity?.SetTag("llama4.shard", request.Shard);
         try
         {
             var key = request.Key;
@@ -195,6 +202,7 @@ public sealed partial class DataPlaneServer : IDisposable
         catch (Exception e)
         {
             reply = e.Message;
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
         }
         await ReplyAsync(socket, writeLock, id, reply);
         if (reply is ExpertShardResponse response) response.Outputs.ReturnBuffer();

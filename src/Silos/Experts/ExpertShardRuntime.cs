@@ -4,6 +4,7 @@ using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
 using TorchSharp;
 using Llama4Cluster.Silos.DataPlane;
+using Llama4Cluster.Silos.Diagnostics;
 using Llama4Cluster.Silos.Model;
 using Llama4Cluster.Silos.Tensors;
 using static TorchSharp.torch;
@@ -53,12 +54,23 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
         ArgumentNullException.ThrowIfNull(request);
         if (request.Layer != Info.Layer || request.Shard != Info.Shard)
             throw new ArgumentException($"request for layer {request.Layer} shard {request.Shard} reached shard '{Info.Layer}/{Info.Shard}'");
+        using var activity = SiloTelemetry.Source.StartActivity("expert.compute");
+        activity?.SetTag("llama4.layer", request.Layer);
+        activity?.SetTag("llama4.shard", request.Shard);
+        activity?.SetTag("llama4.replica", request.Replica);
+        activity?.SetTag("llama4.rows", request.Inputs.Shape.Count > 0 ? request.Inputs.Shape[0] : 0);
         foreach (var o in _observers) await o.OnRequestAsync(request, cancellationToken);
+        long queued = Stopwatch.GetTimestamp();
         await _gate.WaitAsync(cancellationToken);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return await _context.Compute.RunAsync(() => Compute(request), cancellationToken);
+            return await _context.Compute.RunAsync(() => Compute(request, queued), cancellationToken);
+        }
+        catch (Exception e)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw;
         }
         finally
         {
@@ -67,9 +79,11 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
     }
 
     /// <summary>Synchronous: payload → tensor → grouped SwiGLU → payload, in one dispose scope on a compute thread.</summary>
-    private ExpertShardResponse Compute(ExpertShardRequest request)
+    private ExpertShardResponse Compute(ExpertShardRequest request, long queued)
     {
         var watch = Stopwatch.StartNew();
+        var tags = new TagList { { "layer", Info.Layer }, { "shard", Info.Shard } };
+        SiloTelemetry.ExpertQueue.Record(Stopwatch.GetElapsedTime(queued).TotalSeconds, tags);
         using var scope = NewDisposeScope();
         var inputs = TensorPayloads.ToTensor(request.Inputs, _context.ComputeDType, _context.Device);
         request.Inputs.ReturnBuffer();
@@ -77,6 +91,7 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
             throw new ArgumentException($"inputs {request.Inputs} are not [P, {_context.Config.HiddenSize}]");
         var outputs = _shared is not null ? Shared(inputs, request) : _experts!.Compute(inputs, request.ExpertIds, request.Counts);
         var payload = TensorPayloads.ToPayload(outputs, request.Inputs.DType);
+        SiloTelemetry.ExpertCompute.Record(watch.Elapsed.TotalSeconds, tags);
         return new ExpertShardResponse(payload, watch.Elapsed.TotalMilliseconds);
     }
 

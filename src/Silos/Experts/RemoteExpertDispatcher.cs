@@ -3,6 +3,7 @@ using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Silos.Diagnostics;
 using Llama4Cluster.Silos.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -63,8 +64,12 @@ public sealed class RemoteExpertDispatcher : ISharedExpertDispatcher, IDisposabl
     public async ValueTask<Tensor> DispatchAsync(int layer, ExpertDispatchBatch batch, DispatchContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        using var activity = SiloTelemetry.Source.StartActivity("moe.dispatch");
+        activity?.SetTag("llama4.layer", layer);
+        activity?.SetTag("llama4.rows", batch.Rows);
         var parts = Split(layer, batch, context);
-        var responses = await CallAllAsync(parts, cancellationToken);
+        activity?.SetTag("llama4.shards", parts.Count);
+        var responses = await CallAllAsync(layer, parts, activity, cancellationToken);
         return Assemble(batch, parts, responses, parts.Count);
     }
 
@@ -76,9 +81,13 @@ public sealed class RemoteExpertDispatcher : ISharedExpertDispatcher, IDisposabl
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(x);
+        using var activity = SiloTelemetry.Source.StartActivity("moe.dispatch");
+        activity?.SetTag("llama4.layer", layer);
+        activity?.SetTag("llama4.rows", batch.Rows);
         var parts = Split(layer, batch, context);
         parts.Add(SharedPart(layer, x, context));
-        var responses = await CallAllAsync(parts, cancellationToken);
+        activity?.SetTag("llama4.shards", parts.Count);
+        var responses = await CallAllAsync(layer, parts, activity, cancellationToken);
         var routed = Assemble(batch, parts, responses, parts.Count - 1);
         try
         {
@@ -92,7 +101,8 @@ public sealed class RemoteExpertDispatcher : ISharedExpertDispatcher, IDisposabl
     }
 
     /// <summary>Sends every part at once and waits for all; the answers are in the parts' order.</summary>
-    private async Task<ExpertShardResponse[]> CallAllAsync(List<ShardPart> parts, CancellationToken cancellationToken)
+    private async Task<ExpertShardResponse[]> CallAllAsync(int layer, List<ShardPart> parts, System.Diagnostics.Activity? activity,
+        CancellationToken cancellationToken)
     {
         var calls = new Task<ExpertShardResponse>[parts.Count];
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -102,12 +112,15 @@ public sealed class RemoteExpertDispatcher : ISharedExpertDispatcher, IDisposabl
         try
         {
             responses = await Task.WhenAll(calls);
-            Statistics.RecordWait(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            var waited = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            Statistics.RecordWait(waited);
+            SiloTelemetry.DispatchLatency.Record(waited.TotalSeconds, new KeyValuePair<string, object?>("layer", layer));
         }
         catch
         {
             // Report the timeout (it names layer and shard) in preference to secondary failures.
             var timeout = calls.Where(c => c.IsFaulted).Select(c => c.Exception!.InnerException).OfType<ExpertShardTimeoutException>().FirstOrDefault();
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, timeout?.Message ?? "an expert shard failed");
             if (timeout is not null) throw timeout;
             throw;
         }
@@ -120,6 +133,7 @@ public sealed class RemoteExpertDispatcher : ISharedExpertDispatcher, IDisposabl
     {
         var request = part.Request;
         Statistics.Record(request.Inputs.Data.Length);
+        SiloTelemetry.DispatchBytes.Add(request.Inputs.Data.Length, new KeyValuePair<string, object?>("direction", "sent"));
         var deadline = DateTime.UtcNow + _shardTimeout;
         int replicas = _map.Replicas;
         int first = (int)((request.Step + request.Layer + request.Shard) % replicas);
@@ -197,6 +211,7 @@ public sealed class RemoteExpertDispatcher : ISharedExpertDispatcher, IDisposabl
         {
             var response = await _transport.ComputeAsync(request, timeout.Token).WaitAsync(timeout.Token);
             Statistics.RecordResponse(response.Outputs.Data.Length);
+            SiloTelemetry.DispatchBytes.Add(response.Outputs.Data.Length, new KeyValuePair<string, object?>("direction", "received"));
             Statistics.RecordShardCompute(response.ComputeMilliseconds);
             return response;
         }
@@ -252,6 +267,7 @@ public sealed class RemoteExpertDispatcher : ISharedExpertDispatcher, IDisposabl
         {
             int expert = batch.ExpertIds[g], count = batch.Counts[g];
             if (count == 0) continue;
+            SiloTelemetry.ExpertTokens.Add(count, new KeyValuePair<string, object?>("layer", layer), new KeyValuePair<string, object?>("expert", expert));
             int shard = _map.ShardOf(layer, expert);
             if (!byShard.TryGetValue(shard, out var b)) byShard[shard] = b = new ShardBuilder();
             b.Add(expert, count, row);

@@ -19,7 +19,8 @@ public static class Llama4SiloHostingExtensions
     /// <see cref="ClusterModelOptions.MaxMessageBytes"/> (attention steps split prefills to stay well below it) and the
     /// response timeout exceeds the shard timeout so the dispatcher's clear error, not Orleans', ends a stuck step.
     /// The silo advertises its role, device, dtype and name in Orleans' silo metadata (<see cref="SiloMetadataKeys"/>), so
-    /// placement and operators see what each silo holds. Idempotent: a second call only applies <paramref name="configure"/>.
+    /// placement and operators see what each silo holds. Grain calls carry the caller's trace context
+    /// (<c>AddActivityPropagation</c>), so one request's spans on every silo form one trace. Idempotent: a second call only applies <paramref name="configure"/>.
     /// </summary>
     public static ISiloBuilder AddLlama4Silo(this ISiloBuilder builder, Action<ClusterModelOptions>? configure = null)
     {
@@ -62,6 +63,7 @@ public static class Llama4SiloHostingExtensions
             if (!string.IsNullOrWhiteSpace(m.SiloName)) advertised[SiloMetadataKeys.Name] = m.SiloName;
         });
         builder.UseSiloMetadata(advertised);
+        builder.AddActivityPropagation();
         services.AddSingleton<ExpertShardRegistry>();
         services.AddSingleton<DataPlaneServer>();
         services.AddSingleton<DataPlaneClient>();

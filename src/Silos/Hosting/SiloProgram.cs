@@ -16,7 +16,8 @@ namespace Llama4Cluster.Silos.Hosting;
 /// The silo process:
 /// <c>--model DIR [--role expert|attention|all] [--redis HOST:PORT] [--device cpu|cuda:N] [--dtype float32|bfloat16|auto]
 /// [--wire-dtype float32|bfloat16] [--data-plane orleans|tcp] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--shared-experts rank|shards] [--port P] [--gateway-port G] [--cluster-id ID] [--threads N] [--parent-pid PID]
-/// [--plan FILE] [--name NAME] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true]</c>.
+/// [--plan FILE] [--name NAME] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--http-port P] [--dashboard P]</c>
+/// (the last two: <see cref="SiloOperationsHostingExtensions"/>).
 /// With <c>--redis</c> silos of separate processes find each other through Redis membership; without it the process
 /// is a single-silo localhost cluster (dev). With Redis the silo advertises <c>--advertise</c> (an IP or a host name,
 /// resolved once at start), else the <c>POD_IP</c> environment variable (Kubernetes), else loopback; it binds
@@ -34,7 +35,8 @@ public static class SiloProgram
     public const string Usage =
         "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N] " +
         "[--dtype float32|bfloat16|auto] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] " +
-        "[--port P] [--gateway-port G] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME]";
+        "[--port P] [--gateway-port G] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME] " +
+        "[--http-port P] [--dashboard P]";
 
     /// <summary>Flag → configuration key. Any other flag is a usage error (exit code 2).</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -62,7 +64,7 @@ public static class SiloProgram
         ["--parent-pid"] = "Llama4:ParentProcessId",
         ["--plan"] = "Llama4:PlacementPlanFile",
         ["--name"] = "Llama4:SiloName",
-    };
+    }.Concat(SiloOperationsHostingExtensions.Switches).ToDictionary(StringComparer.Ordinal);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -104,6 +106,15 @@ public static class SiloProgram
             return 2;
         }
         builder.UseOrleans(silo => ConfigureOrleans(silo, orleans, redis, clusterId, builder.Configuration["Llama4:Role"], addresses));
+        try
+        {
+            builder.AddSiloOperations(); // --http-port, --dashboard, OpenTelemetry
+        }
+        catch (CommandLineException e)
+        {
+            await Console.Error.WriteLineAsync("error: " + e.Message);
+            return 2;
+        }
         using var host = builder.Build();
         var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Llama4Cluster.Silo");
         ClusterModelOptions model;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Llama4Cluster.Contracts.Experts;
@@ -216,5 +217,69 @@ public sealed class DataPlaneFramesTests
         var e2 = await Assert.ThrowsAsync<DataPlaneException>(() => client.ComputeAsync(endpoint, request, default).WaitAsync(HangGuard));
         Assert.Contains("kind", e2.Message);
         await garbage;
+    }
+
+    [Fact]
+    public async Task ARequestFrameCarriesTheSendersTraceContextOrNone()
+    {
+        var (client, server, listener) = await PairAsync();
+        using var _ = client;
+        using var __ = server;
+        listener.Stop();
+        var reader = new DataPlaneFrames.FrameReader(server);
+        var sent = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+
+        await DataPlaneFrames.WriteRequestAsync(client, 1, DataPlaneFrames.Request, new ExpertShardRequest(1, 0, 0, 3, [2], [2], Payload(2, 8)), default, sent);
+        await DataPlaneFrames.WriteRequestAsync(client, 2, DataPlaneFrames.Request, new ExpertShardRequest(1, 0, 0, 4, [2], [2], Payload(2, 8)), default);
+
+        var (traced, context) = await reader.ReadTracedRequestAsync((await reader.ReadHeadAsync(default))!.Value, default);
+        traced.Inputs.ReturnBuffer();
+        Assert.Equal(3, traced.Step);
+        Assert.Equal(sent.TraceId, context.TraceId);
+        Assert.Equal(sent.SpanId, context.SpanId);
+        Assert.Equal(ActivityTraceFlags.Recorded, context.TraceFlags);
+        Assert.True(context.IsRemote);
+        var (plain, none) = await reader.ReadTracedRequestAsync((await reader.ReadHeadAsync(default))!.Value, default);
+        plain.Inputs.ReturnBuffer();
+        Assert.Equal(4, plain.Step);
+        Assert.Equal(default, none);
+    }
+
+    [Fact]
+    public async Task TheClientSendsTheCurrentSpanAsTheRequestsParent()
+    {
+        using var source = new ActivitySource("Llama4Cluster.Tests.DataPlane." + Guid.NewGuid().ToString("N"));
+        using var listen = new ActivityListener
+        {
+            ShouldListenTo = s => s == source,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listen);
+        var (listener, endpoint, client, request) = ClientOfAFakePeer();
+        using var ___ = listener;
+        using var ____ = client;
+        var received = new TaskCompletionSource<ActivityContext>();
+        var serve = Task.Run(async () =>
+        {
+            using var peer = await AcceptPeerAsync(listener);
+            var reader = new DataPlaneFrames.FrameReader(peer);
+            var head = await reader.ReadHeadAsync(default);
+            var (got, context) = await reader.ReadTracedRequestAsync(head!.Value, default);
+            received.SetResult(context);
+            await DataPlaneFrames.WriteResponseAsync(peer, head.Value.Id, new ExpertShardResponse(got.Inputs, 0.5), default);
+            got.Inputs.ReturnBuffer();
+        });
+
+        using (var dispatch = source.StartActivity("moe.dispatch"))
+        {
+            Assert.NotNull(dispatch);
+            var response = await client.ComputeAsync(endpoint, request, default).WaitAsync(HangGuard);
+            response.Outputs.ReturnBuffer();
+            var context = await received.Task.WaitAsync(HangGuard);
+            Assert.Equal(dispatch.TraceId, context.TraceId);
+            Assert.Equal(dispatch.SpanId, context.SpanId);
+            Assert.Equal(ActivityTraceFlags.Recorded, context.TraceFlags);
+        }
+        await serve;
     }
 }

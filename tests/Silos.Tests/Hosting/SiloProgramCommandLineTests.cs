@@ -18,6 +18,8 @@ public sealed class SiloProgramCommandLineTests
     [InlineData(new[] { "--model" }, "error: option --model needs a value")]
     [InlineData(new[] { "--data-plane", "udp" }, "error: --data-plane 'udp': use tcp or orleans")]
     [InlineData(new[] { "--shared-experts", "experts" }, "error: --shared-experts 'experts': use rank or shards")]
+    [InlineData(new[] { "--http-port", "http" }, "error: --http-port 'http': use a port number from 0 to 65535")]
+    [InlineData(new[] { "--dashboard", "70000" }, "error: --dashboard '70000': use a port number from 0 to 65535")]
     public async Task BadFlagsAreOneLineUsageErrors(string[] args, string message)
     {
         var result = await ChildProcess.RunAsync("dotnet", [SiloProcess.HostAssembly(), .. args], TimeSpan.FromSeconds(60));
@@ -49,5 +51,6 @@ public sealed class SiloProgramCommandLineTests
         Assert.Equal(0, result.ExitCode);
         Assert.StartsWith("usage: Llama4Cluster.Silos --model DIR", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("[--advertise HOST] [--listen ADDRESS]", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("[--http-port P] [--dashboard P]", result.Stdout, StringComparison.Ordinal);
     }
 }
