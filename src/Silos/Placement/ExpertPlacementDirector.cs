@@ -54,8 +54,6 @@ public sealed partial class ExpertPlacementDirector(
 
         if (key.Stage > 0 && plan.SiloFor(key) is null) // a plan without stages: spread the later stages over its attention silos
             return Task.FromResult(Fallback(plan, key, compatible));
-        if (key.Kind == PlacementKind.ExpertShard && key.Shard == plan.ShardsPerLayer && plan.SiloFor(key) is null)
-            return Task.FromResult(Fallback(plan, key, compatible)); // a plan without shared-expert shards (--shared-experts shards): its expert silos
         var planned = plan.SiloFor(key)
             ?? throw new OrleansException($"Cannot place {grain}: the placement plan has no {key.Describe()} " +
                 $"(it has MoE layers [{string.Join(",", plan.Footprint.MoeLayers)}] × {plan.ShardsPerLayer} shards × {plan.Replicas} replica(s) and {plan.AttentionRanks.Length} attention rank(s)).");

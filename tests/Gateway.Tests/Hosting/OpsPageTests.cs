@@ -63,6 +63,10 @@ public sealed class OpsPageTests(TelemetryFixture fixture) : IClassFixture<Telem
         // One row per MoE layer of tiny-scout (4) under the header; a column per expert routed to so far.
         Assert.Equal(1 + 4, await page.Locator("#heatmap tr").CountAsync());
         Assert.True(await page.Locator("#heatmap td").CountAsync() >= 4);
-        Assert.NotEqual("–", await page.Locator("#tps").InnerTextAsync());
+        // Tokens/s needs two refreshes (a rate); the heatmap may fill on the first one, so wait for the second.
+        await page.WaitForFunctionAsync("() => document.querySelector('#tps').textContent !== '–'", null,
+            new() { Timeout = HangGuardMs, PollingInterval = 200 });
+        Assert.True(double.TryParse(await page.Locator("#tps").InnerTextAsync(), System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out double tps) && tps >= 0, "tokens/s is a number");
     }
 }
