@@ -51,11 +51,6 @@ public sealed class PlannedTinyScoutClusterFixture() : TinyClusterFixture(Llama4
         _plans.Current = outcome.Plan ?? throw new InvalidOperationException($"the test plan does not fit: {outcome}");
         return Task.CompletedTask;
     }
-
-    private sealed class SettablePlanProvider : IPlacementPlanProvider
-    {
-        public PlacementPlan? Current { get; set; }
-    }
 }
 
 [CollectionDefinition(Name)]

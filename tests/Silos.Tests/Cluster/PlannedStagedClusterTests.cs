@@ -38,11 +38,6 @@ public sealed class PlannedTinyBehemothStagedClusterFixture() : TinyClusterFixtu
         _plans.Current = outcome.Plan ?? throw new InvalidOperationException($"the test plan does not fit: {outcome}");
         return Task.CompletedTask;
     }
-
-    private sealed class SettablePlanProvider : IPlacementPlanProvider
-    {
-        public PlacementPlan? Current { get; set; }
-    }
 }
 
 [CollectionDefinition(Name)]
