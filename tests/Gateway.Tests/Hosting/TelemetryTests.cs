@@ -90,10 +90,19 @@ public sealed class TelemetryTests(TelemetryFixture fixture) : IClassFixture<Tel
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
         // The dashboard's API reads the cluster through its grains (services forwarded from the gateway's host).
-        using var stats = await http.GetAsync("DashboardCounters");
-        string body = await stats.Content.ReadAsStringAsync();
-        Assert.True(stats.StatusCode == HttpStatusCode.OK, $"{(int)stats.StatusCode} {body}");
-        Assert.Equal(1, JsonDocument.Parse(body).RootElement.GetProperty("totalActiveHostCount").GetInt32());
+        // Its counters are collected periodically: right after start they may not count the silo yet, so ask until they do.
+        var deadline = DateTime.UtcNow + HangGuard;
+        int hosts;
+        while (true)
+        {
+            using var stats = await http.GetAsync("DashboardCounters");
+            string body = await stats.Content.ReadAsStringAsync();
+            Assert.True(stats.StatusCode == HttpStatusCode.OK, $"{(int)stats.StatusCode} {body}");
+            hosts = JsonDocument.Parse(body).RootElement.GetProperty("totalActiveHostCount").GetInt32();
+            if (hosts != 0 || DateTime.UtcNow > deadline) break;
+            await Task.Delay(200);
+        }
+        Assert.Equal(1, hosts);
     }
 
     private static double ExpertTokens(string text) => text.Split('\n')
