@@ -19,7 +19,8 @@ public sealed class AppHostTests
     public async Task TheResourceGraphHasRedisTheSilosOfEachRoleAndTheGatewayWiredThroughOrleans()
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Llama4Cluster_AppHost>(
-            ["--Llama4:AttentionSilos", "2", "--Llama4:ExpertSilos", "3", "--Llama4:Redis", "executable", "--Llama4:Model", "/models/scout"]);
+            ["--Llama4:AttentionSilos", "2", "--Llama4:ExpertSilos", "3", "--Llama4:Redis", "executable", "--Llama4:Model", "/models/scout"],
+            new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         var resources = builder.Resources;
         var names = resources.Select(r => r.Name).ToHashSet();
         Assert.Subset(names, new HashSet<string> { "redis", "attention-0", "attention-1", "expert-0", "expert-1", "expert-2", "gateway" });
