@@ -32,7 +32,8 @@ public sealed class AppHostTests
         var env = await EnvironmentOf(silo);
         Assert.Equal("Redis", env["Orleans__Clustering__ProviderType"]);
         Assert.Equal("redis", env["Orleans__Clustering__ServiceKey"]);
-        Assert.Equal("127.0.0.1:" + redis.Port, env["ConnectionStrings__redis"]);
+        Assert.Equal("{redis.connectionString}", env["ConnectionStrings__redis"]);
+        Assert.Equal("127.0.0.1:" + redis.Port, await redis.ConnectionStringExpression.GetValueAsync(default));
         Assert.Equal("llama4", env["Orleans__ClusterId"]);
         var args = await ArgumentsOf(silo);
         Assert.Equal(["--model", "/models/scout", "--role", "expert", "--shards", "3", "--ranks", "2"], args.Take(8));
@@ -82,9 +83,13 @@ public sealed class AppHostTests
             await notifications.WaitForResourceHealthyAsync("gateway", timeout.Token);
 
             using var http = app.CreateHttpClient("gateway", "http");
+            // The served model's name is its directory's (the app host's own tiny checkpoint).
+            using var models = JsonDocument.Parse(await http.GetStringAsync("/v1/models", timeout.Token));
+            string model = models.RootElement.GetProperty("data")[0].GetProperty("id").GetString()!;
+            Assert.Equal("apphost-tiny-scout", model);
             using var response = await http.PostAsJsonAsync("/v1/chat/completions", new
             {
-                model = "tiny-scout",
+                model,
                 messages = new[] { new { role = "user", content = "Hello" } },
                 max_tokens = 4,
                 temperature = 0,
@@ -103,15 +108,30 @@ public sealed class AppHostTests
         }
     }
 
-    // The evaluated environment and arguments the orchestrator would pass (Aspire marks these helpers obsolete in
-    // favour of its execution-configuration builder; they still evaluate the same annotations).
-#pragma warning disable CS0618
-    private static async Task<Dictionary<string, string>> EnvironmentOf(IResource resource) =>
-        await ((IResourceWithEnvironment)resource).GetEnvironmentVariableValuesAsync(DistributedApplicationOperation.Run);
+    // The environment and arguments the resource's callbacks produce, read without resolving endpoint references (those
+    // are allocated only when the orchestrator runs; resolving them here would wait for an allocation that never comes).
+    private static async Task<Dictionary<string, string>> EnvironmentOf(IResource resource)
+    {
+        var context = new EnvironmentCallbackContext(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Run));
+        foreach (var callback in resource.Annotations.OfType<EnvironmentCallbackAnnotation>()) await callback.Callback(context);
+        return context.EnvironmentVariables.ToDictionary(kv => kv.Key, kv => Describe(kv.Value));
+    }
 
-    private static async Task<string[]> ArgumentsOf(IResource resource) =>
-        [.. await ((IResourceWithArgs)resource).GetArgumentValuesAsync(DistributedApplicationOperation.Run)];
-#pragma warning restore CS0618
+    private static async Task<string[]> ArgumentsOf(IResource resource)
+    {
+        var args = new List<object>();
+        var context = new CommandLineArgsCallbackContext(args);
+        foreach (var callback in resource.Annotations.OfType<CommandLineArgsCallbackAnnotation>()) await callback.Callback(context);
+        return [.. args.Select(Describe)];
+    }
+
+    /// <summary>A plain value as itself; a reference (an endpoint, a connection string) as its manifest expression.</summary>
+    private static string Describe(object value) => value switch
+    {
+        string s => s,
+        IManifestExpressionProvider expression => expression.ValueExpression,
+        _ => value.ToString() ?? "",
+    };
 }
 
 /// <summary>A fact that needs <c>redis-server</c> on the PATH (.ci/run installs it): the app host runs it as an executable
