@@ -10,7 +10,7 @@ public static class Llama4ClientHostingExtensions
 {
     /// <summary>
     /// Joins the cluster <paramref name="options"/> names: Redis membership when <see cref="Llama4ClientOptions.Redis"/> is
-    /// set (otherwise the caller adds clustering, e.g. static), the cluster and service ids, and the silos' maximum message size;
+    /// set (otherwise the caller adds clustering, e.g. static; under Aspire, Orleans' own configuration holds it: <see cref="AspireOrleansWiring"/>), the cluster and service ids, and the silos' maximum message size;
     /// registers <see cref="ClusterConnectionEvents"/> (a lost gateway connection). Grain calls carry the caller's trace
     /// context (<c>AddActivityPropagation</c>), so a request's spans on the silos join its trace.
     /// </summary>
@@ -18,7 +18,8 @@ public static class Llama4ClientHostingExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         options ??= new Llama4ClientOptions();
-        if (!string.IsNullOrWhiteSpace(options.Redis)) builder.UseRedisClustering(options.Redis);
+        if (!string.IsNullOrWhiteSpace(options.Redis) && !AspireOrleansWiring.AddConfiguredRedisClustering(builder.Services, builder.Configuration, options.Redis))
+            builder.UseRedisClustering(options.Redis);
         builder.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = options.ClusterId;

@@ -223,6 +223,8 @@ public static partial class GatewayProgram
         }
         if (errors.Count > 0) throw GatewayStartupException.Usage(string.Join("; ", errors));
         var options = section.Get<GatewayOptions>() ?? new GatewayOptions();
+        // Under Aspire (aspire/Llama4Cluster.AppHost) the cluster's Redis comes with Orleans' clustering settings.
+        if (string.IsNullOrWhiteSpace(options.Redis) && AspireOrleansWiring.RedisConnectionString(configuration) is { } redis) options.Redis = redis;
         if (string.IsNullOrEmpty(options.ApiKey) && Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key)
             options.ApiKey = key;
         var result = new GatewayOptionsValidator().Validate(null, options);

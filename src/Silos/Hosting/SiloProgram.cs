@@ -93,7 +93,7 @@ public static class SiloProgram
         builder.Configuration.AddInMemoryCollection(flags);
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         var orleans = builder.Configuration.GetSection("Orleans");
-        string? redis = orleans["Redis"];
+        string? redis = orleans["Redis"] ?? AspireOrleansWiring.RedisConnectionString(builder.Configuration);
         string clusterId = orleans["ClusterId"] ?? Llama4ClientOptions.DefaultClusterId;
         SiloAddresses addresses;
         try
@@ -180,17 +180,17 @@ public static class SiloProgram
         }
         else
         {
-            silo.UseRedisClustering(redis);
+            if (!AspireOrleansWiring.AddConfiguredRedisClustering(silo.Services, silo.Configuration, redis)) silo.UseRedisClustering(redis);
             silo.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = clusterId;
                 o.ServiceId = Llama4ClientOptions.DefaultServiceId;
             });
-            int siloPort = orleans.GetValue<int?>("SiloPort") ?? FreePorts.On(addresses.Listen);
+            int siloPort = orleans.GetValue<int?>("SiloPort") ?? orleans.GetValue<int?>("Endpoints:SiloPort") ?? FreePorts.On(addresses.Listen);
             // Expert silos take no client connections unless asked: a client's request comes back through the gateway
             // silo it went in by, so the death of an expert silo that was a gateway would take healthy ranks' answers
             // with it. Clients enter through attention silos, whose death costs their own ranks anyway.
-            int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? (ExpertOnly(role) ? 0 : FreePorts.On(addresses.Listen));
+            int gatewayPort = orleans.GetValue<int?>("GatewayPort") ?? orleans.GetValue<int?>("Endpoints:GatewayPort") ?? (ExpertOnly(role) ? 0 : FreePorts.On(addresses.Listen));
             // Membership (and so the clients' gateway list) carries the advertised address; the sockets bind the listen
             // address. The data plane reads the same options (DataPlaneServer).
             silo.Configure<EndpointOptions>(o =>
