@@ -10,6 +10,7 @@ public sealed class Arguments
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string?>> _repeated = new(StringComparer.Ordinal); // second and later values
 
     // An option given last without a value: reported as missing its value only if the command reads it, so an unknown
     // trailing option is reported as unknown (by EnsureAllUsed) rather than as one that needs a value.
@@ -38,14 +39,19 @@ public sealed class Arguments
                 else
                     value = list[++i];
             }
+            // Given twice: an error unless the command reads the option as repeatable (All).
             if (!_values.TryAdd(name, value))
-                throw new UsageException($"option --{name} given twice");
+            {
+                if (!_repeated.TryGetValue(name, out var more)) _repeated[name] = more = new List<string?>();
+                more.Add(value);
+            }
         }
     }
 
     public bool Flag(string name)
     {
         _used.Add(name);
+        if (_repeated.ContainsKey(name)) throw new UsageException($"option --{name} given twice");
         if (!_values.TryGetValue(name, out var v)) return false;
         if (v is null) return true;
         return v.ToLowerInvariant() switch
@@ -59,6 +65,7 @@ public sealed class Arguments
     public string? Optional(string name)
     {
         _used.Add(name);
+        if (_repeated.ContainsKey(name)) throw new UsageException($"option --{name} given twice");
         if (_valueMissing.Contains(name)) throw new UsageException($"option --{name} needs a value");
         return _values.TryGetValue(name, out var v) ? v : null;
     }
@@ -109,6 +116,17 @@ public sealed class Arguments
             if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out result[i]))
                 throw new UsageException($"--{name} expects a comma-separated list of integers; '{parts[i]}' is not one");
         return result;
+    }
+
+    /// <summary>Every value of a repeatable option, in command-line order (empty when not given).</summary>
+    public IReadOnlyList<string> All(string name)
+    {
+        _used.Add(name);
+        if (!_values.TryGetValue(name, out var first)) return [];
+        var all = new List<string?> { first };
+        if (_repeated.TryGetValue(name, out var more)) all.AddRange(more);
+        if (all.Any(v => v is null) || _valueMissing.Contains(name)) throw new UsageException($"option --{name} needs a value");
+        return all!;
     }
 
     /// <summary>Throws for options given but never read by the command.</summary>

@@ -7,7 +7,7 @@ namespace Llama4Cluster.Cli;
 /// <summary>The <c>llama4</c> command line.</summary>
 internal static class Program
 {
-    private static readonly HashSet<string> Flags = ["json", "chat", "ignore-eos", "quick"];
+    private static readonly HashSet<string> Flags = ["json", "chat", "ignore-eos", "quick", "no-vision"];
 
     private static readonly (string Name, string Usage, Func<string[], int> Run)[] Commands =
     [

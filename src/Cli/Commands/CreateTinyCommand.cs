@@ -7,12 +7,14 @@ namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
 /// <c>create-tiny --preset tiny-scout|tiny-maverick|tiny-behemoth --out DIR [--seed N] [--dtype bfloat16|float32|fp8]
-/// [--layout conditional|causal] [--shards N] [--experts fused|per-expert]</c>: writes a tiny random
-/// checkpoint in the exact Hugging Face layout (config.json, safetensors, tokenizer files).
+/// [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--no-vision]</c>: writes a tiny random
+/// checkpoint in the exact Hugging Face layout (config.json, safetensors, tokenizer files). The tiny presets in the
+/// conditional-generation layout get the tiny vision tower (<see cref="Llama4VisionConfig.Tiny"/>: 56-pixel tiles of
+/// 14-pixel patches, 4 tokens per tile) unless <c>--no-vision</c>; its weights do not change the text weights.
 /// </summary>
 internal static class CreateTinyCommand
 {
-    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|tiny-behemoth|bench-0.8b|bench-0.7b --out DIR [--seed N] [--dtype bfloat16|float32|fp8] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K]";
+    public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|tiny-behemoth|bench-0.8b|bench-0.7b --out DIR [--seed N] [--dtype bfloat16|float32|fp8] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K] [--no-vision]";
 
     public static int Run(Arguments a)
     {
@@ -44,7 +46,9 @@ internal static class CreateTinyCommand
         };
         var config = Llama4Presets.Get(preset);
         int? topK = a.Int("top-k", 1, config.NumLocalExperts);
+        bool noVision = a.Flag("no-vision");
         a.EnsureAllUsed();
+        bool vision = !noVision && preset.StartsWith("tiny-", StringComparison.Ordinal) && layout == CheckpointNameLayout.ConditionalGeneration;
 
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
             throw new UsageException($"--out: '{output}' exists and is not empty");
@@ -61,13 +65,18 @@ internal static class CreateTinyCommand
             image = new ImageTokenIds(ids.ImageStart, ids.ImageEnd, ids.Patch);
         }
         config = config with { NumExpertsPerToken = topK ?? config.NumExpertsPerToken };
-        var options = new TinyCheckpointOptions { Seed = seed, DType = tensorDType, Layout = layout, Shards = shards, Experts = expertStorage };
+        var options = new TinyCheckpointOptions
+        {
+            Seed = seed, DType = tensorDType, Layout = layout, Shards = shards, Experts = expertStorage,
+            Vision = vision && image is not null ? Llama4VisionConfig.Tiny : null,
+        };
         Terminal.WithProgress($"writing {preset}", p =>
         {
             TinyCheckpointWriter.Write(output, config, options, image, p);
             return 0;
         });
-        Terminal.Info($"wrote {preset} ({config.TotalParameters:N0} parameters, {dtype}, seed {seed}) to {output}");
+        string tower = options.Vision is { } v ? $" + a vision tower of {v.TotalParameters(config.HiddenSize):N0}" : "";
+        Terminal.Info($"wrote {preset} ({config.TotalParameters:N0} parameters{tower}, {dtype}, seed {seed}) to {output}");
         return 0;
     }
 }

@@ -10,15 +10,17 @@ using Llama4Cluster.Core.Tokenization;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// <c>generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T]
+/// <c>generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) [--image FILE]… --max-tokens N [--temperature T]
 /// [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype auto|float32|bfloat16] [--ignore-eos] [--json]</c>.
 /// Greedy when the temperature is 0 (the default). The dtype defaults to <c>auto</c>: the checkpoint's (bf16 and FP8
-/// checkpoints compute in bfloat16, fp32 ones in float32). With --json, stdout is exactly one object:
+/// checkpoints compute in bfloat16, fp32 ones in float32). <c>--image</c> (repeatable, in prompt order): with --tokens the
+/// ids hold the images' token layout; with --prompt, <c>&lt;|image|&gt;</c> in the text marks each image's place
+/// (<see cref="ImageArguments"/>). With --json, stdout is exactly one object:
 /// <c>{"tokens": [new ids], "text": "...", "finish_reason": "stop|length", "timings": {...}, "dtype": "bfloat16"}</c>.
 /// </summary>
 internal static class GenerateCommand
 {
-    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype auto|float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--ignore-eos] [--json]";
+    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) [--image FILE]... --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype auto|float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--ignore-eos] [--json]";
 
     public static int Run(Arguments a)
     {
@@ -29,6 +31,7 @@ internal static class GenerateCommand
         int maxTokens = a.Int("max-tokens", 1, 1 << 24) ?? throw new UsageException("missing required option --max-tokens");
         var sampling = ParseSampling(a, maxTokens);
         bool json = a.Flag("json");
+        var images = ImageArguments.Parse(a, engineArgs.ModelDirectory);
         a.EnsureAllUsed();
         if ((tokens is null) == (prompt is null))
             throw new UsageException("give exactly one of --tokens and --prompt");
@@ -43,7 +46,12 @@ internal static class GenerateCommand
             throw new UsageException(e.Message);
         }
 
-        if (tokens is not null) engineArgs.CheckTokens(tokens, "tokens");
+        if (tokens is not null)
+        {
+            engineArgs.CheckTokens(tokens, "tokens");
+            images.CheckTokens(tokens);
+        }
+
         using var engine = engineArgs.Load();
         var tokenizer = engine.Tokenizer;
         IReadOnlyList<int> promptTokens;
@@ -51,9 +59,7 @@ internal static class GenerateCommand
         {
             if (tokenizer is null)
                 throw new UsageException($"--prompt needs tokenizer files (tokenizer.model or tokenizer.json) in {engineArgs.ModelDirectory}; use --tokens");
-            promptTokens = chat
-                ? ChatTemplate.Encode(tokenizer, [new ChatMessage("user", prompt)])
-                : [tokenizer.BeginOfText, .. tokenizer.Encode(prompt)];
+            promptTokens = images.EncodePrompt(tokenizer, prompt, chat);
         }
         else
         {
@@ -61,7 +67,7 @@ internal static class GenerateCommand
         }
 
         var decoder = !json && tokenizer is not null ? tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true) : null;
-        var results = engine.GenerateAsync([new GenerationRequest(promptTokens, sampling)], (_, token) =>
+        var results = engine.GenerateAsync([new GenerationRequest(promptTokens, sampling, Images: images.Images.Count == 0 ? null : images.Images)], (_, token) =>
         {
             if (json) return;
             if (decoder is not null) Console.Write(decoder.Add(token.TokenId));

@@ -3,15 +3,16 @@ using System.Text.Json;
 namespace Llama4Cluster.Cli.Commands;
 
 /// <summary>
-/// <c>logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32] --json</c>: one JSON
+/// <c>logits --model DIR --tokens 1,17,42 [--image FILE]… [--positions 0,2] [--dtype float32] --json</c>: one JSON
 /// object on stdout, <c>{"logits": {"0": [V floats], "2": [...]}}</c>, all positions when
-/// --positions is absent. Needs no tokenizer files. Its default dtype is float32 whatever the checkpoint's, unlike
+/// --positions is absent. Needs no tokenizer files. With <c>--image</c> (repeatable, in prompt order) the ids hold the
+/// images' token layout and the images' features fill their <c>&lt;|patch|&gt;</c> positions (<see cref="ImageArguments"/>). Its default dtype is float32 whatever the checkpoint's, unlike
 /// <c>generate</c>'s <c>auto</c>: it is the exactness tool that other engines and the reference implementation are compared
 /// with, and bf16 logits differ from them by rounding.
 /// </summary>
 internal static class LogitsCommand
 {
-    public const string Usage = "logits --model DIR --tokens 1,17,42 [--positions 0,2] [--dtype float32|bfloat16|auto] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] --json";
+    public const string Usage = "logits --model DIR --tokens 1,17,42 [--image FILE]... [--positions 0,2] [--dtype float32|bfloat16|auto] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] --json";
 
     public static int Run(Arguments a)
     {
@@ -19,6 +20,7 @@ internal static class LogitsCommand
         var tokens = a.IntList("tokens") ?? throw new UsageException("missing required option --tokens");
         var positions = a.IntList("positions");
         bool json = a.Flag("json");
+        var images = ImageArguments.Parse(a, engineArgs.ModelDirectory);
         a.EnsureAllUsed();
         if (!json) throw new UsageException("logits prints JSON only: add --json");
         if (positions is not null)
@@ -27,8 +29,9 @@ internal static class LogitsCommand
                     throw new UsageException($"--positions: {p} is outside 0..{tokens.Length - 1}");
 
         engineArgs.CheckTokens(tokens, "tokens");
+        images.CheckTokens(tokens);
         using var engine = engineArgs.Load();
-        var rows = engine.Logits(tokens);
+        var rows = engine.Logits(tokens, images.Images);
 
         using var stdout = Console.OpenStandardOutput();
         using var writer = new Utf8JsonWriter(stdout);

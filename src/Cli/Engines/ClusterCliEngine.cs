@@ -7,6 +7,7 @@ using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Core.Vision;
 using Llama4Cluster.Cluster.Engine;
 
 namespace Llama4Cluster.Cli.Engines;
@@ -51,9 +52,10 @@ internal sealed class ClusterCliEngine : ICliEngine
         {
             // The same stop tokens as LocalEngine: the config's eos ids plus the tokenizer's stop tokens.
             var eos = config.EosTokenIds.Concat(tokenizer?.StopTokenIds ?? []).Distinct().ToArray();
+            var vision = VisionInputs.FromModelDirectory(options.ModelDirectory);
             var engine = plan is null
-                ? new ClusterEngine(cluster.Client, config, options.AttentionRanks, options.ShardsPerLayer, eos) { SharedExperts = options.SharedExperts }
-                : new ClusterEngine(cluster.Client, config, plan, eos); // the plan says where the shared experts run
+                ? new ClusterEngine(cluster.Client, config, options.AttentionRanks, options.ShardsPerLayer, eos) { SharedExperts = options.SharedExperts, Vision = vision }
+                : new ClusterEngine(cluster.Client, config, plan, eos) { Vision = vision }; // the plan says where the shared experts run
             log($"cluster: loading weights ({options.AttentionRanks} attention rank(s), {options.ShardsPerLayer} shards × {Enumerable.Range(0, config.NumHiddenLayers).Count(config.IsMoeLayer)} MoE layers)");
             // The client learns the silos' grain types shortly after they join; until then calls fail
             // with "No active nodes are compatible with grain ...". Retry that, briefly, only.
@@ -94,7 +96,10 @@ internal sealed class ClusterCliEngine : ICliEngine
     public Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null) =>
         Engine.GenerateAsync(requests, onToken);
 
-    public float[][] Logits(IReadOnlyList<int> tokens) => Engine.LogitsAsync(tokens).GetAwaiter().GetResult();
+    public float[][] Logits(IReadOnlyList<int> tokens, IReadOnlyList<ImageTiles>? images = null) =>
+        Engine.LogitsAsync(tokens, images).GetAwaiter().GetResult();
+
+    public VisionInputs? Vision => Engine.Vision;
 
     public void Dispose() => _cluster.Dispose();
 }

@@ -2,6 +2,7 @@ using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Core.Vision;
 
 namespace Llama4Cluster.Cli.Engines;
 
@@ -20,7 +21,11 @@ internal interface ICliEngine : IDisposable
 
     Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null);
 
-    float[][] Logits(IReadOnlyList<int> tokens);
+    /// <summary>fp32 logits of every position; <paramref name="images"/> fill the prompt's <c>&lt;|patch|&gt;</c> positions.</summary>
+    float[][] Logits(IReadOnlyList<int> tokens, IReadOnlyList<ImageTiles>? images = null);
+
+    /// <summary>The image input the model takes; null when it has no vision tower.</summary>
+    VisionInputs? Vision { get; }
 }
 
 /// <summary><c>--engine local</c>: the in-process <see cref="LocalEngine"/>.</summary>
@@ -37,7 +42,9 @@ internal sealed class LocalCliEngine(LocalEngine engine) : ICliEngine
     public Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null) =>
         Engine.GenerateAsync(requests, onToken);
 
-    public float[][] Logits(IReadOnlyList<int> tokens) => Engine.Logits(tokens);
+    public float[][] Logits(IReadOnlyList<int> tokens, IReadOnlyList<ImageTiles>? images = null) => Engine.Logits(tokens, images);
+
+    public VisionInputs? Vision => Engine.Vision?.Inputs;
 
     public void Dispose() => Engine.Dispose();
 }

@@ -4,6 +4,7 @@ using Llama4Cluster.Cluster.Stepping;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Vision;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
@@ -101,18 +102,34 @@ public sealed class ClusterEngine
     }
 
     /// <summary>The limits a request is checked against: vocabulary, context (max_position_embeddings), EOS ids.</summary>
-    public ModelLimits Limits => new(Config.VocabSize, Config.MaxPositionEmbeddings, EosTokenIds);
+    public ModelLimits Limits => new(Config.VocabSize, Config.MaxPositionEmbeddings, EosTokenIds, Vision);
+
+    /// <summary>The image input the ranks' vision tower takes (<see cref="VisionInputs.FromModelDirectory"/>); null: the model
+    /// takes no images.</summary>
+    public VisionInputs? Vision { get; init; }
 
     /// <summary>Most tokens in one engine step (each rank further splits a step into passes under its message budget).</summary>
     public int MaxStepTokens { get; init; } = 8192;
 
     /// <summary>fp32 logits of every position of <paramref name="tokens"/> as one fresh sequence (exactness tests), on rank 0.</summary>
-    public async Task<float[][]> LogitsAsync(IReadOnlyList<int> tokens, CancellationToken cancellationToken = default)
+    public async Task<float[][]> LogitsAsync(IReadOnlyList<int> tokens, CancellationToken cancellationToken = default) =>
+        await LogitsAsync(tokens, null, cancellationToken);
+
+    /// <summary>As <see cref="LogitsAsync(IReadOnlyList{int}, CancellationToken)"/>, with the prompt's images filling its
+    /// <c>&lt;|patch|&gt;</c> positions (their count must match).</summary>
+    public async Task<float[][]> LogitsAsync(IReadOnlyList<int> tokens, IReadOnlyList<ImageTiles>? images, CancellationToken cancellationToken = default)
     {
+        var prompt = tokens.ToArray();
+        if (images is { Count: > 0 })
+            (Vision ?? throw new ArgumentException("the model has no vision tower (its config.json has no vision_config): it takes no images", nameof(images)))
+                .Check(prompt, images);
+        else if (Vision is { } vision && prompt.Contains(vision.PatchTokenId))
+            vision.Check(prompt, []);
         long id = Interlocked.Increment(ref s_nextSequence);
         try
         {
-            var work = new SequenceWork(id, tokens.ToArray(), new SequenceSettings(new SamplingParams(), EosTokenIds), Sample: false, ReturnLogits: true);
+            var work = new SequenceWork(id, prompt, new SequenceSettings(new SamplingParams(), EosTokenIds, Images: images is { Count: > 0 } ? images : null),
+                Sample: false, ReturnLogits: true);
             var result = await _backend.StepAsync(0, new RankStep(Interlocked.Increment(ref _step), [work]), cancellationToken);
             var all = result.Logits ?? throw new InvalidOperationException("the rank returned no logits");
             int vocab = all.Length / result.LogitRows;

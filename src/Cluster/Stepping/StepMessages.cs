@@ -5,6 +5,7 @@ using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
+using Llama4Cluster.Core.Vision;
 
 namespace Llama4Cluster.Cluster.Stepping;
 
@@ -79,7 +80,21 @@ public static class StepMessages
             EosTokenIds = [.. settings.EosTokenIds], GeneratedTokens = settings.GeneratedTokens,
             GuidanceKind = settings.Guidance?.Kind.ToString(), GuidanceText = settings.Guidance?.Text ?? "",
             GuidanceChoices = settings.Guidance is { } g ? [.. g.Choices] : [],
+            Images = settings.Images is { } images ? [.. images.Select(ToWire)] : [],
         };
+    }
+
+    private static ImageInput ToWire(ImageTiles image) =>
+        new(image.TileSize, image.Rows, image.Columns,
+            new TensorPayload(WireDType.Float32, [image.TileCount, 3, image.TileSize, image.TileSize], MemoryMarshal.AsBytes(image.Pixels.AsSpan()).ToArray()));
+
+    private static ImageTiles FromWire(ImageInput image)
+    {
+        if (image.Pixels is not { DType: WireDType.Float32 } pixels)
+            throw new ArgumentException("an image's pixels travel as a float32 tensor");
+        var values = MemoryMarshal.Cast<byte, float>(pixels.Data.Span).ToArray();
+        pixels.ReturnBuffer();
+        return new ImageTiles(image.TileSize, image.Rows, image.Columns, values);
     }
 
     public static SequenceSettings FromWire(SequenceStart start)
@@ -92,7 +107,8 @@ public static class StepMessages
             StopTokenIds = start.StopTokenIds.IsDefault ? [] : [.. start.StopTokenIds], IgnoreEos = start.IgnoreEos,
             TopLogprobs = start.TopLogprobs, MaxTokens = start.MaxTokens,
         };
-        return new SequenceSettings(sampling, start.EosTokenIds.IsDefault ? [] : [.. start.EosTokenIds], start.GeneratedTokens, Guidance(start));
+        var images = start.Images.IsDefaultOrEmpty ? null : start.Images.Select(FromWire).ToArray();
+        return new SequenceSettings(sampling, start.EosTokenIds.IsDefault ? [] : [.. start.EosTokenIds], start.GeneratedTokens, Guidance(start), images);
     }
 
     private static GuidanceSpec? Guidance(SequenceStart start)

@@ -37,4 +37,7 @@ public sealed record SequenceStart
 
     /// <summary>The choices of a choice guidance; empty otherwise.</summary>
     [Id(16)] public ImmutableArray<string> GuidanceChoices { get; init; } = [];
+
+    /// <summary>The prompt's images in prompt order (empty: none); their features fill its <c>&lt;|patch|&gt;</c> positions.</summary>
+    [Id(17)] public ImmutableArray<ImageInput> Images { get; init; } = [];
 }

@@ -8,7 +8,7 @@ namespace Llama4Cluster.Core.Config;
 /// <c>Llama4ForConditionalGeneration</c> with a <c>text_config</c> object, and flat
 /// <c>Llama4ForCausalLM</c>. Applies the defaults of transformers' <c>Llama4TextConfig</c>.
 /// </summary>
-public static class Llama4ConfigReader
+public static partial class Llama4ConfigReader
 {
     private static readonly JsonSerializerOptions JsonOptions = new()
     {

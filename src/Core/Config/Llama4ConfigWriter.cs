@@ -12,8 +12,14 @@ namespace Llama4Cluster.Core.Config;
 /// </summary>
 public static class Llama4ConfigWriter
 {
-    public static string ToJson(Llama4TextConfig c, bool conditionalGeneration = true, ImageTokenIds? imageTokens = null)
+    /// <param name="c">The text config.</param>
+    /// <param name="conditionalGeneration">The <c>Llama4ForConditionalGeneration</c> shape (else the flat text-only one).</param>
+    /// <param name="imageTokens">The top-level image token ids, or null.</param>
+    /// <param name="vision">The vision tower, written as <c>vision_config</c> (conditional generation only), or null.</param>
+    public static string ToJson(Llama4TextConfig c, bool conditionalGeneration = true, ImageTokenIds? imageTokens = null, Llama4VisionConfig? vision = null)
     {
+        if (vision is not null && !conditionalGeneration)
+            throw new ArgumentException("a vision tower is written only in the Llama4ForConditionalGeneration shape", nameof(vision));
         var text = new JsonObject
         {
             ["model_type"] = "llama4_text",
@@ -72,6 +78,7 @@ public static class Llama4ConfigWriter
             root["tie_word_embeddings"] = c.TieWordEmbeddings;
             root["torch_dtype"] = "bfloat16";
             root["text_config"] = text;
+            if (vision is { } v) root["vision_config"] = VisionJson(v);
         }
         else
         {
@@ -81,6 +88,32 @@ public static class Llama4ConfigWriter
         }
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
+
+    /// <summary>A <c>vision_config</c> as transformers writes one (every field explicit).</summary>
+    private static JsonObject VisionJson(Llama4VisionConfig v) => new()
+    {
+        ["model_type"] = "llama4_vision_model",
+        ["hidden_size"] = v.HiddenSize,
+        ["num_hidden_layers"] = v.NumHiddenLayers,
+        ["num_attention_heads"] = v.NumAttentionHeads,
+        ["intermediate_size"] = v.IntermediateSize,
+        ["image_size"] = v.ImageSize,
+        ["patch_size"] = v.PatchSize,
+        ["num_channels"] = v.NumChannels,
+        ["pixel_shuffle_ratio"] = Num(v.PixelShuffleRatio),
+        ["projector_input_dim"] = v.ProjectorInputDim,
+        ["projector_output_dim"] = v.ProjectorOutputDim,
+        ["vision_output_dim"] = v.VisionOutputDim,
+        ["rope_theta"] = Num(v.RopeTheta),
+        ["norm_eps"] = Num(v.NormEps),
+        ["hidden_act"] = "gelu",
+        ["multi_modal_projector_bias"] = v.MultiModalProjectorBias,
+        ["vision_feature_layer"] = -1,
+        ["vision_feature_select_strategy"] = "default",
+        ["projector_dropout"] = 0.0,
+        ["attention_dropout"] = 0.0,
+        ["initializer_range"] = 0.02,
+    };
 
     private static int InterleaveStep(Llama4TextConfig c)
     {

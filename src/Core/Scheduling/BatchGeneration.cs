@@ -56,7 +56,8 @@ public static class BatchGeneration
         {
             try
             {
-                handles[i] = scheduler.Submit(new SequenceSubmission(requests[i].PromptTokens, requests[i].Sampling, Guidance: requests[i].Guidance));
+                handles[i] = scheduler.Submit(new SequenceSubmission(requests[i].PromptTokens, requests[i].Sampling, Guidance: requests[i].Guidance,
+                    Images: requests[i].Images));
             }
             catch (ArgumentException e)
             {

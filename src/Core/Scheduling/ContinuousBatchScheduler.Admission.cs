@@ -17,7 +17,7 @@ public sealed partial class ContinuousBatchScheduler
         var p = submission.Sampling;
         // A seed for every sampled sequence, so a failover that re-creates its sampler on another rank draws the same.
         if (p.Seed is null && !p.IsGreedy) p = p with { Seed = Random.Shared.NextInt64(long.MinValue, long.MaxValue) };
-        var start = new SequenceSettings(p, _eosTokenIds, Guidance: submission.Guidance);
+        var start = new SequenceSettings(p, _eosTokenIds, Guidance: submission.Guidance, Images: submission.Images is { Count: > 0 } images ? images : null);
         var stops = new HashSet<int>([.. p.StopTokenIds, .. p.IgnoreEos ? [] : _eosTokenIds]);
         long now = _time.GetTimestamp();
         var handle = new SequenceHandle(Interlocked.Increment(ref s_nextId), prompt.Length, _time.GetUtcNow());

@@ -7,4 +7,5 @@ namespace Llama4Cluster.Core.Scheduling;
 /// <param name="VocabSize">Token ids run from 0 to <c>VocabSize - 1</c>.</param>
 /// <param name="MaxModelLength">Longest prompt + max tokens, in tokens.</param>
 /// <param name="EosTokenIds">Ids that end a sequence unless <see cref="Sampling.SamplingParams.IgnoreEos"/> is set.</param>
-public sealed record ModelLimits(int VocabSize, int MaxModelLength, IReadOnlyList<int> EosTokenIds);
+/// <param name="Vision">The image input the model takes; null: it has no vision tower and a submission with images is refused.</param>
+public sealed record ModelLimits(int VocabSize, int MaxModelLength, IReadOnlyList<int> EosTokenIds, Vision.VisionInputs? Vision = null);

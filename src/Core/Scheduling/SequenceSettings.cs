@@ -1,5 +1,6 @@
 using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Vision;
 
 namespace Llama4Cluster.Core.Scheduling;
 
@@ -15,4 +16,8 @@ namespace Llama4Cluster.Core.Scheduling;
 /// past their draws, so sampling continues exactly as without the fault (a guided sequence's grammar is advanced over them
 /// too).</param>
 /// <param name="Guidance">The structured-output constraint the rank's sampler enforces, or null.</param>
-public sealed record SequenceSettings(SamplingParams Sampling, IReadOnlyList<int> EosTokenIds, int GeneratedTokens = 0, GuidanceSpec? Guidance = null);
+/// <param name="Images">The prompt's images in prompt order, or null: the rank's vision tower encodes them and their features
+/// take the places of the prompt's <c>&lt;|patch|&gt;</c> tokens, in order, during prefill (spec §5.4). A re-prefill after a
+/// failover carries them again.</param>
+public sealed record SequenceSettings(SamplingParams Sampling, IReadOnlyList<int> EosTokenIds, int GeneratedTokens = 0, GuidanceSpec? Guidance = null,
+    IReadOnlyList<ImageTiles>? Images = null);

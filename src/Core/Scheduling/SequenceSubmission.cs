@@ -1,5 +1,6 @@
 using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Vision;
 
 namespace Llama4Cluster.Core.Scheduling;
 
@@ -13,9 +14,12 @@ namespace Llama4Cluster.Core.Scheduling;
 /// <param name="CancellationToken">Cancelled when the client goes away: the sequence is dropped at the next step
 /// and its capacity freed.</param>
 /// <param name="Guidance">A structured-output constraint (checked by <see cref="IGenerationScheduler.Submit"/>), or null.</param>
+/// <param name="Images">The prompt's images in prompt order (preprocessed), or null: their tiles' features fill the prompt's
+/// <c>&lt;|patch|&gt;</c> positions; <see cref="IGenerationScheduler.Submit"/> checks the counts match.</param>
 public sealed record SequenceSubmission(
     IReadOnlyList<int> PromptTokens,
     SamplingParams Sampling,
     TimeSpan? Timeout = null,
     CancellationToken CancellationToken = default,
-    GuidanceSpec? Guidance = null);
+    GuidanceSpec? Guidance = null,
+    IReadOnlyList<ImageTiles>? Images = null);

@@ -5,7 +5,7 @@ namespace Llama4Cluster.Core.Scheduling;
 /// <summary>
 /// The one check of a submission against the model, for every host (the gateway's requests, the CLI's and the
 /// benchmarks' batches): a prompt that is not empty, every id in the vocabulary (an id outside it would fail its rank's
-/// whole step), valid sampling parameters, a guidance constraint that compiles, and room for max tokens in the context.
+/// whole step), images that fill the prompt's image patch positions exactly, valid sampling parameters, a guidance constraint that compiles, and room for max tokens in the context.
 /// </summary>
 internal static class SubmissionCheck
 {
@@ -30,6 +30,17 @@ internal static class SubmissionCheck
         {
             if ((uint)prompt[i] >= (uint)vocab)
                 throw new ArgumentException($"prompt token {i} is {prompt[i]}, outside the model's vocabulary of {vocab} ids (0 to {vocab - 1})", nameof(submission));
+        }
+
+        if (submission.Images is { Count: > 0 } images)
+        {
+            if (model.Vision is not { } vision)
+                throw new ArgumentException("the model has no vision tower (its config.json has no vision_config): it takes no images", nameof(submission));
+            vision.Check(prompt, images);
+        }
+        else if (model.Vision is { } vision && Array.IndexOf(prompt, vision.PatchTokenId) >= 0)
+        {
+            vision.Check(prompt, []);
         }
 
         ContextLengthExceededException.ThrowIfExceeded(prompt.Length, submission.Sampling.MaxTokens, model.MaxModelLength);

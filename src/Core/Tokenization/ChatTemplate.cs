@@ -23,14 +23,25 @@ public static class ChatTemplate
 
     private const string HeaderSeparator = "\n\n";
 
+    // A piece standing for one image of a message (ChatMessage.ImageOffsets): rendered as <|image|>, encoded as the layout.
+    private const string ImagePiece = "\0image";
+
     /// <summary>The prompt ids. For ordinary content these equal HF's rendering + tokenisation of the template.</summary>
-    /// <exception cref="ArgumentException">An unknown role, or tools without a first message to list them in.</exception>
+    /// <param name="tokenizer">The tokenizer.</param>
+    /// <param name="messages">The conversation.</param>
+    /// <param name="addGenerationPrompt">End with the bare assistant header.</param>
+    /// <param name="tools">Tools the model may call, or null.</param>
+    /// <param name="imageTokens">The token layout of image i of the prompt (spec §5.4); needed when a message has images.</param>
+    /// <exception cref="ArgumentException">An unknown role, tools without a first message to list them in, or images outside a
+    /// user message or without <paramref name="imageTokens"/>.</exception>
     public static List<int> Encode(
-        Llama4Tokenizer tokenizer, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, ChatTools? tools = null)
+        Llama4Tokenizer tokenizer, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, ChatTools? tools = null,
+        Func<int, IReadOnlyList<int>>? imageTokens = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         var ids = new List<int>();
         var text = new StringBuilder();
+        int images = 0;
         foreach (var (special, plain) in Pieces(messages, addGenerationPrompt, tools))
         {
             if (special is null)
@@ -43,6 +54,12 @@ public static class ChatTemplate
             {
                 ids.AddRange(tokenizer.Encode(text.ToString()));
                 text.Clear();
+            }
+
+            if (ReferenceEquals(special, ImagePiece))
+            {
+                ids.AddRange((imageTokens ?? throw new ArgumentException("the messages have images: give their token layouts", nameof(imageTokens)))(images++));
+                continue;
             }
 
             ids.Add(tokenizer.TryGetSpecialTokenId(special)
@@ -59,7 +76,7 @@ public static class ChatTemplate
 
     /// <summary>The same prompt as text, with special tokens written out.</summary>
     public static string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, ChatTools? tools = null) =>
-        string.Concat(Pieces(messages, addGenerationPrompt, tools).Select(p => p.Special ?? p.Text));
+        string.Concat(Pieces(messages, addGenerationPrompt, tools).Select(p => ReferenceEquals(p.Special, ImagePiece) ? Llama4SpecialTokens.Image : p.Special ?? p.Text));
 
     /// <summary>The canonical role: system, user, assistant or ipython ("tool" maps to ipython).</summary>
     /// <exception cref="ArgumentException">Any other role.</exception>
@@ -81,7 +98,17 @@ public static class ChatTemplate
         ArgumentNullException.ThrowIfNull(messages);
         var pieces = new List<(string? Special, string Text)> { (Llama4SpecialTokens.BeginOfText, "") };
         var rest = messages.ToList();
-        rest.ForEach(m => NormalizeRole(m));
+        foreach (var m in rest)
+        {
+            if (NormalizeRole(m) != User && m.ImageOffsets.Count > 0)
+                throw new ArgumentException($"images go in user messages; a {m.Role} message has {m.ImageOffsets.Count}", nameof(messages));
+            for (int i = 0; i < m.ImageOffsets.Count; i++)
+            {
+                if (m.ImageOffsets[i] < 0 || m.ImageOffsets[i] > m.Content.Length || (i > 0 && m.ImageOffsets[i] < m.ImageOffsets[i - 1]))
+                    throw new ArgumentException("a message's image offsets must be ascending positions within its content", nameof(messages));
+            }
+        }
+
         var hasTools = tools is not null;
         string? system = null;
         if (rest.Count > 0 && rest[0].Role == System)
@@ -116,7 +143,21 @@ public static class ChatTemplate
                     nameof(messages));
             }
 
-            AddTurn(pieces, User, ToolPrompt.FunctionList(ToolPrompt.UserInstructions, tools.Tools) + PythonStrip(rest[0].Content));
+            var first = rest[0];
+            string functions = ToolPrompt.FunctionList(ToolPrompt.UserInstructions, tools.Tools);
+            if (first.ImageOffsets.Count == 0)
+            {
+                AddTurn(pieces, User, functions + PythonStrip(first.Content));
+            }
+            else
+            {
+                // The strip would move the images' offsets: a message with images keeps its content as sent.
+                AddHeader(pieces, User);
+                pieces.Add((null, functions));
+                AddContent(pieces, first);
+                pieces.Add((Llama4SpecialTokens.EndOfTurn, ""));
+            }
+
             rest.RemoveAt(0);
         }
 
@@ -150,10 +191,30 @@ public static class ChatTemplate
             pieces.Add((null, string.Concat(message.ToolCalls.Select(ToolPrompt.CallText))));
             pieces.Add((Llama4SpecialTokens.EndOfTurn, ""));
         }
+        else if (message.ImageOffsets.Count > 0)
+        {
+            AddHeader(pieces, role);
+            AddContent(pieces, message);
+            pieces.Add((Llama4SpecialTokens.EndOfTurn, ""));
+        }
         else
         {
             AddTurn(pieces, role, message.Content);
         }
+    }
+
+    /// <summary>A message's content with its images in place.</summary>
+    private static void AddContent(List<(string? Special, string Text)> pieces, ChatMessage message)
+    {
+        int at = 0;
+        foreach (int offset in message.ImageOffsets)
+        {
+            if (offset > at) pieces.Add((null, message.Content[at..offset]));
+            pieces.Add((ImagePiece, ""));
+            at = offset;
+        }
+
+        if (at < message.Content.Length) pieces.Add((null, message.Content[at..]));
     }
 
     private static void AddTurn(List<(string? Special, string Text)> pieces, string role, string content)

@@ -28,6 +28,14 @@ public sealed class ApiOptions
     /// <summary>What one generation request may carry: <c>n</c>, prompts, messages, stop strings and stop token ids.</summary>
     public RequestLimits Limits { get; set; } = new();
 
+    /// <summary>Whether <c>image_url</c> parts may name http(s) URLs, which the gateway then fetches (within
+    /// <see cref="ImageUrlTimeout"/> and <see cref="RequestLimits.MaxImageBytes"/>). Off by default: images come inline as
+    /// <c>data:</c> URLs, and the gateway makes no requests on a client's behalf.</summary>
+    public bool AllowImageUrls { get; set; }
+
+    /// <summary>Longest time to fetch all of one request's image URLs.</summary>
+    public TimeSpan ImageUrlTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The <c>owned_by</c> of <c>GET /v1/models</c>.</summary>
     public string OwnedBy { get; set; } = "llama4cluster";
 }

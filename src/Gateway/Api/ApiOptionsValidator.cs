@@ -19,6 +19,8 @@ public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
             errors.Add("Api:Limits is null: leave it at its defaults or set every limit.");
         else
             ValidateLimits(limits, errors);
+        if (options.ImageUrlTimeout <= TimeSpan.Zero)
+            errors.Add($"Api:ImageUrlTimeout is {options.ImageUrlTimeout}: set a positive bound such as 00:00:10.");
         if (string.IsNullOrWhiteSpace(options.OwnedBy))
             errors.Add("Api:OwnedBy is empty: set the owner name shown by GET /v1/models.");
         if (options.ApiKey is { Length: > 0 } key && key.Trim() != key)
@@ -34,6 +36,8 @@ public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
             (nameof(limits.MaxSequences), limits.MaxSequences), (nameof(limits.MaxMessages), limits.MaxMessages),
             (nameof(limits.MaxStopStrings), limits.MaxStopStrings), (nameof(limits.MaxStopStringLength), limits.MaxStopStringLength),
             (nameof(limits.MaxStopTokenIds), limits.MaxStopTokenIds), (nameof(limits.MaxTools), limits.MaxTools),
+            (nameof(limits.MaxImages), limits.MaxImages), (nameof(limits.MaxImageBytes), limits.MaxImageBytes),
+            (nameof(limits.MaxImageTiles), limits.MaxImageTiles), (nameof(limits.MaxImagePixels), (int)Math.Min(limits.MaxImagePixels, int.MaxValue)),
         })
         {
             if (value < 1)

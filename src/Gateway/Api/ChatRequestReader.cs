@@ -2,20 +2,27 @@ using System.Text;
 using System.Text.Json;
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Core.Vision;
 
 namespace Llama4Cluster.Gateway.Api;
 
 /// <summary>Reads a <c>POST /v1/chat/completions</c> body into a <see cref="GenerationPlan"/>.</summary>
 internal static class ChatRequestReader
 {
-    private const string TextOnly = "this server serves the text model";
+    private const string TextOnly = "this server takes text and images";
 
+    /// <param name="body">The request body.</param>
+    /// <param name="model">The served model.</param>
+    /// <param name="options">The API's settings and limits.</param>
+    /// <param name="fetched">The bytes of the request's http(s) image URLs, fetched beforehand (<see cref="ImageUrlFetcher"/>);
+    /// null when remote images are not allowed.</param>
     /// <exception cref="ApiException">A 400 or 404 naming the problem.</exception>
-    public static GenerationPlan Read(JsonElement body, ServedModel model, ApiOptions options)
+    public static GenerationPlan Read(JsonElement body, ServedModel model, ApiOptions options, IReadOnlyDictionary<string, byte[]>? fetched = null)
     {
         var fields = new RequestFields(body);
         ServedModelCheck.Require(fields, model);
-        var messages = Messages(fields, options.Limits.MaxMessages);
+        var images = new ImageParts(model, options, fetched);
+        var messages = Messages(fields, options.Limits.MaxMessages, images);
         var tools = ToolRequestReader.Read(fields, options.Limits.MaxTools);
         var parameters = GenerationParameters.Read(fields, chat: true, ServedModelCheck.VocabSize(model), options.Limits);
         if (tools.Guidance is not null)
@@ -27,7 +34,7 @@ internal static class ChatRequestReader
         List<int> prompt;
         try
         {
-            prompt = ChatTemplate.Encode(model.Tokenizer, messages, addGenerationPrompt: true, tools.Prompt);
+            prompt = ChatTemplate.Encode(model.Tokenizer, messages, addGenerationPrompt: true, tools.Prompt, images.Layout);
         }
         catch (ArgumentException e)
         {
@@ -35,11 +42,11 @@ internal static class ChatRequestReader
         }
 
         return GenerationPlan.Create(
-            parameters, [new PlannedPrompt(prompt)], model.MaxModelLength, defaultMaxTokens: null, "messages", options.Limits.MaxSequences,
+            parameters, [new PlannedPrompt(prompt, Images: images.Count == 0 ? null : images.All)], model.MaxModelLength, defaultMaxTokens: null, "messages", options.Limits.MaxSequences,
             tools.Parsing);
     }
 
-    private static List<ChatMessage> Messages(RequestFields fields, int maxMessages)
+    private static List<ChatMessage> Messages(RequestFields fields, int maxMessages, ImageParts images)
     {
         if (!fields.TryGet("messages", out var array))
         {
@@ -66,14 +73,14 @@ internal static class ChatRequestReader
         var i = 0;
         foreach (var item in array.EnumerateArray())
         {
-            messages.Add(Message(item, $"messages[{i}]"));
+            messages.Add(Message(item, $"messages[{i}]", images));
             i++;
         }
 
         return messages;
     }
 
-    private static ChatMessage Message(JsonElement item, string path)
+    private static ChatMessage Message(JsonElement item, string path, ImageParts images)
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
@@ -91,26 +98,28 @@ internal static class ChatRequestReader
             _ => throw ApiException.BadRequest(
                 $"{path}.role \"{role}\" is not a chat role: use system, developer, user, assistant or tool.", $"{path}.role"),
         };
-        return new ChatMessage(canonical, Content(fields, canonical, path))
+        var (content, imageOffsets) = Content(fields, canonical, path, images);
+        return new ChatMessage(canonical, content)
         {
             ToolCalls = ToolRequestReader.MessageToolCalls(fields, canonical, path),
+            ImageOffsets = imageOffsets,
         };
     }
 
-    private static string Content(RequestFields fields, string role, string path)
+    private static (string Text, IReadOnlyList<int> ImageOffsets) Content(RequestFields fields, string role, string path, ImageParts images)
     {
         var param = $"{path}.content";
         if (!fields.TryGet("content", out var content))
         {
             // An assistant turn that only called tools has no content.
             return role == ChatTemplate.Assistant
-                ? string.Empty
+                ? (string.Empty, [])
                 : throw ApiException.BadRequest($"{param} is required for a {role} message.", param);
         }
 
         if (content.ValueKind == JsonValueKind.String)
         {
-            return RequestFields.Text(content, param);
+            return (RequestFields.Text(content, param), []);
         }
 
         if (content.ValueKind != JsonValueKind.Array)
@@ -118,8 +127,12 @@ internal static class ChatRequestReader
             throw ApiException.WrongType(param, "a string or an array of content parts", content.ValueKind);
         }
 
-        // Text parts are joined with newlines, as vLLM renders a multi-part message for a text-only template.
+        // Text parts are joined with newlines, as vLLM renders a multi-part message for a text-only template; a message with
+        // images follows Llama 4's own template instead, which writes the parts one after the other (an image as <|image|>).
+        bool hasImages = content.EnumerateArray().Any(p => p.ValueKind == JsonValueKind.Object && p.TryGetProperty("type", out var t)
+            && t.ValueKind == JsonValueKind.String && t.GetString() is "image_url" or "image");
         var text = new StringBuilder();
+        var offsets = new List<int>();
         var j = 0;
         foreach (var part in content.EnumerateArray())
         {
@@ -131,21 +144,27 @@ internal static class ChatRequestReader
 
             var partFields = new RequestFields(part);
             var type = partFields.String("type", $"{partPath}.type")
-                ?? throw ApiException.BadRequest($"{partPath}.type is required (\"text\").", $"{partPath}.type");
+                ?? throw ApiException.BadRequest($"{partPath}.type is required (\"text\" or \"image_url\").", $"{partPath}.type");
             switch (type)
             {
                 case "text":
                     var piece = partFields.String("text", $"{partPath}.text")
                         ?? throw ApiException.BadRequest($"{partPath}.text is required for a text part.", $"{partPath}.text");
-                    if (j > 0)
+                    if (j > 0 && !hasImages)
                     {
                         text.Append('\n');
                     }
 
                     text.Append(piece);
                     break;
-                case "image_url" or "image" or "input_image" or "image_embeds" or "image_pil":
-                    throw ApiException.BadRequest($"image input is not supported: {TextOnly} ({partPath}).", partPath);
+                case "image_url" or "image":
+                    if (role != ChatTemplate.User)
+                        throw ApiException.BadRequest($"{partPath}: images go in user messages, not in a {role} message.", partPath);
+                    images.Add(partFields, partPath);
+                    offsets.Add(text.Length);
+                    break;
+                case "input_image" or "image_embeds" or "image_pil":
+                    throw ApiException.BadRequest($"{partPath}.type \"{type}\" is not supported: send images as \"image_url\" parts (a data: URL).", $"{partPath}.type");
                 case "input_audio" or "audio_url" or "audio" or "audio_embeds":
                     throw ApiException.BadRequest($"audio input is not supported: {TextOnly} ({partPath}).", partPath);
                 case "video_url" or "video":
@@ -153,12 +172,12 @@ internal static class ChatRequestReader
                 case "file" or "input_file":
                     throw ApiException.BadRequest($"file input is not supported: {TextOnly} ({partPath}).", partPath);
                 default:
-                    throw ApiException.BadRequest($"{partPath}.type \"{type}\" is not a content part type; use \"text\".", $"{partPath}.type");
+                    throw ApiException.BadRequest($"{partPath}.type \"{type}\" is not a content part type; use \"text\" or \"image_url\".", $"{partPath}.type");
             }
 
             j++;
         }
 
-        return text.ToString();
+        return (text.ToString(), offsets);
     }
 }

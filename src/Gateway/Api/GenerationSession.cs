@@ -97,8 +97,9 @@ internal sealed class GenerationSession
         {
             foreach (var sequence in _plan.Sequences)
             {
+                var prompt = _plan.Prompts[sequence.PromptIndex];
                 var handle = _scheduler.Submit(new SequenceSubmission(
-                    _plan.Prompts[sequence.PromptIndex].TokenIds, sequence.Sampling, _options.DefaultRequestTimeout, aborted, _plan.Parameters.Guidance));
+                    prompt.TokenIds, sequence.Sampling, _options.DefaultRequestTimeout, aborted, _plan.Parameters.Guidance, prompt.Images));
                 choices.Add(new ChoiceState(sequence, handle, _model.Tokenizer, _plan.Parameters, keepText: !_plan.Parameters.Stream, _plan.Tools)
                 {
                     EosTokenIds = _eos,

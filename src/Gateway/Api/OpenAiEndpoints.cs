@@ -56,16 +56,16 @@ internal sealed class OpenAiEndpoints
 
     /// <summary><c>POST /v1/chat/completions</c>.</summary>
     public Task ChatCompletionsAsync(HttpContext context) => GenerateAsync(context,
-        body => ChatRequestReader.Read(body, Model, Options),
+        async body => ChatRequestReader.Read(body, Model, Options, await ImageUrlFetcher.FetchAsync(body, Options, context.RequestAborted)),
         plan => new ChatResponseFormat($"chatcmpl-{Guid.NewGuid():N}", UnixNow(), Model.Id, Model.Tokenizer) { LogprobsRequested = plan.Parameters.Logprobs });
 
     /// <summary><c>POST /v1/completions</c>.</summary>
     public Task CompletionsAsync(HttpContext context) => GenerateAsync(context,
-        body => CompletionRequestReader.Read(body, Model, Options),
+        body => Task.FromResult(CompletionRequestReader.Read(body, Model, Options)),
         plan => new CompletionResponseFormat($"cmpl-{Guid.NewGuid():N}", UnixNow(), Model.Id, Model.Tokenizer) { LogprobsRequested = plan.Parameters.Logprobs });
 
     /// <summary>Both generation endpoints: read the body into a plan, then run it, answering in the endpoint's format.</summary>
-    private Task GenerateAsync(HttpContext context, Func<JsonElement, GenerationPlan> read, Func<GenerationPlan, ResponseFormat> format) =>
+    private Task GenerateAsync(HttpContext context, Func<JsonElement, Task<GenerationPlan>> read, Func<GenerationPlan, ResponseFormat> format) =>
         RunAsync(context, authenticate: true, async () =>
         {
             var arrival = Stopwatch.GetTimestamp();
@@ -73,7 +73,7 @@ internal sealed class OpenAiEndpoints
             GenerationPlan plan;
             using (var body = await RequestBodyReader.ReadObjectAsync(context, Options.MaxRequestBodyBytes))
             {
-                plan = read(body.RootElement);
+                plan = await read(body.RootElement);
             }
 
             await new GenerationSession(context, plan, format(plan), this, arrival).RunAsync();
@@ -217,6 +217,23 @@ internal sealed class OpenAiEndpoints
         json.WriteString("root", Model.Id);
         json.WriteNull("parent");
         json.WriteNumber("max_model_len", Model.MaxModelLength);
+        // What the model accepts: text, and images when the checkpoint has a vision tower (image_url parts of chat messages).
+        json.WriteStartArray("input_modalities");
+        json.WriteStringValue("text");
+        if (Model.Vision is not null) json.WriteStringValue("image");
+        json.WriteEndArray();
+        if (Model.Vision is { } vision)
+        {
+            json.WriteStartObject("image_input");
+            json.WriteNumber("tile_size", vision.TileSize);
+            json.WriteNumber("tokens_per_tile", vision.TokensPerTile);
+            json.WriteNumber("max_tiles_per_image", ImageParts.MaxTilesPerImage);
+            json.WriteNumber("max_images", Options.Limits.MaxImages);
+            json.WriteNumber("max_image_tiles", Options.Limits.MaxImageTiles);
+            json.WriteBoolean("image_urls", Options.AllowImageUrls);
+            json.WriteEndObject();
+        }
+
         json.WriteEndObject();
     }
 

@@ -34,6 +34,32 @@ public sealed class RequestLimits
     /// <summary>Default <see cref="MaxTools"/>: OpenAI's bound on <c>tools</c>.</summary>
     public const int DefaultMaxTools = 128;
 
+    /// <summary>Default <see cref="MaxImages"/>.</summary>
+    public const int DefaultMaxImages = 8;
+
+    /// <summary>Default <see cref="MaxImageBytes"/>: 20 MB, as OpenAI's bound on one image.</summary>
+    public const int DefaultMaxImageBytes = 20 << 20;
+
+    /// <summary>Default <see cref="MaxImageTiles"/>: two images at the largest canvas (16 tiles and a global tile each). A
+    /// tile travels to the attention rank as 3 · 336² fp32 values (1.35 MB), under the cluster's 64 MB message bound.</summary>
+    public const int DefaultMaxImageTiles = 34;
+
+    /// <summary>Default <see cref="MaxImagePixels"/> of a decoded image (a guard against decompression bombs).</summary>
+    public const long DefaultMaxImagePixels = 50_000_000;
+
+    /// <summary>Most images in one chat request (<c>image_url</c> parts over all messages).</summary>
+    public int MaxImages { get; set; } = DefaultMaxImages;
+
+    /// <summary>Most bytes of one encoded image (after base64 decoding, or as fetched).</summary>
+    public int MaxImageBytes { get; set; } = DefaultMaxImageBytes;
+
+    /// <summary>Most tiles the images of one request are cut into (each image's canvas tiles plus its global tile): the vision
+    /// tower's work and the size of the prompt's image tokens.</summary>
+    public int MaxImageTiles { get; set; } = DefaultMaxImageTiles;
+
+    /// <summary>Most pixels of one decoded image.</summary>
+    public long MaxImagePixels { get; set; } = DefaultMaxImagePixels;
+
     /// <summary>Largest <c>n</c> (choices per prompt).</summary>
     public int MaxChoices { get; set; } = DefaultMaxChoices;
 

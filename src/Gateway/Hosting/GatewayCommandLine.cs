@@ -12,7 +12,7 @@ public static class GatewayCommandLine
         "usage: Llama4Cluster.Gateway [--model DIR] [--port N] [--host ADDR] [--redis HOST:PORT] [--cluster-id ID] [--ranks R] [--shards S] " +
         "[--api-key KEY] [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-step-tokens N] [--dtype float32|bfloat16|auto] " +
         "[--device cpu|cuda:N] [--threads N] [--cache-dir DIR] [--data-plane tcp|orleans] " +
-        "[--enable-prefix-caching true|false] [--prefix-block-size N] [--dashboard PORT]";
+        "[--enable-prefix-caching true|false] [--prefix-block-size N] [--dashboard PORT] [--allow-image-urls true|false]";
 
     /// <summary>Flag → configuration key.</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -37,6 +37,7 @@ public static class GatewayCommandLine
         ["--enable-prefix-caching"] = Key(nameof(GatewayOptions.EnablePrefixCaching)),
         ["--prefix-block-size"] = Key(nameof(GatewayOptions.PrefixBlockSize)),
         ["--dashboard"] = Key(nameof(GatewayOptions.DashboardPort)),
+        ["--allow-image-urls"] = Key(nameof(GatewayOptions.AllowImageUrls)),
     };
 
     /// <summary>True when the arguments ask for the usage text.</summary>

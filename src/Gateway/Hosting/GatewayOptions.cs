@@ -38,6 +38,10 @@ public sealed class GatewayOptions
     /// <summary>Expert shards per MoE layer (<c>--shards</c>); must equal the silos' <c>--shards</c> when joining a cluster.</summary>
     public int ShardsPerLayer { get; set; } = 2;
 
+    /// <summary>Whether chat requests may send images as http(s) URLs, which the gateway then fetches
+    /// (<c>--allow-image-urls</c>); off: images come inline as <c>data:</c> URLs only.</summary>
+    public bool AllowImageUrls { get; set; }
+
     /// <summary>Bearer key clients must send (<c>--api-key</c>, or environment <c>LLAMA4_API_KEY</c>). Empty: no key.</summary>
     public string ApiKey { get; set; } = "";
 

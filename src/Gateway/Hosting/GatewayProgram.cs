@@ -133,6 +133,7 @@ public static partial class GatewayProgram
         builder.Services.AddOpenAiApi(api =>
         {
             if (!string.IsNullOrEmpty(options.ApiKey)) api.ApiKey = options.ApiKey;
+            api.AllowImageUrls = options.AllowImageUrls;
         });
 
         var app = builder.Build();

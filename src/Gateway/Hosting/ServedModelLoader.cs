@@ -1,6 +1,7 @@
 using Llama4Cluster.Gateway.Model;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Core.Vision;
 
 namespace Llama4Cluster.Gateway.Hosting;
 
@@ -52,6 +53,29 @@ public static class ServedModelLoader
             ? new DirectoryInfo(full.TrimEnd(Path.DirectorySeparatorChar)).Name
             : options.ServedModelName.Trim();
         long created = (time ?? TimeProvider.System).GetUtcNow().ToUnixTimeSeconds();
-        return new ServedModel(id, full, config, tokenizer, maxLength, eos, created);
+        VisionInputs? vision;
+        try
+        {
+            vision = VisionInputs.FromModelDirectory(full);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw GatewayStartupException.Failed($"--model '{directory}': {e.Message}", e);
+        }
+
+        if (vision is not null)
+        {
+            // The image layout's special tokens must be in the tokenizer (spec §5.4).
+            try
+            {
+                ImageTokenSet.FromTokenizer(tokenizer);
+            }
+            catch (ArgumentException e)
+            {
+                throw GatewayStartupException.Failed($"--model '{directory}': the checkpoint has a vision tower but {e.Message}", e);
+            }
+        }
+
+        return new ServedModel(id, full, config, tokenizer, maxLength, eos, created) { Vision = vision };
     }
 }

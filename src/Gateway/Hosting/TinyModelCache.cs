@@ -7,8 +7,8 @@ using Llama4Cluster.Core.Tokenization;
 namespace Llama4Cluster.Gateway.Hosting;
 
 /// <summary>
-/// The model the gateway serves when none is given: the tiny-scout checkpoint with its tokenizer (random weights, seed 0,
-/// bf16: the one <c>llama4 demo</c> creates, at the same place), written once into a cache directory. It is written into a
+/// The model the gateway serves when none is given: the tiny-scout checkpoint with its tokenizer and the tiny vision tower
+/// (random weights, seed 0, bf16: the one <c>llama4 demo</c> creates, at the same place), written once into a cache directory. It is written into a
 /// private staging directory and renamed into place, so the checkpoint directory either does not exist or is complete:
 /// several gateways starting at once for the first time each write their own copy, one rename wins, the others reuse it.
 /// </summary>
@@ -40,7 +40,14 @@ public static class TinyModelCache
         ArgumentException.ThrowIfNullOrWhiteSpace(cacheDirectory);
         ArgumentNullException.ThrowIfNull(progress);
         string model = Path.GetFullPath(ModelDirectory(cacheDirectory));
-        if (IsComplete(model)) return model;
+        if (IsComplete(model))
+        {
+            if (!HasVision(model))
+                progress.WriteLine($"the cached demo model in {model} was written before image support and has no vision tower: it serves text only " +
+                    "(delete the directory to have one with the tiny vision tower written)");
+            return model;
+        }
+
         if (Directory.Exists(model))
             throw GatewayStartupException.Failed($"'{model}' exists but is not a complete checkpoint (config.json, *.safetensors, tokenizer): delete it and start again");
 
@@ -73,6 +80,18 @@ public static class TinyModelCache
         return model;
     }
 
+    private static bool HasVision(string directory)
+    {
+        try
+        {
+            return Llama4ConfigReader.LoadVision(directory) is not null;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return false; // loading the model reports it
+        }
+    }
+
     /// <summary>True when <paramref name="directory"/> holds config.json, safetensors and a tokenizer.</summary>
     public static bool IsComplete(string directory) =>
         File.Exists(Path.Combine(directory, "config.json"))
@@ -100,7 +119,8 @@ public static class TinyModelCache
             lastDecile = decile;
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"writing {Preset}: {decile * 10}% ({watch.Elapsed.TotalSeconds:F1} s)"));
         });
-        TinyCheckpointWriter.Write(directory, config, new TinyCheckpointOptions { Seed = 0, DType = SafetensorsDType.BF16 }, image, report);
+        TinyCheckpointWriter.Write(directory, config, new TinyCheckpointOptions { Seed = 0, DType = SafetensorsDType.BF16, Vision = Llama4VisionConfig.Tiny },
+            image, report);
         progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"writing {Preset}: 100% ({watch.Elapsed.TotalSeconds:F1} s, {config.TotalParameters:N0} parameters)"));
     }

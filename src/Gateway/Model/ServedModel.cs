@@ -1,5 +1,6 @@
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Core.Vision;
 
 namespace Llama4Cluster.Gateway.Model;
 
@@ -23,4 +24,8 @@ public sealed record ServedModel(
     Llama4Tokenizer Tokenizer,
     int MaxModelLength,
     IReadOnlyList<int> EosTokenIds,
-    long Created);
+    long Created)
+{
+    /// <summary>The image input the checkpoint's vision tower takes; null for a text-only checkpoint (image parts get a 400).</summary>
+    public VisionInputs? Vision { get; init; }
+}

@@ -39,7 +39,7 @@ public static class SchedulerHostingExtensions
         return services;
     }
 
-    private static ModelLimits Limits(ServedModel model) => new(model.Config.VocabSize, model.MaxModelLength, model.EosTokenIds);
+    private static ModelLimits Limits(ServedModel model) => new(model.Config.VocabSize, model.MaxModelLength, model.EosTokenIds, model.Vision);
 
     /// <summary>
     /// Registers <see cref="ClusterStepBackend"/> as the <see cref="IStepBackend"/>: <paramref name="attentionRanks"/> attention

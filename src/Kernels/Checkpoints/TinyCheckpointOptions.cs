@@ -1,3 +1,5 @@
+using Llama4Cluster.Core.Config;
+
 namespace Llama4Cluster.Kernels.Checkpoints;
 
 /// <summary>What <see cref="TinyCheckpointWriter"/> writes. The numbers depend only on <see cref="Seed"/> and the config,
@@ -21,4 +23,13 @@ public sealed record TinyCheckpointOptions
 
     /// <summary>True writes scales as [out, 1] (the expected compressed-tensors shape), false as [out].</summary>
     public bool Fp8ScaleAsColumn { get; init; } = true;
+
+    /// <summary>A vision tower to write (spec §5.3 tensors and <c>vision_config</c>; conditional-generation layout only), or
+    /// null for a text-only checkpoint. Its numbers come from a random stream of their own, so the text weights are the
+    /// same with or without it.</summary>
+    public Llama4VisionConfig? Vision { get; init; }
+
+    /// <summary>Spell the vision tensors <c>model.vision_model.*</c> and <c>model.multi_modal_projector.*</c> (newer
+    /// transformers releases) instead of spec §5.3's <c>vision_model.*</c> and <c>multi_modal_projector.*</c>.</summary>
+    public bool VisionNamesUnderModel { get; init; }
 }

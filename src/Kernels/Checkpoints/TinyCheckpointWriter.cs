@@ -10,7 +10,7 @@ namespace Llama4Cluster.Kernels.Checkpoints;
 /// experts, unsharded or sharded. Statistics: Linear weights N(0, 1/fan_in), embeddings N(0, 1), RMSNorm weights
 /// 1 + 0.1·N(0, 1) (so a missing weight multiply shows), router std 1/√D; fused expert tensors hold exactly the
 /// numbers of their per-expert Linear equivalents. The draw order is fixed, so the numbers do not depend on the
-/// options.
+/// options. With <see cref="TinyCheckpointOptions.Vision"/>, the vision tower too (spec §5.3), from a stream of its own.
 /// </summary>
 public static class TinyCheckpointWriter
 {
@@ -21,6 +21,8 @@ public static class TinyCheckpointWriter
         ArgumentNullException.ThrowIfNull(options);
         config.Validate();
         CheckOptions(options);
+        if (options.Vision is not null && imageTokens is null)
+            throw new ArgumentException("a vision tower needs the image token ids (image_token_index is the <|patch|> id its features fill)", nameof(imageTokens));
         Directory.CreateDirectory(directory);
 
         var writer = new SafetensorsWriter();
@@ -90,9 +92,53 @@ public static class TinyCheckpointWriter
         if (!config.TieWordEmbeddings)
             Plain(CheckpointNames.LmHead, [config.VocabSize, d], Linear(config.VocabSize, d));
         Tick();
+        if (options.Vision is { } vision) WriteVision(writer, options, vision, d);
 
         Save(directory, writer, config, options, imageTokens);
         progress?.Report(1.0);
+    }
+
+    /// <summary>
+    /// The vision tower's tensors (spec §5.3) from a random stream of their own: Linear weights N(0, 1/fan_in), Linear biases
+    /// and LayerNorm biases 0.1·N(0, 1), LayerNorm weights 1 + 0.1·N(0, 1), class and positional embeddings N(0, 1/H).
+    /// </summary>
+    private static void WriteVision(SafetensorsWriter writer, TinyCheckpointOptions options, Llama4VisionConfig v, long textHidden)
+    {
+        var rng = new GaussianRandom(unchecked(options.Seed * 7919 + 104729));
+        string root = options.VisionNamesUnderModel ? "model." : "";
+        string vm = root + "vision_model.";
+        long h = v.HiddenSize, f = v.IntermediateSize;
+        void Add(string name, long[] shape, float[] values) => writer.AddSingles(name, options.DType, shape, values);
+        void Linear(string name, long outFeatures, long inFeatures, bool bias)
+        {
+            Add(name + ".weight", [outFeatures, inFeatures], rng.Normal(outFeatures * inFeatures, 0, 1 / Math.Sqrt(inFeatures)));
+            if (bias) Add(name + ".bias", [outFeatures], rng.Normal(outFeatures, 0, 0.1));
+        }
+
+        void LayerNorm(string name)
+        {
+            Add(name + ".weight", [h], rng.Normal(h, 1, 0.1));
+            Add(name + ".bias", [h], rng.Normal(h, 0, 0.1));
+        }
+
+        Linear(vm + "patch_embedding.linear", h, v.PatchValues, bias: false);
+        Add(vm + "class_embedding", [h], rng.Normal(h, 0, 1 / Math.Sqrt(h)));
+        Add(vm + "positional_embedding_vlm", [v.PatchesPerTile + 1, h], rng.Normal((v.PatchesPerTile + 1) * h, 0, 1 / Math.Sqrt(h)));
+        LayerNorm(vm + "layernorm_pre");
+        LayerNorm(vm + "layernorm_post");
+        for (int j = 0; j < v.NumHiddenLayers; j++)
+        {
+            string p = $"{vm}model.layers.{j}.";
+            foreach (string proj in new[] { "q_proj", "k_proj", "v_proj", "o_proj" }) Linear(p + "self_attn." + proj, h, h, bias: true);
+            Linear(p + "mlp.fc1", f, h, bias: true);
+            Linear(p + "mlp.fc2", h, f, bias: true);
+            LayerNorm(p + "input_layernorm");
+            LayerNorm(p + "post_attention_layernorm");
+        }
+
+        Linear(vm + "vision_adapter.mlp.fc1", v.ProjectorInputDim, v.ShuffledWidth, bias: false);
+        Linear(vm + "vision_adapter.mlp.fc2", v.ProjectorOutputDim, v.ProjectorInputDim, bias: false);
+        Linear(root + "multi_modal_projector.linear_1", textHidden, v.VisionOutputDim, v.MultiModalProjectorBias);
     }
 
     /// <summary>config.json and the tensors, as one file or as shards plus their index.</summary>
@@ -112,6 +158,9 @@ public static class TinyCheckpointWriter
         if (options.Experts == ExpertStorage.PerExpertFp8 && options.Fp8ScaleDType is not (SafetensorsDType.BF16 or SafetensorsDType.F32))
             throw new ArgumentException($"Fp8ScaleDType {options.Fp8ScaleDType} is not supported; use BF16 or F32", nameof(options));
         if (options.Shards < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Shards, "Shards must be at least 1");
+        if (options.Vision is not null && options.Layout != CheckpointNameLayout.ConditionalGeneration)
+            throw new ArgumentException("a vision tower is written only in the conditional-generation layout (Llama4ForCausalLM checkpoints are text-only)", nameof(options));
+        options.Vision?.Validate("TinyCheckpointOptions.Vision");
     }
 
     /// <summary>
@@ -161,7 +210,7 @@ public static class TinyCheckpointWriter
 
     private static string ConfigJson(Llama4TextConfig config, TinyCheckpointOptions options, ImageTokenIds? imageTokens)
     {
-        var root = JsonNode.Parse(Llama4ConfigWriter.ToJson(config, options.Layout == CheckpointNameLayout.ConditionalGeneration, imageTokens))!.AsObject();
+        var root = JsonNode.Parse(Llama4ConfigWriter.ToJson(config, options.Layout == CheckpointNameLayout.ConditionalGeneration, imageTokens, options.Vision))!.AsObject();
         root["torch_dtype"] = options.DType switch
         {
             SafetensorsDType.F32 => "float32",

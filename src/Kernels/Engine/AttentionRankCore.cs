@@ -4,6 +4,7 @@ using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Kernels.Diagnostics;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Kernels.Vision;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Engine;
@@ -38,6 +39,7 @@ public sealed class AttentionRankCore : IDisposable
     private readonly GuidanceEngine? _guidance;
     private readonly PrefixCache? _prefixCache;
     private readonly IRankStageLink? _next;
+    private readonly VisionTower? _vision;
 
     /// <param name="model">The rank's weights; its MoE executor reaches the experts.</param>
     /// <param name="rank">The rank's number (errors name it).</param>
@@ -49,9 +51,14 @@ public sealed class AttentionRankCore : IDisposable
     /// <see cref="SequenceSettings.Guidance"/> fails alone, with a message saying so).</param>
     /// <param name="next">The hand-off to the next stage when <paramref name="model"/> is a stage without the head; null
     /// for the last (or only) stage.</param>
+    /// <param name="vision">The vision tower that encodes the images of prompts (first stage only; null: the rank takes no
+    /// images). Not disposed here.</param>
     public AttentionRankCore(Llama4TextModel model, int rank = 0, Func<bool, int>? maxPassTokens = null, TimeProvider? time = null,
-        PrefixCacheOptions? prefixCache = null, GuidanceEngine? guidance = null, IRankStageLink? next = null)
+        PrefixCacheOptions? prefixCache = null, GuidanceEngine? guidance = null, IRankStageLink? next = null, VisionTower? vision = null)
     {
+        if (vision is not null && !model.HoldsEmbeddings)
+            throw new ArgumentException($"rank {rank}: the vision tower belongs to the first stage, which embeds the prompt (stage {model.Stage} does not)",
+                nameof(vision));
         ArgumentNullException.ThrowIfNull(model);
         if (model.HoldsHead == next is not null)
             throw new ArgumentException(model.HoldsHead ? $"rank {rank}: the last stage ({model.Stage}) samples; it hands nothing on"
@@ -66,7 +73,11 @@ public sealed class AttentionRankCore : IDisposable
         _time = time ?? TimeProvider.System;
         if (prefixCache is { Enabled: true }) _prefixCache = new PrefixCache(model.Config, prefixCache, model.Options.ComputeDType);
         _guidance = guidance;
+        _vision = vision;
     }
+
+    /// <summary>The rank's vision tower; null when it takes no images.</summary>
+    public VisionTower? Vision => _vision;
 
     public Llama4TextModel Model { get; }
 
@@ -177,6 +188,10 @@ public sealed class AttentionRankCore : IDisposable
             if (s.Start is null && !_sequences.ContainsKey(s.SequenceId))
                 throw new ArgumentException($"sequence {s.SequenceId} is unknown on rank {Rank}: send Start with its first step (or re-prefill it after a failure)");
             if (s.Start is not null) s.Start.Sampling.Validate();
+            if (s.Start is { Images.Count: > 0 } && _vision is null)
+                throw new ArgumentException(Model.HoldsEmbeddings
+                    ? $"sequence {s.SequenceId} has images but rank {Rank} has no vision tower (the checkpoint's config.json has no vision_config)"
+                    : $"sequence {s.SequenceId}: images go to the first stage; stage {Model.Stage} takes hidden states");
             if (s.Start is { GeneratedTokens: < 0 } bad)
                 throw new ArgumentException($"sequence {s.SequenceId}: GeneratedTokens must not be negative; got {bad.GeneratedTokens}");
         }
@@ -190,7 +205,7 @@ public sealed class AttentionRankCore : IDisposable
                 sampler.SkipSamples(start.GeneratedTokens);
                 var cache = Model.CreateCache();
                 var prefix = _prefixCache is null ? null : new SequencePrefix(_prefixCache, cache);
-                var created = new RankSequence(s.SequenceId, sampler, cache, prefix, start.GeneratedTokens);
+                var created = new RankSequence(s.SequenceId, sampler, cache, prefix, start.GeneratedTokens, start.Images, _vision?.Inputs);
                 if (_sequences.Remove(s.SequenceId, out var stale)) stale.Dispose();
                 _sequences.Add(s.SequenceId, created);
             }
@@ -225,6 +240,7 @@ public sealed class AttentionRankCore : IDisposable
         var logitRows = anyLogits ? new List<float>() : null;
         var offsets = new int[work.Count];
         var hits = Restore(work, states, offsets);
+        EncodeImages(states);
         int vocab = Model.Config.VocabSize;
         for (int pass = firstPass; Enumerable.Range(0, work.Count).Any(i => offsets[i] < work[i].Tokens.Length); pass++)
         {
@@ -267,8 +283,10 @@ public sealed class AttentionRankCore : IDisposable
         {
             var (i, n, last) = owners[k];
             var seq = work[i];
-            pass[k] = new SequenceWork(seq.SequenceId, seq.Tokens.Slice(offsets[i], n), offsets[i] == 0 ? seq.Start : null, seq.Sample && last,
-                seq.ReturnLogits);
+            // Images stay here: this stage embedded them; the later stages take hidden states.
+            var start = offsets[i] == 0 ? seq.Start : null;
+            if (start is { Images: not null }) start = start with { Images = null };
+            pass[k] = new SequenceWork(seq.SequenceId, seq.Tokens.Slice(offsets[i], n), start, seq.Sample && last, seq.ReturnLogits);
         }
 
         return new RankStep(step, pass);
@@ -302,6 +320,34 @@ public sealed class AttentionRankCore : IDisposable
     }
 
     /// <summary>
+    /// The features of the images of the step's new sequences, in one batched run of the vision tower (spec §5.2); each
+    /// sequence keeps its rows until its prefill has fed them. Images whose positions the prefix cache restored are skipped.
+    /// </summary>
+    private void EncodeImages(List<RankSequence> states)
+    {
+        List<RankSequence>? pending = null;
+        foreach (var s in states)
+        {
+            if (s.NeedsFeatures) (pending ??= new List<RankSequence>()).Add(s);
+            else if (s.PendingImages is not null) s.SkipFeatures();
+        }
+
+        if (pending is null) return;
+        using var activity = KernelsTelemetry.Source.StartActivity("vision.encode");
+        var images = pending.SelectMany(s => s.PendingImages!).ToList();
+        activity?.SetTag("llama4.images", images.Count);
+        activity?.SetTag("llama4.tiles", images.Sum(i => i.TileCount));
+        using var features = _vision!.Model.Encode(images);
+        long row = 0;
+        foreach (var s in pending)
+        {
+            long rows = _vision.Inputs.PatchTokensOf(s.PendingImages!);
+            s.TakeFeatures(features.narrow(0, row, rows));
+            row += rows;
+        }
+    }
+
+    /// <summary>
     /// Each sequence's leading tokens that the prefix cache holds are restored, not computed (<paramref name="offsets"/>
     /// start after them): all of them when the step neither samples nor returns logits, all but the last when it samples
     /// (its logits are computed), none when it returns logits (every position's are).
@@ -314,7 +360,7 @@ public sealed class AttentionRankCore : IDisposable
             var seq = work[i];
             if (states[i].Prefix is not { } prefix || seq.ReturnLogits) continue;
             var tokens = seq.Tokens.Span;
-            int restored = prefix.Restore(tokens, seq.Sample ? tokens.Length - 1 : tokens.Length);
+            int restored = prefix.Restore(states[i].PrefixKeys(tokens), seq.Sample ? tokens.Length - 1 : tokens.Length);
             if (restored == 0) continue;
             states[i].Fed(tokens[..restored]);
             offsets[i] = restored;
@@ -355,8 +401,8 @@ public sealed class AttentionRankCore : IDisposable
             bool last = n == remaining;
             var want = seq.ReturnLogits ? LogitsRequest.All : seq.Sample && last ? LogitsRequest.Last : LogitsRequest.None;
             var tokens = seq.Tokens.Slice(offsets[i], n).ToArray();
-            states[i].Prefix?.Expect(tokens);
-            slices.Add(new SequenceSlice(states[i].Cache, tokens, want));
+            states[i].Prefix?.Expect(states[i].PrefixKeys(tokens));
+            slices.Add(new SequenceSlice(states[i].Cache, tokens, want) { Image = states[i].FeaturesFor(tokens) });
             owners.Add((i, n, last));
             left -= n;
         }

@@ -14,6 +14,8 @@ public sealed class CheckpointWeightSource : IWeightSource
 
     public Llama4TextConfig Config => _reader.Config;
 
+    public bool Contains(string name) => _reader.TensorNames.Contains(name);
+
     public torch.Tensor Load(string name, long[] shape, torch.ScalarType dtype, torch.Device device) =>
         _reader.Load(name, shape, dtype, device);
 

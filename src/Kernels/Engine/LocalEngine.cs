@@ -6,6 +6,8 @@ using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Core.Vision;
+using Llama4Cluster.Kernels.Vision;
 using TorchSharp;
 
 namespace Llama4Cluster.Kernels.Engine;
@@ -21,9 +23,11 @@ public sealed class LocalEngine : IDisposable
     private AttentionRankCore? _core; // kept across calls: its prefix cache outlives one batch
     private readonly List<AttentionRankCore> _stageCores = new();
 
-    private LocalEngine(IReadOnlyList<Llama4TextModel> stages, Llama4Tokenizer? tokenizer, LocalEngineOptions options, double loadSeconds)
+    private LocalEngine(IReadOnlyList<Llama4TextModel> stages, Llama4Tokenizer? tokenizer, LocalEngineOptions options, double loadSeconds,
+        VisionTower? vision = null)
     {
         StageModels = stages;
+        Vision = vision;
         var model = stages[0];
         Model = model;
         Tokenizer = tokenizer;
@@ -43,6 +47,10 @@ public sealed class LocalEngine : IDisposable
     /// <summary>The hand-offs between the stages (stage s to s + 1); empty before the first call or with one stage.</summary>
     public IReadOnlyList<LocalStageLink> StageLinks { get; private set; } = [];
     public Llama4Tokenizer? Tokenizer { get; }
+
+    /// <summary>The checkpoint's vision tower (images in prompts); null for a text-only checkpoint.</summary>
+    public VisionTower? Vision { get; }
+
     public LocalEngineOptions Options { get; }
     public double LoadSeconds { get; }
 
@@ -65,6 +73,7 @@ public sealed class LocalEngine : IDisposable
         var source = new CheckpointWeightSource(reader);
         var models = new List<Llama4TextModel>();
         Llama4Tokenizer? tokenizer = null;
+        VisionTower? vision = null;
         try
         {
             IReadOnlyList<LayerRange> ranges = options.Stages == 1 ? [LayerRange.All(source.Config)] : LayerRange.Split(source.Config.NumHiddenLayers, options.Stages);
@@ -73,14 +82,16 @@ public sealed class LocalEngine : IDisposable
                 {
                     ComputeDType = options.ComputeDType, Device = options.Device, LocalMoe = options.LocalMoe, Layers = options.Stages == 1 ? null : range,
                 }, progress: progress));
+            vision = VisionTower.Load(modelDirectory, source, models[0].Options);
             tokenizer = Llama4Tokenizer.ExistsIn(modelDirectory) ? Llama4Tokenizer.Load(modelDirectory) : null;
         }
         catch
         {
             foreach (var m in models) m.Dispose();
+            vision?.Dispose();
             throw;
         }
-        return new LocalEngine(models, tokenizer, options, watch.Elapsed.TotalSeconds);
+        return new LocalEngine(models, tokenizer, options, watch.Elapsed.TotalSeconds, vision);
     }
 
     /// <summary>Wraps an already loaded model (tests, benchmarks).</summary>
@@ -91,22 +102,36 @@ public sealed class LocalEngine : IDisposable
     public IReadOnlyList<int> EosTokenIds =>
         Model.Config.EosTokenIds.Concat(Tokenizer?.StopTokenIds ?? []).Distinct().ToArray();
 
-    /// <summary>fp32 logits of every position of <paramref name="tokens"/> as one fresh sequence.</summary>
-    public float[][] Logits(IReadOnlyList<int> tokens)
+    /// <summary>fp32 logits of every position of <paramref name="tokens"/> as one fresh sequence; <paramref name="images"/>
+    /// (in prompt order) fill its <c>&lt;|patch|&gt;</c> positions, whose count they must match.</summary>
+    public float[][] Logits(IReadOnlyList<int> tokens, IReadOnlyList<ImageTiles>? images = null)
     {
         if (tokens.Count == 0) throw new ArgumentException("at least one token is needed", nameof(tokens));
+        ImageFeatureCursor? features = null;
+        if (images is { Count: > 0 })
+        {
+            if (Vision is null) throw new ArgumentException("the model has no vision tower (its config.json has no vision_config): it takes no images", nameof(images));
+            Vision.Inputs.Check(tokens.ToArray(), images);
+            features = new ImageFeatureCursor(Vision.Model.Encode(images), Vision.Inputs.PatchTokenId);
+        }
+        else if (Vision is { } vision && tokens.Contains(vision.Inputs.PatchTokenId))
+        {
+            vision.Inputs.Check(tokens.ToArray(), []);
+        }
+
         var caches = StageModels.Select(m => m.CreateCache()).ToArray();
         try
         {
-            return Logits(tokens, caches);
+            return Logits(tokens, caches, features);
         }
         finally
         {
             foreach (var c in caches) c.Dispose();
+            features?.Dispose();
         }
     }
 
-    private float[][] Logits(IReadOnlyList<int> tokens, KvCache[] caches)
+    private float[][] Logits(IReadOnlyList<int> tokens, KvCache[] caches, ImageFeatureCursor? features)
     {
         var rows = new List<float[]>(tokens.Count);
         int vocab = Model.Config.VocabSize;
@@ -117,10 +142,13 @@ public sealed class LocalEngine : IDisposable
             torch.Tensor? x = null;
             for (int s = 0; s < StageModels.Count; s++)
             {
-                var next = StageModels[s].ForwardAsync([new SequenceSlice(caches[s], chunk, LogitsRequest.All)], x, default).AsTask().GetAwaiter().GetResult();
+                var image = s == 0 ? features?.For(chunk) : null;
+                var next = StageModels[s].ForwardAsync([new SequenceSlice(caches[s], chunk, LogitsRequest.All) { Image = image }], x, default).AsTask().GetAwaiter().GetResult();
                 x?.Dispose();
                 x = next;
             }
+
+            features?.Advance(chunk);
             using var logits = x!;
             using var cpu = logits.cpu();
             var data = cpu.data<float>().ToArray();
@@ -131,7 +159,7 @@ public sealed class LocalEngine : IDisposable
     }
 
     /// <summary>The limits a request is checked against: vocabulary, context (max_position_embeddings), EOS ids.</summary>
-    public ModelLimits Limits => new(Model.Config.VocabSize, Model.Config.MaxPositionEmbeddings, EosTokenIds);
+    public ModelLimits Limits => new(Model.Config.VocabSize, Model.Config.MaxPositionEmbeddings, EosTokenIds, Vision?.Inputs);
 
     /// <summary>
     /// Generates for every request through the one batching loop (<see cref="BatchGeneration"/> over a
@@ -158,14 +186,14 @@ public sealed class LocalEngine : IDisposable
     /// <summary>The rank's core: one over the whole model, or the first of a chain of stage cores (built from the last).</summary>
     private AttentionRankCore CreateCore()
     {
-        if (StageModels.Count == 1) return new AttentionRankCore(Model, prefixCache: Options.PrefixCache, guidance: _guidance);
+        if (StageModels.Count == 1) return new AttentionRankCore(Model, prefixCache: Options.PrefixCache, guidance: _guidance, vision: Vision);
         AttentionRankCore? next = null;
         var links = new List<LocalStageLink>();
         for (int s = StageModels.Count - 1; s >= 0; s--)
         {
             LocalStageLink? link = next is null ? null : new LocalStageLink(next);
             if (link is not null) links.Insert(0, link);
-            next = new AttentionRankCore(StageModels[s], guidance: _guidance, next: link);
+            next = new AttentionRankCore(StageModels[s], guidance: _guidance, next: link, vision: s == 0 ? Vision : null);
             _stageCores.Add(next);
         }
 
@@ -173,7 +201,7 @@ public sealed class LocalEngine : IDisposable
         return next!;
     }
 
-    private static IReadOnlyList<int> Slice(IReadOnlyList<int> list, int start, int count)
+    private static int[] Slice(IReadOnlyList<int> list, int start, int count)
     {
         var a = new int[count];
         for (int i = 0; i < count; i++) a[i] = list[start + i];
@@ -188,5 +216,6 @@ public sealed class LocalEngine : IDisposable
         if (_stageCores.Count == 0) _core?.Dispose();
         foreach (var core in _stageCores) core.Dispose();
         foreach (var model in StageModels) model.Dispose();
+        Vision?.Dispose();
     }
 }

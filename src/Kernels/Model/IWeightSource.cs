@@ -12,6 +12,10 @@ public interface IWeightSource
 {
     Llama4TextConfig Config { get; }
 
+    /// <summary>Whether a tensor of that name exists (the vision loader asks which name layout the checkpoint uses); by
+    /// default unknown, and callers try the first layout.</summary>
+    bool Contains(string name) => false;
+
     /// <summary>Loads one tensor, checked against <paramref name="shape"/>, converted to <paramref name="dtype"/>.
     /// The caller owns the result.</summary>
     torch.Tensor Load(string name, long[] shape, torch.ScalarType dtype, torch.Device device);

@@ -218,7 +218,24 @@ public sealed class Llama4TextModel : IDisposable
         using var scope = NewDisposeScope();
         var ids = slices.SelectMany(s => s.Tokens).Select(t => (long)t).ToArray();
         var index = torch.tensor(ids, dtype: ScalarType.Int64, device: Options.Device);
-        return _embed!.index_select(0, index).DetachFromDisposeScope();
+        var x = _embed!.index_select(0, index);
+        // Image features take the places of their <|patch|> tokens (spec §5.4); other image tokens keep their embeddings.
+        long row = 0;
+        foreach (var s in slices)
+        {
+            if (s.Image is { } image)
+            {
+                if (image.Rows.ndim != 2 || image.Rows.shape[0] != image.Offsets.Length || image.Rows.shape[1] != Config.HiddenSize)
+                    throw new ArgumentException($"image features must be [{image.Offsets.Length}, {Config.HiddenSize}]; got [{string.Join(", ", image.Rows.shape)}]",
+                        nameof(slices));
+                var at = torch.tensor(image.Offsets.Select(o => row + o).ToArray(), dtype: ScalarType.Int64, device: Options.Device);
+                x.index_copy_(0, at, image.Rows.to(x.dtype, x.device));
+            }
+
+            row += s.Tokens.Count;
+        }
+
+        return x.DetachFromDisposeScope();
     }
 
     private Tensor? Head(Tensor x, IReadOnlyList<SequenceSlice> slices)

@@ -3,6 +3,7 @@ using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Model;
+using Llama4Cluster.Kernels.Vision;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Experts;
 using Llama4Cluster.Silos.Model;
@@ -18,8 +19,10 @@ namespace Llama4Cluster.Silos.Attention;
 /// </summary>
 internal sealed class RankStage : IDisposable
 {
-    private RankStage(int rank, int stage, int stages, AttentionRankCore core, RemoteExpertDispatcher dispatcher, GrainStageLink? next, long bytes)
+    private RankStage(int rank, int stage, int stages, AttentionRankCore core, RemoteExpertDispatcher dispatcher, GrainStageLink? next, long bytes,
+        VisionTower? vision)
     {
+        Vision = vision;
         Rank = rank;
         Stage = stage;
         Stages = stages;
@@ -38,6 +41,10 @@ internal sealed class RankStage : IDisposable
     /// <summary>The hand-off to the next stage; null on the last (or only) stage.</summary>
     public GrainStageLink? Next { get; }
 
+    /// <summary>The checkpoint's vision tower on the first stage (it embeds the prompt); null on later stages and for text-only
+    /// checkpoints.</summary>
+    public VisionTower? Vision { get; }
+
     /// <summary>Checkpoint bytes this stage read.</summary>
     public long WeightBytes { get; }
 
@@ -54,27 +61,39 @@ internal sealed class RankStage : IDisposable
             : new OrleansShardTransport(grains);
         var dispatcher = new RemoteExpertDispatcher(rank, transport, context.ShardMap, context.WireDType, context.ComputeDType,
             context.Device, options.ShardTimeout, options.ReplicaTimeout);
-        var (model, bytes) = await context.Compute.RunAsync(() =>
+        var (model, vision, bytes) = await context.Compute.RunAsync(() =>
         {
             using var reader = CheckpointReader.Open(options.ModelDirectory);
-            var m = Llama4TextModel.Load(new CheckpointWeightSource(reader),
+            var source = new CheckpointWeightSource(reader);
+            var m = Llama4TextModel.Load(source,
                 new ModelOptions
                 {
                     ComputeDType = context.ComputeDType, Device = context.Device, Layers = layers, RemoteSharedExperts = context.SharedExpertShards,
                 }, dispatcher);
-            return (m, reader.BytesRead);
+            try
+            {
+                // The vision tower runs where the prompt is embedded: the rank's first stage.
+                var v = m.HoldsEmbeddings ? VisionTower.Load(options.ModelDirectory, source, m.Options) : null;
+                return (m, v, reader.BytesRead);
+            }
+            catch
+            {
+                m.Dispose();
+                throw;
+            }
         }, cancellationToken);
         var next = model.HoldsHead ? null : new GrainStageLink(grains, rank, stage + 1, context.WireDType);
         // Structured output: the tokenizer is loaded from the model directory once per rank, on the first guided sequence.
         var core = new AttentionRankCore(model, rank, context.MaxStepTokens, prefixCache: stages == 1 ? options.ToPrefixCacheOptions() : null,
-            guidance: GuidanceEngine.ForModelDirectory(options.ModelDirectory, model.Config.VocabSize), next: next);
-        return new RankStage(rank, stage, stages, core, dispatcher, next, bytes);
+            guidance: GuidanceEngine.ForModelDirectory(options.ModelDirectory, model.Config.VocabSize), next: next, vision: vision);
+        return new RankStage(rank, stage, stages, core, dispatcher, next, bytes, vision);
     }
 
     public void Dispose()
     {
         Core.Dispose();
         Core.Model.Dispose();
+        Vision?.Dispose();
         Dispatcher.Dispose();
     }
 }

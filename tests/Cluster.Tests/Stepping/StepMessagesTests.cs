@@ -2,6 +2,7 @@ using System.Reflection;
 using Llama4Cluster.Cluster.Stepping;
 using Llama4Cluster.Contracts.Attention;
 using Llama4Cluster.Core.Guidance;
+using Llama4Cluster.Core.Vision;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
@@ -101,7 +102,7 @@ public sealed class StepMessagesTests
     [MemberData(nameof(GuidanceKinds))]
     public void EveryFieldOfTheSettingsSurvivesTheWireAndTheSerializerWithEachGuidanceKind(string kind)
     {
-        var settings = new SequenceSettings(s_everything, [2, 5], GeneratedTokens: 3, Guidance: Spec(kind));
+        var settings = new SequenceSettings(s_everything, [2, 5], GeneratedTokens: 3, Guidance: Spec(kind), Images: [Image(1, 1, 0.25f), Image(2, 3, -0.5f)]);
         var serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
         var wire = serializer.Deserialize<SequenceStart>(serializer.SerializeToArray(StepMessages.ToWire(settings)))!;
         var back = StepMessages.FromWire(wire);
@@ -119,6 +120,17 @@ public sealed class StepMessagesTests
                 case IEnumerable<int> list:
                     Assert.Equal(list, (IEnumerable<int>)actual!);
                     break;
+                case IReadOnlyList<ImageTiles> images:
+                    var got = (IReadOnlyList<ImageTiles>)actual!;
+                    Assert.Equal(images.Count, got.Count);
+                    for (int i = 0; i < images.Count; i++)
+                    {
+                        Assert.Equal((images[i].TileSize, images[i].Rows, images[i].Columns), (got[i].TileSize, got[i].Rows, got[i].Columns));
+                        Assert.Equal(images[i].Pixels, got[i].Pixels);
+                        Assert.Equal(images[i].ContentHash, got[i].ContentHash);
+                    }
+
+                    break;
                 default:
                     Assert.Equal(expected, actual); // GuidanceSpec compares kind, text and choices
                     break;
@@ -128,10 +140,18 @@ public sealed class StepMessagesTests
         Assert.Equal(settings.Guidance!.Choices, back.Guidance!.Choices);
     }
 
+    /// <summary>An image of <paramref name="rows"/> × <paramref name="columns"/> 14-pixel tiles with distinct pixel values.</summary>
+    private static ImageTiles Image(int rows, int columns, float offset)
+    {
+        int tiles = rows * columns + (rows * columns > 1 ? 1 : 0);
+        return new ImageTiles(14, rows, columns, Enumerable.Range(0, tiles * 3 * 14 * 14).Select(i => offset + i / 1000f).ToArray());
+    }
+
     [Fact]
     public void NoGuidanceStaysNoneAndAnUnknownKindIsRefused()
     {
         Assert.Null(StepMessages.FromWire(StepMessages.ToWire(new SequenceSettings(s_everything, [2]))).Guidance);
+        Assert.Null(StepMessages.FromWire(StepMessages.ToWire(new SequenceSettings(s_everything, [2]))).Images);
         Assert.Throws<ArgumentException>(() => StepMessages.FromWire(new SequenceStart { GuidanceKind = "Grammar" }));
         Assert.Throws<ArgumentException>(() => StepMessages.FromWire(new SequenceStart { GuidanceKind = "7" }));
     }

@@ -27,7 +27,7 @@ public sealed class ApiErrorTests(ApiServerFixture server) : ApiTestBase(server)
     [InlineData(Chat, """{"model":"tiny-scout","messages":[{"role":"user","content":"a"},{"role":"wizard","content":"hi"}]}""", "messages[1].role", null, "wizard")]
     [InlineData(Chat, """{"model":"tiny-scout","messages":[{"role":"user","content":5}]}""", "messages[0].content", null, "a number")]
     [InlineData(Chat, """{"model":"tiny-scout","messages":[{"role":"user"}]}""", "messages[0].content", null, "required")]
-    [InlineData(Chat, """{"model":"tiny-scout","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]}]}""", "messages[0].content[0]", null, "image input is not supported: this server serves the text model")]
+    [InlineData(Chat, """{"model":"tiny-scout","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]}]}""", "messages[0].content[0]", null, "image input is not supported: model tiny-scout has no vision tower")]
     [InlineData(Chat, """{"model":"tiny-scout","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"input_audio","input_audio":{"data":"","format":"wav"}}]}]}""", "messages[0].content[1]", null, "audio input is not supported")]
     [InlineData(Chat, """{"model":"tiny-scout","messages":[{"role":"user","content":[{"type":"hologram"}]}]}""", "messages[0].content[0].type", null, "hologram")]
     [InlineData(Chat, """{"model":"tiny-scout","messages":[{"role":"user","content":[{"type":"text","text":3}]}]}""", "messages[0].content[0].text", null, "string")]

@@ -19,12 +19,20 @@ public sealed class ReferenceModel
     }
 
     /// <summary>Logits <c>[T][V]</c> for every position of <paramref name="tokens"/> (positions 0…T−1).</summary>
-    public double[][] Logits(IReadOnlyList<int> tokens)
+    public double[][] Logits(IReadOnlyList<int> tokens) => Logits(tokens, null, -1);
+
+    /// <summary>As above, with the embeddings of the <paramref name="patchId"/> tokens replaced by
+    /// <paramref name="imageFeatures"/>, in order (spec §5.4).</summary>
+    public double[][] Logits(IReadOnlyList<int> tokens, IReadOnlyList<double[]>? imageFeatures, int patchId)
     {
         int t = tokens.Count, d = _c.HiddenSize, v = _c.VocabSize;
         var embed = _w.Get("model.embed_tokens.weight");
         var x = new double[t][];
-        for (int i = 0; i < t; i++) x[i] = embed.AsSpan(tokens[i] * d, d).ToArray();
+        int feature = 0;
+        for (int i = 0; i < t; i++)
+            x[i] = imageFeatures is not null && tokens[i] == patchId ? (double[])imageFeatures[feature++].Clone() : embed.AsSpan(tokens[i] * d, d).ToArray();
+        if (imageFeatures is not null && feature != imageFeatures.Count)
+            throw new ArgumentException($"{feature} patch tokens for {imageFeatures.Count} feature rows");
 
         for (int layer = 0; layer < _c.NumHiddenLayers; layer++)
         {

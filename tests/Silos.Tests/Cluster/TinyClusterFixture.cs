@@ -31,8 +31,9 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
     protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, DataPlaneKind dataPlane = DataPlaneKind.Orleans,
-        bool bf16 = false, int expertReplicas = 1, int stages = 1, SharedExpertPlacement sharedExperts = SharedExpertPlacement.Rank)
+        bool bf16 = false, int expertReplicas = 1, int stages = 1, SharedExpertPlacement sharedExperts = SharedExpertPlacement.Rank, bool vision = false)
     {
+        Vision = vision;
         SharedExperts = sharedExperts;
         Stages = stages;
         ExpertReplicas = expertReplicas;
@@ -41,6 +42,9 @@ public abstract class TinyClusterFixture : IAsyncLifetime
         MessageBudgetFraction = messageBudgetFraction;
         DataPlane = dataPlane;
     }
+
+    /// <summary>Whether the checkpoint has the tiny vision tower (image ids 507, 508, 509 as the spec's tiny configs).</summary>
+    public bool Vision { get; }
 
     /// <summary>Pipeline stages per attention rank (each on its own silo while there are enough).</summary>
     public int Stages { get; }
@@ -70,7 +74,8 @@ public abstract class TinyClusterFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        TinyCheckpointWriter.Write(_directory, Config, new TinyCheckpointOptions { Seed = 11 });
+        TinyCheckpointWriter.Write(_directory, Config, new TinyCheckpointOptions { Seed = 11, Vision = Vision ? Llama4VisionConfig.Tiny : null },
+            Vision ? new ImageTokenIds(507, 508, 509) : null);
         Local = LocalEngine.Load(_directory, new LocalEngineOptions { ComputeDType = Bf16 ? torch.ScalarType.BFloat16 : torch.ScalarType.Float32 });
         var builder = new InProcessTestClusterBuilder(Silos);
         string dir = _directory;
@@ -96,7 +101,10 @@ public abstract class TinyClusterFixture : IAsyncLifetime
         Cluster = builder.Build();
         await Cluster.DeployAsync();
         await OnDeployedAsync();
-        Engine = new ClusterEngine(Cluster.Client, Config, Ranks, ShardsPerLayer) { SharedExperts = SharedExperts };
+        Engine = new ClusterEngine(Cluster.Client, Config, Ranks, ShardsPerLayer)
+        {
+            SharedExperts = SharedExperts, Vision = Llama4Cluster.Core.Vision.VisionInputs.FromModelDirectory(_directory),
+        };
         Loaded = await Engine.LoadAsync();
     }
 
@@ -129,7 +137,8 @@ public abstract class TinyClusterFixture : IAsyncLifetime
 /// Tiny-scout with a payload budget of ~4 KiB: an all-logits step (2 KiB of fp32 logits per token) runs 2 tokens per
 /// pass and a prefill 16 tokens per pass, so the equivalence tests here also cover split prefills.
 /// </summary>
-public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, messageBudgetFraction: 1.0 / 16384);
+/// <summary>Tiny-scout with the tiny vision tower, and a message budget so small that prefills split into many passes.</summary>
+public sealed class TinyScoutClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, messageBudgetFraction: 1.0 / 16384, vision: true);
 
 public sealed class TinyMaverickClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick);
 
@@ -140,7 +149,7 @@ public sealed class TinyMaverickTcpClusterFixture() : TinyClusterFixture(Llama4P
 public sealed class TinyScoutReplicasClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, dataPlane: DataPlaneKind.Tcp, expertReplicas: 2);
 
 /// <summary>Tiny-behemoth (spec §1.5's structure) with every rank split into three pipeline stages, one per silo.</summary>
-public sealed class TinyBehemothStagedClusterFixture() : TinyClusterFixture(Llama4Presets.TinyBehemoth, stages: 3);
+public sealed class TinyBehemothStagedClusterFixture() : TinyClusterFixture(Llama4Presets.TinyBehemoth, stages: 3, vision: true);
 
 /// <summary>Tiny-maverick with two pipeline stages per rank, dispatches on the socket data plane, and a payload budget
 /// small enough (~4 KiB) to split prefills into several passes, each handed on by itself.</summary>
