@@ -140,4 +140,21 @@ public sealed class VisionCliTests(TinyModels models) : IClassFixture<TinyModels
         double max = x.Zip(y).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs(q.First - q.Second)));
         Assert.True(max < 1e-5, $"max |logit diff| {max:E3}");
     }
+
+    [Fact]
+    public void BenchVisionPrintsOneJsonObjectWithEveryMeasurement()
+    {
+        var run = CliRunner.Run("bench", "vision", "--tower", "tiny", "--tiles", "1,3", "--dtype", "float32", "--repetitions", "1", "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var doc = JsonDocument.Parse(run.Stdout);
+        var root = doc.RootElement;
+        Assert.Equal(2, root.GetProperty("preprocess").GetArrayLength());
+        Assert.Equal(17, root.GetProperty("preprocess")[1].GetProperty("tiles").GetInt32());
+        var encoder = root.GetProperty("encoder").EnumerateArray().ToArray();
+        Assert.Equal([1, 3], encoder.Select(e => e.GetProperty("tiles").GetInt32()));
+        Assert.All(encoder, e => Assert.True(e.GetProperty("tiles_per_s").GetDouble() > 0));
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("ttft_added_ms_per_tile").ValueKind);
+        var bad = CliRunner.Run("bench", "vision", "--tower", "huge");
+        Assert.Equal(2, bad.ExitCode);
+    }
 }

@@ -13,7 +13,7 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class BenchCommand
 {
     public const string Usage = "bench kernels [--model DIR] [--quick] [--threads N] [--json] | " + ClusterBenchmark.Usage + " | " + BenchServeCommand.Usage + " | " +
-        BenchPrefixCacheCommand.Usage + " | " + GuidedBenchmark.Usage + " | " + BenchBatchCommand.Usage;
+        BenchPrefixCacheCommand.Usage + " | " + GuidedBenchmark.Usage + " | " + BenchBatchCommand.Usage + " | " + BenchVisionCommand.Usage;
 
     public static int Run(string[] args)
     {
@@ -25,10 +25,12 @@ internal static class BenchCommand
             return BenchPrefixCacheCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "json" }));
         if (args.Length > 0 && args[0] == "batch")
             return BenchBatchCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" }));
+        if (args.Length > 0 && args[0] == "vision")
+            return BenchVisionCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "json" }));
         if (args.Length > 0 && args[0] == "guided")
             return GuidedBenchmark.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" }));
         if (args.Length == 0 || args[0] != "kernels")
-            throw new UsageException($"bench: expected 'bench kernels', 'bench batch', 'bench cluster', 'bench serve', 'bench prefix-cache' or 'bench guided'{(args.Length > 0 ? $"; got '{args[0]}'" : "")}");
+            throw new UsageException($"bench: expected 'bench kernels', 'bench batch', 'bench cluster', 'bench serve', 'bench prefix-cache', 'bench guided' or 'bench vision'{(args.Length > 0 ? $"; got '{args[0]}'" : "")}");
         var a = new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" });
         string? model = a.Optional("model");
         if (model is not null && !File.Exists(Path.Combine(model, "config.json")))
