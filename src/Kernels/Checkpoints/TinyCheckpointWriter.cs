@@ -20,9 +20,7 @@ public static class TinyCheckpointWriter
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
         config.Validate();
-        CheckOptions(options);
-        if (options.Vision is not null && imageTokens is null)
-            throw new ArgumentException("a vision tower needs the image token ids (image_token_index is the <|patch|> id its features fill)", nameof(imageTokens));
+        CheckOptions(options, imageTokens);
         Directory.CreateDirectory(directory);
 
         var writer = new SafetensorsWriter();
@@ -151,8 +149,10 @@ public static class TinyCheckpointWriter
             writer.WriteSharded(directory, options.Shards);
     }
 
-    private static void CheckOptions(TinyCheckpointOptions options)
+    private static void CheckOptions(TinyCheckpointOptions options, ImageTokenIds? imageTokens)
     {
+        if (options.Vision is not null && imageTokens is null)
+            throw new ArgumentException("a vision tower needs the image token ids (image_token_index is the <|patch|> id its features fill)", nameof(imageTokens));
         if (options.DType is not (SafetensorsDType.BF16 or SafetensorsDType.F16 or SafetensorsDType.F32))
             throw new ArgumentException($"DType {options.DType} is not supported; use BF16, F16 or F32", nameof(options));
         if (options.Experts == ExpertStorage.PerExpertFp8 && options.Fp8ScaleDType is not (SafetensorsDType.BF16 or SafetensorsDType.F32))

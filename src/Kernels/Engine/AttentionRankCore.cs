@@ -56,10 +56,10 @@ public sealed class AttentionRankCore : IDisposable
     public AttentionRankCore(Llama4TextModel model, int rank = 0, Func<bool, int>? maxPassTokens = null, TimeProvider? time = null,
         PrefixCacheOptions? prefixCache = null, GuidanceEngine? guidance = null, IRankStageLink? next = null, VisionTower? vision = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
         if (vision is not null && !model.HoldsEmbeddings)
             throw new ArgumentException($"rank {rank}: the vision tower belongs to the first stage, which embeds the prompt (stage {model.Stage} does not)",
                 nameof(vision));
-        ArgumentNullException.ThrowIfNull(model);
         if (model.HoldsHead == next is not null)
             throw new ArgumentException(model.HoldsHead ? $"rank {rank}: the last stage ({model.Stage}) samples; it hands nothing on"
                 : $"rank {rank}: stage {model.Stage} does not hold the head; it needs the hand-off to the next stage", nameof(next));
@@ -240,7 +240,7 @@ public sealed class AttentionRankCore : IDisposable
         var logitRows = anyLogits ? new List<float>() : null;
         var offsets = new int[work.Count];
         var hits = Restore(work, states, offsets);
-        EncodeImages(states);
+        if (_vision is not null) RankImages.Encode(states, _vision);
         int vocab = Model.Config.VocabSize;
         for (int pass = firstPass; Enumerable.Range(0, work.Count).Any(i => offsets[i] < work[i].Tokens.Length); pass++)
         {
@@ -317,34 +317,6 @@ public sealed class AttentionRankCore : IDisposable
         for (int i = 0; i < work.Count; i++)
             if (work[i].SequenceId == sequenceId) return i;
         throw new InvalidOperationException($"the next stage answered for sequence {sequenceId}, which is not in the pass");
-    }
-
-    /// <summary>
-    /// The features of the images of the step's new sequences, in one batched run of the vision tower (spec §5.2); each
-    /// sequence keeps its rows until its prefill has fed them. Images whose positions the prefix cache restored are skipped.
-    /// </summary>
-    private void EncodeImages(List<RankSequence> states)
-    {
-        List<RankSequence>? pending = null;
-        foreach (var s in states)
-        {
-            if (s.NeedsFeatures) (pending ??= new List<RankSequence>()).Add(s);
-            else if (s.PendingImages is not null) s.SkipFeatures();
-        }
-
-        if (pending is null) return;
-        using var activity = KernelsTelemetry.Source.StartActivity("vision.encode");
-        var images = pending.SelectMany(s => s.PendingImages!).ToList();
-        activity?.SetTag("llama4.images", images.Count);
-        activity?.SetTag("llama4.tiles", images.Sum(i => i.TileCount));
-        using var features = _vision!.Model.Encode(images);
-        long row = 0;
-        foreach (var s in pending)
-        {
-            long rows = _vision.Inputs.PatchTokensOf(s.PendingImages!);
-            s.TakeFeatures(features.narrow(0, row, rows));
-            row += rows;
-        }
     }
 
     /// <summary>
