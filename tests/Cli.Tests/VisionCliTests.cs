@@ -121,7 +121,7 @@ public sealed class VisionCliTests(TinyModels models) : IClassFixture<TinyModels
         var bad = CliRunner.Run("logits", "--model", models.Scout, "--tokens", "1,2", "--image", junk, "--json");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("junk.png", bad.Stderr);
-        Assert.Contains("not a PNG, JPEG, WebP or GIF", bad.Stderr);
+        Assert.Contains("not an image PNG/JPEG/WebP/GIF can decode", bad.Stderr);
         var textOnly = CliRunner.Run("logits", "--model", models.Maverick, "--tokens", "1,2", "--image", Png("a.png", 70, 40, seed: 1), "--json");
         Assert.Equal(2, textOnly.ExitCode);
         Assert.Contains("no vision tower", textOnly.Stderr);

@@ -16,7 +16,8 @@ namespace Llama4Cluster.Cli.Commands;
 /// [--url URL [--model NAME] [--api-key KEY]] [--json]</c>: tiles/s of image preprocessing and of the vision encoder on a
 /// tower of Scout's shape with random weights (<see cref="VisionBenchmark"/>), and with <c>--url</c> the time to first token
 /// an image adds through a running gateway: streamed chat requests without an image, with a one-tile image and with a
-/// 16-tile one (17 tiles with the global tile), medians of a few each, and the added milliseconds per tile.
+/// 16-tile one (17 tiles with the global tile), in rounds that take one of each in turn, every request with its own text
+/// and pixels so that the prefix cache restores nothing; the median of each, and the added milliseconds per tile.
 /// </summary>
 internal static class BenchVisionCommand
 {
@@ -115,39 +116,47 @@ internal static class BenchVisionCommand
         int tile = card["image_input"]?["tile_size"]?.GetValue<int>()
             ?? throw new UsageException($"--url: the model {model} at {gateway} takes no images (its model card has no image_input)");
         var cases = new (string Name, int Width, int Height)[] { ("text only", 0, 0), ("one-tile image", tile * 3 / 4, tile / 2), ("16-tile image", tile * 4 - 5, tile * 4 - 3) };
-        var rows = new List<GatewayRow>();
-        foreach (var (name, width, height) in cases)
+        // Every request its own text and pixels, so the gateway's prefix cache restores nothing and each one is computed.
+        JsonObject Body(int c, int round)
         {
-            var content = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = "Describe what you see." });
-            int tiles = 0;
+            var (_, width, height) = cases[c];
+            var content = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = $"Request {round}-{c}: describe what you see." });
             if (width > 0)
-            {
                 content.Add(new JsonObject
                 {
                     ["type"] = "image_url",
-                    ["image_url"] = new JsonObject { ["url"] = "data:image/png;base64," + Convert.ToBase64String(Png(width, height)) },
+                    ["image_url"] = new JsonObject { ["url"] = "data:image/png;base64," + Convert.ToBase64String(Png(width, height, seed: round * 7 + c)) },
                 });
-                tiles = width > tile ? 17 : 1;
-            }
-
-            var body = new JsonObject
+            return new JsonObject
             {
                 ["model"] = model, ["max_tokens"] = 1, ["temperature"] = 0, ["stream"] = true,
                 ["stream_options"] = new JsonObject { ["include_usage"] = true },
                 ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = content }),
             };
-            var samples = new List<double>();
-            int promptTokens = 0;
-            for (int i = 0; i < repetitions + 1; i++)
-            {
-                var (ttft, prompt) = Ttft(http, body);
-                if (i > 0) samples.Add(ttft); // the first is a warm-up
-                promptTokens = prompt;
-            }
+        }
 
-            samples.Sort();
-            rows.Add(new GatewayRow(name, tiles, promptTokens, samples[samples.Count / 2]));
-            Terminal.Info(string.Create(CultureInfo.InvariantCulture, $"gateway {name}: TTFT {samples[samples.Count / 2]:F1} ms"));
+        var bodies = cases.Select(k => (k.Name, Tiles: k.Width == 0 ? 0 : k.Width > tile ? 17 : 1)).ToList();
+        // A warm-up request of each case, then rounds that take one sample of every case in turn, so drift and warm-up
+        // fall on all cases alike; the median of each case's samples.
+        var samples = bodies.Select(_ => new List<double>()).ToArray();
+        var promptTokens = new int[bodies.Count];
+        for (int round = 0; round <= Math.Max(repetitions, 3); round++)
+        {
+            for (int c = 0; c < bodies.Count; c++)
+            {
+                var (ttft, prompt) = Ttft(http, Body(c, round));
+                if (round > 0) samples[c].Add(ttft);
+                promptTokens[c] = prompt;
+            }
+        }
+
+        var rows = new List<GatewayRow>();
+        for (int c = 0; c < bodies.Count; c++)
+        {
+            samples[c].Sort();
+            double median = samples[c][samples[c].Count / 2];
+            rows.Add(new GatewayRow(bodies[c].Name, bodies[c].Tiles, promptTokens[c], median));
+            Terminal.Info(string.Create(CultureInfo.InvariantCulture, $"gateway {bodies[c].Name}: TTFT {median:F1} ms (median of {samples[c].Count})"));
         }
 
         return [.. rows];
@@ -177,12 +186,12 @@ internal static class BenchVisionCommand
         return (first ?? watch.Elapsed.TotalMilliseconds, prompt);
     }
 
-    private static byte[] Png(int width, int height)
+    private static byte[] Png(int width, int height, int seed)
     {
         using var bitmap = new SKBitmap(width, height);
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)
-                bitmap.SetPixel(x, y, new SKColor((byte)(x * 5), (byte)(y * 3), (byte)(x + y)));
+                bitmap.SetPixel(x, y, new SKColor((byte)(x * 5 + seed), (byte)(y * 3 + seed * 3), (byte)(x + y)));
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
     }

@@ -59,7 +59,7 @@ internal sealed class ImageArguments
             {
                 images.Add(ImagePreprocessor.Preprocess(File.ReadAllBytes(file), vision.TileSize, MaxTiles, MaxPixels));
             }
-            catch (InvalidDataException e)
+            catch (InvalidImageException e)
             {
                 throw new UsageException($"--image {file}: {e.Message}");
             }

@@ -1,175 +1,165 @@
+using System.Buffers;
+
 namespace Llama4Cluster.Core.Vision;
 
 /// <summary>
-/// Image → tiles (spec §5.1), as transformers' <c>Llama4ImageProcessorFast</c> does with its defaults
-/// (<c>resize_to_max_canvas</c> false): the canvas of at most <c>maxTiles</c> tiles needing the smallest upscale ≥ 1 (else
-/// the least downscale; ties: the smallest area), an aspect-preserving resize whose upscaling stops at the tile size,
-/// black padding to the canvas (bottom and right), normalisation to <c>(x − 127.5) / 127.5</c>, the tiles row-major, then —
-/// when there is more than one — the whole image resized to one tile (distorted). Resizing is bilinear with antialiasing
-/// (the triangle filter widened by the scale when shrinking, as torchvision's <c>antialias=True</c> and Pillow), computed
-/// in double and rounded to 8 bits as torchvision does for 8-bit images; its fixed-point kernel may round a value the
-/// other way (±1 of 255). HF normalises in bfloat16 for a bf16 model; this is fp32.
+/// Turns an image into the normalised tiles the vision encoder takes (spec §5.1), as Hugging Face
+/// <c>Llama4ImageProcessorFast</c> does: choose the canvas (<see cref="ImageCanvas.Plan"/>), resize without distortion with
+/// torch's antialiased bilinear filter to 8 bits, pad bottom/right with 0, rescale by 1/255 and normalise
+/// <c>(x − 0.5) / 0.5</c> (so padding is −1), split into tiles row-major, and — when there is more than one tile — append
+/// the global tile: the original image resized (with distortion) to one tile.
 /// </summary>
+/// <remarks>
+/// Normalisation is float32 (<c>(v / 255 − 0.5) / 0.5</c>, META's <c>ToTensor</c> + <c>Normalize</c>), where HF rounds to
+/// bfloat16 after the rescale and after the normalise: HF's values are ours rounded to 8 significant bits, at most 2⁻⁸ away
+/// (|x| ≤ 1). Only 256 values occur, so the step is a table lookup. Resizing is deterministic managed code (see
+/// <see cref="AntialiasedBilinear"/>); rows run in parallel when an image is large enough for it to pay.
+/// </remarks>
 public static class ImagePreprocessor
 {
-    /// <summary>Decodes <paramref name="encoded"/> (<see cref="ImageDecoder"/>) and cuts it into tiles.</summary>
-    public static ImageTiles Preprocess(ReadOnlySpan<byte> encoded, int tileSize, int maxTiles, long maxPixels) =>
-        Preprocess(ImageDecoder.Decode(encoded, maxPixels), tileSize, maxTiles);
+    /// <summary>Output values below which a pass stays on the calling thread (a thread hop costs more than the work).</summary>
+    private const int ParallelThreshold = 1 << 18;
 
-    /// <summary>Cuts <paramref name="image"/> into tiles of <paramref name="tileSize"/> pixels, at most
-    /// <paramref name="maxTiles"/> of them besides the global tile.</summary>
+    /// <summary>Rows one parallel work item resizes.</summary>
+    private const int RowsPerBlock = 16;
+
+    /// <summary><c>((float)v / 255 − 0.5) / 0.5</c> for every 8-bit value v, in float32 as torch computes it.</summary>
+    private static readonly float[] Normalized = BuildNormalized();
+
+    /// <summary>
+    /// Preprocesses <paramref name="image"/> into tiles of <paramref name="tileSize"/> pixels (the checkpoint's
+    /// <c>vision_config.image_size</c>), with a canvas of at most <paramref name="maxTiles"/> tiles (HF's
+    /// <c>max_patches</c>, 16 for Scout and Maverick).
+    /// </summary>
     public static ImageTiles Preprocess(RgbImage image, int tileSize, int maxTiles = 16)
     {
         ArgumentNullException.ThrowIfNull(image);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tileSize);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTiles);
-        var (rows, columns) = Canvas(image.Height, image.Width, tileSize, maxTiles);
-        int canvasH = rows * tileSize, canvasW = columns * tileSize;
-        // Upscaling stops at the tile size: a small image is not blown up to fill a large canvas.
-        int limitH = Math.Min(Math.Max(image.Height, tileSize), canvasH), limitW = Math.Min(Math.Max(image.Width, tileSize), canvasW);
-        var (newH, newW) = FitWithoutDistortion(image.Height, image.Width, limitH, limitW);
-        var resized = Resize(image, newH, newW);
+        var canvas = ImageCanvas.Plan(image.Height, image.Width, tileSize, maxTiles);
+        long tileValues = 3L * tileSize * tileSize;
+        long total = canvas.TileCount * tileValues;
+        if (total > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(tileSize), $"{canvas.TileCount} tiles of {tileSize} pixels need {total} values, more than an array holds");
 
-        int tiles = rows * columns + (rows * columns > 1 ? 1 : 0);
-        long plane = (long)tileSize * tileSize;
-        var pixels = new float[tiles * 3 * plane];
-        // Canvas tiles: padding (black, 0) reads as −1 after normalisation.
-        for (int r = 0; r < rows; r++)
-        for (int c = 0; c < columns; c++)
-        {
-            long tileBase = (r * columns + c) * 3 * plane;
-            for (int y = 0; y < tileSize; y++)
-            {
-                int sy = r * tileSize + y;
-                for (int x = 0; x < tileSize; x++)
-                {
-                    int sx = c * tileSize + x;
-                    bool inside = sy < newH && sx < newW;
-                    for (int ch = 0; ch < 3; ch++)
-                    {
-                        byte v = inside ? resized[3 * ((long)sy * newW + sx) + ch] : (byte)0;
-                        pixels[tileBase + ch * plane + (long)y * tileSize + x] = Normalize(v);
-                    }
-                }
-            }
-        }
-
-        if (tiles > 1)
-        {
-            var global = Resize(image, tileSize, tileSize);
-            long tileBase = (tiles - 1) * 3 * plane;
-            for (long p = 0; p < plane; p++)
-                for (int ch = 0; ch < 3; ch++)
-                    pixels[tileBase + ch * plane + p] = Normalize(global[3 * p + ch]);
-        }
-
-        return new ImageTiles(tileSize, rows, columns, pixels);
+        var pixels = GC.AllocateUninitializedArray<float>((int)total);
+        ResizeIntoTiles(image, canvas.ResizedHeight, canvas.ResizedWidth, pixels, 0, canvas.Rows, canvas.Columns, tileSize);
+        if (canvas.Rows * canvas.Columns > 1)
+            ResizeIntoTiles(image, tileSize, tileSize, pixels, canvas.Rows * canvas.Columns, 1, 1, tileSize);
+        return new ImageTiles(tileSize, canvas.Rows, canvas.Columns, pixels);
     }
-
-    /// <summary>(x / 255 − 0.5) / 0.5 as the fast processor fuses it: (x − 127.5) / 127.5.</summary>
-    private static float Normalize(byte v) => (v - 127.5f) / 127.5f;
 
     /// <summary>
-    /// The tile grid (rows, columns) for an image of <paramref name="height"/> × <paramref name="width"/>: among every grid
-    /// of at most <paramref name="maxTiles"/> tiles, scale = min(canvas height / height, canvas width / width); the smallest
-    /// scale ≥ 1 if any, else the largest; ties broken by the smallest canvas area (HF's <c>get_best_fit</c>).
+    /// Decodes <paramref name="encoded"/> (<see cref="ImageDecoder.Decode"/>, refusing more than <paramref name="maxPixels"/>
+    /// pixels) and preprocesses it. Throws <see cref="InvalidImageException"/> for bytes that are not an acceptable image.
     /// </summary>
-    public static (int Rows, int Columns) Canvas(int height, int width, int tileSize, int maxTiles)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
-        var grids = new List<(int Rows, int Columns, double Scale)>();
-        for (int r = 1; r <= maxTiles; r++)
-            for (int c = 1; r * c <= maxTiles; c++)
-                grids.Add((r, c, Math.Min((double)r * tileSize / height, (double)c * tileSize / width)));
-        var up = grids.Where(g => g.Scale >= 1).ToList();
-        double chosen = up.Count > 0 ? up.Min(g => g.Scale) : grids.Max(g => g.Scale);
-        var best = grids.Where(g => g.Scale == chosen).MinBy(g => (long)g.Rows * g.Columns)!;
-        return (best.Rows, best.Columns);
-    }
+    public static ImageTiles Preprocess(ReadOnlySpan<byte> encoded, int tileSize, int maxTiles = 16, long maxPixels = ImageDecoder.DefaultMaxPixels) =>
+        Preprocess(ImageDecoder.Decode(encoded, maxPixels), tileSize, maxTiles);
 
-    /// <summary>The largest size within (<paramref name="targetH"/>, <paramref name="targetW"/>) with the image's aspect
-    /// (HF's <c>get_max_res_without_distortion</c>: the tighter side fills its target, the other is floored).</summary>
-    public static (int Height, int Width) FitWithoutDistortion(int height, int width, int targetH, int targetW)
+    /// <summary>
+    /// Resizes <paramref name="image"/> to <paramref name="height"/> × <paramref name="width"/>, normalises it, and writes it
+    /// onto a canvas of <paramref name="rows"/> × <paramref name="columns"/> tiles that starts at tile
+    /// <paramref name="firstTile"/> of <paramref name="pixels"/> (<c>[tiles, 3, S, S]</c>); the rest of the canvas is padding.
+    /// </summary>
+    private static void ResizeIntoTiles(RgbImage image, int height, int width, float[] pixels, int firstTile, int rows, int columns, int tileSize)
     {
-        double scaleW = (double)targetW / width, scaleH = (double)targetH / height;
-        return scaleW < scaleH
-            ? (Math.Min((int)Math.Floor(height * scaleW), targetH), targetW)
-            : (targetH, Math.Min((int)Math.Floor(width * scaleH), targetW));
-    }
+        var horizontal = AntialiasedBilinear.ComputeWeights(image.Width, width);
+        var vertical = AntialiasedBilinear.ComputeWeights(image.Height, height);
+        int rowLength = width * 3;
+        bool parallel = (long)image.Height * rowLength >= ParallelThreshold;
 
-    /// <summary>Antialiased bilinear resize of RGB bytes to <paramref name="outH"/> × <paramref name="outW"/>, separable
-    /// (columns, then rows), in double, rounded once to bytes.</summary>
-    public static byte[] Resize(RgbImage image, int outH, int outW)
-    {
-        int inH = image.Height, inW = image.Width;
-        var (xStart, xWeights) = Taps(inW, Math.Max(outW, 1));
-        var (yStart, yWeights) = Taps(inH, Math.Max(outH, 1));
-        var horizontal = new double[(long)inH * outW * 3];
-        var src = image.Rgb;
-        Parallel.For(0, inH, y =>
+        // Horizontal pass: every source row → width pixels, float32, interleaved RGB ([image.Height, width, 3]).
+        float[] wide = ArrayPool<float>.Shared.Rent(image.Height * rowLength);
+        try
         {
-            long row = (long)y * inW * 3, outRow = (long)y * outW * 3;
-            for (int x = 0; x < outW; x++)
+            int blocks = (image.Height + RowsPerBlock - 1) / RowsPerBlock;
+            void Horizontal(int block)
             {
-                double r = 0, g = 0, b = 0;
-                var w = xWeights[x];
-                for (int k = 0; k < w.Length; k++)
+                int start = block * RowsPerBlock;
+                AntialiasedBilinear.ResizeRows(image.Rgb, wide, horizontal, start, Math.Min(start + RowsPerBlock, image.Height));
+            }
+            if (parallel) Parallel.For(0, blocks, Horizontal);
+            else for (int b = 0; b < blocks; b++) Horizontal(b);
+
+            // Vertical pass, rounding and normalising straight into the tiles, a block of output rows at a time.
+            int outBlocks = (height + RowsPerBlock - 1) / RowsPerBlock;
+            void Vertical(int block)
+            {
+                float[] row = ArrayPool<float>.Shared.Rent(rowLength);
+                try
                 {
-                    long s = row + (xStart[x] + k) * 3L;
-                    r += w[k] * src[s];
-                    g += w[k] * src[s + 1];
-                    b += w[k] * src[s + 2];
+                    int end = Math.Min((block + 1) * RowsPerBlock, height);
+                    for (int y = block * RowsPerBlock; y < end; y++)
+                    {
+                        AntialiasedBilinear.ResizeColumn(wide, row, vertical, y, rowLength);
+                        WriteRow(row.AsSpan(0, rowLength), width, y, pixels, firstTile, columns, tileSize);
+                    }
                 }
-
-                horizontal[outRow + x * 3] = r;
-                horizontal[outRow + x * 3 + 1] = g;
-                horizontal[outRow + x * 3 + 2] = b;
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(row);
+                }
             }
-        });
-        var result = new byte[(long)outH * outW * 3];
-        Parallel.For(0, outH, y =>
+            if (parallel) Parallel.For(0, outBlocks, Vertical);
+            else for (int b = 0; b < outBlocks; b++) Vertical(b);
+        }
+        finally
         {
-            var w = yWeights[y];
-            long outRow = (long)y * outW * 3;
-            for (int i = 0; i < outW * 3; i++)
-            {
-                double v = 0;
-                for (int k = 0; k < w.Length; k++) v += w[k] * horizontal[(long)(yStart[y] + k) * outW * 3 + i];
-                result[outRow + i] = (byte)Math.Clamp(Math.Round(v, MidpointRounding.AwayFromZero), 0, 255);
-            }
-        });
-        return result;
-    }
-
-    /// <summary>Per output index, its first input index and normalised triangle-filter weights (support 1, widened by the
-    /// scale when shrinking; centres at half-pixels, as align_corners false).</summary>
-    private static (int[] Start, double[][] Weights) Taps(int inSize, int outSize)
-    {
-        double scale = (double)inSize / outSize;
-        double support = scale >= 1 ? scale : 1.0;
-        double invScale = scale >= 1 ? 1 / scale : 1.0;
-        var start = new int[outSize];
-        var weights = new double[outSize][];
-        for (int i = 0; i < outSize; i++)
-        {
-            double center = scale * (i + 0.5);
-            int min = Math.Max((int)(center - support + 0.5), 0);
-            int max = Math.Min((int)(center + support + 0.5), inSize);
-            var w = new double[Math.Max(max - min, 1)];
-            double total = 0;
-            for (int j = 0; j < w.Length; j++)
-            {
-                double x = (min + j - center + 0.5) * invScale;
-                w[j] = Math.Max(0, 1 - Math.Abs(x));
-                total += w[j];
-            }
-
-            for (int j = 0; j < w.Length; j++) w[j] = total > 0 ? w[j] / total : 1.0 / w.Length;
-            start[i] = min;
-            weights[i] = w;
+            ArrayPool<float>.Shared.Return(wide);
         }
 
-        return (start, weights);
+        Pad(pixels, firstTile, rows, columns, tileSize, height, width);
+    }
+
+    /// <summary>Rounds one resized row to 8 bits (half to even, as <c>round_()</c> then <c>uint8</c>) and scatters its
+    /// normalised values into the tiles of canvas row <paramref name="y"/>.</summary>
+    private static void WriteRow(ReadOnlySpan<float> row, int width, int y, float[] pixels, int firstTile, int columns, int tileSize)
+    {
+        int plane = tileSize * tileSize;
+        int tileRow = y / tileSize, yy = y % tileSize;
+        var lut = Normalized;
+        for (int tx = 0; tx * tileSize < width; tx++)
+        {
+            int x0 = tx * tileSize, x1 = Math.Min(x0 + tileSize, width);
+            int tileBase = (firstTile + tileRow * columns + tx) * 3 * plane + yy * tileSize;
+            for (int c = 0; c < 3; c++)
+            {
+                var dst = pixels.AsSpan(tileBase + c * plane, x1 - x0);
+                for (int x = x0; x < x1; x++)
+                {
+                    float v = MathF.Round(row[3 * x + c], MidpointRounding.ToEven);
+                    dst[x - x0] = lut[v <= 0f ? 0 : v >= 255f ? 255 : (int)v];
+                }
+            }
+        }
+    }
+
+    /// <summary>Fills what the resized image does not cover (bottom rows, right columns) with the normalised 0, i.e. −1.</summary>
+    private static void Pad(float[] pixels, int firstTile, int rows, int columns, int tileSize, int height, int width)
+    {
+        int plane = tileSize * tileSize;
+        float padding = Normalized[0];
+        for (int ty = 0; ty < rows; ty++)
+        {
+            for (int tx = 0; tx < columns; tx++)
+            {
+                int validRows = Math.Clamp(height - ty * tileSize, 0, tileSize);
+                int validColumns = Math.Clamp(width - tx * tileSize, 0, tileSize);
+                if (validRows == tileSize && validColumns == tileSize) continue;
+                int tileBase = (firstTile + ty * columns + tx) * 3 * plane;
+                for (int c = 0; c < 3; c++)
+                {
+                    var channel = pixels.AsSpan(tileBase + c * plane, plane);
+                    for (int yy = 0; yy < validRows; yy++)
+                        channel.Slice(yy * tileSize + validColumns, tileSize - validColumns).Fill(padding);
+                    channel[(validRows * tileSize)..].Fill(padding);
+                }
+            }
+        }
+    }
+
+    private static float[] BuildNormalized()
+    {
+        var table = new float[256];
+        for (int v = 0; v < 256; v++) table[v] = ((float)v / 255f - 0.5f) / 0.5f;
+        return table;
     }
 }

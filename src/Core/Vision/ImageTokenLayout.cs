@@ -1,64 +1,77 @@
 namespace Llama4Cluster.Core.Vision;
 
 /// <summary>
-/// An image's tokens in the prompt (spec §5.4). One tile: <c>&lt;|image_start|&gt; &lt;|image|&gt; &lt;|patch|&gt;×T
-/// &lt;|image_end|&gt;</c>. Several: <c>&lt;|image_start|&gt;</c>, then per tile row its tiles' <c>&lt;|patch|&gt;×T</c> with
-/// <c>&lt;|tile_x_separator|&gt;</c> between the tiles of a row and <c>&lt;|tile_y_separator|&gt;</c> after every row, then
-/// <c>&lt;|image|&gt; &lt;|patch|&gt;×T</c> for the global tile, then <c>&lt;|image_end|&gt;</c>. T is the vision tower's
-/// tokens per tile (144 for 336-pixel tiles of 14-pixel patches).
+/// The special tokens that stand for one image in a prompt (spec §5.4; META <c>chat_format._encode_image</c>, HF
+/// <c>processing_llama4._prompt_split_image</c>). The encoder's features later overwrite the <c>&lt;|patch|&gt;</c>
+/// positions in order, so a prompt's patch count must equal the sum of its images' <see cref="PatchTokens"/>.
 /// </summary>
 public static class ImageTokenLayout
 {
-    /// <summary>The tokens of <paramref name="image"/> with <paramref name="tokensPerTile"/> patch tokens per tile.</summary>
+    /// <summary>
+    /// The tokens of <paramref name="image"/> with <paramref name="tokensPerTile"/> <c>&lt;|patch|&gt;</c> per tile
+    /// (<see cref="Config.Llama4VisionConfig.TokensPerTile"/>, 144 for Scout and Maverick).
+    /// </summary>
     public static int[] Tokens(ImageTiles image, int tokensPerTile, ImageTokenSet ids)
     {
         ArgumentNullException.ThrowIfNull(image);
         return Tokens(image.Rows, image.Columns, tokensPerTile, ids);
     }
 
-    /// <summary>The tokens of an image cut into <paramref name="rows"/> × <paramref name="columns"/> tiles.</summary>
+    /// <summary>
+    /// The tokens of an image on a <paramref name="rows"/> × <paramref name="columns"/> canvas (from
+    /// <see cref="ImageCanvas.Plan"/>, so a prompt can be laid out before its pixels are processed). One tile:
+    /// <c>image_start, image, patch×T, image_end</c> (T + 3 tokens). Several: <c>image_start</c>, then per tile row its
+    /// tiles' <c>patch×T</c> joined by <c>tile_x_separator</c> and followed by <c>tile_y_separator</c>, then
+    /// <c>image, patch×T</c> for the global tile, then <c>image_end</c>.
+    /// </summary>
     public static int[] Tokens(int rows, int columns, int tokensPerTile, ImageTokenSet ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokensPerTile);
-        var tokens = new List<int>(Count(rows, columns, tokensPerTile)) { ids.ImageStart };
+
+        var tokens = new int[TokenCount(rows, columns, tokensPerTile)];
+        var span = tokens.AsSpan();
+        int at = 0;
+        span[at++] = ids.ImageStart;
         if (rows * columns > 1)
         {
-            for (int r = 0; r < rows; r++)
+            for (int y = 0; y < rows; y++)
             {
-                for (int c = 0; c < columns; c++)
+                for (int x = 0; x < columns; x++)
                 {
-                    if (c > 0) tokens.Add(ids.TileXSeparator);
-                    for (int t = 0; t < tokensPerTile; t++) tokens.Add(ids.Patch);
+                    span.Slice(at, tokensPerTile).Fill(ids.Patch);
+                    at += tokensPerTile;
+                    if (x < columns - 1) span[at++] = ids.TileXSeparator;
                 }
-
-                tokens.Add(ids.TileYSeparator);
+                span[at++] = ids.TileYSeparator;
             }
         }
-
-        tokens.Add(ids.Image);
-        for (int t = 0; t < tokensPerTile; t++) tokens.Add(ids.Patch);
-        tokens.Add(ids.ImageEnd);
-        return [.. tokens];
+        span[at++] = ids.Image;
+        span.Slice(at, tokensPerTile).Fill(ids.Patch);
+        at += tokensPerTile;
+        span[at++] = ids.ImageEnd;
+        return tokens;
     }
 
-    /// <summary>How many tokens <see cref="Tokens(int, int, int, ImageTokenSet)"/> gives.</summary>
-    public static int Count(int rows, int columns, int tokensPerTile)
+    /// <summary>Length of <see cref="Tokens(int, int, int, ImageTokenSet)"/>: T + 3 for one tile, else
+    /// <c>(R·C + 1)·T + R·C + 3</c> (R·(C − 1) x-separators, R y-separators, start, image, end).</summary>
+    public static int TokenCount(int rows, int columns, int tokensPerTile)
     {
         int tiles = rows * columns;
-        if (tiles == 1) return tokensPerTile + 3;
-        // start, tiles' patches, x separators (columns − 1 per row), y separators (one per row), image, global patches, end
-        return 1 + tiles * tokensPerTile + rows * (columns - 1) + rows + 1 + tokensPerTile + 1;
+        return tiles == 1 ? tokensPerTile + 3 : checked((tiles + 1) * tokensPerTile + tiles + 3);
     }
 
-    /// <summary>The <c>&lt;|patch|&gt;</c> tokens in <paramref name="tokens"/>.</summary>
-    public static int CountPatches(ReadOnlySpan<int> tokens, int patchId)
+    /// <summary>The <c>&lt;|patch|&gt;</c> tokens of <paramref name="image"/>: <see cref="ImageTiles.TileCount"/> · T, the rows
+    /// of features its encoding yields.</summary>
+    public static int PatchTokens(ImageTiles image, int tokensPerTile)
     {
-        int n = 0;
-        foreach (int t in tokens)
-            if (t == patchId) n++;
-        return n;
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokensPerTile);
+        return checked(image.TileCount * tokensPerTile);
     }
+
+    /// <summary>The <paramref name="patchId"/> tokens in <paramref name="tokens"/>: the feature rows a prompt expects.</summary>
+    public static int CountPatches(ReadOnlySpan<int> tokens, int patchId) => tokens.Count(patchId);
 }

@@ -42,7 +42,7 @@ internal sealed class ImageParts(ServedModel model, ApiOptions options, IReadOnl
         {
             image = ImagePreprocessor.Preprocess(bytes, vision.TileSize, MaxTilesPerImage, limits.MaxImagePixels);
         }
-        catch (InvalidDataException e)
+        catch (InvalidImageException e)
         {
             throw ApiException.BadRequest($"{urlPath}: {e.Message}", urlPath);
         }

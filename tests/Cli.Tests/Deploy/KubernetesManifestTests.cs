@@ -16,7 +16,8 @@ public sealed class KubernetesManifestTests
     private const string Expert = "llama4-expert";
 
     private static readonly IReadOnlySet<string> GatewayFlags = RenderedManifests.HostFlags("src/Gateway/Hosting/GatewayCommandLine.cs");
-    private static readonly IReadOnlySet<string> SiloFlags = RenderedManifests.HostFlags("src/Silos/Hosting/SiloProgram.cs");
+    private static readonly IReadOnlySet<string> SiloFlags = RenderedManifests.HostFlags("src/Silos/Hosting/SiloProgram.cs")
+        .Union(RenderedManifests.OperationFlags("src/Silos/Hosting/SiloOperationsHostingExtensions.cs")).ToHashSet(StringComparer.Ordinal);
 
     public static TheoryData<string> Kustomizations() => new(RenderedManifests.Kustomizations());
 
@@ -47,6 +48,48 @@ public sealed class KubernetesManifestTests
             Assert.Equal("1", m.Single<V1PodDisruptionBudget>(name).Spec.MaxUnavailable?.Value); // drains take one pod at a time
         m.Single<V1PersistentVolumeClaim>("llama4-model");
         m.Single<V1Job>("llama4-model-download");
+        m.Single<V2HorizontalPodAutoscaler>(Gateway);
+    }
+
+    /// <summary>A silo's probes are its <c>--http-port</c> endpoints: <c>/health</c> (the process is up) for start-up and
+    /// liveness, <c>/ready</c> (joined the cluster) for readiness.</summary>
+    [KubectlTheory]
+    [MemberData(nameof(Kustomizations))]
+    public void SiloProbesHitTheirEndpointsOnTheirHttpPort(string kustomization)
+    {
+        var m = RenderedManifests.Render(kustomization);
+        foreach (var silo in new[] { Attention, Expert })
+        {
+            var template = m.Single<V1StatefulSet>(silo).Spec.Template;
+            var container = RenderedManifests.Container(template);
+            int port = int.Parse(RenderedManifests.Flags(container)["--http-port"]);
+            Assert.Equal(port, RenderedManifests.Port(container, "http"));
+            Assert.Equal("/health", container.StartupProbe.HttpGet.Path);
+            Assert.Equal("/health", container.LivenessProbe.HttpGet.Path);
+            Assert.Equal("/ready", container.ReadinessProbe.HttpGet.Path);
+            foreach (var probe in new[] { container.StartupProbe, container.LivenessProbe, container.ReadinessProbe })
+                Assert.Contains(probe.HttpGet.Port.Value, new[] { "http", port.ToString() });
+            Assert.Equal(port.ToString(), template.Metadata.Annotations["prometheus.io/port"]); // the scrape reads /metrics there
+        }
+    }
+
+    /// <summary>The gateway scales on its own waiting-requests series, as a custom-metrics adapter names it
+    /// (<c>vllm:x</c> → <c>vllm_x</c>), and the series is one the gateway really exports.</summary>
+    [KubectlTheory]
+    [MemberData(nameof(Kustomizations))]
+    public void TheGatewayAutoscalesOnAQueueItReallyExports(string kustomization)
+    {
+        var m = RenderedManifests.Render(kustomization);
+        var hpa = m.Single<V2HorizontalPodAutoscaler>(Gateway);
+        Assert.Equal(("Deployment", Gateway), (hpa.Spec.ScaleTargetRef.Kind, hpa.Spec.ScaleTargetRef.Name));
+        Assert.True(hpa.Spec.MinReplicas >= 1 && hpa.Spec.MaxReplicas > hpa.Spec.MinReplicas);
+        var metric = Assert.Single(hpa.Spec.Metrics);
+        Assert.Equal("Pods", metric.Type);
+        string series = "vllm:" + metric.Pods.Metric.Name["vllm_".Length..];
+        Assert.Equal("vllm:num_requests_waiting", series);
+        string gatewaySource = string.Concat(Directory.GetFiles(Path.Combine(RenderedManifests.RepositoryRoot, "src", "Gateway"), "*.cs", SearchOption.AllDirectories)
+            .Select(File.ReadAllText));
+        Assert.Contains($"\"{series}\"", gatewaySource);
     }
 
     [KubectlTheory]

@@ -67,6 +67,10 @@ internal sealed partial class RenderedManifests
         return flags;
     }
 
+    /// <summary>Flags a hosting extension reads besides the host's table (<c>["--flag"] = key</c> entries of its own).</summary>
+    public static IReadOnlySet<string> OperationFlags(string sourceFile) =>
+        SwitchEntry().Matches(File.ReadAllText(Path.Combine(RepositoryRoot, sourceFile))).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+
     [GeneratedRegex("""\["(--[a-z0-9-]+)"\]\s*=""")]
     private static partial Regex SwitchEntry();
 
