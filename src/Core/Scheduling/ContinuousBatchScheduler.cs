@@ -39,6 +39,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
     private readonly int _maxRunning;
     private readonly int _maxWaiting;
     private readonly int _maxStepTokens;
+    private readonly int _maxStepImageTiles;
     private readonly bool _prefillFirst;
     private readonly long _kvCapacity;
     private readonly TimeSpan _defaultTimeout;
@@ -92,6 +93,7 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         _maxRunning = o.MaxRunningSequences;
         _maxWaiting = o.MaxWaitingRequests;
         _maxStepTokens = o.MaxStepTokens;
+        _maxStepImageTiles = o.MaxStepImageTiles;
         _prefillFirst = o.PrefillFirst;
         _kvCapacity = o.ResolveKvTokenCapacity(model.MaxModelLength);
         _defaultTimeout = o.DefaultTimeout;
@@ -197,7 +199,8 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
 
     /// <summary>The step: per rank, its sequences in admission order; one token per decoding sequence first, then prompt
     /// chunks, oldest sequence first, with what remains of <see cref="SchedulerOptions.MaxStepTokens"/> (with
-    /// <see cref="SchedulerOptions.PrefillFirst"/>, no decodes while a prompt is still being prefilled).</summary>
+    /// <see cref="SchedulerOptions.PrefillFirst"/>, no decodes while a prompt is still being prefilled); new sequences with
+    /// images within <see cref="SchedulerOptions.MaxStepImageTiles"/>.</summary>
     private StepPlan BuildStep()
     {
         var members = new List<ScheduledSequence>?[_backend.Ranks];
@@ -205,12 +208,15 @@ public sealed partial class ContinuousBatchScheduler : BackgroundService, IGener
         bool holdDecodes = _prefillFirst && _running.Any(s => s.Rank >= 0 && s.Prefilling);
         int decodes = holdDecodes ? 0 : _running.Count(s => s.Rank >= 0 && !s.Prefilling);
         int prefillBudget = _maxStepTokens - decodes; // >= 1 when anything prefills: MaxStepTokens >= MaxRunningSequences
-        int prefillTokens = 0;
+        int prefillTokens = 0, imageTiles = 0;
         foreach (var s in _running)
         {
             if (s.Rank < 0) continue; // waiting for a rank after a failover
             bool prefill = s.Prefilling;
             if (prefill ? prefillBudget == 0 : holdDecodes) continue;
+            int tiles = s.PendingImageTiles; // its images start with it (SchedulerOptions.MaxStepImageTiles)
+            if (tiles > 0 && imageTiles > 0 && imageTiles + tiles > _maxStepImageTiles) continue;
+            imageTiles += tiles;
             var part = s.Plan(prefill ? prefillBudget : 1);
             if (prefill)
             {

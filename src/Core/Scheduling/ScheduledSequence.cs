@@ -77,6 +77,9 @@ internal sealed class ScheduledSequence
     /// <summary>Times the sequence has moved to another rank after its rank failed.</summary>
     public int Failovers { get; private set; }
 
+    /// <summary>Tiles of the images the sequence's next first step carries (its start); 0 once started or without images.</summary>
+    public int PendingImageTiles => Started || _start.Images is null ? 0 : _start.Images.Sum(i => i.TileCount);
+
     /// <summary>A step carrying <see cref="Start"/> was sent: the rank may hold state to release.</summary>
     public bool Started { get; private set; }
 

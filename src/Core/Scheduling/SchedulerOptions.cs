@@ -24,6 +24,14 @@ public sealed class SchedulerOptions
     public int MaxStepTokens { get; set; } = 512;
 
     /// <summary>
+    /// Image tiles that start in one step at most (a sequence's images travel with its first step: 1.35 MB of fp32 pixels
+    /// per 336-pixel tile): a new sequence whose images would pass it waits for the next step, unless it is the step's first,
+    /// so one request's images never make a step too large to carry and no other request waits for ever. The default, 34,
+    /// is the gateway's per-request bound (two images at the largest canvas), about 46 MB, under the cluster's 64 MB messages.
+    /// </summary>
+    public int MaxStepImageTiles { get; set; } = 34;
+
+    /// <summary>
     /// Decodes wait while any running sequence is still prefilling (vLLM V0's policy without chunked prefill), so a batch
     /// started together has every prompt in its cache before its first decode step. False (default): decodes go first in
     /// every step and prompt chunks share what remains. Benchmarks that time prefill and decode apart (<c>llama4 bench

@@ -25,6 +25,8 @@ public sealed class SchedulerOptionsValidator : IValidateOptions<SchedulerOption
         if (options.MaxStepTokens < Math.Max(1, options.MaxRunningSequences))
             yield return $"MaxStepTokens ({options.MaxStepTokens}) must be at least MaxRunningSequences ({options.MaxRunningSequences}) so every " +
                 "running sequence can decode in every step; raise MaxStepTokens or lower MaxRunningSequences.";
+        if (options.MaxStepImageTiles < 1)
+            yield return $"MaxStepImageTiles must be at least 1; got {options.MaxStepImageTiles}.";
         if (options.KvTokenCapacity is { } kv && kv < 1)
             yield return $"KvTokenCapacity must be at least 1 token, or unset for the default; got {kv}.";
         if (options.KvTokenCapacity is { } capacity && maxModelLength is { } length && capacity < length)

@@ -14,7 +14,8 @@ internal sealed class RankSequence(long id, Sampler sampler, KvCache cache, Sequ
 {
     private readonly List<int> _prompt = new();
     private readonly List<int> _generated = new();
-    private readonly int[]? _imageKeys = ImageKeys(images, vision);
+    private readonly int _imagePatches = PatchCount(images, vision); // <|patch|> positions the images fill
+    private readonly int[]? _imageKeys = prefix is null ? null : ImageKeys(images, vision); // only a prefix cache reads them
     private bool _sampled;
     private ImageFeatureCursor? _features;
     private int _patchesFed; // <|patch|> tokens fed that images fill (later ones, say generated, are plain tokens)
@@ -24,7 +25,7 @@ internal sealed class RankSequence(long id, Sampler sampler, KvCache cache, Sequ
 
     /// <summary>Whether features must still be computed: images are pending and some of their positions are not fed yet
     /// (a prefix-cache hit may have restored them all).</summary>
-    public bool NeedsFeatures => PendingImages is not null && _patchesFed < _imageKeys!.Length;
+    public bool NeedsFeatures => PendingImages is not null && _patchesFed < _imagePatches;
 
     /// <summary>Forgets the pending images without computing them (every position they fill is fed already).</summary>
     public void SkipFeatures() => PendingImages = null;
@@ -32,10 +33,10 @@ internal sealed class RankSequence(long id, Sampler sampler, KvCache cache, Sequ
     /// <summary>Keeps the features of <see cref="PendingImages"/>, <c>[patches, D]</c> (this object owns them from now on).</summary>
     public void TakeFeatures(torch.Tensor features)
     {
-        if (_imageKeys is null || features.shape[0] != _imageKeys.Length)
+        if (_imagePatches == 0 || features.shape[0] != _imagePatches)
         {
             features.Dispose();
-            throw new ArgumentException($"sequence {Id}: its images have {_imageKeys?.Length ?? 0} patch positions; got {features.shape[0]} feature rows");
+            throw new ArgumentException($"sequence {Id}: its images have {_imagePatches} patch positions; got {features.shape[0]} feature rows");
         }
 
         _features = new ImageFeatureCursor(features, vision!.PatchTokenId, _patchesFed);
@@ -63,11 +64,17 @@ internal sealed class RankSequence(long id, Sampler sampler, KvCache cache, Sequ
         return keys;
     }
 
+    private static int PatchCount(IReadOnlyList<ImageTiles>? images, VisionInputs? vision)
+    {
+        if (images is not { Count: > 0 }) return 0;
+        if (vision is null) throw new ArgumentException("a sequence with images needs a rank with a vision tower");
+        return checked((int)vision.PatchTokensOf(images));
+    }
+
     /// <summary>One key per image patch position: a hash of the image's pixels and the position's ordinal in the image.</summary>
     private static int[]? ImageKeys(IReadOnlyList<ImageTiles>? images, VisionInputs? vision)
     {
-        if (images is not { Count: > 0 }) return null;
-        if (vision is null) throw new ArgumentException("a sequence with images needs a rank with a vision tower");
+        if (images is not { Count: > 0 } || vision is null) return null;
         var keys = new int[vision.PatchTokensOf(images)];
         int k = 0;
         foreach (var image in images)
@@ -101,7 +108,7 @@ internal sealed class RankSequence(long id, Sampler sampler, KvCache cache, Sequ
         foreach (int t in tokens)
         {
             into.Add(t);
-            if (_imageKeys is not null && _patchesFed < _imageKeys.Length && t == vision!.PatchTokenId) _patchesFed++;
+            if (_patchesFed < _imagePatches && t == vision!.PatchTokenId) _patchesFed++;
         }
 
         _features?.Advance(tokens); // frees the features once every image position is filled (decode never needs them)
