@@ -100,4 +100,69 @@ public sealed class PlanCommandTests
         double fast = double.Parse(Step("--interconnect", "nvlink+ib"), System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(fast < slow, $"nvlink+ib {fast} ms vs pcie+eth {slow} ms");
     }
+
+    /// <summary>A <c>bench cluster --json</c> file whose echoes follow t = 100 µs + bytes / (1 GB/s).</summary>
+    private static string BenchFile(params long[] payloads)
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"l4c-bench-{Guid.NewGuid():N}.json");
+        var cases = new JsonArray(payloads.Select(b =>
+        {
+            double oneWay = 100e-6 + b / 1e9;
+            return (JsonNode)new JsonObject { ["batch"] = 1, ["dispatch_payload_bytes"] = b, ["transport_bytes_per_s"] = 2.0 * b / (2 * oneWay) };
+        }).ToArray());
+        File.WriteAllText(file, new JsonObject { ["cases"] = cases, ["silos"] = 3 }.ToJsonString());
+        return file;
+    }
+
+    [Fact]
+    public void MeasuredLinkFiguresFromBenchClusterReplaceTheAssumedOnesBetweenHosts()
+    {
+        string file = BenchFile(8_192, 262_144);
+        try
+        {
+            string[] args = ["plan", "--preset", "maverick", "--hosts", "2", .. Hosts8x80, "--dtype", "bfloat16"];
+            var measured = CliRunner.Run([.. args, "--measured", file]);
+            Assert.True(measured.ExitCode == 0, measured.Stderr + measured.Stdout);
+            Assert.Contains("measured link 8 Gb/s, 100 µs", measured.Stdout); // 1 GB/s and 100 µs fitted back out of the echoes
+            Assert.Contains("fit of 2 echoes", measured.Stdout);
+            var assumed = CliRunner.Run(args);
+            Assert.Contains("InfiniBand NDR 400 Gb/s between hosts", assumed.Stdout);
+            Assert.NotEqual(Estimates(assumed.Stdout), Estimates(measured.Stdout)); // a slower link costs the two-host plan time
+
+            var both = CliRunner.Run([.. args, "--measured", file, "--link-gbps", "100"]);
+            Assert.Equal(2, both.ExitCode);
+            Assert.Contains("either --measured FILE or --link-gbps", both.Stderr);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        var missing = CliRunner.Run(["plan", "--preset", "maverick", "--hosts", "2", .. Hosts8x80, "--measured", file]);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("does not exist", missing.Stderr);
+    }
+
+    [Fact]
+    public void OneEchoSizeGivesTheBandwidthAlone()
+    {
+        string file = BenchFile(262_144);
+        try
+        {
+            var r = CliRunner.Run(["plan", "--preset", "maverick", "--hosts", "2", .. Hosts8x80, "--dtype", "bfloat16", "--measured", file]);
+            Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+            Assert.Contains("latency not separable", r.Stdout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>The estimate table's rows: everything after its title line (which names the links).</summary>
+    private static string Estimates(string stdout)
+    {
+        int title = stdout.IndexOf("estimated decode step", StringComparison.Ordinal);
+        return stdout[(stdout.IndexOf('\n', title) + 1)..];
+    }
 }

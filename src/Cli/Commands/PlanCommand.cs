@@ -16,7 +16,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class PlanCommand
 {
-    public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bfloat16|fp8] [--attention-ranks R] [--stages K] [--shared-experts auto|rank|shards] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--gpu h100|h100-pcie|h200|a100] [--interconnect nvlink+ib|nvlink+eth|pcie+eth] [--link-gbps G] [--link-latency-us U] [--batch 1,32] [--layout summary|full] [--out plan.json]  (exit 3: does not fit)";
+    public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bfloat16|fp8] [--attention-ranks R] [--stages K] [--shared-experts auto|rank|shards] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--gpu h100|h100-pcie|h200|a100] [--interconnect nvlink+ib|nvlink+eth|pcie+eth] [--link-gbps G] [--link-latency-us U | --measured BENCH.json] [--batch 1,32] [--layout summary|full] [--out plan.json]  (exit 3: does not fit)";
 
     /// <summary>The exit code of a does-not-fit answer.</summary>
     public const int DoesNotFit = 3;

@@ -8,7 +8,9 @@ namespace Llama4Cluster.Cli.Commands;
 /// <summary>The parts of <c>llama4 plan</c>'s report about pipeline stages, the binding constraint and the step cost estimate.</summary>
 internal static class PlanReport
 {
-    /// <summary>The cost model's inputs from <c>--gpu</c>, <c>--interconnect</c>, <c>--link-gbps</c>, <c>--link-latency-us</c> and <c>--batch</c>.</summary>
+    /// <summary>The cost model's inputs from <c>--gpu</c>, <c>--interconnect</c>, <c>--link-gbps</c>, <c>--link-latency-us</c>
+    /// (or <c>--measured FILE</c>: the link between hosts from <c>bench cluster --json</c>, <see cref="MeasuredLink"/>) and
+    /// <c>--batch</c>.</summary>
     public sealed record Cost(GpuSpec Gpu, Interconnect Links, int[] Batches);
 
     public static Cost CostInputs(Arguments a)
@@ -16,7 +18,14 @@ internal static class PlanReport
         try
         {
             var gpu = GpuSpec.Get(a.Optional("gpu") ?? "h100");
-            var links = Interconnect.Get(a.Optional("interconnect") ?? "nvlink+ib", gpu, a.Double("link-gbps", 0.001, 1e6), a.Double("link-latency-us", 0, 1e6));
+            double? gbps = a.Double("link-gbps", 0.001, 1e6), latency = a.Double("link-latency-us", 0, 1e6);
+            var links = Interconnect.Get(a.Optional("interconnect") ?? "nvlink+ib", gpu, gbps, latency);
+            if (a.Optional("measured") is { } measured)
+            {
+                if (gbps is not null || latency is not null)
+                    throw new UsageException("give either --measured FILE or --link-gbps / --link-latency-us, not both");
+                links = links with { InterHost = MeasuredLink.Load(measured).ToLink(measured) };
+            }
             int[] batches = a.IntList("batch") ?? [1, 32];
             if (batches.Any(b => b < 1)) throw new UsageException("--batch values must be at least 1");
             return new Cost(gpu, links, batches);
