@@ -27,7 +27,7 @@ public static class RmsNorm
     {
         using var scope = NewDisposeScope();
         var x32 = x.to_type(ScalarType.Float32);
-        var inv = x32.square().mean([-1L], keepdim: true).AddInPlace(eps).rsqrt_();
+        var inv = x32.mul(x32).mean([-1L], keepdim: true).AddInPlace(eps).rsqrt_(); // x·x, not square(): that is pow(2) with a finalizable Scalar
         return x32.mul(inv).to_type(x.dtype).MoveToOuterDisposeScope();
     }
 }
