@@ -93,4 +93,29 @@ public sealed class KubernetesManifestTests
     [MemberData(nameof(Kustomizations))]
     public void GatewayScalesOnWaitingRequests(string kustomization) =>
         ManifestChecks.GatewayScalesOnWaitingRequests(RenderedManifests.Render(kustomization));
+
+    /// <summary>Every image of ours that a manifest runs is one a project publishes with SDK container support
+    /// (<c>ContainerRepository</c> and <c>ContainerImageTag</c> in its csproj).</summary>
+    [KubectlTheory]
+    [MemberData(nameof(Kustomizations))]
+    public void ImagesAreTheOnesTheProjectsPublish(string kustomization)
+    {
+        var published = new[] { "src/Gateway/Gateway.csproj", "src/Silos/Silos.csproj", "src/Cli/Cli.csproj" }
+            .Select(p => System.Xml.Linq.XDocument.Parse(RenderedManifests.Source(p)))
+            .Select(d => d.Descendants("ContainerRepository").Single().Value + ":" + d.Descendants("ContainerImageTag").Single().Value)
+            .ToHashSet(StringComparer.Ordinal);
+        Assert.Equal(3, published.Count);
+        var images = RenderedManifests.Render(kustomization).Objects
+            .Select(o => o switch
+            {
+                k8s.Models.V1Deployment d => d.Spec.Template.Spec,
+                k8s.Models.V1StatefulSet s => s.Spec.Template.Spec,
+                k8s.Models.V1Job j => j.Spec.Template.Spec,
+                _ => null,
+            })
+            .Where(s => s is not null).SelectMany(s => s!.Containers).Select(c => c.Image)
+            .Where(i => i.StartsWith("llama4cluster-", StringComparison.Ordinal)).ToList();
+        Assert.Contains(images, i => i.StartsWith("llama4cluster-silos:", StringComparison.Ordinal));
+        Assert.All(images, i => Assert.Contains(i, published));
+    }
 }
