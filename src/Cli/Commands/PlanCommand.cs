@@ -1,4 +1,5 @@
 using System.Globalization;
+using Llama4Cluster.Cli.Deploy;
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Cluster.Placement;
@@ -12,11 +13,13 @@ namespace Llama4Cluster.Cli.Commands;
 /// per device, attention ranks and their pipeline stages, shard layout, totals, an estimated decode step) or the
 /// does-not-fit answer naming the binding constraint, with the fewest hosts that would do. Exit code 0 when it fits,
 /// <see cref="DoesNotFit"/> (3) when it does not, 2 for a bad command line. With <c>--out FILE</c> a plan is also written
-/// as JSON (<see cref="PlacementPlanJson"/>) for silos' <c>--plan FILE</c>; a does-not-fit answer writes nothing.
+/// as JSON (<see cref="PlacementPlanJson"/>) for silos' <c>--plan FILE</c>; with <c>--k8s-out DIR</c> a kustomize overlay that runs
+/// the plan, one pod per planned silo (<see cref="KubernetesOverlayWriter"/>; <c>--k8s-namespace NS</c> puts it in a namespace).
+/// A does-not-fit answer writes neither.
 /// </summary>
 internal static class PlanCommand
 {
-    public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bfloat16|fp8] [--attention-ranks R] [--stages K] [--shared-experts auto|rank|shards] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--gpu h100|h100-pcie|h200|a100] [--interconnect nvlink+ib|nvlink+eth|pcie+eth] [--link-gbps G] [--link-latency-us U | --measured BENCH.json] [--batch 1,32] [--layout summary|full] [--out plan.json]  (exit 3: does not fit)";
+    public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bfloat16|fp8] [--attention-ranks R] [--stages K] [--shared-experts auto|rank|shards] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--gpu h100|h100-pcie|h200|a100] [--interconnect nvlink+ib|nvlink+eth|pcie+eth] [--link-gbps G] [--link-latency-us U | --measured BENCH.json] [--batch 1,32] [--layout summary|full] [--out plan.json] [--k8s-out DIR [--k8s-namespace NS]]  (exit 3: does not fit)";
 
     /// <summary>The exit code of a does-not-fit answer.</summary>
     public const int DoesNotFit = 3;
@@ -49,6 +52,7 @@ internal static class PlanCommand
         string layout = a.Optional("layout") ?? "summary";
         if (layout is not ("summary" or "full")) throw new UsageException($"--layout must be summary or full; got '{layout}'");
         string? outFile = a.Optional("out");
+        var (k8sOut, k8sNamespace) = KubernetesOutput(a);
         var cost = PlanReport.CostInputs(a);
         a.EnsureAllUsed();
 
@@ -88,6 +92,7 @@ internal static class PlanCommand
             Console.WriteLine();
             PlanReport.PrintCost(config, outcome.Plan, cost, options.ContextTokens);
             if (outFile is not null) WritePlan(outcome.Plan, outFile);
+            if (k8sOut is not null) WriteOverlay(outcome.Plan, k8sOut, k8sNamespace, ModelRepository(preset, dtype));
             return 0;
         }
         Console.WriteLine();
@@ -95,7 +100,20 @@ internal static class PlanCommand
         Console.WriteLine($"binding constraint: {PlanReport.Describe(outcome.Shortfall.Constraint)}");
         PrintMinimum(config, dtype, gpus, gpuMemory, options);
         if (outFile is not null) Console.WriteLine($"no plan written to {Path.GetFullPath(outFile)}: the model does not fit.");
+        if (k8sOut is not null) Console.WriteLine($"no overlay written to {Path.GetFullPath(k8sOut)}: the model does not fit.");
         return DoesNotFit;
+    }
+
+    /// <summary><c>--k8s-out DIR</c> and <c>--k8s-namespace NS</c>, checked.</summary>
+    private static (string? Directory, string? Namespace) KubernetesOutput(Arguments a)
+    {
+        string? k8sOut = a.Optional("k8s-out");
+        string? k8sNamespace = a.Optional("k8s-namespace");
+        if (k8sNamespace is not null && k8sOut is null) throw new UsageException("--k8s-namespace needs --k8s-out DIR");
+        if (k8sNamespace is not null && !KubernetesName(k8sNamespace))
+            throw new UsageException($"--k8s-namespace '{k8sNamespace}': use lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit");
+        if (k8sOut is { Length: 0 }) throw new UsageException("--k8s-out needs a folder");
+        return (k8sOut, k8sNamespace);
     }
 
     /// <summary>The weight dtype: <c>bfloat16</c> (also <c>bf16</c>) or <c>fp8</c>, as the other commands spell dtypes.</summary>
@@ -136,6 +154,27 @@ internal static class PlanCommand
         }
         Console.WriteLine($"plan written to {full} (start each silo with --plan {full} --name SILO, SILO one of {string.Join(", ", plan.Inventory.Silos.Select(s => s.Name))})");
     }
+
+    private static void WriteOverlay(PlacementPlan plan, string directory, string? ns, string? repository)
+    {
+        var warnings = KubernetesOverlayWriter.Write(plan, directory, ns, repository);
+        string full = Path.GetFullPath(directory);
+        Console.WriteLine($"kustomize overlay written to {full}: one pod per planned silo ({string.Join(", ", plan.Inventory.Silos.Select(s => s.Name))}); render with kubectl kustomize {full}, apply with kubectl apply --server-side -k {full}");
+        if (repository is null) Console.WriteLine("note: the model-download Job has no MODEL_REPO for this model (no published checkpoint known): set it, or fill the llama4-model volume yourself.");
+        foreach (var w in warnings) Console.WriteLine("note: " + w);
+    }
+
+    /// <summary>The Hugging Face repository of a preset's checkpoint in a dtype; null where none is published (Behemoth, --model).</summary>
+    private static string? ModelRepository(string? preset, WeightDType dtype) => (preset, dtype) switch
+    {
+        ("scout", _) => "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+        ("maverick", WeightDType.Fp8) => "meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
+        ("maverick", _) => "meta-llama/Llama-4-Maverick-17B-128E-Instruct",
+        _ => null,
+    };
+
+    private static bool KubernetesName(string name) =>
+        name.Length is > 0 and <= 63 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-') && name[0] != '-' && name[^1] != '-';
 
     private static long? Bytes(Arguments a, string name) => a.Optional(name) is { } s ? Bytes(s, name) : null;
 

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using k8s;
 using k8s.Models;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Cluster.Processes;
 
 namespace Llama4Cluster.Cli.Tests.Deploy;
@@ -14,21 +15,40 @@ internal sealed partial class RenderedManifests
     public static readonly string RepositoryRoot = FindRoot();
     public static string K8sDirectory => Path.Combine(RepositoryRoot, "deploy", "k8s");
 
-    private RenderedManifests(IReadOnlyList<object> objects) => Objects = objects;
+    private RenderedManifests(string name, IReadOnlyList<object> objects, PlacementPlan? plan)
+    {
+        Name = name;
+        Objects = objects;
+        Plan = plan;
+    }
+
+    /// <summary>The kustomization, as given to <see cref="Render"/>.</summary>
+    public string Name { get; }
 
     public IReadOnlyList<object> Objects { get; }
+
+    /// <summary>The placement plan of an overlay written by <c>llama4 plan … --k8s-out</c> (its plan.json); null otherwise.</summary>
+    public PlacementPlan? Plan { get; }
+
+    /// <summary>The silo StatefulSets (pod template labelled <c>app.kubernetes.io/component: silo</c>).</summary>
+    public IReadOnlyList<V1StatefulSet> Silos => Objects.OfType<V1StatefulSet>()
+        .Where(s => s.Spec.Template.Metadata.Labels.TryGetValue("app.kubernetes.io/component", out var c) && c == "silo").ToList();
 
     /// <summary>base and every folder under overlays/, as paths relative to deploy/k8s.</summary>
     public static IEnumerable<string> Kustomizations() =>
         new[] { "base" }.Concat(Directory.GetDirectories(Path.Combine(K8sDirectory, "overlays"))
             .Select(d => "overlays/" + Path.GetFileName(d)).Order(StringComparer.Ordinal));
 
+    /// <summary>Renders a kustomization: a path relative to deploy/k8s, or an absolute folder.</summary>
     public static RenderedManifests Render(string kustomization)
     {
-        var result = ChildProcess.RunAsync("kubectl", ["kustomize", Path.Combine(K8sDirectory, kustomization)], TimeSpan.FromMinutes(1))
+        string directory = Path.Combine(K8sDirectory, kustomization);
+        var result = ChildProcess.RunAsync("kubectl", ["kustomize", directory], TimeSpan.FromMinutes(1))
             .GetAwaiter().GetResult();
         Assert.True(result.ExitCode == 0, $"kubectl kustomize {kustomization} failed: {result.Stderr}");
-        return new RenderedManifests(KubernetesYaml.LoadAllFromString(result.Stdout, strict: true));
+        string planFile = Path.Combine(directory, "plan.json");
+        var plan = File.Exists(planFile) ? PlacementPlanJson.Deserialize(File.ReadAllText(planFile)) : null;
+        return new RenderedManifests(kustomization, KubernetesYaml.LoadAllFromString(result.Stdout, strict: true), plan);
     }
 
     public T Single<T>(string name) where T : IMetadata<V1ObjectMeta> =>
@@ -57,19 +77,18 @@ internal sealed partial class RenderedManifests
     public static int Port(V1Container container, string name) =>
         Assert.Single(container.Ports, p => p.Name == name).ContainerPort;
 
-    /// <summary>The flags a host accepts, read from its <c>Switches</c> table (<c>["--flag"] = key</c>).</summary>
-    public static IReadOnlySet<string> HostFlags(string sourceFile)
+    /// <summary>The flags a host accepts, read from its <c>Switches</c> tables (<c>["--flag"] = key</c>) in its source files.</summary>
+    public static IReadOnlySet<string> HostFlags(params string[] sourceFiles)
     {
-        string source = File.ReadAllText(Path.Combine(RepositoryRoot, sourceFile));
-        var flags = SwitchEntry().Matches(source).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+        var flags = sourceFiles.Select(f => File.ReadAllText(Path.Combine(RepositoryRoot, f)))
+            .SelectMany(source => SwitchEntry().Matches(source).Select(m => m.Groups[1].Value)).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("--model", flags); // the table was found and read
         Assert.Contains("--port", flags);
         return flags;
     }
 
-    /// <summary>Flags a hosting extension reads besides the host's table (<c>["--flag"] = key</c> entries of its own).</summary>
-    public static IReadOnlySet<string> OperationFlags(string sourceFile) =>
-        SwitchEntry().Matches(File.ReadAllText(Path.Combine(RepositoryRoot, sourceFile))).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+    /// <summary>The text of a file of the repository.</summary>
+    public static string Source(string relativePath) => File.ReadAllText(Path.Combine(RepositoryRoot, relativePath));
 
     [GeneratedRegex("""\["(--[a-z0-9-]+)"\]\s*=""")]
     private static partial Regex SwitchEntry();
