@@ -6,7 +6,6 @@ using System.Text.Json.Nodes;
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Benchmarks;
-using SkiaSharp;
 using TorchSharp;
 
 namespace Llama4Cluster.Cli.Commands;
@@ -125,7 +124,7 @@ internal static class BenchVisionCommand
                 content.Add(new JsonObject
                 {
                     ["type"] = "image_url",
-                    ["image_url"] = new JsonObject { ["url"] = "data:image/png;base64," + Convert.ToBase64String(Png(width, height, seed: round * 7 + c)) },
+                    ["image_url"] = new JsonObject { ["url"] = "data:image/png;base64," + Convert.ToBase64String(VisionBenchmark.SyntheticPng(width, height, seed: round * 7 + c)) },
                 });
             return new JsonObject
             {
@@ -184,15 +183,5 @@ internal static class BenchVisionCommand
         }
 
         return (first ?? watch.Elapsed.TotalMilliseconds, prompt);
-    }
-
-    private static byte[] Png(int width, int height, int seed)
-    {
-        using var bitmap = new SKBitmap(width, height);
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-                bitmap.SetPixel(x, y, new SKColor((byte)(x * 5 + seed), (byte)(y * 3 + seed * 3), (byte)(x + y)));
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
     }
 }

@@ -120,11 +120,7 @@ public sealed class ClusterEngine
     public async Task<float[][]> LogitsAsync(IReadOnlyList<int> tokens, IReadOnlyList<ImageTiles>? images, CancellationToken cancellationToken = default)
     {
         var prompt = tokens.ToArray();
-        if (images is { Count: > 0 })
-            (Vision ?? throw new ArgumentException("the model has no vision tower (its config.json has no vision_config): it takes no images", nameof(images)))
-                .Check(prompt, images);
-        else if (Vision is { } vision && prompt.Contains(vision.PatchTokenId))
-            vision.Check(prompt, []);
+        VisionInputs.CheckPrompt(Vision, prompt, images);
         long id = Interlocked.Increment(ref s_nextSequence);
         try
         {

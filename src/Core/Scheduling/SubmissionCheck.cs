@@ -32,16 +32,7 @@ internal static class SubmissionCheck
                 throw new ArgumentException($"prompt token {i} is {prompt[i]}, outside the model's vocabulary of {vocab} ids (0 to {vocab - 1})", nameof(submission));
         }
 
-        if (submission.Images is { Count: > 0 } images)
-        {
-            if (model.Vision is not { } vision)
-                throw new ArgumentException("the model has no vision tower (its config.json has no vision_config): it takes no images", nameof(submission));
-            vision.Check(prompt, images);
-        }
-        else if (model.Vision is { } vision && Array.IndexOf(prompt, vision.PatchTokenId) >= 0)
-        {
-            vision.Check(prompt, []);
-        }
+        Vision.VisionInputs.CheckPrompt(model.Vision, prompt, submission.Images);
 
         ContextLengthExceededException.ThrowIfExceeded(prompt.Length, submission.Sampling.MaxTokens, model.MaxModelLength);
         return prompt;

@@ -105,12 +105,14 @@ public static class VisionBenchmark
         return new ImageTiles(size, 1, 1, [.. Enumerable.Range(0, 3 * size * size).Select(_ => (float)(rng.NextDouble() * 2 - 1))]);
     }
 
-    private static byte[] SyntheticPng(int width, int height)
+    /// <summary>A <paramref name="width"/> × <paramref name="height"/> PNG of colour gradients; <paramref name="seed"/> shifts
+    /// the colours, so images of one size can differ in every pixel.</summary>
+    public static byte[] SyntheticPng(int width, int height, int seed = 0)
     {
         using var bitmap = new SKBitmap(width, height);
         for (int y = 0; y < height; y++)
             for (int x = 0; x < width; x++)
-                bitmap.SetPixel(x, y, new SKColor((byte)(x * 7), (byte)(y * 3), (byte)(x ^ y)));
+                bitmap.SetPixel(x, y, new SKColor((byte)(x * 7 + seed), (byte)(y * 3 + seed * 3), (byte)(x ^ y)));
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         return data.ToArray();
     }

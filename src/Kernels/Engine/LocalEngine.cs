@@ -107,17 +107,8 @@ public sealed class LocalEngine : IDisposable
     public float[][] Logits(IReadOnlyList<int> tokens, IReadOnlyList<ImageTiles>? images = null)
     {
         if (tokens.Count == 0) throw new ArgumentException("at least one token is needed", nameof(tokens));
-        ImageFeatureCursor? features = null;
-        if (images is { Count: > 0 })
-        {
-            if (Vision is null) throw new ArgumentException("the model has no vision tower (its config.json has no vision_config): it takes no images", nameof(images));
-            Vision.Inputs.Check(tokens.ToArray(), images);
-            features = new ImageFeatureCursor(Vision.Model.Encode(images), Vision.Inputs.PatchTokenId);
-        }
-        else if (Vision is { } vision && tokens.Contains(vision.Inputs.PatchTokenId))
-        {
-            vision.Inputs.Check(tokens.ToArray(), []);
-        }
+        VisionInputs.CheckPrompt(Vision?.Inputs, tokens.ToArray(), images);
+        var features = images is { Count: > 0 } ? new ImageFeatureCursor(Vision!.Model.Encode(images), Vision.Inputs.PatchTokenId) : null;
 
         var caches = StageModels.Select(m => m.CreateCache()).ToArray();
         try

@@ -22,10 +22,10 @@ public sealed class VisionTower(Llama4VisionModel model, VisionInputs inputs) : 
     /// </summary>
     public static VisionTower? Load(string modelDirectory, IWeightSource source, ModelOptions options)
     {
-        if (VisionInputs.FromModelDirectory(modelDirectory) is not { } inputs) return null;
+        if (Llama4ConfigReader.LoadVision(modelDirectory) is not { } config) return null;
+        var inputs = VisionInputs.Of(config, modelDirectory);
         if ((uint)inputs.PatchTokenId >= (uint)source.Config.VocabSize)
             throw new InvalidDataException($"{Path.Combine(modelDirectory, "config.json")}: image_token_index {inputs.PatchTokenId} is outside the vocabulary of {source.Config.VocabSize}");
-        var config = Llama4ConfigReader.LoadVision(modelDirectory)!;
         return new VisionTower(Llama4VisionModel.Load(source, config, options), inputs);
     }
 
