@@ -1,73 +1,45 @@
 using System.Globalization;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli;
 
 /// <summary>
-/// <c>--name value</c> options and <c>--flag</c> switches after a command name. Every option must be
-/// consumed by the command; unknown ones are reported as usage errors.
+/// The options of one command line, parsed by System.CommandLine (<see cref="CommandLineSyntax"/>) against the options
+/// the command declares; the command reads them by name with the typed accessors below, whose range and format errors
+/// are <see cref="UsageException"/>s naming the option. An undeclared option is a usage error at once; a declared one
+/// given but never read by the command (one that does not apply to the line's other choices) is reported by
+/// <see cref="EnsureAllUsed"/>.
 /// </summary>
 public sealed class Arguments
 {
-    private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
+    private readonly IReadOnlyDictionary<string, IReadOnlyList<string>> _values;
+    private readonly HashSet<string> _declared;
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<string?>> _repeated = new(StringComparer.Ordinal); // second and later values
 
-    // An option given last without a value: reported as missing its value only if the command reads it, so an unknown
-    // trailing option is reported as unknown (by EnsureAllUsed) rather than as one that needs a value.
-    private readonly HashSet<string> _valueMissing = new(StringComparer.Ordinal);
-
-    public Arguments(IEnumerable<string> args, IReadOnlySet<string> flags)
+    /// <exception cref="UsageException">An unknown option, a stray argument, a missing value or an option given twice.</exception>
+    public Arguments(IEnumerable<string> args, IReadOnlyList<CommandLineOption> options)
     {
-        var list = args.ToList();
-        for (int i = 0; i < list.Count; i++)
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(options);
+        _declared = options.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        try
         {
-            string a = list[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
-                throw new UsageException($"unexpected argument '{a}'");
-            string name = a[2..];
-            string? value = null;
-            int eq = name.IndexOf('=');
-            if (eq >= 0)
-            {
-                value = name[(eq + 1)..];
-                name = name[..eq];
-            }
-            else if (!flags.Contains(name))
-            {
-                if (i + 1 >= list.Count)
-                    _valueMissing.Add(name);
-                else
-                    value = list[++i];
-            }
-            // Given twice: an error unless the command reads the option as repeatable (All).
-            if (!_values.TryAdd(name, value))
-            {
-                if (!_repeated.TryGetValue(name, out var more)) _repeated[name] = more = new List<string?>();
-                more.Add(value);
-            }
+            _values = CommandLineSyntax.Parse(args.ToList(), options);
+        }
+        catch (CommandLineException e)
+        {
+            throw new UsageException(e.Message);
         }
     }
 
-    public bool Flag(string name)
-    {
-        _used.Add(name);
-        if (_repeated.ContainsKey(name)) throw new UsageException($"option --{name} given twice");
-        if (!_values.TryGetValue(name, out var v)) return false;
-        if (v is null) return true;
-        return v.ToLowerInvariant() switch
-        {
-            "true" or "1" or "yes" => true,
-            "false" or "0" or "no" => false,
-            _ => throw new UsageException($"--{name} is a switch; got '{v}'"),
-        };
-    }
+    /// <summary>A switch: true when given (<c>--json</c>, <c>--json=true</c>), false when absent or <c>--json=false</c>.</summary>
+    public bool Flag(string name) => Optional(name) == "true";
 
+    /// <summary>The value of a single-valued option, or null when it was not given.</summary>
     public string? Optional(string name)
     {
-        _used.Add(name);
-        if (_repeated.ContainsKey(name)) throw new UsageException($"option --{name} given twice");
-        if (_valueMissing.Contains(name)) throw new UsageException($"option --{name} needs a value");
-        return _values.TryGetValue(name, out var v) ? v : null;
+        Read(name);
+        return _values.TryGetValue(name, out var v) ? v[0] : null;
     }
 
     public string Required(string name) =>
@@ -121,19 +93,22 @@ public sealed class Arguments
     /// <summary>Every value of a repeatable option, in command-line order (empty when not given).</summary>
     public IReadOnlyList<string> All(string name)
     {
-        _used.Add(name);
-        if (!_values.TryGetValue(name, out var first)) return [];
-        var all = new List<string?> { first };
-        if (_repeated.TryGetValue(name, out var more)) all.AddRange(more);
-        if (all.Any(v => v is null) || _valueMissing.Contains(name)) throw new UsageException($"option --{name} needs a value");
-        return all!;
+        Read(name);
+        return _values.TryGetValue(name, out var all) ? all : [];
     }
 
-    /// <summary>Throws for options given but never read by the command.</summary>
+    /// <summary>Throws for options given but never read by the command: they do not apply to this command line.</summary>
     public void EnsureAllUsed()
     {
-        var unknown = _values.Keys.Where(k => !_used.Contains(k)).ToList();
-        if (unknown.Count > 0)
-            throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => "--" + u))}");
+        var unused = _values.Keys.Where(k => !_used.Contains(k)).Select(u => "--" + u).ToList();
+        if (unused.Count > 0)
+            throw new UsageException($"option{(unused.Count > 1 ? "s" : "")} {string.Join(", ", unused)} do{(unused.Count > 1 ? "" : "es")} not apply to this command line");
+    }
+
+    // Reading an option the command never declared is a bug of the command, not of its user.
+    private void Read(string name)
+    {
+        if (!_declared.Contains(name)) throw new InvalidOperationException($"the command reads --{name} but does not declare it");
+        _used.Add(name);
     }
 }

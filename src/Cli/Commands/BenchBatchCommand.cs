@@ -4,6 +4,7 @@ using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Benchmarks;
 using Llama4Cluster.Kernels.Runtime;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -18,6 +19,25 @@ internal static class BenchBatchCommand
 {
     public const string Usage = "bench batch --model DIR [--batch 1,8,32] [--prompt-tokens 128] [--gen-tokens 64] [--dtype auto|float32|bfloat16] " +
         "[--threads N] [--seed S] [--device cpu|cuda:N] [--quick] [--json]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "The measurement of llama-batched-bench: prefill and decode tokens/s at each batch size, every sequence with its own prompt.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        CommonOptions.Model,
+        new("batch", "LIST", "batch sizes, comma-separated (default 1,8,32)"),
+        new("prompt-tokens", "N", "prompt tokens per sequence (default 128)"),
+        new("gen-tokens", "N", "generated tokens per sequence (default 64)"),
+        CommonOptions.DType,
+        CommonOptions.Threads,
+        new("seed", "S", "seed of the random prompts"),
+        CommonOptions.Device,
+        CommonOptions.Quick,
+        CommonOptions.Json,
+    ];
 
     public static int Run(Arguments a)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Llama4Cluster.Cli.Ui;
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Kernels.Benchmarks;
 
 namespace Llama4Cluster.Cli.Commands;
@@ -12,26 +13,35 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    public const string Usage = "bench kernels [--model DIR] [--quick] [--threads N] [--json] | " + ClusterBenchmark.Usage + " | " + BenchServeCommand.Usage + " | " +
-        BenchPrefixCacheCommand.Usage + " | " + GuidedBenchmark.Usage + " | " + BenchBatchCommand.Usage + " | " + BenchVisionCommand.Usage;
+    public const string Usage = "bench kernels [--model DIR] [--quick] [--threads N] [--json]";
 
-    public static int Run(string[] args)
+    /// <summary>What <c>bench kernels --help</c> says it does.</summary>
+    public const string Summary =
+        "The kernels against this machine's limits in one run: decode MoE weight streaming and decode attention against the " +
+        "memory bandwidth, prefill grouped experts against a dense GEMM; printed as ratios.";
+
+    /// <summary>The options of <c>bench kernels</c>.</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        new("model", "DIR", "measure one MoE layer of this checkpoint (default: a random layer of the benchmark shape)"),
+        CommonOptions.Quick, CommonOptions.Threads, CommonOptions.Json,
+    ];
+
+    /// <summary><c>llama4 bench SUB</c>: every benchmark.</summary>
+    public static CliCommand Group { get; } = CliCommand.Group("bench",
+        "Benchmarks. Each reports ratios against a baseline measured in the same run (the machines are noisy).",
+    [
+        new("kernels", Usage, Summary, Options, Kernels),
+        new("batch", BenchBatchCommand.Usage, BenchBatchCommand.Summary, BenchBatchCommand.Options, BenchBatchCommand.Run),
+        new("cluster", ClusterBenchmark.Usage, ClusterBenchmark.Summary, ClusterBenchmark.Options, ClusterBenchmark.Run),
+        new("serve", BenchServeCommand.Usage, BenchServeCommand.Summary, BenchServeCommand.Options, BenchServeCommand.Run),
+        new("prefix-cache", BenchPrefixCacheCommand.Usage, BenchPrefixCacheCommand.Summary, BenchPrefixCacheCommand.Options, BenchPrefixCacheCommand.Run),
+        new("guided", GuidedBenchmark.Usage, GuidedBenchmark.Summary, GuidedBenchmark.Options, GuidedBenchmark.Run),
+        new("vision", BenchVisionCommand.Usage, BenchVisionCommand.Summary, BenchVisionCommand.Options, BenchVisionCommand.Run),
+    ]);
+
+    private static int Kernels(Arguments a)
     {
-        if (args.Length > 0 && args[0] == "cluster")
-            return ClusterBenchmark.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" }));
-        if (args.Length > 0 && args[0] == "serve")
-            return BenchServeCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "json" }));
-        if (args.Length > 0 && args[0] == "prefix-cache")
-            return BenchPrefixCacheCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "json" }));
-        if (args.Length > 0 && args[0] == "batch")
-            return BenchBatchCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" }));
-        if (args.Length > 0 && args[0] == "vision")
-            return BenchVisionCommand.Run(new Arguments(args.Skip(1), new HashSet<string> { "json" }));
-        if (args.Length > 0 && args[0] == "guided")
-            return GuidedBenchmark.Run(new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" }));
-        if (args.Length == 0 || args[0] != "kernels")
-            throw new UsageException($"bench: expected 'bench kernels', 'bench batch', 'bench cluster', 'bench serve', 'bench prefix-cache', 'bench guided' or 'bench vision'{(args.Length > 0 ? $"; got '{args[0]}'" : "")}");
-        var a = new Arguments(args.Skip(1), new HashSet<string> { "quick", "json" });
         string? model = a.Optional("model");
         if (model is not null && !File.Exists(Path.Combine(model, "config.json")))
             throw new UsageException($"--model: '{model}' is not a checkpoint directory (no config.json)");

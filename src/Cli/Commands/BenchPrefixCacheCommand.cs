@@ -3,6 +3,7 @@ using System.Text.Json;
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Kernels.Benchmarks;
 using Llama4Cluster.Kernels.Runtime;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -15,6 +16,24 @@ internal static class BenchPrefixCacheCommand
 {
     public const string Usage = "bench prefix-cache (--model DIR | --preset bench-0.7b) [--system-tokens N] [--user-tokens N] [--rounds N] " +
         "[--dtype auto|float32|bfloat16] [--device cpu|cuda:N] [--threads N] [--json]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Multi-turn conversations with and without the prefix cache in one run: TTFT and prefill tokens saved.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        CommonOptions.Model,
+        new("preset", "bench-0.7b", "generate the benchmark checkpoint instead of --model"),
+        new("system-tokens", "N", "tokens of the shared system prompt"),
+        new("user-tokens", "N", "tokens per user turn"),
+        new("rounds", "N", "turns per conversation"),
+        CommonOptions.DType,
+        CommonOptions.Device,
+        CommonOptions.Threads,
+        CommonOptions.Json,
+    ];
 
     public static int Run(Arguments a)
     {

@@ -4,6 +4,7 @@ using Llama4Cluster.Cli.Serving;
 using Llama4Cluster.Cli.Serving.Cluster;
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -19,6 +20,26 @@ internal static class BenchServeCommand
 {
     public const string Usage = "bench serve --url URL [--concurrency 1,8,32] [--requests N] [--prompt-tokens P] [--max-tokens M] " +
         "[--model NAME] [--api-key KEY] [--seed S] [--timeout SECONDS] [--overhead-requests K] [--json]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Load a running gateway the way llama-batched-bench loads llama.cpp: streams at each concurrency, with TTFT, inter-token latency and tokens/s, and the gateway's own overhead.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        CommonOptions.Url,
+        new("concurrency", "LIST", "concurrent streams per level, comma-separated (default 1,8,32)"),
+        new("requests", "N", "requests per level (default: enough for each level)"),
+        new("prompt-tokens", "P", "prompt tokens per request (default 128)"),
+        new("max-tokens", "M", "tokens per completion (default 64)"),
+        CommonOptions.ServedModel,
+        CommonOptions.ApiKey,
+        new("seed", "S", "seed of the random prompts (default 0)"),
+        new("timeout", "SECONDS", "longest a request may take (default 300)"),
+        new("overhead-requests", "K", "requests of the gateway-overhead probe (default 16)"),
+        CommonOptions.Json,
+    ];
 
     /// <summary>The batching gain the performance bar asks for, and the gateway's TTFT overhead at p50.</summary>
     private const double TargetBatchingGain = 8;

@@ -7,6 +7,7 @@ using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Kernels.Benchmarks;
 using TorchSharp;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -22,6 +23,24 @@ internal static class BenchVisionCommand
 {
     public const string Usage = "bench vision [--tower scout|tiny] [--tiles 1,4] [--dtype bfloat16,float32] [--repetitions N] [--threads N] " +
         "[--url URL [--model NAME] [--api-key KEY]] [--json]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "The vision encoder's time per tile against its FLOPs, image preprocessing, and (with --url) a gateway's TTFT with and without images.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        new("tower", "scout|tiny", "encoder shape: Scout's published vision tower or the tiny test one (default scout)"),
+        new("tiles", "LIST", "tiles per encoder call, comma-separated (default 1,4)"),
+        new("dtype", "LIST", "dtypes to measure, comma-separated (default bfloat16,float32)"),
+        new("repetitions", "N", "timed calls per case (default 3)"),
+        CommonOptions.Threads,
+        CommonOptions.Url,
+        CommonOptions.ServedModel,
+        CommonOptions.ApiKey,
+        CommonOptions.Json,
+    ];
 
     private sealed record GatewayRow(string Request, int Tiles, int PromptTokens, double TtftMs);
 

@@ -3,6 +3,7 @@ using Llama4Cluster.Cli.Chaos;
 using Llama4Cluster.Cli.Chaos.Report;
 using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -17,6 +18,29 @@ internal static class ChaosCommand
     public static readonly string Usage =
         $"chaos --model DIR --scenario {ChaosScenarios.Choices} [--streams N] [--replicas R] [--seed S] [--max-tokens M] " +
         "[--prompt-tokens P] [--attention-silos A] [--expert-silos E] [--threads N] [--silo-addresses loopback|distinct] [--timeout SECONDS] [--stall-seconds S] [--json]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Run a fault drill on a cluster of silo processes: stream completions, inject the scenario's fault, and compare every token with a fault-free run.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        CommonOptions.Model,
+        new("scenario", "NAME", "the fault to inject (see the usage line)"),
+        new("streams", "N", "concurrent streams (default 8)"),
+        new("replicas", "R", "replicas of each expert shard (default 1)"),
+        new("seed", "S", "seed of the prompts (default 0)"),
+        new("max-tokens", "M", "tokens per stream (default 64)"),
+        new("prompt-tokens", "P", "prompt tokens per stream (default 16)"),
+        new("attention-silos", "A", "attention silo processes (default 2)"),
+        new("expert-silos", "E", "expert silo processes (default 2)"),
+        new("threads", "N", "torch threads per silo (default 1)"),
+        CommonOptions.SiloAddresses,
+        new("timeout", "SECONDS", "longest a stream may take (default 300)"),
+        new("stall-seconds", "S", "how long a stall scenario freezes its silo (default 5)"),
+        CommonOptions.Json,
+    ];
 
     public static int Run(Arguments a)
     {

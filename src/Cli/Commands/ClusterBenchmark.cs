@@ -14,6 +14,7 @@ using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -32,6 +33,27 @@ internal static class ClusterBenchmark
 {
     public const string Usage = "bench cluster --model DIR [--silos N] [--quick] [--dtype auto|float32|bfloat16] [--threads N] [--data-plane orleans|tcp] [--expert-replicas R] " +
         "[--silo-addresses loopback|distinct] [--ranks R] [--stages K] [--shared-experts rank|shards] [--json]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Decode steps of an ephemeral cluster of silo processes against the local engine in the same run: per-stage compute, hand-off and dispatch time, the bubble, and each silo's busy share.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        CommonOptions.Model,
+        new("silos", "N", "silo processes (default 3)"),
+        CommonOptions.Quick,
+        CommonOptions.DType,
+        CommonOptions.Threads,
+        new("data-plane", "tcp|orleans", "what carries expert activations (default tcp)"),
+        new("expert-replicas", "R", "replicas of each expert shard (default 1)"),
+        CommonOptions.SiloAddresses,
+        new("ranks", "R", "attention ranks (default 1)"),
+        new("stages", "K", "pipeline stages per rank (default 1)"),
+        new("shared-experts", "rank|shards", "shared experts with the rank or as shards (default rank)"),
+        CommonOptions.Json,
+    ];
 
     private static TorchSharp.torch.ScalarType ParseDType(Arguments a, string model)
     {

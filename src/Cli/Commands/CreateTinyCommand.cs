@@ -2,6 +2,7 @@ using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -15,6 +16,24 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class CreateTinyCommand
 {
     public const string Usage = "create-tiny --preset tiny-scout|tiny-maverick|tiny-behemoth|bench-0.8b|bench-0.7b --out DIR [--seed N] [--dtype bfloat16|float32|fp8] [--layout conditional|causal] [--shards N] [--experts fused|per-expert] [--top-k K] [--no-vision]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Write a small random checkpoint in the exact Hugging Face layout (config.json, safetensors, tokenizer) for tests, demos and benchmarks.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        new("preset", "NAME", "tiny-scout, tiny-maverick, tiny-behemoth (test shapes), bench-0.8b or bench-0.7b (benchmark shapes)"),
+        new("out", "DIR", "directory to write"),
+        new("seed", "N", "seed of the random weights (default 0)"),
+        new("dtype", "bfloat16|float32|fp8", "tensor dtype (also bf16, fp32; fp8: routed experts in FP8 with per-row scales; default bfloat16)"),
+        new("layout", "conditional|causal", "tensor names of Llama4ForConditionalGeneration (default) or Llama4ForCausalLM"),
+        new("shards", "N", "safetensors files to split the weights over, with an index (default 1)"),
+        new("experts", "fused|per-expert", "routed experts as the fused tensors of the HF layout (default) or one tensor per expert"),
+        new("top-k", "K", "experts per token (default: the preset's)"),
+        CommandLineOption.Switch("no-vision", "leave out the vision tower and vision_config"),
+    ];
 
     public static int Run(Arguments a)
     {

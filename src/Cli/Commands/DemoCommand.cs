@@ -1,4 +1,5 @@
 using Llama4Cluster.Cli.Ui;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -11,6 +12,19 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class DemoCommand
 {
     public const string Usage = "demo [--prompt TEXT] [--max-tokens N] [--cache DIR] [--dtype auto|float32|bfloat16]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Create the tiny demo model once (cached) and generate from a prompt with it: a first check of a new machine.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        new("prompt", "TEXT", "the user message (default: a greeting)"),
+        new("max-tokens", "N", "tokens to generate (default 32)"),
+        new("cache", "DIR", "where the demo model is kept (default $LLAMA4_CACHE or ~/.cache/llama4cluster)"),
+        CommonOptions.DType,
+    ];
 
     public static string DefaultCacheDirectory =>
         Environment.GetEnvironmentVariable("LLAMA4_CACHE")
@@ -30,7 +44,7 @@ internal static class DemoCommand
             Terminal.Info($"first run: creating the tiny-scout checkpoint in {model}");
             string staging = model + ".partial";
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-            CreateTinyCommand.Run(new Arguments(["--preset", "tiny-scout", "--out", staging, "--seed", "0"], new HashSet<string>()));
+            CreateTinyCommand.Run(new Arguments(["--preset", "tiny-scout", "--out", staging, "--seed", "0"], CreateTinyCommand.Options));
             if (Directory.Exists(model)) Directory.Delete(model, recursive: true);
             Directory.Move(staging, model);
         }
@@ -38,6 +52,6 @@ internal static class DemoCommand
         return GenerateCommand.Run(new Arguments(
             ["--model", model, "--prompt", prompt, "--chat", "--max-tokens", maxTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
              "--temperature", "0.6", "--top-p", "0.9", "--seed", "1", "--dtype", dtype],
-            new HashSet<string> { "chat" }));
+            GenerateCommand.Options));
     }
 }

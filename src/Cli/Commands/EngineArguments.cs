@@ -5,6 +5,7 @@ using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Generation;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Cluster.Processes;
 using Llama4Cluster.Silos.Placement;
@@ -22,6 +23,17 @@ namespace Llama4Cluster.Cli.Commands;
 internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions Options, Llama4TextConfig Config, string Engine = "local", int Silos = 3,
     string? PlanFile = null, PlacementPlan? Plan = null, bool DistinctAddresses = false)
 {
+    /// <summary>The options <see cref="Parse"/> reads, but <c>--dtype</c>, whose default is the command's own.</summary>
+    public static readonly IReadOnlyList<CommandLineOption> CommandLineOptions =
+    [
+        CommonOptions.Model,
+        CommonOptions.Device,
+        new("threads", "N", "torch threads (default: one per core; with --engine cluster, per silo process: cores ÷ silos)"),
+        new("engine", "local|cluster", "run in this process (default) or on an ephemeral local cluster of silo processes + redis-server"),
+        new("silos", "N", "silo processes of --engine cluster (default 3)"),
+        new("plan", "FILE", "with --engine cluster: place the grains by a plan from llama4 plan --out"),
+        CommonOptions.SiloAddresses,
+    ];
 
     /// <param name="a">The command's arguments.</param>
     /// <param name="defaultDType">The command's default <c>--dtype</c>: <c>auto</c> for <c>generate</c>, <c>float32</c> for

@@ -6,6 +6,7 @@ using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Tokenization;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -21,6 +22,32 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class GenerateCommand
 {
     public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) [--image FILE]... --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype auto|float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--ignore-eos] [--json]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Generate a completion from token ids or a prompt, locally or on an ephemeral cluster of silo processes.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        new("tokens", "IDS", "prompt token ids, comma-separated"),
+        new("prompt", "TEXT", "prompt text (needs the checkpoint's tokenizer)"),
+        CommandLineOption.Switch("chat", "wrap --prompt in the model's chat template as one user message"),
+        ImageArguments.Option,
+        new("max-tokens", "N", "tokens to generate"),
+        new("temperature", "T", "sampling temperature, 0 = greedy (default 0)"),
+        new("top-p", "P", "nucleus sampling mass, 0..1 (default 1)"),
+        new("top-k", "K", "sample among the K likeliest tokens, 0 or -1 = all (default 0)"),
+        new("min-p", "P", "drop tokens below P times the likeliest one's probability (default 0)"),
+        new("seed", "S", "sampling seed"),
+        new("repetition-penalty", "R", "divide the logits of tokens already seen by R (default 1)"),
+        new("presence-penalty", "P", "subtract P from tokens already generated (default 0)"),
+        new("frequency-penalty", "F", "subtract F per earlier occurrence of a token (default 0)"),
+        CommandLineOption.Switch("ignore-eos", "keep generating past end-of-sequence tokens"),
+        CommonOptions.DType,
+        CommonOptions.Json,
+        .. EngineArguments.CommandLineOptions,
+    ];
 
     public static int Run(Arguments a)
     {

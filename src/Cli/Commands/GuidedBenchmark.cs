@@ -7,6 +7,7 @@ using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Kernels.Engine;
 using Llama4Cluster.Kernels.Runtime;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -21,6 +22,20 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class GuidedBenchmark
 {
     public const string Usage = "bench guided [--model DIR] [--quick] [--json] [--threads N] [--dtype auto|float32|bfloat16]";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Structured output: decode tokens/s with a JSON schema, a regex and a choice against unconstrained decoding in the same run.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        CommonOptions.Model,
+        CommonOptions.Quick,
+        CommonOptions.Json,
+        CommonOptions.Threads,
+        CommonOptions.DType,
+    ];
 
     private sealed record Case(string Name, GuidanceSpec Spec);
 

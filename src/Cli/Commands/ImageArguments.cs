@@ -1,3 +1,4 @@
+using Llama4Cluster.Cluster.Hosting;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Core.Tokenization;
 using Llama4Cluster.Core.Vision;
@@ -13,6 +14,10 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal sealed class ImageArguments
 {
+    /// <summary>The option: repeatable, one file per image.</summary>
+    public static readonly CommandLineOption Option =
+        new("image", "FILE", "an image (PNG, JPEG, WebP, GIF) for a model with a vision tower; once per image, in prompt order", Repeatable: true);
+
     /// <summary>The marker of an image's place in <c>--prompt</c> text.</summary>
     public const string Marker = "<|image|>";
 

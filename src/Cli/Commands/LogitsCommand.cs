@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -13,6 +14,21 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class LogitsCommand
 {
     public const string Usage = "logits --model DIR --tokens 1,17,42 [--image FILE]... [--positions 0,2] [--dtype float32|bfloat16|auto] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] --json";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Run a prompt through the model and print its logits at chosen positions as JSON (for comparing engines with each other and with references).";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        new("tokens", "IDS", "prompt token ids, comma-separated"),
+        ImageArguments.Option,
+        new("positions", "LIST", "positions to print, comma-separated (default: the last)"),
+        new("dtype", "float32|bfloat16|auto", "compute dtype (also fp32, bf16); auto follows the checkpoint (default float32: the exactness reference)"),
+        CommonOptions.Json,
+        .. EngineArguments.CommandLineOptions,
+    ];
 
     public static int Run(Arguments a)
     {

@@ -4,6 +4,7 @@ using Llama4Cluster.Cli.Ui;
 using Llama4Cluster.Core.Config;
 using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
+using Llama4Cluster.Cluster.Hosting;
 
 namespace Llama4Cluster.Cli.Commands;
 
@@ -20,6 +21,41 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class PlanCommand
 {
     public const string Usage = "plan (--preset scout|maverick|behemoth | --model DIR) --hosts N --gpus-per-host G --gpu-memory 80GB [--dtype bfloat16|fp8] [--attention-ranks R] [--stages K] [--shared-experts auto|rank|shards] [--context N --sequences S | --kv-budget 20GB] [--shards-per-layer S] [--replicas R] [--headroom 0.1] [--gpu h100|h100-pcie|h200|a100] [--interconnect nvlink+ib|nvlink+eth|pcie+eth] [--link-gbps G] [--link-latency-us U | --measured BENCH.json] [--batch 1,32] [--layout summary|full] [--out plan.json] [--k8s-out DIR [--k8s-namespace NS]]  (exit 3: does not fit)";
+
+    /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
+    public const string Summary =
+        "Lay a model out over GPU hosts: expert shards, attention ranks and their pipeline stages, the memory per device and the estimated decode step. Exit 3 when it does not fit, naming the binding constraint.";
+
+    /// <summary>Every option the command takes (System.CommandLine parses the line against these).</summary>
+    public static readonly IReadOnlyList<CommandLineOption> Options =
+    [
+        new("preset", "NAME", "scout, maverick or behemoth (the published configurations)"),
+        CommonOptions.Model,
+        new("hosts", "N", "hosts in the cluster"),
+        new("gpus-per-host", "G", "GPUs per host"),
+        new("gpu-memory", "SIZE", "memory of one GPU, e.g. 80GB"),
+        new("dtype", "bfloat16|fp8", "weight dtype (also bf16; default bfloat16)"),
+        new("attention-ranks", "R", "attention ranks (default: the fewest that fit)"),
+        new("attention-devices", "N", "retired: a rank spans devices as pipeline stages (--stages)"),
+        new("stages", "K", "pipeline stages per rank (default: the fewest that fit)"),
+        new("shared-experts", "auto|rank|shards", "shared experts with the rank stages, as shards, or the planner's choice (default auto)"),
+        new("context", "N", "tokens per sequence the KV budget holds (default 8192)"),
+        new("sequences", "S", "sequences per rank the KV budget holds (default 8)"),
+        new("kv-budget", "SIZE", "KV cache per rank instead of --context/--sequences, e.g. 20GB"),
+        new("shards-per-layer", "S", "expert shards per MoE layer (default: the planner's choice)"),
+        new("replicas", "R", "replicas of each expert shard, on distinct silos (default 1)"),
+        new("headroom", "F", "fraction of each device kept free (default 0.1)"),
+        new("gpu", "h100|h100-pcie|h200|a100", "GPU of the step-time estimate (default h100)"),
+        new("interconnect", "nvlink+ib|nvlink+eth|pcie+eth", "links of the step-time estimate (default nvlink+ib)"),
+        new("link-gbps", "G", "bandwidth between hosts in Gb/s, replacing the interconnect's"),
+        new("link-latency-us", "U", "one-way latency between hosts in microseconds"),
+        new("measured", "FILE", "take link latency and bandwidth from a llama4 bench cluster --json output"),
+        new("batch", "LIST", "batch sizes of the step-time estimate, comma-separated (default 1,32)"),
+        new("layout", "summary|full", "shard layout of the first and last MoE layers, or of all (default summary)"),
+        new("out", "FILE", "write the plan as JSON, for silos started with --plan"),
+        new("k8s-out", "DIR", "write a kustomize overlay with one pod per planned silo"),
+        new("k8s-namespace", "NS", "namespace of that overlay"),
+    ];
 
     /// <summary>The exit code of a does-not-fit answer.</summary>
     public const int DoesNotFit = 3;

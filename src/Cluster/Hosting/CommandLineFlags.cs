@@ -1,49 +1,40 @@
 namespace Llama4Cluster.Cluster.Hosting;
 
 /// <summary>
-/// The hosts' strict flag parser (silo host, gateway): <c>--flag value</c> and <c>--flag=value</c> onto configuration keys.
-/// An unknown flag, a flag without its value or a flag given twice is a usage error, so a typo never silently runs with
-/// defaults (as <c>Configuration.AddCommandLine</c> does: it takes any <c>--Key value</c> as a configuration key).
+/// The hosts' strict flag parser (silo host, gateway): <c>--flag value</c> and <c>--flag=value</c> onto configuration keys,
+/// parsed by <see cref="CommandLineSyntax"/>. An unknown flag, a flag without its value or a flag given twice is a usage
+/// error, so a typo never silently runs with defaults (as <c>Configuration.AddCommandLine</c> does: it takes any
+/// <c>--Key value</c> as a configuration key).
 /// </summary>
 public static class CommandLineFlags
 {
-    /// <summary>Parses <paramref name="args"/> into configuration key/value pairs by <paramref name="switches"/> (flag → key).</summary>
-    /// <exception cref="CommandLineException">A usage error; the message names the argument and says to see --help.</exception>
-    public static IReadOnlyDictionary<string, string?> Parse(IReadOnlyList<string> args, IReadOnlyDictionary<string, string> switches)
+    /// <summary>Parses <paramref name="args"/> into configuration key/value pairs by <paramref name="flags"/>.</summary>
+    /// <exception cref="CommandLineException">A usage error; the message names the argument (an unknown one says to see --help).</exception>
+    public static IReadOnlyDictionary<string, string?> Parse(IReadOnlyList<string> args, IReadOnlyList<ConfigurationFlag> flags)
     {
         ArgumentNullException.ThrowIfNull(args);
-        ArgumentNullException.ThrowIfNull(switches);
-        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (int i = 0; i < args.Count; i++)
+        ArgumentNullException.ThrowIfNull(flags);
+        IReadOnlyDictionary<string, IReadOnlyList<string>> given;
+        try
         {
-            string arg = args[i];
-            string flag = arg, value;
-            int eq = arg.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0)
-            {
-                flag = arg[..eq];
-                value = arg[(eq + 1)..];
-            }
-            else
-            {
-                if (!switches.ContainsKey(flag)) throw Unknown(arg);
-                if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    throw new CommandLineException($"option {flag} needs a value");
-                value = args[++i];
-            }
-            if (!switches.TryGetValue(flag, out var key)) throw Unknown(arg);
-            if (!seen.Add(flag)) throw new CommandLineException($"option {flag} given twice");
-            values[key] = value;
+            given = CommandLineSyntax.Parse(args, flags.Select(f => f.Option).ToList());
         }
-        return values;
+        catch (CommandLineException e) when (e.Unknown)
+        {
+            throw new CommandLineException(e.Message + " (see --help)", unknown: true);
+        }
+        var keys = flags.ToDictionary(f => f.Name, f => f.Key, StringComparer.Ordinal);
+        return given.ToDictionary(g => keys[g.Key], g => (string?)g.Value[0], StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>True when the arguments ask for the usage text.</summary>
-    public static bool WantsHelp(IReadOnlyList<string> args)
+    public static bool WantsHelp(IReadOnlyList<string> args) => CommandLineSyntax.WantsHelp(args);
+
+    /// <summary>The <c>--help</c> text of a host: its usage line and one line per flag.</summary>
+    public static string Help(string usage, string summary, IReadOnlyList<ConfigurationFlag> flags)
     {
-        ArgumentNullException.ThrowIfNull(args);
-        return args.Any(a => a is "--help" or "-h" or "-?");
+        ArgumentNullException.ThrowIfNull(flags);
+        return CommandLineSyntax.Help(usage, summary, flags.Select(f => f.Option).ToList());
     }
 
     /// <summary>
@@ -54,8 +45,4 @@ public static class CommandLineFlags
         value is null || (Enum.TryParse<TEnum>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !int.TryParse(value, out _))
             ? null
             : $"{flag} '{value}': use {string.Join(" or ", Enum.GetNames<TEnum>().Select(n => n.ToLowerInvariant()))}";
-
-    private static CommandLineException Unknown(string arg) => arg.StartsWith("--", StringComparison.Ordinal)
-        ? new CommandLineException($"unknown option {arg.Split('=')[0]} (see --help)")
-        : new CommandLineException($"unexpected argument '{arg}': options are --name value (see --help)");
 }

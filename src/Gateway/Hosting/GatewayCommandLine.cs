@@ -14,31 +14,40 @@ public static class GatewayCommandLine
         "[--device cpu|cuda:N] [--threads N] [--cache-dir DIR] [--data-plane tcp|orleans] " +
         "[--enable-prefix-caching true|false] [--prefix-block-size N] [--dashboard PORT] [--allow-image-urls true|false]";
 
+    /// <summary>What <c>--help</c> says the gateway is, under the usage line.</summary>
+    public const string Summary =
+        "The OpenAI-compatible HTTP gateway of a Llama4Cluster. Without --redis it co-hosts a silo and serves --model (a tiny " +
+        "generated demo model when none is given); with --redis it joins a cluster of silo processes. Every flag is also a " +
+        "configuration key (environment Gateway__*).";
+
+    /// <summary>The flags, each onto its <c>Gateway:*</c> key.</summary>
+    public static IReadOnlyList<ConfigurationFlag> Flags { get; } =
+    [
+        Flag("model", "DIR", nameof(GatewayOptions.ModelDirectory), "checkpoint directory to serve (default: the tiny demo model)"),
+        Flag("port", "N", nameof(GatewayOptions.Port), "HTTP port (default 8000; 0: chosen by the OS)"),
+        Flag("host", "ADDR", nameof(GatewayOptions.Host), "address to listen on (default localhost; 0.0.0.0 for every interface)"),
+        Flag("redis", "HOST:PORT", nameof(GatewayOptions.Redis), "join the cluster of silo processes registered in this Redis"),
+        Flag("cluster-id", "ID", nameof(GatewayOptions.ClusterId), "the cluster's name in Redis (default llama4)"),
+        Flag("ranks", "R", nameof(GatewayOptions.AttentionRanks), "attention ranks (default 1)"),
+        Flag("shards", "S", nameof(GatewayOptions.ShardsPerLayer), "expert shards per MoE layer (default 2)"),
+        Flag("api-key", "KEY", nameof(GatewayOptions.ApiKey), "bearer key clients must send (or environment LLAMA4_API_KEY)"),
+        Flag("served-model-name", "NAME", nameof(GatewayOptions.ServedModelName), "model name of the API (default: the directory's name)"),
+        Flag("max-model-len", "N", nameof(GatewayOptions.MaxModelLength), "longest prompt + completion (default: the model's context)"),
+        Flag("max-num-seqs", "N", nameof(GatewayOptions.MaxNumSeqs), "most sequences in the running batch"),
+        Flag("max-step-tokens", "N", nameof(GatewayOptions.MaxStepTokens), "most tokens one engine step carries, prefill chunks included"),
+        Flag("dtype", "float32|bfloat16|auto", nameof(GatewayOptions.DType), "compute dtype of the co-hosted silo (default float32)"),
+        Flag("device", "cpu|cuda:N", nameof(GatewayOptions.Device), "device of the co-hosted silo (default cpu)"),
+        Flag("threads", "N", nameof(GatewayOptions.Threads), "torch threads of the co-hosted silo"),
+        Flag("cache-dir", "DIR", nameof(GatewayOptions.CacheDirectory), "where the demo model is written (default $LLAMA4_CACHE or ~/.cache/llama4cluster)"),
+        Flag("data-plane", "tcp|orleans", nameof(GatewayOptions.DataPlane), "what carries expert activations in the co-hosted silo (default tcp)"),
+        Flag("enable-prefix-caching", "true|false", nameof(GatewayOptions.EnablePrefixCaching), "keep and route by shared prompt prefixes (default true)"),
+        Flag("prefix-block-size", "N", nameof(GatewayOptions.PrefixBlockSize), "tokens per prefix-cache block (default 16)"),
+        Flag("dashboard", "PORT", nameof(GatewayOptions.DashboardPort), "serve the Orleans dashboard on this port"),
+        Flag("allow-image-urls", "true|false", nameof(GatewayOptions.AllowImageUrls), "fetch http(s) image URLs (default false: data: URLs only)"),
+    ];
+
     /// <summary>Flag → configuration key.</summary>
-    public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["--model"] = Key(nameof(GatewayOptions.ModelDirectory)),
-        ["--port"] = Key(nameof(GatewayOptions.Port)),
-        ["--host"] = Key(nameof(GatewayOptions.Host)),
-        ["--redis"] = Key(nameof(GatewayOptions.Redis)),
-        ["--cluster-id"] = Key(nameof(GatewayOptions.ClusterId)),
-        ["--ranks"] = Key(nameof(GatewayOptions.AttentionRanks)),
-        ["--shards"] = Key(nameof(GatewayOptions.ShardsPerLayer)),
-        ["--api-key"] = Key(nameof(GatewayOptions.ApiKey)),
-        ["--served-model-name"] = Key(nameof(GatewayOptions.ServedModelName)),
-        ["--max-model-len"] = Key(nameof(GatewayOptions.MaxModelLength)),
-        ["--max-num-seqs"] = Key(nameof(GatewayOptions.MaxNumSeqs)),
-        ["--max-step-tokens"] = Key(nameof(GatewayOptions.MaxStepTokens)),
-        ["--dtype"] = Key(nameof(GatewayOptions.DType)),
-        ["--device"] = Key(nameof(GatewayOptions.Device)),
-        ["--threads"] = Key(nameof(GatewayOptions.Threads)),
-        ["--cache-dir"] = Key(nameof(GatewayOptions.CacheDirectory)),
-        ["--data-plane"] = Key(nameof(GatewayOptions.DataPlane)),
-        ["--enable-prefix-caching"] = Key(nameof(GatewayOptions.EnablePrefixCaching)),
-        ["--prefix-block-size"] = Key(nameof(GatewayOptions.PrefixBlockSize)),
-        ["--dashboard"] = Key(nameof(GatewayOptions.DashboardPort)),
-        ["--allow-image-urls"] = Key(nameof(GatewayOptions.AllowImageUrls)),
-    };
+    public static IReadOnlyDictionary<string, string> Switches { get; } = ConfigurationFlag.Switches(Flags);
 
     /// <summary>True when the arguments ask for the usage text.</summary>
     public static bool WantsHelp(IReadOnlyList<string> args) => CommandLineFlags.WantsHelp(args);
@@ -49,7 +58,7 @@ public static class GatewayCommandLine
     {
         try
         {
-            return CommandLineFlags.Parse(args, Switches);
+            return CommandLineFlags.Parse(args, Flags);
         }
         catch (CommandLineException e)
         {
@@ -57,5 +66,9 @@ public static class GatewayCommandLine
         }
     }
 
-    private static string Key(string property) => GatewayOptions.SectionName + ":" + property;
+    /// <summary>The <c>--help</c> text: the usage line, what the gateway is, one line per flag.</summary>
+    public static string Help() => CommandLineFlags.Help(Usage["usage: ".Length..], Summary, Flags);
+
+    private static ConfigurationFlag Flag(string name, string value, string property, string help) =>
+        new(name, value, GatewayOptions.SectionName + ":" + property, help);
 }

@@ -31,7 +31,7 @@ public static partial class GatewayProgram
         ArgumentNullException.ThrowIfNull(args);
         if (GatewayCommandLine.WantsHelp(args))
         {
-            await Console.Out.WriteLineAsync(GatewayCommandLine.Usage);
+            await Console.Out.WriteAsync(GatewayCommandLine.Help());
             return 0;
         }
         WebApplication app;

@@ -18,12 +18,12 @@ public static class SiloOperationsHostingExtensions
 
     public const string DashboardPortKey = "Llama4:DashboardPort";
 
-    /// <summary>The flags this adds to the silo host's (flag → configuration key).</summary>
-    public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["--http-port"] = HttpPortKey,
-        ["--dashboard"] = DashboardPortKey,
-    };
+    /// <summary>The flags this adds to the silo host's.</summary>
+    public static IReadOnlyList<ConfigurationFlag> Flags { get; } =
+    [
+        new("http-port", "P", HttpPortKey, "serve /health, /ready and /metrics on this port"),
+        new("dashboard", "P", DashboardPortKey, "serve the Orleans dashboard on this port"),
+    ];
 
     /// <summary>Adds the operations side (see the class summary) to a silo host.</summary>
     /// <exception cref="CommandLineException">A port that is not a number in 0..65535.</exception>

@@ -34,50 +34,59 @@ public static class SiloProgram
     /// <summary>The usage line printed by <c>--help</c> and named by usage errors.</summary>
     public const string Usage =
         "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N] " +
-        "[--dtype float32|bfloat16|auto] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] " +
+        "[--dtype float32|bfloat16|auto] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--shared-experts rank|shards] " +
         "[--port P] [--gateway-port G] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME] " +
         "[--http-port P] [--dashboard P]";
 
-    /// <summary>Flag → configuration key. Any other flag is a usage error (exit code 2).</summary>
-    public static IReadOnlyDictionary<string, string> Switches { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["--model"] = "Llama4:ModelDirectory",
-        ["--device"] = "Llama4:Device",
-        ["--dtype"] = "Llama4:DType",
-        ["--wire-dtype"] = "Llama4:WireDType",
-        ["--shards"] = "Llama4:ShardsPerLayer",
-        ["--expert-replicas"] = "Llama4:ExpertReplicas",
-        ["--ranks"] = "Llama4:AttentionRanks",
-        ["--stages"] = "Llama4:Stages",
-        ["--shared-experts"] = "Llama4:SharedExperts",
-        ["--role"] = "Llama4:Role",
-        ["--threads"] = "Llama4:TorchThreads",
-        ["--data-plane"] = "Llama4:DataPlane",
-        ["--data-plane-port"] = "Llama4:DataPlanePort",
-        ["--redis"] = "Orleans:Redis",
-        ["--port"] = "Orleans:SiloPort",
-        ["--gateway-port"] = "Orleans:GatewayPort",
-        ["--cluster-id"] = "Orleans:ClusterId",
-        ["--advertise"] = "Orleans:Advertise",
-        ["--listen"] = "Orleans:Listen",
-        ["--advertise-unchecked"] = "Orleans:AdvertiseUnchecked",
-        ["--parent-pid"] = "Llama4:ParentProcessId",
-        ["--plan"] = "Llama4:PlacementPlanFile",
-        ["--name"] = "Llama4:SiloName",
-    }.Concat(SiloOperationsHostingExtensions.Switches).ToDictionary(StringComparer.Ordinal);
+    /// <summary>What <c>--help</c> says the host is, under the usage line.</summary>
+    public const string Summary =
+        "A silo of a Llama4Cluster: holds expert shards and/or attention ranks of one model and joins the cluster through Redis " +
+        "(without --redis: a single-silo localhost cluster). Every flag is also a configuration key (environment Llama4__*, Orleans__*).";
+
+    /// <summary>The flags, each onto its configuration key. Any other flag is a usage error (exit code 2).</summary>
+    public static IReadOnlyList<ConfigurationFlag> Flags { get; } =
+    [
+        new("model", "DIR", "Llama4:ModelDirectory", "checkpoint directory in the Hugging Face layout (config.json + safetensors)"),
+        new("role", "expert|attention|all", "Llama4:Role", "what this silo hosts (default all)"),
+        new("redis", "HOST:PORT", "Orleans:Redis", "Redis for membership; silos and gateways of one cluster share it"),
+        new("cluster-id", "ID", "Orleans:ClusterId", "the cluster's name in Redis (default llama4)"),
+        new("device", "cpu|cuda:N", "Llama4:Device", "where this silo computes (default cpu)"),
+        new("dtype", "float32|bfloat16|auto", "Llama4:DType", "compute dtype; auto follows the checkpoint (default float32)"),
+        new("wire-dtype", "float32|bfloat16", "Llama4:WireDType", "dtype of hidden states sent between silos"),
+        new("data-plane", "tcp|orleans", "Llama4:DataPlane", "expert dispatch over this silo's socket (tcp) or grain calls"),
+        new("data-plane-port", "P", "Llama4:DataPlanePort", "port of the socket data plane (default: chosen by the OS)"),
+        new("shards", "S", "Llama4:ShardsPerLayer", "expert shards per MoE layer; every silo of the cluster agrees"),
+        new("expert-replicas", "R", "Llama4:ExpertReplicas", "replicas of each expert shard, on distinct silos"),
+        new("ranks", "R", "Llama4:AttentionRanks", "attention ranks of the cluster"),
+        new("stages", "K", "Llama4:Stages", "pipeline stages per attention rank (contiguous layer ranges)"),
+        new("shared-experts", "rank|shards", "Llama4:SharedExperts", "shared experts with their rank stage or as one more expert shard"),
+        new("port", "P", "Orleans:SiloPort", "Orleans silo-to-silo port"),
+        new("gateway-port", "G", "Orleans:GatewayPort", "Orleans client gateway port"),
+        new("advertise", "HOST", "Orleans:Advertise", "address or host name other hosts reach this silo by (default: POD_IP, else this host's address)"),
+        new("listen", "ADDRESS", "Orleans:Listen", "address to bind, 0.0.0.0 or :: for every interface (default: the advertised one)"),
+        new("advertise-unchecked", "true|false", "Orleans:AdvertiseUnchecked", "advertise an address that is not this host's (behind NAT)"),
+        new("threads", "N", "Llama4:TorchThreads", "torch threads of this process"),
+        new("parent-pid", "PID", "Llama4:ParentProcessId", "stop when that process is gone"),
+        new("plan", "FILE", "Llama4:PlacementPlanFile", "a plan from llama4 plan --out: place shards and rank stages by it"),
+        new("name", "NAME", "Llama4:SiloName", "this silo's name in the plan"),
+        .. SiloOperationsHostingExtensions.Flags,
+    ];
+
+    /// <summary>Flag → configuration key.</summary>
+    public static IReadOnlyDictionary<string, string> Switches { get; } = ConfigurationFlag.Switches(Flags);
 
     public static async Task<int> RunAsync(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
         if (CommandLineFlags.WantsHelp(args))
         {
-            await Console.Out.WriteLineAsync(Usage);
+            await Console.Out.WriteAsync(CommandLineFlags.Help(Usage["usage: ".Length..], Summary, Flags));
             return 0;
         }
         IReadOnlyDictionary<string, string?> flags;
         try
         {
-            flags = CommandLineFlags.Parse(args, Switches);
+            flags = CommandLineFlags.Parse(args, Flags);
             if (CommandLineFlags.CheckEnum<DataPlaneKind>("--data-plane", flags.GetValueOrDefault("Llama4:DataPlane")) is { } error)
                 throw new CommandLineException(error);
             if (CommandLineFlags.CheckEnum<SharedExpertPlacement>("--shared-experts", flags.GetValueOrDefault("Llama4:SharedExperts")) is { } shared)

@@ -77,11 +77,14 @@ internal sealed partial class RenderedManifests
     public static int Port(V1Container container, string name) =>
         Assert.Single(container.Ports, p => p.Name == name).ContainerPort;
 
-    /// <summary>The flags a host accepts, read from its <c>Switches</c> tables (<c>["--flag"] = key</c>) in its source files.</summary>
+    /// <summary>
+    /// The flags a host accepts, read from its flag tables in its source files: entries <c>new("flag", "VALUE", "Section:Key", …)</c>,
+    /// <c>new("flag", "VALUE", SomeKey, …)</c> or <c>Flag("flag", "VALUE", nameof(…), …)</c>.
+    /// </summary>
     public static IReadOnlySet<string> HostFlags(params string[] sourceFiles)
     {
         var flags = sourceFiles.Select(f => File.ReadAllText(Path.Combine(RepositoryRoot, f)))
-            .SelectMany(source => SwitchEntry().Matches(source).Select(m => m.Groups[1].Value)).ToHashSet(StringComparer.Ordinal);
+            .SelectMany(source => FlagEntry().Matches(source).Select(m => "--" + m.Groups[1].Value)).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("--model", flags); // the table was found and read
         Assert.Contains("--port", flags);
         return flags;
@@ -90,8 +93,8 @@ internal sealed partial class RenderedManifests
     /// <summary>The text of a file of the repository.</summary>
     public static string Source(string relativePath) => File.ReadAllText(Path.Combine(RepositoryRoot, relativePath));
 
-    [GeneratedRegex("""\["(--[a-z0-9-]+)"\]\s*=""")]
-    private static partial Regex SwitchEntry();
+    [GeneratedRegex("""(?:new|Flag)\("([a-z0-9-]+)", "[^"]*", (?:"[A-Za-z0-9]+:[A-Za-z0-9]+"|nameof\(|[A-Z][A-Za-z]+Key,)""")]
+    private static partial Regex FlagEntry();
 
     private static string FindRoot()
     {
