@@ -20,6 +20,9 @@ internal static class CommonOptions
     public static readonly CommandLineOption DType =
         new("dtype", "auto|float32|bfloat16", "compute dtype (also fp32, bf16); auto follows the checkpoint (default auto)");
 
+    public static readonly CommandLineOption BatchInvariant = CommandLineOption.Switch("batch-invariant",
+        "bf16 kernels whose result for a sequence does not depend on the rest of its batch, nor on prefill versus decode");
+
     public static readonly CommandLineOption SiloAddresses = new("silo-addresses", "loopback|distinct",
         "silos on 127.0.0.1 (loopback, default) or each on its own 127.0.0.N, standing for hosts (distinct)");
 

@@ -31,6 +31,9 @@ internal sealed record LocalClusterOptions
     public string Device { get; init; } = "cpu";
     public string DataPlane { get; init; } = "tcp";
 
+    /// <summary>Batch-invariant bf16 kernels on every silo (<c>--batch-invariant true</c>).</summary>
+    public bool BatchInvariant { get; init; }
+
     /// <summary>A placement plan file every silo places by (<c>--plan</c>); null: grains spread over the silos.</summary>
     public string? PlanFile { get; init; }
 
@@ -114,7 +117,7 @@ internal sealed class LocalClusterLauncher : IDisposable
                 "--dtype", options.DType, "--wire-dtype", options.WireDType, "--device", options.Device, "--data-plane", options.DataPlane,
                 "--shards", I(options.ShardsPerLayer), "--expert-replicas", I(options.ExpertReplicas), "--ranks", I(options.AttentionRanks),
                 "--stages", I(options.Stages), "--shared-experts", options.SharedExperts == SharedExpertPlacement.Shards ? "shards" : "rank",
-                "--threads", I(options.ThreadsPerSilo), .. address,
+                "--threads", I(options.ThreadsPerSilo), "--batch-invariant", options.BatchInvariant ? "true" : "false", .. address,
                 "--parent-pid", I(Environment.ProcessId),
             ], new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Llama4Cluster"] = "Information" }));
         }

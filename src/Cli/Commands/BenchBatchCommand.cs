@@ -18,7 +18,7 @@ namespace Llama4Cluster.Cli.Commands;
 internal static class BenchBatchCommand
 {
     public const string Usage = "bench batch --model DIR [--batch 1,8,32] [--prompt-tokens 128] [--gen-tokens 64] [--dtype auto|float32|bfloat16] " +
-        "[--threads N] [--seed S] [--device cpu|cuda:N] [--quick] [--json]";
+        "[--threads N] [--seed S] [--device cpu|cuda:N] [--batch-invariant] [--quick] [--json]";
 
     /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
     public const string Summary =
@@ -35,6 +35,7 @@ internal static class BenchBatchCommand
         CommonOptions.Threads,
         new("seed", "S", "seed of the random prompts"),
         CommonOptions.Device,
+        CommonOptions.BatchInvariant,
         CommonOptions.Quick,
         CommonOptions.Json,
     ];
@@ -58,6 +59,7 @@ internal static class BenchBatchCommand
                 Threads = a.Int("threads", 1, 1024),
                 Seed = a.Int("seed") ?? defaults.Seed,
                 WarmUp = !a.Flag("quick"),
+                BatchInvariant = a.Flag("batch-invariant"),
             };
             bool json = a.Flag("json");
             a.EnsureAllUsed();

@@ -33,6 +33,7 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
         new("silos", "N", "silo processes of --engine cluster (default 3)"),
         new("plan", "FILE", "with --engine cluster: place the grains by a plan from llama4 plan --out"),
         CommonOptions.SiloAddresses,
+        CommonOptions.BatchInvariant,
     ];
 
     /// <param name="a">The command's arguments.</param>
@@ -53,6 +54,7 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
                 ComputeDType = ComputeDType.Resolve(a.Optional("dtype") ?? defaultDType, model),
                 Device = DeviceSpec.Parse(a.Optional("device") ?? "cpu"),
                 Threads = a.Int("threads", 1, 1024),
+                BatchInvariant = a.Flag("batch-invariant"),
             };
         }
         catch (ArgumentException e)
@@ -133,6 +135,7 @@ internal sealed record EngineArguments(string ModelDirectory, LocalEngineOptions
             ThreadsPerSilo = Options.Threads ?? Math.Max(1, Environment.ProcessorCount / Silos),
             DistinctAddresses = DistinctAddresses,
             SharedExperts = Plan?.SharedExperts ?? SharedExpertPlacement.Rank,
+            BatchInvariant = Options.BatchInvariant,
         };
         try
         {

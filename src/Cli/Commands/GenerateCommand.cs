@@ -21,7 +21,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class GenerateCommand
 {
-    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) [--image FILE]... --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype auto|float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--ignore-eos] [--json]";
+    public const string Usage = "generate --model DIR (--tokens IDS | --prompt TEXT [--chat]) [--image FILE]... --max-tokens N [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--dtype auto|float32|bfloat16] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--batch-invariant] [--ignore-eos] [--json]";
 
     /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
     public const string Summary =

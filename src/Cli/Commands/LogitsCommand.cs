@@ -13,7 +13,7 @@ namespace Llama4Cluster.Cli.Commands;
 /// </summary>
 internal static class LogitsCommand
 {
-    public const string Usage = "logits --model DIR --tokens 1,17,42 [--image FILE]... [--positions 0,2] [--dtype float32|bfloat16|auto] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] --json";
+    public const string Usage = "logits --model DIR --tokens 1,17,42 [--image FILE]... [--positions 0,2] [--dtype float32|bfloat16|auto] [--device cpu|cuda:N] [--engine local|cluster [--silos N | --plan FILE] [--silo-addresses loopback|distinct]] [--batch-invariant] --json";
 
     /// <summary>What <c>--help</c> says the command does, under the usage line.</summary>
     public const string Summary =

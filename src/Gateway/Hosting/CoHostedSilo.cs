@@ -62,6 +62,7 @@ public static class CoHostedSilo
         model.TorchThreads = TorchThreads(options);
         model.PrefixCache = options.EnablePrefixCaching;
         model.PrefixCacheBlockSize = options.PrefixBlockSize;
+        model.BatchInvariant = options.BatchInvariant;
     }
 
     /// <summary>Torch intra-op threads of the co-hosted silo: <c>--threads</c>, else one per core.</summary>

@@ -10,7 +10,7 @@ public static class GatewayCommandLine
 {
     public const string Usage =
         "usage: Llama4Cluster.Gateway [--model DIR] [--port N] [--host ADDR] [--redis HOST:PORT] [--cluster-id ID] [--ranks R] [--shards S] " +
-        "[--api-key KEY] [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-step-tokens N] [--dtype float32|bfloat16|auto] " +
+        "[--api-key KEY] [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-step-tokens N] [--dtype float32|bfloat16|auto] [--batch-invariant true|false] " +
         "[--device cpu|cuda:N] [--threads N] [--cache-dir DIR] [--data-plane tcp|orleans] " +
         "[--enable-prefix-caching true|false] [--prefix-block-size N] [--dashboard PORT] [--allow-image-urls true|false]";
 
@@ -36,6 +36,7 @@ public static class GatewayCommandLine
         Flag("max-num-seqs", "N", nameof(GatewayOptions.MaxNumSeqs), "most sequences in the running batch"),
         Flag("max-step-tokens", "N", nameof(GatewayOptions.MaxStepTokens), "most tokens one engine step carries, prefill chunks included"),
         Flag("dtype", "float32|bfloat16|auto", nameof(GatewayOptions.DType), "compute dtype of the co-hosted silo (default float32)"),
+        Flag("batch-invariant", "true|false", nameof(GatewayOptions.BatchInvariant), "bf16 kernels whose result for a request does not depend on its batch (default false)"),
         Flag("device", "cpu|cuda:N", nameof(GatewayOptions.Device), "device of the co-hosted silo (default cpu)"),
         Flag("threads", "N", nameof(GatewayOptions.Threads), "torch threads of the co-hosted silo"),
         Flag("cache-dir", "DIR", nameof(GatewayOptions.CacheDirectory), "where the demo model is written (default $LLAMA4_CACHE or ~/.cache/llama4cluster)"),

@@ -61,10 +61,14 @@ public sealed class GatewayOptions
     /// Compute dtype of the co-hosted silo (<c>--dtype float32|bfloat16|auto</c>, auto: the checkpoint's dtype); the wire follows it. Null: the silo default
     /// (<c>ClusterModelOptions.DType</c>, fp32: exact, and greedy results do not depend on what else is in the batch. In bf16 the
     /// kernels' accumulation order depends on the batch shape, so a sequence's tokens may change with its neighbours
-    /// (measured on tiny-scout: 29 of 64 greedy streams of 24 tokens differed between alone and 64 at once; none in fp32);
-    /// choose bf16 for speed on real models).
+    /// (measured on tiny-scout: 29 of 64 greedy streams of 24 tokens differed between alone and 64 at once; none in fp32;
+    /// <see cref="BatchInvariant"/> removes that); choose bf16 for speed on real models).
     /// </summary>
     public string? DType { get; set; }
+
+    /// <summary>bf16 with batch-invariant kernels in the co-hosted silo (<c>--batch-invariant true</c>; with <c>--redis</c>
+    /// the silos' own setting decides): a request's greedy tokens are then the same whatever else is in its batch.</summary>
+    public bool BatchInvariant { get; set; }
 
     /// <summary>Torch device of the co-hosted silo (<c>--device cpu|cuda:N</c>).</summary>
     public string Device { get; set; } = "cpu";

@@ -219,6 +219,8 @@ public static partial class GatewayProgram
             if (section[property.Name] is not { } value) continue;
             if (type == typeof(int) && !int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
                 errors.Add($"{Flag(property.Name)} '{value}': expected an integer");
+            if (type == typeof(bool) && !bool.TryParse(value, out _))
+                errors.Add($"{Flag(property.Name)} '{value}': use true or false");
             if (type == typeof(DataPlaneKind) && CommandLineFlags.CheckEnum<DataPlaneKind>(Flag(property.Name), value) is { } error)
                 errors.Add(error);
         }

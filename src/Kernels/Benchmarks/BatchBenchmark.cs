@@ -56,6 +56,7 @@ public static class BatchBenchmark
             Threads = options.Threads,
             MaxStepTokens = options.MaxStepTokens,
             PrefixCache = PrefixCacheOptions.Disabled,
+            BatchInvariant = options.BatchInvariant,
         });
         info?.Invoke($"bench batch: loaded in {engine.LoadSeconds:F2} s");
         if (options.WarmUp)

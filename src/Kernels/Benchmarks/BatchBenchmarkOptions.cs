@@ -32,4 +32,7 @@ public sealed record BatchBenchmarkOptions
 
     /// <summary>The engine's step budget: prompts are prefilled in steps of at most this many tokens, as the gateway does.</summary>
     public int MaxStepTokens { get; init; } = 512;
+
+    /// <summary>Batch-invariant bf16 kernels (<see cref="Model.ModelOptions.BatchInvariant"/>).</summary>
+    public bool BatchInvariant { get; init; }
 }

@@ -25,6 +25,9 @@ public static unsafe class Bf16DecodeAttention
     /// scores (8 heads × 256 floats) in L1.</summary>
     private const int MaxBlockKeys = 256;
 
+    /// <summary>Keys per block of <see cref="FixedPlan"/>.</summary>
+    internal const int FixedBlockKeys = 64;
+
     /// <summary>Fewest keys per block when blocks are split further to feed the threads.</summary>
     private const int MinBlockKeys = 16;
 
@@ -126,7 +129,11 @@ public static unsafe class Bf16DecodeAttention
     /// q <c>[1, H, hd]</c>, keys/values <c>[m, KV, hd]</c> (see <see cref="CanUse"/>); returns
     /// <c>[1, H·hd]</c> in q's dtype.
     /// </summary>
-    public static torch.Tensor Attend(torch.Tensor q, torch.Tensor keys, torch.Tensor values, double scale, CpuWorkerPool? pool = null)
+    /// <param name="threadIndependent">Cut the keys into blocks of <see cref="FixedBlockKeys"/> whatever the thread count,
+    /// so the result does not depend on how many threads the process runs (batch-invariant mode: a sequence may be
+    /// re-prefilled on another silo).</param>
+    public static torch.Tensor Attend(torch.Tensor q, torch.Tensor keys, torch.Tensor values, double scale, CpuWorkerPool? pool = null,
+        bool threadIndependent = false)
     {
         ArgumentNullException.ThrowIfNull(q);
         ArgumentNullException.ThrowIfNull(keys);
@@ -144,7 +151,7 @@ public static unsafe class Bf16DecodeAttention
         var qf = q.to_type(torch.float32).contiguous();
         var o = torch.empty([1, (long)heads * hd], dtype: torch.float32, device: torch.CPU);
         Run((float*)TensorData.Pointer(qf), (void*)TensorData.Pointer(keys), (void*)TensorData.Pointer(values),
-            bf16, (float*)TensorData.Pointer(o), heads, kv, hd, m, scale, pool);
+            bf16, (float*)TensorData.Pointer(o), heads, kv, hd, m, scale, pool, threadIndependent);
         // The kernel read raw pointers: keep the tensors (and their storage) alive until here.
         GC.KeepAlive(qf);
         GC.KeepAlive(keys);
@@ -176,7 +183,7 @@ public static unsafe class Bf16DecodeAttention
     }
 
     private static void Run(float* q, void* keys, void* values, bool bf16, float* output,
-        int heads, int kvHeads, int headDim, int keyCount, double scale, CpuWorkerPool? pool)
+        int heads, int kvHeads, int headDim, int keyCount, double scale, CpuWorkerPool? pool, bool threadIndependent = false)
     {
         CheckShape(heads, kvHeads, headDim, keyCount);
         long outCount = (long)heads * headDim;
@@ -189,7 +196,7 @@ public static unsafe class Bf16DecodeAttention
 
         pool ??= CpuWorkerPool.Shared;
         int group = heads / kvHeads;
-        var (blockKeys, blocks) = Plan(keyCount, kvHeads, pool.ThreadCount);
+        var (blockKeys, blocks) = threadIndependent ? FixedPlan(keyCount) : Plan(keyCount, kvHeads, pool.ThreadCount);
         int units = blocks * kvHeads;
         int partialStride = Pad16(headDim) + 16;
         // Per worker: 8 score rows of a block, then the 8 × 16 × 16 lane buffer of the key pass.
@@ -252,6 +259,9 @@ public static unsafe class Bf16DecodeAttention
         int blockKeys = Pad16((keyCount + blocks - 1) / blocks);
         return (blockKeys, (keyCount + blockKeys - 1) / blockKeys);
     }
+
+    /// <summary>Blocks of <see cref="FixedBlockKeys"/> keys (the last one shorter): a plan that depends on the key count alone.</summary>
+    internal static (int BlockKeys, int Blocks) FixedPlan(int keyCount) => (FixedBlockKeys, (keyCount + FixedBlockKeys - 1) / FixedBlockKeys);
 
     /// <summary>Combines the blocks' (max, Σ, O) of every head into the normalized output.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

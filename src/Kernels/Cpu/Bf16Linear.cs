@@ -12,7 +12,7 @@ public static unsafe class Bf16Linear
     /// <summary>
     /// <c>y = x·Wᵀ</c>, x <c>[..., In]</c> fp32 or bf16, W <c>[Out, In]</c>; y <c>[..., Out]</c> in
     /// x's dtype. Uses the CPU kernel when x and W are on the CPU, W is contiguous bf16, x is
-    /// fp32/bf16 with at most <see cref="Bf16MatMul.MaxDecodeBatch"/> rows and no gradient is
+    /// fp32/bf16 with at most <paramref name="maxRows"/> rows and no gradient is
     /// wanted; otherwise <c>torch.nn.functional.linear</c> (x cast to W's dtype and back).
     /// </summary>
     public static torch.Tensor Linear(torch.Tensor x, torch.Tensor weight, CpuWorkerPool? pool = null, int maxRows = Bf16MatMul.MaxDecodeBatch)
@@ -45,7 +45,7 @@ public static unsafe class Bf16Linear
             return false;
         }
 
-        return x.NumberOfElements / inF <= Math.Min(maxRows, Bf16MatMul.MaxDecodeBatch);
+        return x.NumberOfElements / inF <= maxRows;
     }
 
     private static torch.Tensor Kernel(torch.Tensor x, torch.Tensor weight, CpuWorkerPool? pool)

@@ -81,6 +81,7 @@ public sealed class LocalEngine : IDisposable
                 models.Add(Llama4TextModel.Load(source, new ModelOptions
                 {
                     ComputeDType = options.ComputeDType, Device = options.Device, LocalMoe = options.LocalMoe, Layers = options.Stages == 1 ? null : range,
+                    BatchInvariant = options.BatchInvariant,
                 }, progress: progress));
             vision = VisionTower.Load(modelDirectory, source, models[0].Options);
             tokenizer = Llama4Tokenizer.ExistsIn(modelDirectory) ? Llama4Tokenizer.Load(modelDirectory) : null;

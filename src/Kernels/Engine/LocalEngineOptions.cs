@@ -27,4 +27,8 @@ public sealed record LocalEngineOptions
     /// <summary>Pipeline stages the one rank is split into, in this process (<see cref="LayerRange.Split"/>): the cluster's
     /// staged rank without the network, for equivalence checks. More than one stage runs without a prefix cache.</summary>
     public int Stages { get; init; } = 1;
+
+    /// <summary>bf16 with batch-invariant kernels (<see cref="ModelOptions.BatchInvariant"/>): greedy output the same alone,
+    /// in any batch and after a re-prefill. No effect in float32.</summary>
+    public bool BatchInvariant { get; init; }
 }

@@ -20,6 +20,8 @@ public static class AttentionCore
     public static Tensor Attend(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale, KernelPolicy kernels)
     {
         long n = q.shape[0], m = keys.shape[0];
+        if (kernels.BatchInvariant && Bf16DecodeAttention.CanUse(q.narrow(0, 0, 1), keys, values))
+            return AttendRowByRow(q, keys, values, q0, k0, chunk, scale);
         bool masked = n > 1 || k0 + m - 1 != q0 || (chunk is { } c && k0 / c != q0 / c);
         if (kernels.StreamsDecodeAttention(masked) && Bf16DecodeAttention.CanUse(q, keys, values))
         {
@@ -27,6 +29,26 @@ public static class AttentionCore
         }
 
         return AttendTorch(q, keys, values, q0, k0, chunk, scale);
+    }
+
+    /// <summary>
+    /// Each query row through the decode kernel over exactly the keys it sees (from its chunk's start, or the first key
+    /// held, up to its own position), so a row's result is the same whether it is decoded alone or is one row of a prefill.
+    /// </summary>
+    private static Tensor AttendRowByRow(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale)
+    {
+        using var scope = NewDisposeScope();
+        long n = q.shape[0];
+        var rows = new Tensor[n];
+        for (long i = 0; i < n; i++)
+        {
+            long position = q0 + i;
+            long first = Math.Max(k0, chunk is { } c ? position / c * c : k0);
+            var k = keys.narrow(0, first - k0, position - first + 1);
+            var v = values.narrow(0, first - k0, position - first + 1);
+            rows[i] = Bf16DecodeAttention.Attend(q.narrow(0, i, 1), k, v, scale, threadIndependent: true);
+        }
+        return (n == 1 ? rows[0] : torch.cat(rows, 0)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

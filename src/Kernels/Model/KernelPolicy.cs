@@ -25,10 +25,11 @@ public sealed class KernelPolicy
     /// <summary>Most rows a linear layer sends to the streaming kernel.</summary>
     public const int LinearRowLimit = 4;
 
-    private KernelPolicy(bool streamsBf16, bool decodeAttentionKernel)
+    private KernelPolicy(bool streamsBf16, bool decodeAttentionKernel, bool batchInvariant = false)
     {
         StreamsBf16 = streamsBf16;
         DecodeAttentionKernel = decodeAttentionKernel;
+        BatchInvariant = batchInvariant;
     }
 
     /// <summary>libtorch for everything (weights off the CPU).</summary>
@@ -39,6 +40,17 @@ public sealed class KernelPolicy
 
     /// <summary>bf16 CPU weights: every streaming kernel where the shape suits it.</summary>
     public static KernelPolicy CpuBf16 { get; } = new(streamsBf16: true, decodeAttentionKernel: true);
+
+    /// <summary>
+    /// bf16 CPU weights, batch-invariant: every linear layer, router and routed expert runs the streaming kernel whatever its
+    /// row count (its reduction order for a row is fixed: one accumulator per output over the input in order, whichever rows
+    /// share the call), and attention runs every query row, prefill or decode, through the decode kernel over exactly the
+    /// keys that row sees. Prefill then forgoes oneDNN's GEMMs (see docs/PERFORMANCE.md for what it costs).
+    /// </summary>
+    public static KernelPolicy CpuBf16Invariant { get; } = new(streamsBf16: true, decodeAttentionKernel: true, batchInvariant: true);
+
+    /// <summary>Whether a row's result is independent of the rest of its batch and of prefill versus decode.</summary>
+    public bool BatchInvariant { get; }
 
     /// <summary>Linear layers and routed experts stream bf16 weights (decode shapes).</summary>
     public bool StreamsBf16 { get; }
@@ -51,7 +63,8 @@ public sealed class KernelPolicy
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Device.type != DeviceType.CPU) return Torch;
-        return options.ComputeDType == ScalarType.BFloat16 ? CpuBf16 : Cpu;
+        if (options.ComputeDType != ScalarType.BFloat16) return Cpu;
+        return options.BatchInvariant ? CpuBf16Invariant : CpuBf16;
     }
 
     /// <summary>The policy for weights held as <paramref name="weight"/> is: on the CPU, and bf16 and contiguous → streaming.</summary>
@@ -65,14 +78,14 @@ public sealed class KernelPolicy
     /// <summary><c>y = x·Wᵀ</c> (no bias) in x's dtype.</summary>
     public Tensor Linear(Tensor x, Tensor weight)
     {
-        if (StreamsBf16) return Bf16Linear.Linear(x, weight, maxRows: LinearRowLimit);
+        if (StreamsBf16) return Bf16Linear.Linear(x, weight, maxRows: BatchInvariant ? int.MaxValue : LinearRowLimit);
         if (x.dtype == weight.dtype) return nn.functional.linear(x, weight);
         using var scope = NewDisposeScope();
         return nn.functional.linear(x.to(weight.dtype), weight).to(x.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>Whether a layer's <paramref name="rows"/> routed-expert rows run in one streaming-kernel call.</summary>
-    public bool StreamsExperts(long rows) => StreamsBf16 && rows <= Bf16MatMul.MaxDecodeBatch;
+    public bool StreamsExperts(long rows) => StreamsBf16 && (BatchInvariant || rows <= Bf16MatMul.MaxDecodeBatch);
 
     /// <summary>Whether an attention call goes to the decode kernel: one query that sees its whole cache.</summary>
     public bool StreamsDecodeAttention(bool masked) => DecodeAttentionKernel && !masked;

@@ -21,4 +21,11 @@ public sealed record ModelOptions
     /// shards, <see cref="ISharedExpertDispatcher"/>) rather than here: the model then loads no shared-expert weight.
     /// Needs a dispatcher that implements <see cref="ISharedExpertDispatcher"/>.</summary>
     public bool RemoteSharedExperts { get; init; }
+
+    /// <summary>
+    /// bf16 on the CPU with batch-invariant kernels (<see cref="KernelPolicy.BatchInvariant"/>): a row's result does not
+    /// depend on the other rows of its call nor on whether it came from prefill or decode, so greedy output is the same
+    /// alone, in any batch, and after a re-prefill. Ignored in float32 (exact already) and off the CPU.
+    /// </summary>
+    public bool BatchInvariant { get; init; }
 }

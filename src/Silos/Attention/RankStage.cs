@@ -69,6 +69,7 @@ internal sealed class RankStage : IDisposable
                 new ModelOptions
                 {
                     ComputeDType = context.ComputeDType, Device = context.Device, Layers = layers, RemoteSharedExperts = context.SharedExpertShards,
+                    BatchInvariant = context.Options.BatchInvariant,
                 }, dispatcher);
             try
             {

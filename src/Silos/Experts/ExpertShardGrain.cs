@@ -124,7 +124,7 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
         var weights = reader.LoadExperts(key.Layer, experts, _context.ComputeDType, _context.Device);
         long read = reader.BytesRead - before;
         // GroupedExperts takes ownership of the two tensors; ExpertWeights only wrapped them.
-        var grouped = new GroupedExperts(experts, weights.GateUp, weights.Down);
+        var grouped = new GroupedExperts(experts, weights.GateUp, weights.Down, _context.ComputeKernels);
         var info = new ExpertShardInfo(key.Layer, key.Shard, [.. experts], read, reader.ExpertBytesOnDisk(key.Layer, experts),
             grouped.WeightBytes, silo, _context.Device.ToString());
         return (grouped, info);

@@ -27,7 +27,7 @@ public static class SharedExpertShard
                 $"(missing {string.Join(", ", missing)}); --shared-experts shards needs one in every MoE layer (every Llama 4 checkpoint has them: " +
                 "check the checkpoint, or run the silos with --shared-experts rank)");
         long before = reader.BytesRead;
-        var kernels = KernelPolicy.For(new ModelOptions { ComputeDType = context.ComputeDType, Device = context.Device });
+        var kernels = context.ComputeKernels;
         var shared = SharedExpertWeights.Load(new CheckpointWeightSource(reader), key.Layer, context.ComputeDType, context.Device, kernels);
         long read = reader.BytesRead - before;
         var info = new ExpertShardInfo(key.Layer, key.Shard, [ExpertShardRequest.SharedExpert], read, read, shared.WeightBytes, silo, context.Device.ToString());

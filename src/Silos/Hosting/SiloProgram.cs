@@ -34,7 +34,7 @@ public static class SiloProgram
     /// <summary>The usage line printed by <c>--help</c> and named by usage errors.</summary>
     public const string Usage =
         "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N] " +
-        "[--dtype float32|bfloat16|auto] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--shared-experts rank|shards] " +
+        "[--dtype float32|bfloat16|auto] [--batch-invariant true|false] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--shared-experts rank|shards] " +
         "[--port P] [--gateway-port G] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME] " +
         "[--http-port P] [--dashboard P]";
 
@@ -52,6 +52,7 @@ public static class SiloProgram
         new("cluster-id", "ID", "Orleans:ClusterId", "the cluster's name in Redis (default llama4)"),
         new("device", "cpu|cuda:N", "Llama4:Device", "where this silo computes (default cpu)"),
         new("dtype", "float32|bfloat16|auto", "Llama4:DType", "compute dtype; auto follows the checkpoint (default float32)"),
+        new("batch-invariant", "true|false", "Llama4:BatchInvariant", "bf16 kernels whose result for a sequence does not depend on its batch (default false)"),
         new("wire-dtype", "float32|bfloat16", "Llama4:WireDType", "dtype of hidden states sent between silos"),
         new("data-plane", "tcp|orleans", "Llama4:DataPlane", "expert dispatch over this silo's socket (tcp) or grain calls"),
         new("data-plane-port", "P", "Llama4:DataPlanePort", "port of the socket data plane (default: chosen by the OS)"),

@@ -22,10 +22,16 @@ public sealed class ClusterModelOptions
     /// <summary>
     /// Compute dtype of weights and activations: <c>float32</c> (the default, as the gateway: exact, and a greedy
     /// request's tokens do not depend on what else is in the batch), <c>bfloat16</c> (faster; its kernels' accumulation
-    /// order follows the batch shape, so tokens may change with the batch) or <c>auto</c> (the checkpoint's dtype:
+    /// order follows the batch shape, so tokens may change with the batch, unless <see cref="BatchInvariant"/>) or <c>auto</c> (the checkpoint's dtype:
     /// <see cref="Kernels.Runtime.ComputeDType.ForCheckpoint"/>). <c>fp32</c> and <c>bf16</c> are accepted too.
     /// </summary>
     public string DType { get; set; } = "float32";
+
+    /// <summary>
+    /// bf16 with batch-invariant kernels (<c>--batch-invariant true</c>): a sequence's tokens do not depend on the rest of
+    /// its batch nor on a failover's re-prefill. Every silo of a cluster should agree. No effect in float32.
+    /// </summary>
+    public bool BatchInvariant { get; set; }
 
     /// <summary>Activation dtype on the wire: <c>bf16</c> or <c>fp32</c>; empty (the default): the compute dtype's (fp32 for float32, bf16 for bfloat16).</summary>
     public string WireDType { get; set; } = "";

@@ -1,5 +1,6 @@
 using Llama4Cluster.Contracts.Tensors;
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Runtime;
 using Llama4Cluster.Silos.Compute;
 using Llama4Cluster.Cluster.Placement;
@@ -48,6 +49,9 @@ public sealed class SiloModelContext : IDisposable
     public torch.Device Device { get; }
 
     public torch.ScalarType ComputeDType { get; }
+
+    /// <summary>The kernels this silo's grains compute with (dtype, device and <see cref="ClusterModelOptions.BatchInvariant"/>).</summary>
+    public KernelPolicy ComputeKernels => KernelPolicy.For(new ModelOptions { ComputeDType = ComputeDType, Device = Device, BatchInvariant = Options.BatchInvariant });
 
     public WireDType WireDType { get; }
 

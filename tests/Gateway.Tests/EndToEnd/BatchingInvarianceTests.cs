@@ -17,9 +17,11 @@ public sealed class BatchingInvarianceTests(GatewayFixture fixture)
     private const int Streams = 64, MaxTokens = 10;
 
     [Fact]
-    public async Task SixtyFourConcurrentGreedyStreamsEachMatchTheirPromptAlone()
+    public Task SixtyFourConcurrentGreedyStreamsEachMatchTheirPromptAlone() => EachStreamMatchesItsPromptAlone(fixture.Gateway);
+
+    /// <summary>64 greedy streams alone, then all at once; every completion (tokens and finish) must be the same.</summary>
+    internal static async Task EachStreamMatchesItsPromptAlone(InProcessGateway gateway)
     {
-        var gateway = fixture.Gateway;
         var model = gateway.App.Services.GetRequiredService<ServedModel>();
         var scheduler = gateway.App.Services.GetRequiredService<IGenerationScheduler>();
         var prompts = Enumerable.Range(0, Streams)
@@ -58,4 +60,30 @@ public sealed class BatchingInvarianceTests(GatewayFixture fixture)
             Assert.True(alone[i] == results[i], $"stream {i}: alone {alone[i]}, batched {results[i]}");
         }
     }
+}
+
+/// <summary>
+/// The same in bf16 with batch-invariant kernels (<c>--dtype bfloat16 --batch-invariant true</c>): without the flag, bf16
+/// changes some streams' tokens between alone and batched (docs/DESIGN.md "Batch-invariant bf16").
+/// </summary>
+public sealed class Bf16BatchInvariantGatewayTests : IAsyncLifetime
+{
+    private readonly string _cache = Path.Combine(Path.GetTempPath(), "l4c-gw-inv-" + Guid.NewGuid().ToString("N")[..12]);
+    private InProcessGateway _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _gateway = await InProcessGateway.StartAsync(["--cache-dir", _cache, "--dtype", "bfloat16", "--batch-invariant", "true"], TextWriter.Null);
+        await _gateway.WaitReadyAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        if (Directory.Exists(_cache)) Directory.Delete(_cache, recursive: true);
+    }
+
+    [Fact]
+    public Task SixtyFourConcurrentGreedyStreamsEachMatchTheirPromptAloneInBf16() =>
+        BatchingInvarianceTests.EachStreamMatchesItsPromptAlone(_gateway);
 }

@@ -31,8 +31,10 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "l4c-cluster-" + Guid.NewGuid().ToString("N"));
 
     protected TinyClusterFixture(Llama4TextConfig config, double messageBudgetFraction = 0.25, DataPlaneKind dataPlane = DataPlaneKind.Orleans,
-        bool bf16 = false, int expertReplicas = 1, int stages = 1, SharedExpertPlacement sharedExperts = SharedExpertPlacement.Rank, bool vision = false)
+        bool bf16 = false, int expertReplicas = 1, int stages = 1, SharedExpertPlacement sharedExperts = SharedExpertPlacement.Rank, bool vision = false,
+        bool batchInvariant = false)
     {
+        BatchInvariant = batchInvariant;
         Vision = vision;
         SharedExperts = sharedExperts;
         Stages = stages;
@@ -42,6 +44,9 @@ public abstract class TinyClusterFixture : IAsyncLifetime
         MessageBudgetFraction = messageBudgetFraction;
         DataPlane = dataPlane;
     }
+
+    /// <summary>bf16 with batch-invariant kernels on every silo and in <see cref="Local"/>.</summary>
+    public bool BatchInvariant { get; }
 
     /// <summary>Whether the checkpoint has the tiny vision tower (image ids 507, 508, 509 as the spec's tiny configs).</summary>
     public bool Vision { get; }
@@ -76,7 +81,10 @@ public abstract class TinyClusterFixture : IAsyncLifetime
     {
         TinyCheckpointWriter.Write(_directory, Config, new TinyCheckpointOptions { Seed = 11, Vision = Vision ? Llama4VisionConfig.Tiny : null },
             Vision ? new ImageTokenIds(507, 508, 509) : null);
-        Local = LocalEngine.Load(_directory, new LocalEngineOptions { ComputeDType = Bf16 ? torch.ScalarType.BFloat16 : torch.ScalarType.Float32 });
+        Local = LocalEngine.Load(_directory, new LocalEngineOptions
+        {
+            ComputeDType = Bf16 ? torch.ScalarType.BFloat16 : torch.ScalarType.Float32, BatchInvariant = BatchInvariant,
+        });
         var builder = new InProcessTestClusterBuilder(Silos);
         string dir = _directory;
         builder.ConfigureSilo((options, silo) =>
@@ -94,6 +102,7 @@ public abstract class TinyClusterFixture : IAsyncLifetime
                 o.ExpertReplicas = ExpertReplicas;
                 o.Stages = Stages;
                 o.SharedExperts = SharedExperts;
+                o.BatchInvariant = BatchInvariant;
             });
             silo.Services.AddSingleton<IExpertShardObserver>(ShardCallRecorder.Instance);
             ConfigureSilo(options.SiloName, silo);
@@ -172,6 +181,14 @@ public sealed class TinyScoutTop2ClusterFixture() : TinyClusterFixture(Llama4Pre
 
 /// <summary>Tiny-scout served as in production: bf16 compute, bf16 wire.</summary>
 public sealed class TinyScoutBf16ClusterFixture() : TinyClusterFixture(Llama4Presets.TinyScout, bf16: true);
+
+public sealed class TinyMaverickBf16InvariantClusterFixture() : TinyClusterFixture(Llama4Presets.TinyMaverick, bf16: true, batchInvariant: true);
+
+[CollectionDefinition(Name)]
+public sealed class TinyMaverickBf16InvariantCluster : ICollectionFixture<TinyMaverickBf16InvariantClusterFixture>
+{
+    public const string Name = "tiny-maverick cluster, bf16, batch-invariant";
+}
 
 [CollectionDefinition(Name)]
 public sealed class TinyScoutBf16Cluster : ICollectionFixture<TinyScoutBf16ClusterFixture>

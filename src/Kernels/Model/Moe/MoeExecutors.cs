@@ -26,6 +26,6 @@ public static class MoeExecutors
         ArgumentNullException.ThrowIfNull(local);
         bool fused = options.LocalMoe == LocalMoeStrategy.Auto && KernelPolicy.For(options).StreamsBf16 && layers.Count > 0
             && layers.All(l => l.Block.SharedExpert is { } shared && FusedLocalMoe.CanFuse(local.Layer(l.Layer), shared));
-        return fused ? new FusedLocalMoeExecutor(local) : new DispatchingMoeExecutor(local, ownsDispatcher: true);
+        return fused ? new FusedLocalMoeExecutor(local, KernelPolicy.For(options).BatchInvariant) : new DispatchingMoeExecutor(local, ownsDispatcher: true);
     }
 }

@@ -32,7 +32,7 @@ public sealed class Router : IDisposable
     public RoutingResult Route(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var logits = nn.functional.linear(x, _weight);
+        var logits = _kernels.Linear(x, _weight);
         var (values, indices) = logits.topk(TopK, dim: 1);
         var weights = values.to_type(ScalarType.Float32).sigmoid_().to_type(x.dtype);
         var ids = indices.DetachFromDisposeScope();
