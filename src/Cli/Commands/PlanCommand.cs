@@ -193,11 +193,10 @@ internal static class PlanCommand
 
     private static void WriteOverlay(PlacementPlan plan, string directory, string? ns, string? repository)
     {
-        var warnings = KubernetesOverlayWriter.Write(plan, directory, ns, repository);
+        KubernetesOverlayWriter.Write(plan, directory, ns, repository);
         string full = Path.GetFullPath(directory);
         Console.WriteLine($"kustomize overlay written to {full}: one pod per planned silo ({string.Join(", ", plan.Inventory.Silos.Select(s => s.Name))}); render with kubectl kustomize {full}, apply with kubectl apply --server-side -k {full}");
         if (repository is null) Console.WriteLine("note: the model-download Job has no MODEL_REPO for this model (no published checkpoint known): set it, or fill the llama4-model volume yourself.");
-        foreach (var w in warnings) Console.WriteLine("note: " + w);
     }
 
     /// <summary>The Hugging Face repository of a preset's checkpoint in a dtype; null where none is published (Behemoth, --model).</summary>

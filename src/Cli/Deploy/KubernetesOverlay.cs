@@ -51,7 +51,7 @@ internal static partial class KubernetesOverlay
     private const long SiloBaseMemoryBytes = 8L << 30;
 
     /// <summary>The objects of one overlay, by file name (without .yaml), in the order they are written.</summary>
-    public sealed record Objects(IReadOnlyList<(string File, IReadOnlyList<object> Items)> Files, IReadOnlyList<string> Warnings);
+    public sealed record Objects(IReadOnlyList<(string File, IReadOnlyList<object> Items)> Files);
 
     /// <summary>Builds the overlay's objects.</summary>
     /// <exception cref="UsageException">A silo name that cannot be a Kubernetes name or label value.</exception>
@@ -62,11 +62,6 @@ internal static partial class KubernetesOverlay
         foreach (var silo in silos)
             if (!SiloName().IsMatch(silo.Name) || silo.Name.Length > 63 - "llama4-silo-".Length)
                 throw new UsageException($"--k8s-out: silo name '{silo.Name}' cannot name a pod: use lower-case letters, digits and '-', at most {63 - "llama4-silo-".Length} characters, starting and ending with a letter or digit");
-        var warnings = new List<string>();
-        int maxDevices = silos.Max(s => s.Devices.Length);
-        if (maxDevices > 1)
-            warnings.Add(string.Create(CultureInfo.InvariantCulture,
-                $"the plan's silos hold up to {maxDevices} devices each and each pod requests them all, but a silo process computes on one device (--device cuda:0): to run the plan exactly, plan one silo per GPU (--hosts {silos.Length * maxDevices} --gpus-per-host 1)"));
         var conflicts = NodeConflicts(plan);
         var siloObjects = new List<object> { SiloService(), SiloDisruptionBudget() };
         siloObjects.AddRange(silos.Select(s => SiloStatefulSet(plan, s, conflicts[s.Name])));
@@ -76,7 +71,7 @@ internal static partial class KubernetesOverlay
             ("model", [.. Model(plan, modelRepository)]),
             ("silos", siloObjects),
             ("gateway", [.. Gateway(plan)]),
-        ], warnings);
+        ]);
     }
 
     /// <summary>
@@ -204,7 +199,7 @@ internal static partial class KubernetesOverlay
             "--model", ModelDirectory, "--role", role, "--redis", "redis:6379", "--cluster-id", "llama4",
             "--ranks", Inv(plan.AttentionRanks.Length), "--shards", Inv(plan.ShardsPerLayer), "--expert-replicas", Inv(plan.Replicas),
             "--plan", $"{PlanDirectory}/{PlanFileName}", "--name", silo.Name,
-            "--device", cuda ? "cuda:0" : "cpu", "--dtype", cuda ? "bfloat16" : "float32",
+            "--device", cuda ? "plan" : "cpu", "--dtype", cuda ? "bfloat16" : "float32",
             "--port", Inv(SiloPort),
         };
         if (attention) args.AddRange(["--gateway-port", Inv(OrleansGatewayPort)]);

@@ -18,9 +18,9 @@ internal static class KubernetesOverlayWriter
     /// <summary>The files this writer owns in DIR; others there are left alone.</summary>
     public static readonly string[] Files = ["kustomization.yaml", KubernetesOverlay.PlanFileName, "namespace.yaml", "redis.yaml", "model.yaml", "silos.yaml", "gateway.yaml"];
 
-    /// <summary>Writes the overlay; returns the warnings to print (see <see cref="KubernetesOverlay.Build"/>).</summary>
+    /// <summary>Writes the overlay (see <see cref="KubernetesOverlay.Build"/>).</summary>
     /// <exception cref="UsageException">DIR cannot be written, or the plan's silo names cannot name pods.</exception>
-    public static IReadOnlyList<string> Write(PlacementPlan plan, string directory, string? ns, string? modelRepository)
+    public static void Write(PlacementPlan plan, string directory, string? ns, string? modelRepository)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var overlay = KubernetesOverlay.Build(plan, modelRepository);
@@ -57,7 +57,6 @@ internal static class KubernetesOverlayWriter
         {
             throw new UsageException($"--k8s-out: cannot write '{full}': {e.Message}");
         }
-        return overlay.Warnings;
     }
 
     /// <summary>One object as YAML, ending in a newline (the serializer leaves it off), so documents join with <c>---</c>.</summary>

@@ -73,6 +73,18 @@ public sealed record PlacementPlan
         return silo is null ? null : Inventory.Find(silo);
     }
 
+    /// <summary>
+    /// The device the plan names for a grain (<c>cuda:N</c> or <c>cpu</c>): an expert shard replica's, or stage s of a rank
+    /// (a rank without stages: its first device); null when the plan has no such grain.
+    /// </summary>
+    public string? DeviceFor(PlacementKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.Kind == PlacementKind.ExpertShard) return FindShard(key.Layer, key.Shard, key.Replica)?.Device;
+        var rank = FindRank(key.Rank);
+        return rank?.FindStage(key.Stage)?.Device ?? (key.Stage == 0 && rank is { Devices.IsDefaultOrEmpty: false } ? rank.Devices[0] : null);
+    }
+
     /// <summary>One line: shards, ranks and totals.</summary>
     public string Summary => string.Create(CultureInfo.InvariantCulture,
         $"{Footprint.MoeLayers.Length} MoE layers × {ShardsPerLayer} shards × {Replicas} replica(s) = {ExpertShards.Length} expert shards, " +

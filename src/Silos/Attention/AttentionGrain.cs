@@ -68,7 +68,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
         this.RegisterGrainTimer(MoveBackIfIdle, new GrainTimerCreationOptions(every, every) { Interleave = false });
         _dispatcher = _stage.Dispatcher;
         _weightBytes = _stage.WeightBytes;
-        LogLoaded(Rank, _weightBytes, RuntimeIdentity, _context.Device.ToString());
+        LogLoaded(Rank, _weightBytes, RuntimeIdentity, _stage.Device.ToString());
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -99,7 +99,7 @@ public sealed partial class AttentionGrain : Grain, IAttentionGrain
     }
 
     public Task<AttentionRankInfo> DescribeAsync() =>
-        Task.FromResult(new AttentionRankInfo(Rank, RuntimeIdentity, _context.Device.ToString(), _core?.SequenceCount ?? 0, _weightBytes,
+        Task.FromResult(new AttentionRankInfo(Rank, RuntimeIdentity, (_stage?.Device ?? _context.Device).ToString(), _core?.SequenceCount ?? 0, _weightBytes,
             _core?.CacheBytes ?? 0, _dispatcher?.Statistics.Calls ?? 0,
             _dispatcher?.Statistics.BytesSent ?? 0, _dispatcher?.Statistics.BytesReceived ?? 0,
             TimeSpan.FromTicks(Interlocked.Read(ref _stepTicks)).TotalMilliseconds,

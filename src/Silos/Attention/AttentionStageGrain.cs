@@ -67,7 +67,7 @@ public sealed partial class AttentionStageGrain(SiloModelContext context, DataPl
         {
             var result = await context.Compute.RunAsync(async () =>
             {
-                using var hidden = TensorPayloads.ToTensor(request.Hidden, context.ComputeDType, context.Device);
+                using var hidden = TensorPayloads.ToTensor(request.Hidden, context.ComputeDType, _stage.Device);
                 return await core.PassAsync(pass, request.PassIndex, hidden, cancellationToken);
             }, cancellationToken);
             return StepMessages.ToWire(result) with { Silo = RuntimeIdentity, SiloEndpoint = dataPlaneServer.Endpoint };
@@ -89,7 +89,7 @@ public sealed partial class AttentionStageGrain(SiloModelContext context, DataPl
         var key = Key;
         var s = _stage;
         var stats = s?.Dispatcher.Statistics;
-        return Task.FromResult(new AttentionRankInfo(key.Rank, RuntimeIdentity, context.Device.ToString(), s?.Core.SequenceCount ?? 0,
+        return Task.FromResult(new AttentionRankInfo(key.Rank, RuntimeIdentity, (s?.Device ?? context.Device).ToString(), s?.Core.SequenceCount ?? 0,
             s?.WeightBytes ?? 0, s?.Core.CacheBytes ?? 0, stats?.Calls ?? 0, stats?.BytesSent ?? 0, stats?.BytesReceived ?? 0,
             TimeSpan.FromTicks(Interlocked.Read(ref _stepTicks)).TotalMilliseconds, stats?.DispatchWait.TotalMilliseconds ?? 0,
             stats?.ShardCompute.TotalMilliseconds ?? 0, dataPlaneServer.Endpoint, stats?.Retries ?? 0, s?.Dispatcher.Replicas.DownNow ?? 0,

@@ -1,4 +1,5 @@
 using Llama4Cluster.Cluster.Hosting;
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Engine;
@@ -20,8 +21,9 @@ namespace Llama4Cluster.Silos.Attention;
 internal sealed class RankStage : IDisposable
 {
     private RankStage(int rank, int stage, int stages, AttentionRankCore core, RemoteExpertDispatcher dispatcher, GrainStageLink? next, long bytes,
-        VisionTower? vision)
+        VisionTower? vision, TorchSharp.torch.Device device)
     {
+        Device = device;
         Vision = vision;
         Rank = rank;
         Stage = stage;
@@ -31,6 +33,9 @@ internal sealed class RankStage : IDisposable
         Next = next;
         WeightBytes = bytes;
     }
+
+    /// <summary>Where this stage's weights and KV cache live and its layers compute.</summary>
+    public TorchSharp.torch.Device Device { get; }
 
     public int Rank { get; }
     public int Stage { get; }
@@ -59,8 +64,9 @@ internal sealed class RankStage : IDisposable
         IExpertShardTransport transport = options.DataPlane == DataPlaneKind.Tcp
             ? new TcpShardTransport(grains, dataPlane)
             : new OrleansShardTransport(grains);
+        var device = context.DeviceFor(PlacementKey.ForAttentionStage(rank, stage));
         var dispatcher = new RemoteExpertDispatcher(rank, transport, context.ShardMap, context.WireDType, context.ComputeDType,
-            context.Device, options.ShardTimeout, options.ReplicaTimeout);
+            device, options.ShardTimeout, options.ReplicaTimeout);
         var (model, vision, bytes) = await context.Compute.RunAsync(() =>
         {
             using var reader = CheckpointReader.Open(options.ModelDirectory);
@@ -68,7 +74,7 @@ internal sealed class RankStage : IDisposable
             var m = Llama4TextModel.Load(source,
                 new ModelOptions
                 {
-                    ComputeDType = context.ComputeDType, Device = context.Device, Layers = layers, RemoteSharedExperts = context.SharedExpertShards,
+                    ComputeDType = context.ComputeDType, Device = device, Layers = layers, RemoteSharedExperts = context.SharedExpertShards,
                     BatchInvariant = context.Options.BatchInvariant,
                 }, dispatcher);
             try
@@ -87,7 +93,7 @@ internal sealed class RankStage : IDisposable
         // Structured output: the tokenizer is loaded from the model directory once per rank, on the first guided sequence.
         var core = new AttentionRankCore(model, rank, context.MaxStepTokens, prefixCache: stages == 1 ? options.ToPrefixCacheOptions() : null,
             guidance: GuidanceEngine.ForModelDirectory(options.ModelDirectory, model.Config.VocabSize), next: next, vision: vision);
-        return new RankStage(rank, stage, stages, core, dispatcher, next, bytes, vision);
+        return new RankStage(rank, stage, stages, core, dispatcher, next, bytes, vision, device);
     }
 
     public void Dispose()

@@ -121,12 +121,13 @@ public sealed partial class ExpertShardGrain : Grain, IExpertShardGrain
     {
         using var reader = CheckpointReader.Open(_context.Options.ModelDirectory);
         long before = reader.BytesRead;
-        var weights = reader.LoadExperts(key.Layer, experts, _context.ComputeDType, _context.Device);
+        var device = _context.DeviceFor(PlacementKey.ForExpertShard(key.Layer, key.Shard, key.Replica));
+        var weights = reader.LoadExperts(key.Layer, experts, _context.ComputeDType, device);
         long read = reader.BytesRead - before;
         // GroupedExperts takes ownership of the two tensors; ExpertWeights only wrapped them.
-        var grouped = new GroupedExperts(experts, weights.GateUp, weights.Down, _context.ComputeKernels);
+        var grouped = new GroupedExperts(experts, weights.GateUp, weights.Down, _context.KernelsFor(device));
         var info = new ExpertShardInfo(key.Layer, key.Shard, [.. experts], read, reader.ExpertBytesOnDisk(key.Layer, experts),
-            grouped.WeightBytes, silo, _context.Device.ToString());
+            grouped.WeightBytes, silo, device.ToString());
         return (grouped, info);
     }
 

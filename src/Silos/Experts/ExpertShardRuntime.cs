@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Model;
 using Llama4Cluster.Kernels.Model.Moe;
+using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using Llama4Cluster.Silos.DataPlane;
 using Llama4Cluster.Silos.Diagnostics;
@@ -23,6 +24,7 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
     private readonly GroupedExperts? _experts;
     private readonly SwiGluMlp? _shared;
     private readonly SiloModelContext _context;
+    private readonly torch.Device _device;
     private readonly IExpertShardObserver[] _observers;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private bool _disposed;
@@ -44,6 +46,7 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
         _shared = shared;
         Info = info;
         _context = context;
+        _device = DeviceSpec.Parse(info.Device); // where Load put the weights
         _observers = observers.ToArray();
     }
 
@@ -85,7 +88,7 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
         var tags = new TagList { { "layer", Info.Layer }, { "shard", Info.Shard } };
         SiloTelemetry.ExpertQueue.Record(Stopwatch.GetElapsedTime(queued).TotalSeconds, tags);
         using var scope = NewDisposeScope();
-        var inputs = TensorPayloads.ToTensor(request.Inputs, _context.ComputeDType, _context.Device);
+        var inputs = TensorPayloads.ToTensor(request.Inputs, _context.ComputeDType, _device);
         request.Inputs.ReturnBuffer();
         if (inputs.dim() != 2 || inputs.shape[1] != _context.Config.HiddenSize)
             throw new ArgumentException($"inputs {request.Inputs} are not [P, {_context.Config.HiddenSize}]");

@@ -1,3 +1,4 @@
+using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Contracts.Experts;
 using Llama4Cluster.Kernels.Checkpoints;
 using Llama4Cluster.Kernels.Engine;
@@ -27,10 +28,10 @@ public static class SharedExpertShard
                 $"(missing {string.Join(", ", missing)}); --shared-experts shards needs one in every MoE layer (every Llama 4 checkpoint has them: " +
                 "check the checkpoint, or run the silos with --shared-experts rank)");
         long before = reader.BytesRead;
-        var kernels = context.ComputeKernels;
-        var shared = SharedExpertWeights.Load(new CheckpointWeightSource(reader), key.Layer, context.ComputeDType, context.Device, kernels);
+        var device = context.DeviceFor(PlacementKey.ForExpertShard(key.Layer, key.Shard, key.Replica));
+        var shared = SharedExpertWeights.Load(new CheckpointWeightSource(reader), key.Layer, context.ComputeDType, device, context.KernelsFor(device));
         long read = reader.BytesRead - before;
-        var info = new ExpertShardInfo(key.Layer, key.Shard, [ExpertShardRequest.SharedExpert], read, read, shared.WeightBytes, silo, context.Device.ToString());
+        var info = new ExpertShardInfo(key.Layer, key.Shard, [ExpertShardRequest.SharedExpert], read, read, shared.WeightBytes, silo, device.ToString());
         return (shared, info);
     }
 }

@@ -33,7 +33,7 @@ public static class SiloProgram
 {
     /// <summary>The usage line printed by <c>--help</c> and named by usage errors.</summary>
     public const string Usage =
-        "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N] " +
+        "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N|plan] " +
         "[--dtype float32|bfloat16|auto] [--batch-invariant true|false] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--shared-experts rank|shards] " +
         "[--port P] [--gateway-port G] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME] " +
         "[--http-port P] [--dashboard P]";
@@ -50,7 +50,7 @@ public static class SiloProgram
         new("role", "expert|attention|all", "Llama4:Role", "what this silo hosts (default all)"),
         new("redis", "HOST:PORT", "Orleans:Redis", "Redis for membership; silos and gateways of one cluster share it"),
         new("cluster-id", "ID", "Orleans:ClusterId", "the cluster's name in Redis (default llama4)"),
-        new("device", "cpu|cuda:N", "Llama4:Device", "where this silo computes (default cpu)"),
+        new("device", "cpu|cuda:N|plan", "Llama4:Device", "where this silo computes (default cpu); plan: each grain on the device the --plan names"),
         new("dtype", "float32|bfloat16|auto", "Llama4:DType", "compute dtype; auto follows the checkpoint (default float32)"),
         new("batch-invariant", "true|false", "Llama4:BatchInvariant", "bf16 kernels whose result for a sequence does not depend on its batch (default false)"),
         new("wire-dtype", "float32|bfloat16", "Llama4:WireDType", "dtype of hidden states sent between silos"),
@@ -76,6 +76,19 @@ public static class SiloProgram
     /// <summary>Flag → configuration key.</summary>
     public static IReadOnlyDictionary<string, string> Switches { get; } = ConfigurationFlag.Switches(Flags);
 
+    /// <summary>Checks among flags that parsing alone cannot see.</summary>
+    /// <exception cref="CommandLineException">A bad value or combination, named.</exception>
+    private static void CheckFlags(IReadOnlyDictionary<string, string?> flags)
+    {
+        if (CommandLineFlags.CheckEnum<DataPlaneKind>("--data-plane", flags.GetValueOrDefault("Llama4:DataPlane")) is { } error)
+            throw new CommandLineException(error);
+        if (CommandLineFlags.CheckEnum<SharedExpertPlacement>("--shared-experts", flags.GetValueOrDefault("Llama4:SharedExperts")) is { } shared)
+            throw new CommandLineException(shared);
+        if (string.Equals(flags.GetValueOrDefault("Llama4:Device"), SiloModelContext.PlanDevice, StringComparison.OrdinalIgnoreCase)
+            && string.IsNullOrWhiteSpace(flags.GetValueOrDefault("Llama4:PlacementPlanFile")))
+            throw new CommandLineException("--device plan puts each grain on the device its placement plan names: give the plan with --plan FILE");
+    }
+
     public static async Task<int> RunAsync(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -88,10 +101,7 @@ public static class SiloProgram
         try
         {
             flags = CommandLineFlags.Parse(args, Flags);
-            if (CommandLineFlags.CheckEnum<DataPlaneKind>("--data-plane", flags.GetValueOrDefault("Llama4:DataPlane")) is { } error)
-                throw new CommandLineException(error);
-            if (CommandLineFlags.CheckEnum<SharedExpertPlacement>("--shared-experts", flags.GetValueOrDefault("Llama4:SharedExperts")) is { } shared)
-                throw new CommandLineException(shared);
+            CheckFlags(flags);
         }
         catch (CommandLineException e)
         {

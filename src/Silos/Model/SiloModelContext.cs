@@ -18,12 +18,18 @@ public sealed class SiloModelContext : IDisposable
 {
     private readonly Lazy<TensorComputeScheduler> _compute;
     private readonly Lazy<IExpertShardMap> _shardMap;
+    private readonly IPlacementPlanProvider? _plans;
+
+    /// <summary>The <c>--device</c> value that puts each grain on the device its placement plan names.</summary>
+    public const string PlanDevice = "plan";
 
     public SiloModelContext(IOptions<ClusterModelOptions> options, IPlacementPlanProvider? plans = null)
     {
         Options = options.Value;
         Config = Llama4ConfigReader.Load(Options.ModelDirectory);
-        Device = DeviceSpec.Parse(Options.Device);
+        DevicesFromPlan = string.Equals(Options.Device, PlanDevice, StringComparison.OrdinalIgnoreCase);
+        _plans = plans;
+        Device = DevicesFromPlan ? torch.CPU : DeviceSpec.Parse(Options.Device);
         ComputeDType = Kernels.Runtime.ComputeDType.Resolve(Options.DType, Options.ModelDirectory); // auto: the checkpoint's dtype
         // An unset wire dtype follows the compute dtype: fp32 compute stays exact across the wire.
         WireDType = string.IsNullOrWhiteSpace(Options.WireDType)
@@ -46,12 +52,29 @@ public sealed class SiloModelContext : IDisposable
 
     public Llama4TextConfig Config { get; }
 
+    /// <summary>The silo's device (<c>--device</c>) for every grain; with <c>--device plan</c> grains use <see cref="DeviceFor"/>.</summary>
     public torch.Device Device { get; }
+
+    /// <summary><c>--device plan</c>: each grain computes on the device the placement plan names for it (a host silo of a
+    /// plan drives all of its GPUs).</summary>
+    public bool DevicesFromPlan { get; }
+
+    /// <summary>Where the grain <paramref name="key"/> keeps its weights and computes: the plan's device for it with
+    /// <c>--device plan</c>, else the silo's <see cref="Device"/>.</summary>
+    public torch.Device DeviceFor(PlacementKey key)
+    {
+        if (!DevicesFromPlan) return Device;
+        var plan = _plans?.Current ?? throw new InvalidOperationException("--device plan needs a placement plan (--plan FILE)");
+        string device = plan.DeviceFor(key)
+            ?? throw new InvalidOperationException($"--device plan: the placement plan names no device for {key}");
+        return DeviceSpec.Parse(device);
+    }
 
     public torch.ScalarType ComputeDType { get; }
 
-    /// <summary>The kernels this silo's grains compute with (dtype, device and <see cref="ClusterModelOptions.BatchInvariant"/>).</summary>
-    public KernelPolicy ComputeKernels => KernelPolicy.For(new ModelOptions { ComputeDType = ComputeDType, Device = Device, BatchInvariant = Options.BatchInvariant });
+    /// <summary>The kernels a grain on <paramref name="device"/> computes with (dtype, device and <see cref="ClusterModelOptions.BatchInvariant"/>).</summary>
+    public KernelPolicy KernelsFor(torch.Device device) =>
+        KernelPolicy.For(new ModelOptions { ComputeDType = ComputeDType, Device = device, BatchInvariant = Options.BatchInvariant });
 
     public WireDType WireDType { get; }
 

@@ -150,7 +150,8 @@ internal static partial class ManifestChecks
     }
 
     /// <summary>CUDA silos request (and limit) GPUs: one per pod in the hand-written overlays (seen as cuda:0), as many as
-    /// the plan gives the silo devices in a planned one; and they tolerate GPU nodes' taints and select GPU nodes.</summary>
+    /// the plan gives the silo devices in a planned one, whose silos take each grain's device from the plan (<c>--device
+    /// plan</c>); and they tolerate GPU nodes' taints and select GPU nodes.</summary>
     public static void CudaSilosRequestTheirGpusAndTolerateGpuNodes(RenderedManifests m)
     {
         foreach (var silo in m.Silos)
@@ -158,14 +159,17 @@ internal static partial class ManifestChecks
             var template = silo.Spec.Template;
             var container = RenderedManifests.Container(template);
             var flags = RenderedManifests.Flags(container);
-            bool cuda = flags["--device"].StartsWith("cuda", StringComparison.Ordinal);
+            string device = flags["--device"];
+            bool cuda = m.Plan is { } planned
+                ? planned.Inventory.Find(flags["--name"])!.Devices.All(d => d.Device.StartsWith("cuda", StringComparison.Ordinal))
+                : device.StartsWith("cuda", StringComparison.Ordinal);
             bool gpu = container.Resources?.Limits?.ContainsKey("nvidia.com/gpu") == true;
             Assert.Equal(cuda, gpu);
             if (!cuda) continue;
             int expected = m.Plan is { } plan ? plan.Inventory.Find(flags["--name"])!.Devices.Length : 1;
             Assert.Equal(expected.ToString(), container.Resources!.Limits["nvidia.com/gpu"].ToString());
             Assert.Equal(expected.ToString(), container.Resources.Requests["nvidia.com/gpu"].ToString());
-            Assert.Equal("cuda:0", flags["--device"]);
+            Assert.Equal(m.Plan is null ? "cuda:0" : "plan", device);
             Assert.Contains(template.Spec.Tolerations ?? [], t => t.Key == "nvidia.com/gpu");
             Assert.NotEmpty(template.Spec.NodeSelector ?? new Dictionary<string, string>());
         }

@@ -10,7 +10,8 @@ namespace Llama4Cluster.Silos.Tests.Cluster;
 /// <summary>
 /// Tiny-behemoth on the 3 in-process silos placed by a plan that <see cref="PlacementPlanner"/> made with 3 pipeline stages
 /// per rank and the shared experts as shards (over the silos' real endpoints, before any grain activates): every stage
-/// grain and every shared-expert shard activates on the silo the plan names, and the cluster still equals
+/// grain and every shared-expert shard activates on the silo the plan names (on the device it names: <c>--device plan</c>),
+/// and the cluster still equals
 /// <see cref="Kernels.Engine.LocalEngine"/> with one hand-off per stage boundary.
 /// </summary>
 public sealed class PlannedTinyBehemothStagedClusterFixture() : TinyClusterFixture(Llama4Presets.TinyBehemoth, stages: 3,
@@ -20,7 +21,12 @@ public sealed class PlannedTinyBehemothStagedClusterFixture() : TinyClusterFixtu
 
     public PlacementPlan Plan => _plans.Current!;
 
-    protected override void ConfigureSilo(string siloName, ISiloBuilder silo) => silo.Services.AddSingleton<IPlacementPlanProvider>(_plans);
+    // --device plan: every grain on the device the plan names for it (here each silo's one "cpu").
+    protected override void ConfigureSilo(string siloName, ISiloBuilder silo)
+    {
+        silo.Services.AddSingleton<IPlacementPlanProvider>(_plans);
+        silo.Services.Configure<Llama4Cluster.Silos.Model.ClusterModelOptions>(o => o.Device = Llama4Cluster.Silos.Model.SiloModelContext.PlanDevice);
+    }
 
     protected override Task OnDeployedAsync()
     {
@@ -64,6 +70,7 @@ public sealed class PlannedTinyBehemothStagedClusterTests(PlannedTinyBehemothSta
                     : await Fixture.Cluster.Client.GetGrain<IAttentionStageGrain>(PlacementKey.ForAttentionStage(rank.Rank, stage.Stage).ToString()).DescribeAsync();
                 var planned = Fixture.Cluster.Silos.Single(s => s.Name == stage.Silo).SiloAddress.ToString();
                 Assert.Equal(planned, info.Silo);
+                Assert.Equal(stage.Device, info.Device);
                 Assert.Equal(stage.Layers.ToString(), info.StageLayers);
             }
         }
@@ -80,6 +87,7 @@ public sealed class PlannedTinyBehemothStagedClusterTests(PlannedTinyBehemothSta
         {
             var info = await Fixture.Engine.Shard(shard.Layer, shard.Shard).DescribeAsync();
             Assert.Equal(Fixture.Cluster.Silos.Single(s => s.Name == shard.Silo).SiloAddress.ToString(), info.Silo);
+            Assert.Equal(shard.Device, info.Device);
         }
     }
 }

@@ -17,6 +17,7 @@ public sealed class SiloProgramCommandLineTests
     [InlineData(new[] { "--Llama4:DType", "bfloat16" }, "error: unknown option --Llama4:DType (see --help)")]
     [InlineData(new[] { "--model" }, "error: option --model needs a value")]
     [InlineData(new[] { "--data-plane", "udp" }, "error: --data-plane 'udp': use tcp or orleans")]
+    [InlineData(new[] { "--device", "plan" }, "error: --device plan puts each grain on the device its placement plan names: give the plan with --plan FILE")]
     [InlineData(new[] { "--shared-experts", "experts" }, "error: --shared-experts 'experts': use rank or shards")]
     [InlineData(new[] { "--http-port", "http" }, "error: --http-port 'http': use a port number from 0 to 65535")]
     [InlineData(new[] { "--dashboard", "70000" }, "error: --dashboard '70000': use a port number from 0 to 65535")]

@@ -5,6 +5,7 @@ using Llama4Cluster.Core.Config;
 using Llama4Cluster.Silos.Hosting;
 using Llama4Cluster.Cluster.Placement;
 using Llama4Cluster.Silos.Placement;
+using Llama4Cluster.Silos.Tests.Cluster;
 using Llama4Cluster.Silos.Tests.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -58,6 +59,35 @@ public sealed class PlacementPlanFileTests : IDisposable
         Assert.Equal("exp-1", provider.GetRequiredService<IOptions<SiloOptions>>().Value.SiloName);
         using var context = new SiloModelContext(Microsoft.Extensions.Options.Options.Create(options), provider.GetRequiredService<IPlacementPlanProvider>());
         Assert.IsType<PlanExpertShardMap>(context.ShardMap);
+    }
+
+    [Fact]
+    public void WithDevicePlanEachGrainGetsThePlansDeviceForIt()
+    {
+        var tiny = TestPlans.Tiny();
+        // The tiny plan's devices are "cpu"; move shard 1 of the first MoE layer to cuda:3 (a GPU this machine lacks).
+        var moved = tiny.ExpertShards[1];
+        var plan = tiny with { ExpertShards = tiny.ExpertShards.SetItem(1, moved with { Device = "cuda:3" }) };
+        var provider = new SettablePlanProvider { Current = plan };
+        var options = Options("");
+        options.Device = SiloModelContext.PlanDevice;
+        using var context = new SiloModelContext(Microsoft.Extensions.Options.Options.Create(options), provider);
+        Assert.True(context.DevicesFromPlan);
+        var first = tiny.ExpertShards[0];
+        Assert.Equal(TorchSharp.DeviceType.CPU, context.DeviceFor(first.Key).type);
+        Assert.Equal(TorchSharp.DeviceType.CPU, context.DeviceFor(PlacementKey.ForAttentionRank(0)).type);
+        if (!TorchSharp.torch.cuda.is_available())
+        {
+            var e = Assert.Throws<ArgumentException>(() => context.DeviceFor(moved.Key));
+            Assert.Contains("cuda:3", e.Message, StringComparison.Ordinal);
+        }
+        var missing = Assert.Throws<InvalidOperationException>(() => context.DeviceFor(PlacementKey.ForAttentionRank(99)));
+        Assert.Contains("names no device", missing.Message, StringComparison.Ordinal);
+
+        // Without "plan" every grain is on the silo's device, whatever the plan says.
+        options.Device = "cpu";
+        using var fixedDevice = new SiloModelContext(Microsoft.Extensions.Options.Options.Create(options), provider);
+        Assert.Equal(TorchSharp.DeviceType.CPU, fixedDevice.DeviceFor(moved.Key).type);
     }
 
     [Fact]
