@@ -59,9 +59,13 @@ public sealed class KernelPolicy
     public bool DecodeAttentionKernel { get; }
 
     /// <summary>The policy for a model loaded with <paramref name="options"/> (its weights are in its compute dtype, on its device).</summary>
+    /// <exception cref="ArgumentException">Batch invariance asked for off the CPU, where the kernels are libtorch's.</exception>
     public static KernelPolicy For(ModelOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Device.type != DeviceType.CPU && options.BatchInvariant && options.ComputeDType == ScalarType.BFloat16)
+            throw new ArgumentException($"batch-invariant bf16 runs on the CPU's kernels; on {options.Device} the kernels are libtorch's, " +
+                "whose summation order follows the batch: leave --batch-invariant off there");
         if (options.Device.type != DeviceType.CPU) return Torch;
         if (options.ComputeDType != ScalarType.BFloat16) return Cpu;
         return options.BatchInvariant ? CpuBf16Invariant : CpuBf16;

@@ -25,7 +25,7 @@ public sealed record ModelOptions
     /// <summary>
     /// bf16 on the CPU with batch-invariant kernels (<see cref="KernelPolicy.BatchInvariant"/>): a row's result does not
     /// depend on the other rows of its call nor on whether it came from prefill or decode, so greedy output is the same
-    /// alone, in any batch, and after a re-prefill. Ignored in float32 (exact already) and off the CPU.
+    /// alone, in any batch, and after a re-prefill. No effect in float32; refused off the CPU (<see cref="KernelPolicy.For(ModelOptions)"/>).
     /// </summary>
     public bool BatchInvariant { get; init; }
 }

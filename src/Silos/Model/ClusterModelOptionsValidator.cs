@@ -19,6 +19,8 @@ public sealed class ClusterModelOptionsValidator : IValidateOptions<ClusterModel
             errors.Add($"Llama4:ModelDirectory '{options.ModelDirectory}' does not exist: every silo needs the checkpoint at that path.");
         Try(() => ComputeDType.ParseSetting(options.DType), "Llama4:DType", errors);
         if (!string.IsNullOrWhiteSpace(options.WireDType)) Try(() => WireDTypes.Parse(options.WireDType), "Llama4:WireDType", errors);
+        if (options.BatchInvariant && options.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
+            errors.Add($"Llama4:BatchInvariant (--batch-invariant) is a CPU bf16 mode; on {options.Device} the kernels are libtorch's: leave it off there.");
         if (options.Role is not ("expert" or "attention" or "all"))
             errors.Add($"Llama4:Role is '{options.Role}': use expert, attention or all.");
         if (!Enum.IsDefined(options.DataPlane))

@@ -22,6 +22,18 @@ public sealed class KernelPolicyTests
         Assert.Same(KernelPolicy.Cpu, KernelPolicy.For(fp32));
     }
 
+    [Fact]
+    public void BatchInvarianceIsACpuBf16PolicyAndIsRefusedElsewhere()
+    {
+        var invariant = KernelPolicy.For(new ModelOptions { ComputeDType = torch.ScalarType.BFloat16, BatchInvariant = true });
+        Assert.Same(KernelPolicy.CpuBf16Invariant, invariant);
+        Assert.True(invariant.StreamsExperts(4096)); // any row count: one summation order for a row
+        Assert.Same(KernelPolicy.Cpu, KernelPolicy.For(new ModelOptions { BatchInvariant = true })); // fp32: unchanged
+        var e = Assert.Throws<ArgumentException>(() =>
+            KernelPolicy.For(new ModelOptions { Device = torch.META, ComputeDType = torch.ScalarType.BFloat16, BatchInvariant = true }));
+        Assert.Contains("libtorch", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(1, true)]
     [InlineData(32, true)]

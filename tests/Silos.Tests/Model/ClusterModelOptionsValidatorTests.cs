@@ -11,13 +11,13 @@ public sealed class ClusterModelOptionsValidatorTests
         {
             ModelDirectory = "/nonexistent/l4c", DType = "int8", WireDType = "fp64", Role = "gateway",
             ShardsPerLayer = 0, AttentionRanks = 0, ShardTimeout = TimeSpan.Zero, MaxMessageBytes = 1000, MessageBudgetFraction = 2,
-            ComputeThreads = 0, TorchThreads = 0,
+            ComputeThreads = 0, TorchThreads = 0, BatchInvariant = true, Device = "cuda:0",
         };
         var result = new ClusterModelOptionsValidator().Validate(null, options);
         Assert.True(result.Failed);
         var failures = result.Failures!.ToArray();
         foreach (var key in new[] { "ModelDirectory", "DType", "WireDType", "Role", "ShardsPerLayer", "AttentionRanks", "ShardTimeout",
-                     "MaxMessageBytes", "MessageBudgetFraction", "ComputeThreads", "TorchThreads" })
+                     "MaxMessageBytes", "MessageBudgetFraction", "ComputeThreads", "TorchThreads", "BatchInvariant" })
         {
             Assert.Contains(failures, f => f.Contains("Llama4:" + key, StringComparison.Ordinal));
         }
