@@ -82,14 +82,15 @@ public static class BatchBenchmark
     private static BatchBenchmarkRow Measure(LocalEngine engine, BatchBenchmarkOptions options, int batch, int promptTokens, int genTokens, int seed)
     {
         int vocab = engine.Model.Config.VocabSize;
-        // One generator per batch size, so batch 8's prompts do not depend on which sizes ran before it.
-        var random = new Random(HashCode.Combine(seed, batch));
+        // One generator per batch size, so batch 8's prompts do not depend on which sizes ran before it. (A fixed mix of the
+        // two, not HashCode.Combine: that one is seeded per process, and the same --seed must give the same prompts.)
+        var random = new Random(unchecked(seed * 1_000_003 + batch));
+        int? patch = engine.Vision?.Inputs.PatchTokenId;
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = genTokens + 1, IgnoreEos = true };
         var requests = new GenerationRequest[batch];
         for (int i = 0; i < batch; i++)
         {
-            var prompt = new int[promptTokens];
-            for (int t = 0; t < promptTokens; t++) prompt[t] = random.Next(Math.Min(3, vocab - 1), vocab);
+            var prompt = RandomTokens.Prompt(random, promptTokens, Math.Min(3, vocab - 1), vocab, patch);
             requests[i] = new GenerationRequest(prompt, sampling);
         }
 

@@ -52,7 +52,8 @@ public static class PrefixCacheBenchmark
         if (options.SystemTokens + options.UserTokens + 1 > config.MaxPositionEmbeddings)
             throw new ArgumentException($"a prompt of {options.SystemTokens + options.UserTokens} tokens does not fit the model's {config.MaxPositionEmbeddings} positions");
         var random = new Random(7);
-        int[] Tokens(int n) => [.. Enumerable.Range(0, n).Select(_ => random.Next(3, config.VocabSize))];
+        int? patch = engine.Vision?.Inputs.PatchTokenId;
+        int[] Tokens(int n) => RandomTokens.Prompt(random, n, 3, config.VocabSize, patch);
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = 1, IgnoreEos = true };
         double Ttft(int[] prompt)
         {

@@ -91,6 +91,17 @@ public sealed class BenchServeStatisticsTests
         Assert.NotEqual(first[0], new RandomPromptSource(300, seed: 12).Next(64));
     }
 
+    [Fact]
+    public void TheImagePatchTokenIsNeverDrawn()
+    {
+        // 8 ids, one of them the patch token: 400 draws would hit it ~50 times if it were not excluded.
+        var source = new RandomPromptSource(8, seed: 3, excluded: 5);
+        var ids = Enumerable.Range(0, 10).SelectMany(_ => source.Next(40)).ToArray();
+        Assert.DoesNotContain(5, ids);
+        Assert.Equal(7, ids.Distinct().Count());
+        Assert.Contains(5, new RandomPromptSource(8, seed: 3).Next(400));
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:8000", "http://127.0.0.1:8000/")]
     [InlineData("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/")]
