@@ -62,7 +62,7 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
         catch (OperationCanceledException) when (lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             _ = call.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // observed: it ends with Orleans' timeout
-            int stage = await LostStageAsync(watches);
+            int stage = Array.FindIndex(watches ?? [], w => w.Lost.IsCancellationRequested);
             if (stage >= 0)
             {
                 var gone = watches![stage];
@@ -72,24 +72,6 @@ public sealed class ClusterStepBackend : IStepBackend, IDisposable
             }
             throw new RankAnswerLostException(rank);
         }
-    }
-
-    /// <summary>How long a step that the cluster-wide signal ended waits for one of its rank's stage watches to say it was that
-    /// stage's silo: the two come from the same death a moment apart, in either order (a drill saw the Orleans gateway loss
-    /// first and logged no stage). The wait is paid only when a silo that holds none of the rank's stages dies.</summary>
-    private static readonly TimeSpan StageWatchGrace = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>The index of the stage whose silo's connection closed, or -1 when none did (another silo was lost): when the
-    /// cluster-wide signal came first, waits up to <see cref="StageWatchGrace"/> for a watch to close too.</summary>
-    private static async Task<int> LostStageAsync(SiloConnectionWatch[]? watches)
-    {
-        if (watches is not { Length: > 0 }) return -1;
-        int stage = Array.FindIndex(watches, w => w.Lost.IsCancellationRequested);
-        if (stage >= 0) return stage;
-        using var any = CancellationTokenSource.CreateLinkedTokenSource([.. watches.Select(w => w.Lost)]);
-        any.CancelAfter(StageWatchGrace);
-        await Task.Delay(Timeout.Infinite, any.Token).ContinueWith(static _ => { }, TaskScheduler.Default);
-        return Array.FindIndex(watches, w => w.Lost.IsCancellationRequested);
     }
 
     /// <summary>Ends every step in flight (their answers may be lost with the silo).</summary>
