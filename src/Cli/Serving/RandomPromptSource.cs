@@ -1,3 +1,5 @@
+using Llama4Cluster.Core.Generation;
+
 namespace Llama4Cluster.Cli.Serving;
 
 /// <summary>
@@ -26,11 +28,7 @@ public sealed class RandomPromptSource
     {
         if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, "a prompt has at least one token");
         var prompt = new int[length];
-        for (int i = 0; i < length; i++)
-        {
-            do prompt[i] = _random.Next(VocabularySize);
-            while (prompt[i] == _excluded);
-        }
+        for (int i = 0; i < length; i++) prompt[i] = RandomTokens.Next(_random, 0, VocabularySize, _excluded);
         return prompt;
     }
 }

@@ -9,7 +9,7 @@ namespace Llama4Cluster.Gateway.Hosting;
 public static class GatewayCommandLine
 {
     public const string Usage =
-        "usage: Llama4Cluster.Gateway [--model DIR] [--port N] [--host ADDR] [--redis HOST:PORT] [--cluster-id ID] [--ranks R] [--shards S] " +
+        "Llama4Cluster.Gateway [--model DIR] [--port N] [--host ADDR] [--redis HOST:PORT] [--cluster-id ID] [--ranks R] [--shards S] " +
         "[--api-key KEY] [--served-model-name NAME] [--max-model-len N] [--max-num-seqs N] [--max-step-tokens N] [--dtype float32|bfloat16|auto] [--batch-invariant true|false] " +
         "[--device cpu|cuda:N] [--threads N] [--cache-dir DIR] [--data-plane tcp|orleans] " +
         "[--enable-prefix-caching true|false] [--prefix-block-size N] [--dashboard PORT] [--allow-image-urls true|false]";
@@ -68,7 +68,7 @@ public static class GatewayCommandLine
     }
 
     /// <summary>The <c>--help</c> text: the usage line, what the gateway is, one line per flag.</summary>
-    public static string Help() => CommandLineFlags.Help(Usage["usage: ".Length..], Summary, Flags);
+    public static string Help() => CommandLineFlags.Help(Usage, Summary, Flags);
 
     private static ConfigurationFlag Flag(string name, string value, string property, string help) =>
         new(name, value, GatewayOptions.SectionName + ":" + property, help);

@@ -31,9 +31,9 @@ namespace Llama4Cluster.Silos.Hosting;
 /// </summary>
 public static class SiloProgram
 {
-    /// <summary>The usage line printed by <c>--help</c> and named by usage errors.</summary>
+    /// <summary>The usage line <c>--help</c> prints (after "usage: ").</summary>
     public const string Usage =
-        "usage: Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N|plan] " +
+        "Llama4Cluster.Silos --model DIR [--role expert|attention|all] [--redis HOST:PORT] [--cluster-id ID] [--device cpu|cuda:N|plan] " +
         "[--dtype float32|bfloat16|auto] [--batch-invariant true|false] [--wire-dtype float32|bfloat16] [--data-plane tcp|orleans] [--data-plane-port P] [--shards S] [--expert-replicas R] [--ranks R] [--stages K] [--shared-experts rank|shards] " +
         "[--port P] [--gateway-port G] [--advertise HOST] [--listen ADDRESS] [--advertise-unchecked true] [--threads N] [--parent-pid PID] [--plan FILE] [--name NAME] " +
         "[--http-port P] [--dashboard P]";
@@ -94,7 +94,7 @@ public static class SiloProgram
         ArgumentNullException.ThrowIfNull(args);
         if (CommandLineFlags.WantsHelp(args))
         {
-            await Console.Out.WriteAsync(CommandLineFlags.Help(Usage["usage: ".Length..], Summary, Flags));
+            await Console.Out.WriteAsync(CommandLineFlags.Help(Usage, Summary, Flags));
             return 0;
         }
         IReadOnlyDictionary<string, string?> flags;

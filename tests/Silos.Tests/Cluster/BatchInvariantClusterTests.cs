@@ -15,16 +15,10 @@ namespace Llama4Cluster.Silos.Tests.Cluster;
 [Collection(TinyMaverickBf16InvariantCluster.Name)]
 public sealed class BatchInvariantClusterTests(TinyMaverickBf16InvariantClusterFixture fixture)
 {
-    private static int[] Tokens(int count, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => rng.Next(3, 512)).ToArray();
-    }
-
     [Fact]
     public async Task GreedyTokensAndLogprobsAreTheSameAloneAndAmongSixteen()
     {
-        var requests = Enumerable.Range(0, 16).Select(i => new GenerationRequest(Tokens(2 + 3 * (i % 5), seed: 100 + i),
+        var requests = Enumerable.Range(0, 16).Select(i => new GenerationRequest(ClusterPrompts.Tokens(2 + 3 * (i % 5), seed: 100 + i),
             new SamplingParams { MaxTokens = 8, IgnoreEos = true, TopLogprobs = 0 })).ToArray();
         var together = await fixture.Engine.GenerateAsync(requests);
         foreach (int i in new[] { 0, 3, 7, 12, 15 })
@@ -38,7 +32,7 @@ public sealed class BatchInvariantClusterTests(TinyMaverickBf16InvariantClusterF
     [Fact]
     public async Task DecodedTokensAreTheArgmaxOfOnePrefillOverTheSameText()
     {
-        var prompt = Tokens(9, seed: 7);
+        var prompt = ClusterPrompts.Tokens(9, seed: 7);
         var generated = (await fixture.Engine.GenerateAsync([new GenerationRequest(prompt, new SamplingParams { MaxTokens = 10, IgnoreEos = true })]))[0].Tokens;
         var logits = await fixture.Engine.LogitsAsync([.. prompt, .. generated.Take(generated.Count - 1)]);
         for (int i = 0; i < generated.Count; i++)
@@ -57,7 +51,7 @@ public sealed class BatchInvariantClusterTests(TinyMaverickBf16InvariantClusterF
         });
         foreach (int n in new[] { 1, 4, 23 })
         {
-            var tokens = Tokens(n, seed: 30 + n);
+            var tokens = ClusterPrompts.Tokens(n, seed: 30 + n);
             var cluster = await fixture.Engine.LogitsAsync(tokens);
             var local = grouped.Logits(tokens);
             for (int p = 0; p < n; p++)

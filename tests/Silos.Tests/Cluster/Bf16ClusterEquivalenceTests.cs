@@ -19,12 +19,6 @@ public sealed class Bf16ClusterEquivalenceTests(TinyScoutBf16ClusterFixture fixt
     private readonly LocalEngine _grouped = LocalEngine.Load(fixture.ModelDirectory,
         new LocalEngineOptions { ComputeDType = torch.ScalarType.BFloat16, LocalMoe = LocalMoeStrategy.Grouped });
 
-    private static int[] Tokens(int count, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => rng.Next(3, 512)).ToArray();
-    }
-
     private static (double Max, double Scale) Diff(float[][] a, float[][] b)
     {
         Assert.Equal(a.Length, b.Length);
@@ -53,13 +47,13 @@ public sealed class Bf16ClusterEquivalenceTests(TinyScoutBf16ClusterFixture fixt
     {
         foreach (int n in new[] { 1, 3, 24 })
         {
-            var tokens = Tokens(n, seed: 40 + n);
+            var tokens = ClusterPrompts.Tokens(n, seed: 40 + n);
             var (max, _) = Diff(await fixture.Engine.LogitsAsync(tokens), _grouped.Logits(tokens));
             Assert.True(max == 0, $"{n} tokens: max |logit diff| {max:E3}");
         }
 
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = 8, IgnoreEos = true };
-        var requests = new[] { 5, 11, 3 }.Select((n, i) => new GenerationRequest(Tokens(n, seed: 60 + i), sampling)).ToArray();
+        var requests = new[] { 5, 11, 3 }.Select((n, i) => new GenerationRequest(ClusterPrompts.Tokens(n, seed: 60 + i), sampling)).ToArray();
         var expected = await _grouped.GenerateAsync(requests);
         var actual = await fixture.Engine.GenerateAsync(requests);
         for (int i = 0; i < requests.Length; i++) Assert.Equal(expected[i].Tokens, actual[i].Tokens);
@@ -76,7 +70,7 @@ public sealed class Bf16ClusterEquivalenceTests(TinyScoutBf16ClusterFixture fixt
         using var fp32 = LocalEngine.Load(fixture.ModelDirectory, new LocalEngineOptions());
         foreach (int n in new[] { 1, 3, 24 })
         {
-            var tokens = Tokens(n, seed: 80 + n);
+            var tokens = ClusterPrompts.Tokens(n, seed: 80 + n);
             var reference = fp32.Logits(tokens);
             var (fused, scale) = Diff(fixture.Local.Logits(tokens), reference);
             var (cluster, _) = Diff(await fixture.Engine.LogitsAsync(tokens), reference);

@@ -13,12 +13,6 @@ public abstract class ClusterEquivalenceTests<TFixture>(TFixture fixture) where 
 {
     protected TFixture Fixture => fixture;
 
-    private static int[] Tokens(int count, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, count).Select(_ => rng.Next(3, 512)).ToArray();
-    }
-
     private static double MaxAbsDiff(float[][] a, float[][] b)
     {
         Assert.Equal(a.Length, b.Length);
@@ -34,7 +28,7 @@ public abstract class ClusterEquivalenceTests<TFixture>(TFixture fixture) where 
     [Fact]
     public async Task LogitsOfEveryPositionMatchTheLocalEngine()
     {
-        var tokens = Tokens(24, seed: 5);
+        var tokens = ClusterPrompts.Tokens(24, seed: 5);
         var expected = fixture.Local.Logits(tokens);
         var actual = await fixture.Engine.LogitsAsync(tokens);
         double diff = MaxAbsDiff(actual, expected);
@@ -45,7 +39,7 @@ public abstract class ClusterEquivalenceTests<TFixture>(TFixture fixture) where 
     public async Task GreedyBatchedGenerationMatchesTheLocalEngine()
     {
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = 8, TopLogprobs = 2 };
-        var requests = new[] { 5, 11, 3 }.Select((n, i) => new GenerationRequest(Tokens(n, seed: 20 + i), sampling)).ToArray();
+        var requests = new[] { 5, 11, 3 }.Select((n, i) => new GenerationRequest(ClusterPrompts.Tokens(n, seed: 20 + i), sampling)).ToArray();
         var expected = await fixture.Local.GenerateAsync(requests);
         var actual = await fixture.Engine.GenerateAsync(requests);
         Assert.Equal(expected.Count, actual.Count);

@@ -16,6 +16,17 @@ using TorchSharp;
 
 namespace Llama4Cluster.Silos.Tests.Cluster;
 
+/// <summary>The cluster tests' prompts.</summary>
+internal static class ClusterPrompts
+{
+    /// <summary><paramref name="count"/> token ids in 3..511 from a generator seeded with <paramref name="seed"/>.</summary>
+    public static int[] Tokens(int count, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => rng.Next(3, 512)).ToArray();
+    }
+}
+
 /// <summary>
 /// A tiny checkpoint on disk, the <see cref="LocalEngine"/> reference on it, and an in-process cluster of three
 /// silos serving it with fp32 compute and the fp32 wire (exactness): two attention ranks, three expert shards per

@@ -1,6 +1,6 @@
-using Llama4Cluster.Kernels.Benchmarks;
+using Llama4Cluster.Core.Generation;
 
-namespace Llama4Cluster.Kernels.Tests.Engine;
+namespace Llama4Cluster.Core.Tests.Generation;
 
 /// <summary>The benchmarks' random prompts never hold a vision checkpoint's patch token, and a seed gives the same prompt.</summary>
 public sealed class RandomTokensTests

@@ -1,4 +1,4 @@
-namespace Llama4Cluster.Kernels.Benchmarks;
+namespace Llama4Cluster.Core.Generation;
 
 /// <summary>
 /// Random prompt token ids for benchmarks, uniform over <c>[low, vocabulary)</c> but never the image patch token of a
