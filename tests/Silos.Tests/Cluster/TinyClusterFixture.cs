@@ -120,6 +120,9 @@ public abstract class TinyClusterFixture : IAsyncLifetime
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+        // Placement reads each silo's view of which silos are active and hold the grain types; until every silo has seen
+        // every other silo's manifest, a rank's later stages may be placed as if there were fewer silos.
+        await Cluster.WaitForClusterManifestToStabilizeAsync();
         await OnDeployedAsync();
         Engine = new ClusterEngine(Cluster.Client, Config, Ranks, ShardsPerLayer)
         {
