@@ -8,7 +8,9 @@ namespace Llama4Cluster.Kernels.Cpu;
 /// Decode attention on the CPU (spec §2.3 steps 5–7 for one query token, no mask): for query
 /// head h, reading kv head h / G (G = H / KV), <c>s_j = (q_h·k_j)·scale</c>, <c>p = softmax(s)</c> in
 /// fp32, <c>o_h = Σ_j p_j v_j</c>. q fp32 <c>[H, hd]</c>; keys and values bf16 or fp32
-/// <c>[m, KV, hd]</c>, row-major; output fp32 <c>[H·hd]</c>.
+/// <c>[m, KV, hd]</c>, row-major (the span and pointer forms) or any view of that shape whose head-dim elements are
+/// contiguous (the tensor form: a head-major cache's <c>[KV, capacity, hd]</c> storage seen as <c>[m, KV, hd]</c> reads
+/// each kv head's keys as one sequential stream); output fp32 <c>[H·hd]</c>.
 /// </summary>
 /// <remarks>
 /// One decode token reads the whole KV cache and does 4 FLOPs per element read, so the call is
@@ -64,32 +66,34 @@ public static unsafe class Bf16DecodeAttention
     /// <summary>Pointer form for bf16 keys/values; the memory must stay valid (pinned) during the call.</summary>
     public static void Attend(float* q, ushort* keys, ushort* values, float* output,
         int heads, int kvHeads, int headDim, int keyCount, double scale, CpuWorkerPool? pool = null) =>
-        Run(q, keys, values, bf16: true, output, heads, kvHeads, headDim, keyCount, scale, pool);
+        Run(q, keys, values, bf16: true, output, heads, kvHeads, headDim, keyCount, (long)kvHeads * headDim, headDim, scale, pool);
 
     /// <summary>Pointer form for fp32 keys/values; the memory must stay valid (pinned) during the call.</summary>
     public static void Attend(float* q, float* keys, float* values, float* output,
         int heads, int kvHeads, int headDim, int keyCount, double scale, CpuWorkerPool? pool = null) =>
-        Run(q, keys, values, bf16: false, output, heads, kvHeads, headDim, keyCount, scale, pool);
+        Run(q, keys, values, bf16: false, output, heads, kvHeads, headDim, keyCount, (long)kvHeads * headDim, headDim, scale, pool);
 
     /// <summary>
     /// Whether <see cref="Attend(torch.Tensor, torch.Tensor, torch.Tensor, double, CpuWorkerPool?)"/>
-    /// can run: everything on the CPU, q <c>[1, H, hd]</c> fp32 or bf16, keys and values contiguous
-    /// <c>[m, KV, hd]</c> of one dtype, bf16 or fp32, H a multiple of KV, no gradient wanted.
+    /// can run: everything on the CPU, q <c>[1, H, hd]</c> fp32 or bf16, keys and values <c>[m, KV, hd]</c> of one dtype,
+    /// bf16 or fp32, with the same strides and each head's hd elements contiguous (a contiguous tensor, or a view of a
+    /// head-major cache), H a multiple of KV, no gradient wanted.
     /// </summary>
     public static bool CanUse(torch.Tensor q, torch.Tensor keys, torch.Tensor values)
     {
         ArgumentNullException.ThrowIfNull(q);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(values);
-        return TryShape(q, keys, values, out _, out _, out _, out _);
+        return TryShape(q, keys, values, out _, out _, out _, out _, out _, out _);
     }
 
     /// <summary><see cref="CanUse"/> and the shape, asking libtorch for each property once (every
     /// <c>shape</c> or <c>dtype</c> is a native call; a decode step at short context is tens of µs).</summary>
     private static bool TryShape(torch.Tensor q, torch.Tensor keys, torch.Tensor values,
-        out int heads, out int headDim, out int keyCount, out int kvHeads)
+        out int heads, out int headDim, out int keyCount, out int kvHeads, out long rowStride, out long headStride)
     {
         heads = headDim = keyCount = kvHeads = 0;
+        rowStride = headStride = 0;
         if (q.device_type != DeviceType.CPU || keys.device_type != DeviceType.CPU || values.device_type != DeviceType.CPU)
         {
             return false;
@@ -104,8 +108,13 @@ public static unsafe class Bf16DecodeAttention
 
         var qd = q.dtype;
         var kd = keys.dtype;
-        if ((qd != torch.float32 && qd != torch.bfloat16) || (kd != torch.float32 && kd != torch.bfloat16)
-            || values.dtype != kd || !keys.is_contiguous() || !values.is_contiguous())
+        if ((qd != torch.float32 && qd != torch.bfloat16) || (kd != torch.float32 && kd != torch.bfloat16) || values.dtype != kd)
+        {
+            return false;
+        }
+
+        long[] kst = keys.stride(), vst = values.stride();
+        if (kst[2] != 1 || vst[0] != kst[0] || vst[1] != kst[1] || vst[2] != 1 || kst[0] < 1 || kst[1] < 1)
         {
             return false;
         }
@@ -121,7 +130,7 @@ public static unsafe class Bf16DecodeAttention
             return false;
         }
 
-        (heads, headDim, keyCount, kvHeads) = ((int)h, (int)hd, (int)m, (int)kv);
+        (heads, headDim, keyCount, kvHeads, rowStride, headStride) = ((int)h, (int)hd, (int)m, (int)kv, kst[0], kst[1]);
         return true;
     }
 
@@ -138,11 +147,11 @@ public static unsafe class Bf16DecodeAttention
         ArgumentNullException.ThrowIfNull(q);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(values);
-        if (!TryShape(q, keys, values, out int heads, out int hd, out int m, out int kv))
+        if (!TryShape(q, keys, values, out int heads, out int hd, out int m, out int kv, out long rowStride, out long headStride))
         {
             throw new ArgumentException(
-                "Bf16DecodeAttention needs CPU tensors q [1, H, hd] (fp32/bf16) and contiguous keys/values [m, KV, hd] " +
-                "of one dtype (bf16/fp32) with H a multiple of KV; check CanUse first and use the torch path otherwise.");
+                "Bf16DecodeAttention needs CPU tensors q [1, H, hd] (fp32/bf16) and keys/values [m, KV, hd] of one dtype " +
+                "(bf16/fp32) and strides, hd contiguous, with H a multiple of KV; check CanUse first and use the torch path otherwise.");
         }
 
         using var scope = torch.NewDisposeScope();
@@ -151,7 +160,7 @@ public static unsafe class Bf16DecodeAttention
         var qf = q.to_type(torch.float32).contiguous();
         var o = torch.empty([1, (long)heads * hd], dtype: torch.float32, device: torch.CPU);
         Run((float*)TensorData.Pointer(qf), (void*)TensorData.Pointer(keys), (void*)TensorData.Pointer(values),
-            bf16, (float*)TensorData.Pointer(o), heads, kv, hd, m, scale, pool, threadIndependent);
+            bf16, (float*)TensorData.Pointer(o), heads, kv, hd, m, rowStride, headStride, scale, pool, threadIndependent);
         // The kernel read raw pointers: keep the tensors (and their storage) alive until here.
         GC.KeepAlive(qf);
         GC.KeepAlive(keys);
@@ -182,8 +191,11 @@ public static unsafe class Bf16DecodeAttention
         }
     }
 
+    /// <param name="rowStride">Elements from key j to key j + 1 of one kv head.</param>
+    /// <param name="headStride">Elements from kv head c to c + 1 of one key.</param>
     private static void Run(float* q, void* keys, void* values, bool bf16, float* output,
-        int heads, int kvHeads, int headDim, int keyCount, double scale, CpuWorkerPool? pool, bool threadIndependent = false)
+        int heads, int kvHeads, int headDim, int keyCount, long rowStride, long headStride, double scale, CpuWorkerPool? pool,
+        bool threadIndependent = false)
     {
         CheckShape(heads, kvHeads, headDim, keyCount);
         long outCount = (long)heads * headDim;
@@ -214,6 +226,8 @@ public static unsafe class Bf16DecodeAttention
             Q = scratch,
             Keys = keys,
             Values = values,
+            RowStride = rowStride * (bf16 ? sizeof(ushort) : sizeof(float)),
+            HeadStride = headStride * (bf16 ? sizeof(ushort) : sizeof(float)),
             Partials = scratch + qFloats,
             Scores = scratch + qFloats + partialFloats,
             Heads = heads,

@@ -106,8 +106,8 @@ internal static unsafe class DecodeAttentionBlock
             (pg[ps - 16], pg[ps - 15]) = ExpBlock(s, n);
         }
 
-        long rowBytes = (long)job->KvHeads * hd * TKv.Size;
-        byte* vBase = (byte*)job->Values + (long)j0 * rowBytes + (long)c * hd * TKv.Size;
+        long rowBytes = job->RowStride;
+        byte* vBase = (byte*)job->Values + j0 * rowBytes + c * job->HeadStride;
         DecodeAttentionValuePass.Run<TKv, TG>(vBase, rowBytes, hd, n, scores, bk, part, ps);
     }
 

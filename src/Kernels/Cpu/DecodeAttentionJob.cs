@@ -12,11 +12,19 @@ internal unsafe struct DecodeAttentionJob
     /// <summary>fp32 <c>[H, hd]</c>, already multiplied by the softmax scale.</summary>
     public float* Q;
 
-    /// <summary>bf16 bits or fp32 <c>[m, KV, hd]</c>.</summary>
+    /// <summary>bf16 bits or fp32: key j of kv head c at byte <c>j·RowStride + c·HeadStride</c>, its hd elements contiguous.</summary>
     public void* Keys;
 
     /// <summary>Same layout and element type as <see cref="Keys"/>.</summary>
     public void* Values;
+
+    /// <summary>Bytes from key j to key j + 1 of one kv head: <c>KV·hd·size</c> for a <c>[m, KV, hd]</c> cache, <c>hd·size</c>
+    /// for a head-major one (<c>[KV, capacity, hd]</c>, what <see cref="Model.LayerKvCache"/> holds), whose rows a
+    /// unit then reads as one sequential stream.</summary>
+    public long RowStride;
+
+    /// <summary>Bytes from kv head c to c + 1 of one key.</summary>
+    public long HeadStride;
 
     /// <summary>Per (unit, group head) partial result, <see cref="PartialStride"/> floats each:
     /// o[hd] unnormalized, then at <c>[PartialStride - 16]</c> the block max and at

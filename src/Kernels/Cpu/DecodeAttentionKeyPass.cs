@@ -29,8 +29,8 @@ internal static unsafe class DecodeAttentionKeyPass
         where TG : struct, IDecodeAttentionHeadTile
     {
         int hd = job->HeadDim, full = hd & ~15, n = j1 - j0, bk = job->BlockKeys;
-        long rowBytes = (long)job->KvHeads * hd * TKv.Size;
-        long headOffset = (long)c * hd * TKv.Size;
+        long rowBytes = job->RowStride;
+        long headOffset = c * job->HeadStride;
         float* q0 = job->Q + (long)(c * job->Group + g0) * hd;
 
         // The 16-lane accumulators go to an L1 buffer (16 keys × TG.Count) and are reduced 16 keys
@@ -47,8 +47,8 @@ internal static unsafe class DecodeAttentionKeyPass
                 if (j < je)
                 {
                     // The value pass reads these keys' value rows next: start fetching them now. Keys:
-                    // rows are rowBytes apart (all kv heads of a key in between), too far for the
-                    // hardware prefetcher to follow well; fetch KeyPrefetchRows ahead.
+                    // in a [m, KV, hd] cache rows are rowBytes apart (all kv heads of a key in between), too
+                    // far for the hardware prefetcher to follow well; fetch KeyPrefetchRows ahead.
                     byte* vp = vPrefetch + j * rowBytes;
                     byte* kp = k + KeyPrefetchRows * rowBytes;
                     for (int line = 0; line < rowLines; line++)

@@ -10,8 +10,8 @@ internal static unsafe class DecodeAttentionScalar
         where TKv : struct, IDecodeAttentionKv
     {
         int hd = job->HeadDim, n = j1 - j0, bk = job->BlockKeys, ps = job->PartialStride;
-        long rowBytes = (long)job->KvHeads * hd * TKv.Size;
-        long headOffset = (long)c * hd * TKv.Size;
+        long rowBytes = job->RowStride;
+        long headOffset = c * job->HeadStride;
         float* q = job->Q + (long)(c * job->Group + g0) * hd;
         byte* k = (byte*)job->Keys + (long)j0 * rowBytes + headOffset;
         for (int j = 0; j < n; j++, k += rowBytes)

@@ -186,6 +186,33 @@ public sealed class Bf16DecodeAttentionTests
         Assert.True(routed.equal(mineB).all().item<bool>());
     }
 
+    /// <summary>The head-major cache's views (<see cref="LayerKvCache"/>: <c>[KV, capacity, hd]</c> storage seen as
+    /// <c>[m, KV, hd]</c>) give bit for bit what the same keys and values give contiguous, bf16 and fp32, and what the cache
+    /// hands out is what was appended.</summary>
+    [Theory]
+    [InlineData(8192, 40, 8, 128)]
+    [InlineData(37, 6, 2, 64)]
+    public void HeadMajorViewsEqualContiguousKeys(int m, int heads, int kvHeads, int hd)
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(m + hd);
+        foreach (var dtype in new[] { torch.bfloat16, torch.float32 })
+        {
+            var q = torch.randn(1, heads, hd, dtype: dtype);
+            var k = torch.randn(m, kvHeads, hd, dtype: dtype);
+            var v = torch.randn(m, kvHeads, hd, dtype: dtype);
+            using var cache = new LayerKvCache(null, kvHeads, hd, dtype, torch.CPU);
+            cache.Append(k.narrow(0, 0, m / 2), v.narrow(0, 0, m / 2));
+            var (keys, values) = cache.Append(k.narrow(0, m / 2, m - m / 2), v.narrow(0, m / 2, m - m / 2));
+            Assert.False(keys.is_contiguous());
+            Assert.True(keys.equal(k).all().item<bool>() && values.equal(v).all().item<bool>());
+            Assert.True(Bf16DecodeAttention.CanUse(q, keys, values));
+            var viewed = Bf16DecodeAttention.Attend(q, keys, values, 0.125);
+            var contiguous = Bf16DecodeAttention.Attend(q, k, v, 0.125);
+            Assert.True(viewed.equal(contiguous).all().item<bool>(), $"{dtype}: the head-major view changed the result");
+        }
+    }
+
     [Fact]
     public void MaskedOrUnsupportedInputsKeepTheTorchPath()
     {
@@ -199,8 +226,10 @@ public sealed class Bf16DecodeAttentionTests
         Assert.False(Bf16DecodeAttention.CanUse(torch.randn(2, 4, 16), k, v));          // two query tokens
         Assert.False(Bf16DecodeAttention.CanUse(torch.randn(1, 3, 16), k, v));          // 3 heads over 2 kv heads
         var kt = torch.randn(2, 10, 16).transpose(0, 1);
-        Assert.False(Bf16DecodeAttention.CanUse(q, kt, v));                              // not contiguous
+        Assert.False(Bf16DecodeAttention.CanUse(q, kt, v));                              // keys and values laid out differently
         Assert.Throws<ArgumentException>(() => Bf16DecodeAttention.Attend(q, kt, v, 0.25));
+        var spread = torch.randn(10, 16, 2).transpose(1, 2);                             // head-dim elements not contiguous
+        Assert.False(Bf16DecodeAttention.CanUse(q, spread, spread));
 
         // A query that may not see the whole cache (here: in a later chunk) needs the mask.
         var masked = AttentionCore.Attend(q, k, v, q0: 12, k0: 0, chunk: 8, scale: 0.25, KernelPolicy.Cpu);
