@@ -23,9 +23,10 @@ namespace Llama4Cluster.Kernels.Cpu;
 /// </remarks>
 public static unsafe class Bf16DecodeAttention
 {
-    /// <summary>Most keys per block: 256 rows of 128 bf16 keep a block's values in L2 and its
-    /// scores (8 heads × 256 floats) in L1.</summary>
-    private const int MaxBlockKeys = 256;
+    /// <summary>Most keys per block: 512 rows of 128 bf16 keep a block's values (128 KiB) in L2 and its scores
+    /// (8 heads × 512 floats) in L1. Longer blocks restart each kv head's key and value streams less often and leave fewer
+    /// partials to merge: on the head-major cache at 8k context, 512 read ~10 % faster than 256 (alternating runs, 2 threads).</summary>
+    internal const int MaxBlockKeys = 512;
 
     /// <summary>Keys per block of <see cref="FixedPlan"/>.</summary>
     internal const int FixedBlockKeys = 64;

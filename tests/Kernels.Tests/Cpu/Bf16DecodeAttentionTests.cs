@@ -254,7 +254,7 @@ public sealed class Bf16DecodeAttentionTests
     public void PlanCoversEveryKeyWithFewBlocks(int m, int kvHeads, int threads)
     {
         var (blockKeys, blocks) = Bf16DecodeAttention.Plan(m, kvHeads, threads);
-        Assert.True(blockKeys % 16 == 0 && blockKeys <= 256);
+        Assert.True(blockKeys % 16 == 0 && blockKeys <= Bf16DecodeAttention.MaxBlockKeys);
         Assert.True((long)blockKeys * blocks >= m && (long)blockKeys * (blocks - 1) < m);
         Assert.True(blocks * kvHeads >= Math.Min(4 * threads, (m + 15) / 16 * kvHeads));
     }
