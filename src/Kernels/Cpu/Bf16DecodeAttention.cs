@@ -31,6 +31,11 @@ public static unsafe class Bf16DecodeAttention
     /// <summary>Keys per block of <see cref="FixedPlan"/>.</summary>
     internal const int FixedBlockKeys = 64;
 
+    /// <summary>Most key and value bytes a call reads on the calling thread alone: handing a job to the pool costs more
+    /// than a second thread saves below ~128 keys of 8 kv heads of 128 (measured back to back, workers spinning; in a
+    /// decode step the workers are often asleep by the attention call, and waking one costs more still).</summary>
+    internal const long InlineBytes = 512 * 1024;
+
     /// <summary>Fewest keys per block when blocks are split further to feed the threads.</summary>
     private const int MinBlockKeys = 16;
 
@@ -244,9 +249,13 @@ public static unsafe class Bf16DecodeAttention
             Bf16 = bf16,
             Isa = isa,
         };
-        if (units == 1)
+        if (units == 1 || 2L * keyCount * kvHeads * headDim * (bf16 ? sizeof(ushort) : sizeof(float)) <= InlineBytes)
         {
-            DecodeAttentionBlock.Run(&job, 0, job.Scores);
+            // Same units and the same merge as on the pool: the result does not depend on where they ran.
+            for (int unit = 0; unit < units; unit++)
+            {
+                DecodeAttentionBlock.Run(&job, unit, job.Scores);
+            }
         }
         else
         {

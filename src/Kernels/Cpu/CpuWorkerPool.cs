@@ -8,10 +8,15 @@ namespace Llama4Cluster.Kernels.Cpu;
 /// </summary>
 /// <remarks>
 /// A call hands the workers a function pointer and a pointer to a job that lives on the
-/// caller's stack; the call returns only after every worker has left the job, so nothing is
-/// allocated per call. Workers spin for <see cref="SpinMicroseconds"/> after a job (decode issues
-/// calls back to back) and then block, so an idle pool costs no CPU. Calls from several threads
-/// are serialized; a call made from inside a job (one of this pool's threads) runs inline.
+/// caller's stack; the call returns only after every worker that joined the job has left it, so
+/// nothing is allocated per call. Workers spin for <see cref="SpinMicroseconds"/> after a job (decode
+/// issues calls back to back) and then block, so an idle pool costs no CPU. A blocked worker may take
+/// longer to wake than the whole job takes (100–200 µs on these VMs, against a few µs for one decode
+/// token's attention at short context), so the caller does not wait for workers that have not joined:
+/// once its own share is done it closes the job, and a worker arriving later finds it closed and goes
+/// back to waiting. Jobs share their work through atomic counters, so the result is the same whoever
+/// takes part. Calls from several threads are serialized; a call made from inside a job (one of this
+/// pool's threads) runs inline.
 /// </remarks>
 public sealed unsafe class CpuWorkerPool : IDisposable
 {
@@ -26,8 +31,13 @@ public sealed unsafe class CpuWorkerPool : IDisposable
     private readonly Thread[] _threads;
     private readonly object _callGate = new();
     private readonly object _sleepGate = new();
+    /// <summary>Set in <see cref="_gate"/> once the caller has finished its share: no worker may join after that.</summary>
+    private const int Closed = 1 << 30;
+
     private long _generation;
-    private int _pending;
+
+    /// <summary>Workers inside the current job, plus <see cref="Closed"/> once it is closed.</summary>
+    private int _gate = Closed;
     private int _sleepers;
     private volatile bool _disposed;
     private delegate*<void*, int, void> _body;
@@ -92,7 +102,9 @@ public sealed unsafe class CpuWorkerPool : IDisposable
         {
             _body = body;
             _state = state;
-            Volatile.Write(ref _pending, _threads.Length);
+            // Open the job. A worker that found the last one closed may still be backing out (its count not yet
+            // taken back), so clear the bit instead of overwriting the count.
+            Interlocked.Add(ref _gate, -Closed);
             Interlocked.Increment(ref _generation);
             if (Volatile.Read(ref _sleepers) > 0)
             {
@@ -111,9 +123,10 @@ public sealed unsafe class CpuWorkerPool : IDisposable
             finally
             {
                 t_currentPool = null;
-                // Never return while a worker may still read the caller's stack.
+                // Close the job, then never return while a worker that joined may still read the caller's stack.
+                Interlocked.Add(ref _gate, Closed);
                 var spin = default(SpinWait);
-                while (Volatile.Read(ref _pending) != 0)
+                while (Volatile.Read(ref _gate) != Closed)
                 {
                     spin.SpinOnce(sleep1Threshold: -1);
                 }
@@ -157,13 +170,22 @@ public sealed unsafe class CpuWorkerPool : IDisposable
         long seen = 0;
         while (true)
         {
-            long generation = WaitForJob(seen);
-            seen = generation;
+            seen = WaitForJob(seen);
             if (_disposed)
             {
                 return;
             }
 
+            if ((Interlocked.Increment(ref _gate) & Closed) != 0)
+            {
+                // The caller finished without us: back out and wait for the next job.
+                Interlocked.Decrement(ref _gate);
+                continue;
+            }
+
+            // Joined: the caller waits for us, so the job's fields stay valid until we leave. The generation may have
+            // moved on since we woke (we joined a later job): remember the one we are in.
+            seen = Volatile.Read(ref _generation);
             try
             {
                 _body(_state, index);
@@ -176,7 +198,7 @@ public sealed unsafe class CpuWorkerPool : IDisposable
             }
             finally
             {
-                Interlocked.Decrement(ref _pending);
+                Interlocked.Decrement(ref _gate);
             }
         }
     }
