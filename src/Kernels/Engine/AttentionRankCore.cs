@@ -1,3 +1,4 @@
+using System.Buffers;
 using Llama4Cluster.Core.Guidance;
 using Llama4Cluster.Core.Sampling;
 using Llama4Cluster.Core.Scheduling;
@@ -249,22 +250,30 @@ public sealed class AttentionRankCore : IDisposable
             RankStepResult? later = null;
             using (var output = await Model.ForwardAsync(slices, hidden, new DispatchContext(step.Step, pass), cancellationToken).ConfigureAwait(false))
             {
-                if (_next is null) rows = output is null ? [] : Rows(output);
+                // Logits rows in a rented array: one step's is 128 KB to 800 KB, a large-object allocation every step otherwise.
+                if (_next is null) rows = output is null ? [] : Cpu.TensorData.RentFloats(output, ArrayPool<float>.Shared, out _);
                 else later = await _next.HandOffAsync(PassStep(step.Step, work, owners, offsets), pass, output!, cancellationToken).ConfigureAwait(false);
             }
 
-            int row = 0;
-            for (int k = 0; k < owners.Count; k++)
+            try
             {
-                var (i, n, last) = owners[k];
-                var seq = work[i];
-                states[i].Fed(seq.Tokens.Span.Slice(offsets[i], n));
-                offsets[i] += n;
-                if (later is not null) continue;
-                int produced = slices[k].Logits switch { LogitsRequest.All => n, LogitsRequest.Last => 1, _ => 0 };
-                if (seq.ReturnLogits) logitRows!.AddRange(rows.AsSpan(row * vocab, n * vocab));
-                if (seq.Sample && last) samples[i] = SampleOrDrop(states[i], rows.AsSpan((row + produced - 1) * vocab, vocab), failures);
-                row += produced;
+                int row = 0;
+                for (int k = 0; k < owners.Count; k++)
+                {
+                    var (i, n, last) = owners[k];
+                    var seq = work[i];
+                    states[i].Fed(seq.Tokens.Span.Slice(offsets[i], n));
+                    offsets[i] += n;
+                    if (later is not null) continue;
+                    int produced = slices[k].Logits switch { LogitsRequest.All => n, LogitsRequest.Last => 1, _ => 0 };
+                    if (seq.ReturnLogits) logitRows!.AddRange(rows.AsSpan(row * vocab, n * vocab));
+                    if (seq.Sample && last) samples[i] = SampleOrDrop(states[i], rows.AsSpan((row + produced - 1) * vocab, vocab), failures);
+                    row += produced;
+                }
+            }
+            finally
+            {
+                if (rows.Length > 0) ArrayPool<float>.Shared.Return(rows);
             }
 
             if (later is not null) TakeAnswer(later, work, samples, failures, logitRows);
@@ -380,12 +389,6 @@ public sealed class AttentionRankCore : IDisposable
         }
 
         return (slices, owners);
-    }
-
-    private static float[] Rows(torch.Tensor logits)
-    {
-        using var cpu = logits.cpu();
-        return cpu.data<float>().ToArray();
     }
 
     public void Dispose()

@@ -142,8 +142,7 @@ public sealed class LocalEngine : IDisposable
 
             features?.Advance(chunk);
             using var logits = x!;
-            using var cpu = logits.cpu();
-            var data = cpu.data<float>().ToArray();
+            var data = Cpu.TensorData.ToFloatArray(logits);
             for (int r = 0; r < n; r++)
                 rows.Add(data.AsSpan(r * vocab, vocab).ToArray());
         }

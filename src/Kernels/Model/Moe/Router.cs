@@ -48,7 +48,7 @@ public sealed class Router : IDisposable
     {
         float[] logits;
         using (var scope = NewDisposeScope())
-            logits = _kernels.Linear(x, _weight).to_type(ScalarType.Float32).cpu().data<float>().ToArray();
+            logits = Cpu.TensorData.ToFloatArray(_kernels.Linear(x, _weight).to_type(ScalarType.Float32));
         int t = (int)x.shape[0], e = NumExperts, k = TopK;
         var ids = new int[t * k];
         var weights = new float[t * k];
