@@ -22,6 +22,7 @@ internal static class Program
     {
         // Before any torch call: libgomp reads its wait policy once, when libtorch loads.
         Kernels.Runtime.OpenMpSettings.PreferPassiveWaiting();
+        Kernels.Runtime.NativeHeapSettings.KeepFreedMemory();
         AspNetCoreAssemblies.ResolveFromSharedFramework();
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h" or "-?")
         {

@@ -27,6 +27,7 @@ public static class CoHostedSilo
         ArgumentNullException.ThrowIfNull(options);
         // libgomp reads its wait policy once, when libtorch loads (at silo start, after this): set it first.
         OpenMpSettings.PreferPassiveWaiting();
+        NativeHeapSettings.KeepFreedMemory();
         CheckDevice(options.Device);
         var endpoints = new CoHostedSiloEndpoints(FreePorts.Loopback(), FreePorts.Loopback());
         builder.UseOrleans(silo =>
