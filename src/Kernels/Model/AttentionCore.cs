@@ -28,7 +28,30 @@ public static class AttentionCore
             return Bf16DecodeAttention.Attend(q, keys, values, scale);
         }
 
+        if (kernels.FusedPrefillAttention && n > 1) return AttendFused(q, keys, values, q0, k0, chunk, scale);
         return AttendTorch(q, keys, values, q0, k0, chunk, scale);
+    }
+
+    /// <summary>
+    /// <see cref="Attend"/> through libtorch's fused scaled-dot-product attention (on the CPU its flash-attention kernel:
+    /// blocked, multi-threaded, scores never materialized). The query heads' scale is libtorch's default,
+    /// <c>1/√hd</c>, which is this model's; a query block whose mask is plain causal (the usual prefill: the queries are
+    /// the last keys, one chunk) takes the causal flag, any other gets the additive mask.
+    /// </summary>
+    public static Tensor AttendFused(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale)
+    {
+        using var scope = NewDisposeScope();
+        long n = q.shape[0], heads = q.shape[1], hd = q.shape[2], m = keys.shape[0], kvHeads = keys.shape[1];
+        if (Math.Abs(scale * Math.Sqrt(hd) - 1) > 1e-12)
+            throw new ArgumentException($"fused attention uses the 1/sqrt(head_dim) scale; got {scale} for head_dim {hd}", nameof(scale));
+        long g = heads / kvHeads;
+        // [n, H, hd] -> [1, H, n, hd]; keys and values [m, KV, hd] -> [1, H, m, hd], head h reading kv head h / G.
+        var qh = q.permute(1, 0, 2).unsqueeze(0);
+        Tensor Heads(Tensor kv) => kv.permute(1, 0, 2).unsqueeze(1).expand(kvHeads, g, m, hd).reshape(1, heads, m, hd);
+        bool causal = n == m && k0 == q0 && (chunk is not { } c || q0 / c == (q0 + n - 1) / c);
+        using var mask = causal ? null : AttentionMask.Additive(q0, n, k0, m, chunk, q.dtype, q.device);
+        var o = nn.functional.scaled_dot_product_attention(qh, Heads(keys), Heads(values), mask, 0.0, causal);
+        return o.squeeze(0).permute(1, 0, 2).reshape(n, heads * hd).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -58,6 +58,10 @@ public sealed class KernelPolicy
     /// <summary>Unmasked one-token attention goes to the CPU decode kernel.</summary>
     public bool DecodeAttentionKernel { get; }
 
+    /// <summary>Prefill attention (more than one query row) goes to libtorch's fused scaled-dot-product attention instead of
+    /// bmm, mask, softmax and bmm with the scores materialized in between (bf16 on the CPU, not batch-invariant).</summary>
+    public bool FusedPrefillAttention => StreamsBf16 && !BatchInvariant;
+
     /// <summary>The policy for a model loaded with <paramref name="options"/> (its weights are in its compute dtype, on its device).</summary>
     /// <exception cref="ArgumentException">Batch invariance asked for off the CPU, where the kernels are libtorch's.</exception>
     public static KernelPolicy For(ModelOptions options)
