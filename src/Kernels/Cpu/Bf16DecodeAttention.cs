@@ -213,6 +213,7 @@ public static unsafe class Bf16DecodeAttention
         }
 
         pool ??= CpuWorkerPool.Shared;
+        int elementSize = bf16 ? sizeof(ushort) : sizeof(float);
         int group = heads / kvHeads;
         var (blockKeys, blocks) = threadIndependent ? FixedPlan(keyCount) : Plan(keyCount, kvHeads, pool.ThreadCount);
         int units = blocks * kvHeads;
@@ -232,8 +233,8 @@ public static unsafe class Bf16DecodeAttention
             Q = scratch,
             Keys = keys,
             Values = values,
-            RowStride = rowStride * (bf16 ? sizeof(ushort) : sizeof(float)),
-            HeadStride = headStride * (bf16 ? sizeof(ushort) : sizeof(float)),
+            RowStride = rowStride * elementSize,
+            HeadStride = headStride * elementSize,
             Partials = scratch + qFloats,
             Scores = scratch + qFloats + partialFloats,
             Heads = heads,
@@ -249,7 +250,7 @@ public static unsafe class Bf16DecodeAttention
             Bf16 = bf16,
             Isa = isa,
         };
-        if (units == 1 || 2L * keyCount * kvHeads * headDim * (bf16 ? sizeof(ushort) : sizeof(float)) <= InlineBytes)
+        if (units == 1 || 2L * keyCount * kvHeads * headDim * elementSize <= InlineBytes)
         {
             // Same units and the same merge as on the pool: the result does not depend on where they ran.
             for (int unit = 0; unit < units; unit++)
