@@ -46,6 +46,19 @@ public sealed class VisionCliTests(TinyModels models) : IClassFixture<TinyModels
         return [.. doc.RootElement.GetProperty("logits").EnumerateObject().OrderBy(p => int.Parse(p.Name)).Select(p => p.Value.EnumerateArray().Select(e => e.GetSingle()).ToArray())];
     }
 
+    /// <summary>The load generators (bench serve, chaos) keep the patch token out of random prompts for a vision model the
+    /// gateway's /info names; a text-only or unreadable directory has none.</summary>
+    [Fact]
+    public void GatewayInfoNamesTheVisionModelsPatchToken()
+    {
+        var patch = new Llama4Cluster.Cli.Serving.GatewayInfo { ModelDirectory = models.Scout }.PatchTokenId();
+        Assert.Equal(Llama4ConfigReader.LoadImageTokens(models.Scout)!.Patch, patch);
+        Assert.NotNull(patch);
+        Assert.Null(new Llama4Cluster.Cli.Serving.GatewayInfo { ModelDirectory = models.Create("no-vision-info", "--preset", "tiny-scout", "--seed", "3", "--no-vision") }.PatchTokenId());
+        Assert.Null(new Llama4Cluster.Cli.Serving.GatewayInfo { ModelDirectory = Path.Combine(models.Root, "not-here") }.PatchTokenId());
+        Assert.Null(new Llama4Cluster.Cli.Serving.GatewayInfo().PatchTokenId());
+    }
+
     [Fact]
     public void CreateTinyWritesTheTinyVisionTowerUnlessAskedNotTo()
     {

@@ -139,8 +139,9 @@ internal sealed class ChaosDrill
         _model = ServedModelCard.ParseList(modelsJson.RootElement.Clone()).FirstOrDefault()?.Id
                  ?? throw new ClusterStartException("GET /v1/models named no model");
         using var infoJson = System.Text.Json.JsonDocument.Parse(info?.Body ?? "{}");
-        int vocabulary = GatewayInfo.Parse(infoJson.RootElement.Clone()).VocabularySize ?? 256;
-        var source = new RandomPromptSource(vocabulary, _s.Seed);
+        var gateway = GatewayInfo.Parse(infoJson.RootElement.Clone());
+        // Never the image patch token: a prompt holding it without images is refused, which is no fault of the drill's.
+        var source = new RandomPromptSource(gateway.VocabularySize ?? 256, _s.Seed, gateway.PatchTokenId());
         _prompts = [.. Enumerable.Range(0, _s.Streams).Select(_ => source.Next(_s.PromptTokens))];
     }
 

@@ -125,7 +125,7 @@ internal static class BenchServeCommand
         if (maxLength is { } limit && s.PromptTokens + s.MaxTokens > limit)
             throw new UsageException($"--prompt-tokens {s.PromptTokens} + --max-tokens {s.MaxTokens} exceed the model's context of {limit} tokens");
         var (vocabulary, vocabularySource) = Vocabulary(info);
-        var prompts = new RandomPromptSource(vocabulary, s.Seed, PatchToken(info));
+        var prompts = new RandomPromptSource(vocabulary, s.Seed, info?.PatchTokenId());
         Terminal.Info($"bench serve: {s.Url} model {model}; prompts of {s.PromptTokens} random token ids below {vocabulary} ({vocabularySource}), seed {s.Seed}; " +
                       $"max_tokens {s.MaxTokens}, ignore_eos, greedy; timeout {Seconds(s.Timeout.TotalSeconds)} per request");
 
@@ -164,19 +164,6 @@ internal static class BenchServeCommand
 
     /// <summary>The vocabulary size: /info's when it offers one, else the served model's config.json, else a safe bound.</summary>
     /// <summary>The served checkpoint's image patch token, read from its directory when /info names one; null otherwise.</summary>
-    private static int? PatchToken(GatewayInfo? info)
-    {
-        if (string.IsNullOrEmpty(info?.ModelDirectory)) return null;
-        try
-        {
-            return Core.Vision.VisionInputs.FromModelDirectory(info.ModelDirectory)?.PatchTokenId;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
-        {
-            return null; // served from elsewhere; a vision model's /info names its directory
-        }
-    }
-
     private static (int Size, string Source) Vocabulary(GatewayInfo? info)
     {
         if (info?.VocabularySize is > 0 and int v) return (v, "vocab_size from /info");

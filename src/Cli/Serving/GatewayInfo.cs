@@ -39,4 +39,21 @@ public sealed record GatewayInfo
             throw new GatewayResponseException($"GET /info: unexpected JSON ({e.Message})");
         }
     }
+
+    /// <summary>
+    /// The image patch token id of a vision checkpoint in <see cref="ModelDirectory"/>, which random prompts must not draw
+    /// (a prompt that holds it without images is refused); null for a text-only model or a directory not readable here.
+    /// </summary>
+    public int? PatchTokenId()
+    {
+        if (string.IsNullOrEmpty(ModelDirectory)) return null;
+        try
+        {
+            return Core.Vision.VisionInputs.FromModelDirectory(ModelDirectory)?.PatchTokenId;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+        {
+            return null; // served from elsewhere; a vision model's /info names its directory
+        }
+    }
 }
