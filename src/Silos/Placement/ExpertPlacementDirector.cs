@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -26,34 +27,45 @@ namespace Llama4Cluster.Silos.Placement;
 /// of the key, keeping to the silos whose advertised role can hold the grain (<see cref="SiloMetadataKeys.Role"/> in
 /// Orleans' silo metadata: expert shards on <c>expert</c>/<c>all</c> silos, attention ranks on <c>attention</c>/<c>all</c>);
 /// a silo that advertises no role counts as <c>all</c>.
+/// <para>The compatible silos come from this silo's cluster manifest, which Orleans fetches from each silo some time after
+/// the silo joins the membership. A grain placed in that gap would crowd onto the silos already known (two pipeline stages
+/// of a rank on one silo), so placement first waits, up to <see cref="ExpertPlacementOptions.ManifestWait"/>, until the
+/// manifest covers every silo that this silo's membership lists as active.</para>
 /// </remarks>
 public sealed partial class ExpertPlacementDirector(
     IPlacementPlanProvider plans,
     IOptions<ExpertPlacementOptions> options,
     ILogger<ExpertPlacementDirector> logger,
     IClusterMembershipService? membership = null,
-    ISiloMetadataCache? metadata = null) : IPlacementDirector
+    ISiloMetadataCache? metadata = null,
+    IClusterManifestProvider? manifests = null) : IPlacementDirector
 {
-    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        await WaitForManifestsAsync(target.GrainIdentity);
+        return Place(target, context);
+    }
+
+    private SiloAddress Place(PlacementTarget target, IPlacementContext context)
+    {
         var grain = target.GrainIdentity;
         var compatible = context.GetCompatibleSilos(target);
         if (compatible.Length == 0)
             throw new OrleansException($"Cannot place {grain}: no active silo supports this grain type yet. Wait for the silos to join, or check that they load the grain's assembly.");
 
         if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hint)
-            return Task.FromResult(hint);
+            return hint;
 
         if (!PlacementKey.TryFromGrainId(grain, out var key))
             throw new OrleansException($"Cannot place {grain}: its key '{grain.Key}' is not a placement key; grains with [{nameof(ExpertPlacementAttribute)}] use string keys expert/LAYER/SHARD[/REPLICA], LAYER/SHARD or attention/RANK, or an integer rank ({nameof(PlacementKey)}).");
 
         // No plan (the default): spread the grains over the compatible silos, stable per key.
         if (plans.Current is not { } plan)
-            return Task.FromResult(Spread(key, ByRole(grain, key, compatible)));
+            return Spread(key, ByRole(grain, key, compatible));
 
         if (key.Stage > 0 && plan.SiloFor(key) is null) // a plan without stages: spread the later stages over its attention silos
-            return Task.FromResult(Fallback(plan, key, compatible));
+            return Fallback(plan, key, compatible);
         var planned = plan.SiloFor(key)
             ?? throw new OrleansException($"Cannot place {grain}: the placement plan has no {key.Describe()} " +
                 $"(it has MoE layers [{string.Join(",", plan.Footprint.MoeLayers)}] × {plan.ShardsPerLayer} shards × {plan.Replicas} replica(s) and {plan.AttentionRanks.Length} attention rank(s)).");
@@ -62,13 +74,13 @@ public sealed partial class ExpertPlacementDirector(
         {
             foreach (var silo in compatible)
                 if (silo.Endpoint.Equals(endpoint))
-                    return Task.FromResult(silo);
+                    return silo;
         }
         else if (membership?.CurrentSnapshot.Members is { } members)
         {
             foreach (var silo in compatible)
                 if (members.TryGetValue(silo, out var member) && string.Equals(member.Name, planned.Name, StringComparison.Ordinal))
-                    return Task.FromResult(silo);
+                    return silo;
         }
 
         string why = planned.Address is null
@@ -78,10 +90,38 @@ public sealed partial class ExpertPlacementDirector(
         {
             var fallback = Fallback(plan, key, compatible);
             LogFallback(logger, key.Describe(), planned.Name, fallback);
-            return Task.FromResult(fallback);
+            return fallback;
         }
         throw new OrleansException($"Cannot place {grain} ({key.Describe()}): {why}. Start that silo, re-plan for the silos that are running, " +
             $"or set {ExpertPlacementOptions.SectionName}:{nameof(ExpertPlacementOptions.WhenPlannedSiloMissing)} to {nameof(PlannedSiloMissing.AnyCompatible)}.");
+    }
+
+    /// <summary>Waits (polling, up to <see cref="ExpertPlacementOptions.ManifestWait"/>) until this silo's cluster manifest has an
+    /// entry for every silo its membership lists as active; on time-out it logs which silos are missing and places anyway.</summary>
+    private async Task WaitForManifestsAsync(GrainId grain)
+    {
+        if (manifests is null || membership is null || MissingManifest() is null) return;
+        long start = Stopwatch.GetTimestamp();
+        var wait = options.Value.ManifestWait;
+        while (MissingManifest() is { } missing)
+        {
+            if (Stopwatch.GetElapsedTime(start) >= wait)
+            {
+                LogManifestTimeout(logger, grain, missing, wait);
+                return;
+            }
+            await Task.Delay(20);
+        }
+        LogManifestWait(logger, grain, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+
+    /// <summary>An active member of this silo's membership without an entry in its cluster manifest, or null.</summary>
+    private SiloAddress? MissingManifest()
+    {
+        var known = manifests!.Current.Silos;
+        foreach (var member in membership!.CurrentSnapshot.Members.Values)
+            if (member.Status == SiloStatus.Active && !known.ContainsKey(member.SiloAddress)) return member.SiloAddress;
+        return null;
     }
 
     /// <summary>The silos whose advertised role can hold <paramref name="key"/>'s grain; an error naming every silo's role when none can.</summary>
@@ -168,6 +208,12 @@ public sealed partial class ExpertPlacementDirector(
         foreach (char c in s) h = (h ^ c) * 16777619;
         return h;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Placing {Grain} waited {Milliseconds:F0} ms for the cluster manifest of a silo that had just joined")]
+    private static partial void LogManifestWait(ILogger logger, GrainId grain, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Placing {Grain}: silo {Silo} is active but its grain manifest has not arrived after {Wait}; placing among the silos known so far")]
+    private static partial void LogManifestTimeout(ILogger logger, GrainId grain, SiloAddress silo, TimeSpan wait);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Placement plan silo {PlannedSilo} is not available for {Grain}; placing it on {Fallback} instead")]
     private static partial void LogFallback(ILogger logger, string grain, string plannedSilo, SiloAddress fallback);

@@ -9,4 +9,8 @@ public sealed class ExpertPlacementOptions
 
     /// <summary>Default <see cref="PlannedSiloMissing.Fail"/>: a shard on the wrong silo would not have the memory the plan gave it.</summary>
     public PlannedSiloMissing WhenPlannedSiloMissing { get; set; } = PlannedSiloMissing.Fail;
+
+    /// <summary>How long placement waits for the grain manifest of a silo that has joined the membership but whose manifest this
+    /// silo has not fetched yet (default 10 s); zero places at once among the silos known so far.</summary>
+    public TimeSpan ManifestWait { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -10,6 +10,8 @@ public sealed class ExpertPlacementOptionsValidator : IValidateOptions<ExpertPla
     public ValidateOptionsResult Validate(string? name, ExpertPlacementOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.ManifestWait < TimeSpan.Zero)
+            return ValidateOptionsResult.Fail($"{ExpertPlacementOptions.SectionName}:{nameof(ExpertPlacementOptions.ManifestWait)} is {options.ManifestWait}; set it to zero or a positive time span such as 00:00:10");
         return Enum.IsDefined(options.WhenPlannedSiloMissing)
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(
