@@ -76,7 +76,7 @@ public static partial class GatewayProgram
     {
         ArgumentNullException.ThrowIfNull(args);
         var flags = GatewayCommandLine.Parse(args);
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [.. Silos.Hosting.HostArguments.NoConfigReload] });
         builder.Configuration.AddInMemoryCollection(flags);
         builder.Logging.AddSimpleConsole(o =>
         {

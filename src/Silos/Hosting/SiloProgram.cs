@@ -108,8 +108,8 @@ public static class SiloProgram
             await Console.Error.WriteLineAsync("error: " + e.Message);
             return 2;
         }
-        // Args = []: the host's own command-line source would take any --Key value as configuration; the flags above are strict.
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        // Not the process's args: the host's own command-line source would take any --Key value as configuration; the flags above are strict.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [.. HostArguments.NoConfigReload] });
         builder.Configuration.AddInMemoryCollection(flags);
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         var orleans = builder.Configuration.GetSection("Orleans");

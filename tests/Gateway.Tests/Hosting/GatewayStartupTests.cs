@@ -87,6 +87,16 @@ public sealed class GatewayStartupTests : IDisposable
     }
 
     [Fact]
+    public async Task SettingsFilesAreReadOnceNotWatched()
+    {
+        string model = TinyModelCache.Ensure(_directory, TextWriter.Null);
+        await using var app = GatewayProgram.Build(["--model", model], TextWriter.Null);
+        var files = ((IConfigurationRoot)app.Configuration).Providers.OfType<Microsoft.Extensions.Configuration.FileConfigurationProvider>().ToList();
+        Assert.NotEmpty(files); // appsettings.json and appsettings.{Environment}.json, optional
+        Assert.All(files, f => Assert.False(f.Source.ReloadOnChange, $"{f.Source.Path} is watched"));
+    }
+
+    [Fact]
     public async Task TheProcessPrintsOneLineAndExitsWith2OnBadArguments()
     {
         var (code, stdout, stderr) = await RunGatewayProcessAsync("--port", "eighty");
