@@ -23,6 +23,10 @@ public sealed class ClusterBenchmarkTests(TinyModels models) : IClassFixture<Tin
         foreach (var c in cases)
         {
             Assert.True(c.GetProperty("cluster_step_ms").GetDouble() > 0);
+            // The idle round trips (each after a pause, threads asleep) against raw TCP after the same pause.
+            double idle = c.GetProperty("idle_round_trip_us").GetDouble(), raw = c.GetProperty("idle_raw_tcp_round_trip_us").GetDouble();
+            Assert.True(idle > 0 && raw > 0, $"idle {idle} us, raw {raw} us");
+            Assert.Equal(idle / raw, c.GetProperty("idle_round_trip_ratio").GetDouble(), 2);
             var stages = c.GetProperty("stages").EnumerateArray().ToList();
             Assert.Equal([0, 1, 2], stages.Select(s => s.GetProperty("stage").GetInt32()));
             Assert.Equal(3, stages.Select(s => s.GetProperty("layers").GetString()).Distinct().Count());

@@ -97,8 +97,8 @@ internal static class ClusterBenchmark
         IReadOnlyList<GenerationRequest> Requests(int b) => prompts.Take(b).Select(p => new GenerationRequest(p, sampling)).ToArray();
 
         // Freshly started processes run tier-0 code until .NET's tiered compilation has recompiled the hot methods, which
-        // took batch-1 cluster steps from about 35 to 55-67 ms here: every case first runs for a while, the figures are the steady state.
-        var warmUp = TimeSpan.FromSeconds(quick ? 3 : 8);
+        // took batch-1 cluster steps from about 35 to 55-67 ms here and needed 5-7 s of steps to settle: every case first runs for a while.
+        var warmUp = TimeSpan.FromSeconds(quick ? 5 : 10);
         var local = MeasureLocal(model, dtype, threads, batches, Requests, warmUp);
 
         bool fp32 = dtype == TorchSharp.torch.ScalarType.Float32;
@@ -161,13 +161,21 @@ internal static class ClusterBenchmark
         long payload = calls == 0 ? 0 : sent / calls;
         var sample = DataPlaneBenchmark.RunAsync(cluster.Cluster.Client, [(int)Math.Max(64, payload)], quick ? 15 : 60, plane, endpoint).GetAwaiter().GetResult()[0];
         double transport = plane is null ? sample.OrleansBytesPerSecond : sample.DataPlaneBytesPerSecond!.Value;
+        // The same round trip after a pause as long as a decode step's gap between dispatches, so the threads on both sides sleep
+        // first: what a dispatch pays at batch 1. Its baseline: raw TCP after the same pause (to the silo's socket when tcp).
+        var idle = DataPlaneBenchmark.RunAsync(cluster.Cluster.Client, [(int)Math.Max(64, payload)], quick ? 9 : 25, plane, endpoint, IdleGap)
+            .GetAwaiter().GetResult()[0];
+        var idleTrip = new IdleRoundTrip(plane is null ? idle.OrleansMicroseconds : idle.DataPlaneMicroseconds!.Value, idle.RemoteTcpMicroseconds ?? idle.TcpMicroseconds);
         var prefill = StepBreakdown.Between(start[0][0], before[0][0]);
         int decode = Math.Max(1, t.Steps - 1);
         var stageCosts = Enumerable.Range(0, ranks).SelectMany(r => Enumerable.Range(0, after[r].Count)
             .Select(s => StageCost.Of(start[r][s], before[r][s], after[r][s], decode, t.DecodeSeconds * 1e3))).ToArray();
         return new ClusterBenchmarkCase(b, localStepMs, StepMs(t), messages, bytes / Math.Max(1, t.Steps), payload, transport, sample.TcpBytesPerSecond,
-            sample.RemoteTcpBytesPerSecond, StepBreakdown.Between(before[0][0], after[0][0]).Minus(prefill).PerStep(decode), stageCosts);
+            sample.RemoteTcpBytesPerSecond, StepBreakdown.Between(before[0][0], after[0][0]).Minus(prefill).PerStep(decode), stageCosts, idleTrip);
     }
+
+    /// <summary>The pause before each idle round trip: about the gap between two MoE layers' dispatches of a batch-1 decode step here.</summary>
+    private static readonly TimeSpan IdleGap = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Every stage of every rank, described now.</summary>
     private static IReadOnlyList<AttentionRankInfo>[] DescribeAll(ClusterEngine engine, int ranks) =>

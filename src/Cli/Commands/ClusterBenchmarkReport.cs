@@ -18,13 +18,15 @@ internal static class ClusterBenchmarkReport
                           $"shared experts on the {SharedText(options)}, {options.DType}, wire {options.WireDType}, data plane {options.DataPlane}; {decodeSteps} decode steps");
         Terminal.Table("llama4 bench cluster (ratios are measured ÷ baseline, same run)",
             ["batch", "local step ms", "cluster step ms", "step ratio (target <= 1.25 at 32)", "dispatch payload B", $"{options.DataPlane} MB/s", "raw TCP MB/s",
-                "bytes/s ratio (target >= 0.5)", "raw TCP x-proc MB/s", "ratio to x-proc", "messages/step", "rank ms/step", "shard wait ms/step", "shard compute ms/step"],
+                "bytes/s ratio (target >= 0.5)", "raw TCP x-proc MB/s", "ratio to x-proc", "idle round trip us", "idle raw TCP us", "idle ratio (target <= 2)",
+                "messages/step", "rank ms/step", "shard wait ms/step", "shard compute ms/step"],
             cases.Select(c => (IReadOnlyList<string>)[
                 c.Batch.ToString(CultureInfo.InvariantCulture), F(c.LocalStepMs), F(c.ClusterStepMs), F(c.ClusterStepMs / c.LocalStepMs),
                 c.PayloadBytes.ToString(CultureInfo.InvariantCulture), F(c.TransportBytesPerSecond / 1e6, "F0"), F(c.TcpBytesPerSecond / 1e6, "F0"),
                 F(c.TransportBytesPerSecond / c.TcpBytesPerSecond),
                 c.RemoteTcpBytesPerSecond is { } x ? F(x / 1e6, "F0") : "-",
-                c.RemoteTcpBytesPerSecond is { } y ? F(c.TransportBytesPerSecond / y) : "-", F(c.Messages, "F1"),
+                c.RemoteTcpBytesPerSecond is { } y ? F(c.TransportBytesPerSecond / y) : "-",
+                F(c.Idle.TransportMicroseconds, "F0"), F(c.Idle.RawTcpMicroseconds, "F0"), F(c.Idle.Ratio), F(c.Messages, "F1"),
                 F(c.Breakdown.RankMs), F(c.Breakdown.DispatchWaitMs), F(c.Breakdown.ShardComputeMs)]));
         Terminal.Table("per pipeline stage, decode window (compute = own layers; hand-off = waiting for the next stage; bubble = idle share of the wall time)",
             ["batch", "rank", "stage", "layers", "compute ms/step", "hand-off ms/step", "dispatch ms/step", "busy", "bubble", "silo"],
@@ -66,6 +68,9 @@ internal static class ClusterBenchmarkReport
                 dispatch_bytes_per_step = c.DispatchBytesPerStep,
                 transport_bytes_per_s = R(c.TransportBytesPerSecond, 0),
                 raw_tcp_bytes_per_s = R(c.TcpBytesPerSecond, 0),
+                idle_round_trip_us = R(c.Idle.TransportMicroseconds, 1),
+                idle_raw_tcp_round_trip_us = R(c.Idle.RawTcpMicroseconds, 1),
+                idle_round_trip_ratio = R(c.Idle.Ratio),
                 rank_ms_per_step = R(c.Breakdown.RankMs),
                 shard_wait_ms_per_step = R(c.Breakdown.DispatchWaitMs),
                 shard_compute_ms_per_step = R(c.Breakdown.ShardComputeMs),

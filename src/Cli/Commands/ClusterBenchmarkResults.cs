@@ -5,11 +5,19 @@ namespace Llama4Cluster.Cli.Commands;
 /// <summary>One batch size of <c>bench cluster</c>: the step-time ratio, the dispatch transport against raw TCP, messages per
 /// step, rank 0's step breakdown and every pipeline stage's costs over the decode window.</summary>
 internal sealed record ClusterBenchmarkCase(int Batch, double LocalStepMs, double ClusterStepMs, double Messages, long DispatchBytesPerStep, long PayloadBytes,
-    double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond, StepBreakdown Breakdown, IReadOnlyList<StageCost> Stages)
+    double TransportBytesPerSecond, double TcpBytesPerSecond, double? RemoteTcpBytesPerSecond, StepBreakdown Breakdown, IReadOnlyList<StageCost> Stages,
+    IdleRoundTrip Idle)
 {
     /// <summary>Each silo's share of the decode window spent running passes of the stages it holds (summed, at most 1).</summary>
     public IEnumerable<(string Silo, double BusyFraction)> Silos =>
         Stages.GroupBy(s => s.Silo).Select(g => (g.Key, Math.Min(1, g.Sum(s => s.BusyFraction))));
+}
+
+/// <summary>One dispatch payload's median round trip through the cluster's transport and through raw TCP, each after the same
+/// pause (both sides' threads asleep, as between the dispatches of a decode step); the bar: ≤ 2× raw.</summary>
+internal sealed record IdleRoundTrip(double TransportMicroseconds, double RawTcpMicroseconds)
+{
+    public double Ratio => TransportMicroseconds / RawTcpMicroseconds;
 }
 
 /// <summary>

@@ -48,11 +48,13 @@ public sealed record DataPlaneSample(int Bytes, double OrleansMicroseconds, doub
 public static class DataPlaneBenchmark
 {
     public static async Task<IReadOnlyList<DataPlaneSample>> RunAsync(IGrainFactory grains, IReadOnlyList<int> sizes, int iterations,
-        CancellationToken cancellationToken = default) => await RunAsync(grains, sizes, iterations, null, null, cancellationToken);
+        CancellationToken cancellationToken = default) => await RunAsync(grains, sizes, iterations, null, null, cancellationToken: cancellationToken);
 
-    /// <summary>As above, plus echoes through the socket data plane to <paramref name="dataPlaneEndpoint"/> when given.</summary>
+    /// <summary>As above, plus echoes through the socket data plane to <paramref name="dataPlaneEndpoint"/> when given. With an
+    /// <paramref name="idleGap"/> every timed round trip follows that long a pause, as the dispatches of a decode step do (the
+    /// threads on both sides have gone to sleep and must be woken); without, they run back to back.</summary>
     public static async Task<IReadOnlyList<DataPlaneSample>> RunAsync(IGrainFactory grains, IReadOnlyList<int> sizes, int iterations,
-        DataPlaneClient? dataPlane, DataEndpoint? dataPlaneEndpoint, CancellationToken cancellationToken = default)
+        DataPlaneClient? dataPlane, DataEndpoint? dataPlaneEndpoint, TimeSpan idleGap = default, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(grains);
         var echo = grains.GetGrain<IPayloadEchoGrain>(0);
@@ -89,19 +91,23 @@ public static class DataPlaneBenchmark
             }
             for (int i = 0; i < n; i++)
             {
+                await IdleAsync(idleGap, cancellationToken);
                 long t0 = Stopwatch.GetTimestamp();
                 var reply = await echo.EchoAsync(payload);
                 orleans[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                 reply.ReturnBuffer();
+                await IdleAsync(idleGap, cancellationToken);
                 t0 = Stopwatch.GetTimestamp();
                 await TcpRoundTripAsync(stream, data, back, cancellationToken);
                 tcp[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                 if (withPlane)
                 {
+                    await IdleAsync(idleGap, cancellationToken);
                     t0 = Stopwatch.GetTimestamp();
                     var r = await dataPlane!.EchoAsync(dataPlaneEndpoint!, request, cancellationToken);
                     plane[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                     r.Outputs.ReturnBuffer();
+                    await IdleAsync(idleGap, cancellationToken);
                     t0 = Stopwatch.GetTimestamp();
                     await dataPlane.RawEchoAsync(dataPlaneEndpoint!, data, cancellationToken);
                     remote[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
@@ -121,6 +127,9 @@ public static class DataPlaneBenchmark
         }
         return results;
     }
+
+    private static Task IdleAsync(TimeSpan gap, CancellationToken cancellationToken) =>
+        gap > TimeSpan.Zero ? Task.Delay(gap, cancellationToken) : Task.CompletedTask;
 
     private static double Median(double[] values)
     {
