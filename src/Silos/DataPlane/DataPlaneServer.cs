@@ -16,7 +16,8 @@ namespace Llama4Cluster.Silos.DataPlane;
 /// The silo's tensor data plane: a TCP listener on the silo's listen address (Orleans' silo listening endpoint: the
 /// advertised address, or a wildcard with <c>--listen</c>), started when the first expert shard asks for its endpoint,
 /// which names the silo's advertised address: the one peers reach it by. Each connection carries many concurrent requests (matched by id); each request is computed by the
-/// registered <see cref="IDataPlaneShard"/> of its shard and answered on the same connection.
+/// registered <see cref="IDataPlaneShard"/> of its shard and answered on the same connection, all on the silo's compute
+/// threads (<see cref="Compute.TensorComputeScheduler"/>).
 /// </summary>
 public sealed partial class DataPlaneServer : IDisposable
 {
@@ -26,6 +27,7 @@ public sealed partial class DataPlaneServer : IDisposable
     private readonly ClusterModelOptions _options;
     private readonly EndpointOptions _endpoints;
     private readonly ILogger<DataPlaneServer> _logger;
+    private readonly Compute.TensorComputeScheduler _compute;
     private readonly CancellationTokenSource _stop = new();
     private readonly object _sync = new();
     private TcpListener? _listener;
@@ -33,8 +35,9 @@ public sealed partial class DataPlaneServer : IDisposable
     private long _requestsServed;
 
     public DataPlaneServer(ExpertShardRegistry registry, Serializer serializer, ILocalSiloDetails silo, IOptions<ClusterModelOptions> options,
-        IOptions<EndpointOptions> endpoints, ILogger<DataPlaneServer> logger)
+        IOptions<EndpointOptions> endpoints, ILogger<DataPlaneServer> logger, SiloModelContext context)
     {
+        _compute = context.Compute;
         _endpoints = endpoints.Value;
         _registry = registry;
         _serializer = serializer;
@@ -82,7 +85,14 @@ public sealed partial class DataPlaneServer : IDisposable
                 return;
             }
             client.NoDelay = true;
-            _ = Task.Run(() => ServeAsync(client));
+            // The connection's loop runs on the compute threads: a request is read, computed and answered there, so a socket
+            // completion wakes one thread (a compute thread) rather than a pool thread that hands over to a compute thread
+            // and back: 0.1-0.3 ms per dispatch on these VMs. The loop only awaits; a compute thread never blocks on a socket.
+            _ = _compute.RunAsync(async () =>
+            {
+                await ServeAsync(client);
+                return true;
+            });
         }
     }
 

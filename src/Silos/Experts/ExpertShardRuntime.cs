@@ -68,7 +68,8 @@ public sealed class ExpertShardRuntime : IDataPlaneShard, IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return await _context.Compute.RunAsync(() => Compute(request, queued), cancellationToken);
+            // The reply is written by the continuation: on the compute thread, without waking a pool thread first.
+            return await _context.Compute.RunAndContinueHereAsync(() => Compute(request, queued), cancellationToken);
         }
         catch (Exception e)
         {
