@@ -21,8 +21,7 @@ internal static class Program
     private static int Main(string[] args)
     {
         // Before any torch call: libgomp reads its wait policy once, when libtorch loads.
-        Kernels.Runtime.OpenMpSettings.PreferPassiveWaiting();
-        Kernels.Runtime.NativeHeapSettings.KeepFreedMemory();
+        Kernels.Runtime.NativeRuntimeSettings.ApplyBeforeTorch();
         AspNetCoreAssemblies.ResolveFromSharedFramework();
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h" or "-?")
         {

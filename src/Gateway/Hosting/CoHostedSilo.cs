@@ -26,8 +26,7 @@ public static class CoHostedSilo
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
         // libgomp reads its wait policy once, when libtorch loads (at silo start, after this): set it first.
-        OpenMpSettings.PreferPassiveWaiting();
-        NativeHeapSettings.KeepFreedMemory();
+        NativeRuntimeSettings.ApplyBeforeTorch();
         CheckDevice(options.Device);
         var endpoints = new CoHostedSiloEndpoints(FreePorts.Loopback(), FreePorts.Loopback());
         builder.UseOrleans(silo =>

@@ -11,7 +11,7 @@ namespace Llama4Cluster.Kernels.Runtime;
 /// defaults and 371 with the two settings below, in back-to-back runs. <see cref="KeepFreedMemory"/> raises the mmap
 /// threshold to its maximum and the trim threshold to <see cref="TrimThresholdBytes"/>, so freed temporaries stay in
 /// the heap for the next op; the process then keeps up to that much freed memory instead of returning it.
-/// Executables call it first thing in Main. A value the user set (<c>MALLOC_MMAP_THRESHOLD_</c>,
+/// Executables call it first thing in Main, through <see cref="NativeRuntimeSettings.ApplyBeforeTorch"/>. A value the user set (<c>MALLOC_MMAP_THRESHOLD_</c>,
 /// <c>MALLOC_TRIM_THRESHOLD_</c>, which glibc reads at start) is kept; elsewhere than glibc it does nothing.
 /// </summary>
 public static partial class NativeHeapSettings

@@ -7,7 +7,7 @@ namespace Llama4Cluster.Kernels.Runtime;
 /// kernels run on their own worker pool between torch ops, so spinning OpenMP threads steal the
 /// cores they need (measured on 2 cores: decode MoE layer 0.23 → 0.33–0.47 of memory bandwidth
 /// with passive waiting). libgomp reads <c>OMP_WAIT_POLICY</c> once, when libtorch loads, so
-/// executables call <see cref="PreferPassiveWaiting"/> first thing in Main, before any torch call.
+/// executables call it first thing in Main, before any torch call (<see cref="NativeRuntimeSettings.ApplyBeforeTorch"/>).
 /// A value the user set is kept.
 /// </summary>
 public static partial class OpenMpSettings

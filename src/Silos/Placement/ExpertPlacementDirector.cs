@@ -97,7 +97,7 @@ public sealed partial class ExpertPlacementDirector(
     }
 
     /// <summary>Waits (polling, up to <see cref="ExpertPlacementOptions.ManifestWait"/>) until this silo's cluster manifest has an
-    /// entry for every silo its membership lists as active; on time-out it logs which silos are missing and places anyway.</summary>
+    /// entry for every silo its membership lists as active; on time-out it logs a silo still missing and places anyway.</summary>
     private async Task WaitForManifestsAsync(GrainId grain)
     {
         if (manifests is null || membership is null || MissingManifest() is null) return;
