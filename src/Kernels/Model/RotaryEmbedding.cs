@@ -1,4 +1,5 @@
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Kernels.Cpu;
 using Llama4Cluster.Kernels.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -71,10 +72,12 @@ public sealed class RotaryEmbedding : IDisposable
 
     /// <summary>
     /// Rotates x <c>[T, heads, hd]</c> in fp32 with per-token cos/sin <c>[T, hd/2]</c> and casts back:
-    /// <c>u'[2i] = u[2i]·cos − u[2i+1]·sin</c>, <c>u'[2i+1] = u[2i]·sin + u[2i+1]·cos</c>.
+    /// <c>u'[2i] = u[2i]·cos − u[2i+1]·sin</c>, <c>u'[2i+1] = u[2i]·sin + u[2i+1]·cos</c>. bf16 on the CPU goes to
+    /// <see cref="Bf16RowKernels.Rope"/> (the same arithmetic in one pass, bit for bit).
     /// </summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (Bf16RowKernels.Rope(x, cos, sin) is { } fused) return fused;
         using var scope = NewDisposeScope();
         long t = x.shape[0], heads = x.shape[1], hd = x.shape[2];
         var pairs = x.to_type(ScalarType.Float32).reshape(t, heads, hd / 2, 2);
