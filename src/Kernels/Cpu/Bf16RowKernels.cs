@@ -79,6 +79,22 @@ public static unsafe class Bf16RowKernels
         return y;
     }
 
+    /// <summary>bf16 → fp32 (exact) for <paramref name="count"/> elements.</summary>
+    internal static void Widen(ushort* source, float* destination, long count)
+    {
+        long full = Vector256.IsHardwareAccelerated ? count & ~7L : 0;
+        for (long i = 0; i < full; i += 8) Load8(source + i).Store(destination + i);
+        for (long i = full; i < count; i++) destination[i] = ToSingle(source[i]);
+    }
+
+    /// <summary>fp32 → bf16, round to nearest even (libtorch's cast), for <paramref name="count"/> elements.</summary>
+    internal static void Round(float* source, ushort* destination, long count)
+    {
+        long full = Vector256.IsHardwareAccelerated ? count & ~7L : 0;
+        for (long i = 0; i < full; i += 8) Store8(destination + i, RoundToBf16Values(Vector256.Load(source + i)));
+        for (long i = full; i < count; i++) destination[i] = ToBf16(source[i]);
+    }
+
     private static bool IsCpuBf16(torch.Tensor t) => t.device_type == DeviceType.CPU && t.dtype == torch.bfloat16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -15,19 +15,37 @@ internal static unsafe class KernelScratch
     private static float[]? t_floats;
 
     [ThreadStatic]
+    private static float[]? t_operands;
+
+    [ThreadStatic]
+    private static float[]? t_results;
+
+    [ThreadStatic]
     private static MatMulSegment[]? t_segments;
 
     /// <summary>At least <paramref name="count"/> floats, 64-byte aligned.</summary>
-    public static float* Floats(long count)
+    public static float* Floats(long count) => Aligned(ref t_floats, count);
+
+    /// <summary>
+    /// A second and third buffer, for a caller that stages a kernel's operands and results (<see cref="Bf16Linear"/>
+    /// widens bf16 activations into one and rounds the kernel's fp32 output from the other): the kernels themselves use
+    /// only <see cref="Floats"/>, so these stay valid across a kernel call.
+    /// </summary>
+    public static float* Operands(long count) => Aligned(ref t_operands, count);
+
+    /// <inheritdoc cref="Operands"/>
+    public static float* Results(long count) => Aligned(ref t_results, count);
+
+    private static float* Aligned(ref float[]? buffer, long count)
     {
         long needed = count + 16;
-        if (t_floats is null || t_floats.LongLength < needed)
+        if (buffer is null || buffer.LongLength < needed)
         {
-            long size = Math.Max(needed, (t_floats?.LongLength ?? 0) * 3 / 2);
-            t_floats = GC.AllocateUninitializedArray<float>(checked((int)size), pinned: true);
+            long size = Math.Max(needed, (buffer?.LongLength ?? 0) * 3 / 2);
+            buffer = GC.AllocateUninitializedArray<float>(checked((int)size), pinned: true);
         }
 
-        float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(t_floats));
+        float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
         return (float*)(((nint)p + 63) & ~(nint)63);
     }
 

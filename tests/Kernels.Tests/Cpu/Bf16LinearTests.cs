@@ -38,6 +38,22 @@ public sealed class Bf16LinearTests
         Assert.True(y.to(torch.float32).allclose(expected, rtol: 2e-2, atol: 2e-2));
     }
 
+    [Theory]
+    [InlineData(1, 2048, 1024)]
+    [InlineData(3, 37, 21)]
+    public void Bf16InputIsWidenedAndRoundedAsLibtorchCastsIt(int batch, int inF, int outF)
+    {
+        // bf16 activations are staged in C# (widened, then the fp32 result rounded to nearest even): the same bits as the
+        // fp32 kernel call with libtorch's casts around it.
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(batch + inF);
+        var x = torch.randn(batch, inF, dtype: torch.float32).to(torch.bfloat16);
+        var w = torch.randn(outF, inF, dtype: torch.float32).to(torch.bfloat16);
+        var staged = Bf16Linear.Linear(x, w).to(torch.float32);
+        var viaCasts = Bf16Linear.Linear(x.to(torch.float32), w).to(torch.bfloat16).to(torch.float32);
+        Assert.Equal(viaCasts.data<float>().ToArray(), staged.data<float>().ToArray());
+    }
+
     [Fact]
     public void NonContiguousInputAndSlicedWeightAreHandled()
     {
