@@ -134,7 +134,23 @@ public static unsafe class Bf16RowKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RopeRow(ushort* x, float* cos, float* sin, ushort* y, int hd)
     {
-        for (int i = 0; i < hd / 2; i++)
+        // Four pairs at a time: u = [e0, o0, e1, o1, …], its pair-swap [o0, e0, …], cos and sin each repeated per pair;
+        // u·cos + (±1)·(swap·sin) is e·c − o·s in even lanes and o·c + e·s in odd ones, each product rounded first.
+        int full = Vector256.IsHardwareAccelerated ? hd & ~7 : 0;
+        var swap = Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6);
+        var repeat = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
+        var sign = Vector256.Create(-1f, 1f, -1f, 1f, -1f, 1f, -1f, 1f);
+        for (int k = 0; k < full; k += 8)
+        {
+            var u = Load8(x + k);
+            var c = Vector256.Shuffle(Vector128.Load(cos + k / 2).ToVector256Unsafe(), repeat);
+            var s = Vector256.Shuffle(Vector128.Load(sin + k / 2).ToVector256Unsafe(), repeat);
+            var straight = u * c;
+            var crossed = Vector256.Shuffle(u, swap) * s;
+            Store8(y + k, RoundToBf16Values(straight + crossed * sign));
+        }
+
+        for (int i = full / 2; i < hd / 2; i++)
         {
             float e = ToSingle(x[2 * i]), o = ToSingle(x[2 * i + 1]);
             float c = cos[i], s = sin[i];
@@ -148,6 +164,7 @@ public static unsafe class Bf16RowKernels
     private static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 
     /// <summary>fp32 → bf16, round to nearest even; NaN → the quiet NaN libtorch's scalar cast gives.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ushort ToBf16(float value)
     {
         if (float.IsNaN(value)) return 0x7FC0;

@@ -28,7 +28,13 @@ public static class AttentionCore
             return Bf16DecodeAttention.Attend(q, keys, values, scale);
         }
 
-        if (kernels.FusedPrefillAttention && n > 1) return AttendFused(q, keys, values, q0, k0, chunk, scale);
+        if (kernels.FusedPrefillAttention && n > 1)
+        {
+            return CanMaterialize(q, keys, values)
+                ? AttendMaterialized(q, keys, values, q0, k0, chunk, scale)
+                : AttendFused(q, keys, values, q0, k0, chunk, scale);
+        }
+
         return AttendTorch(q, keys, values, q0, k0, chunk, scale);
     }
 
@@ -53,6 +59,38 @@ public static class AttentionCore
         using var mask = causal ? null : AttentionMask.Additive(q0, n, k0, m, chunk, q.dtype, q.device);
         var o = nn.functional.scaled_dot_product_attention(qh, Heads(keys), Heads(values), mask, 0.0, causal);
         return o.squeeze(0).permute(1, 0, 2).reshape(n, heads * hd).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Most scores (heads × queries × keys) <see cref="AttendMaterialized"/> holds at once: 64 MB of bf16.</summary>
+    public const long MaterializedScoreLimit = 1L << 25;
+
+    /// <summary>Whether <see cref="AttendMaterialized"/> takes these operands: bf16 on the CPU, an AVX-512 CPU, and a
+    /// score matrix within <see cref="MaterializedScoreLimit"/> (longer blocks take libtorch's fused attention).</summary>
+    public static bool CanMaterialize(Tensor q, Tensor keys, Tensor values) =>
+        Bf16PrefillSoftmax.IsSupported
+        && q.device_type == DeviceType.CPU && q.dtype == ScalarType.BFloat16
+        && keys.dtype == ScalarType.BFloat16 && values.dtype == ScalarType.BFloat16
+        && q.shape[0] * q.shape[1] * keys.shape[0] <= MaterializedScoreLimit;
+
+    /// <summary>
+    /// <see cref="AttendTorch"/>'s arithmetic (bf16 scores, scale, mask, fp32 softmax, bf16 probabilities) with the two
+    /// matrix products as libtorch bf16 GEMMs and everything between them one pass of <see cref="Bf16PrefillSoftmax"/>
+    /// in place (bench-0.8b, 512-token prefill: faster than libtorch's fused attention, whose block products go through
+    /// an emulated bf16 GEMM on AMD processors; see docs/PERFORMANCE.md).
+    /// </summary>
+    public static unsafe Tensor AttendMaterialized(Tensor q, Tensor keys, Tensor values, long q0, long k0, int? chunk, double scale)
+    {
+        using var scope = NewDisposeScope();
+        long n = q.shape[0], heads = q.shape[1], hd = q.shape[2], m = keys.shape[0], kvHeads = keys.shape[1];
+        long g = heads / kvHeads;
+        // [n, H, hd] -> [KV, G·n, hd]: head h = kv·G + j reads kv head h / G; score row r is query r mod n.
+        var qh = q.permute(1, 0, 2).reshape(kvHeads, g * n, hd);
+        var scores = torch.bmm(qh, keys.permute(1, 2, 0)).contiguous();
+        Bf16PrefillSoftmax.Run((ushort*)TensorData.Pointer(scores), checked((int)(kvHeads * g * n)), checked((int)n), checked((int)m),
+            q0, k0, chunk, (float)scale, CpuWorkerPool.Shared);
+        GC.KeepAlive(scores);
+        var o = torch.bmm(scores, values.permute(1, 0, 2));
+        return o.view(heads, n, hd).permute(1, 0, 2).reshape(n, heads * hd).MoveToOuterDisposeScope();
     }
 
     /// <summary>
