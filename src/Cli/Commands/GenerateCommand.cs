@@ -80,6 +80,7 @@ internal static class GenerateCommand
         }
 
         using var engine = engineArgs.Load();
+        double warmUp = engine.WarmUp();
         var tokenizer = engine.Tokenizer;
         IReadOnlyList<int> promptTokens;
         if (prompt is not null)
@@ -106,14 +107,14 @@ internal static class GenerateCommand
 
         if (json)
         {
-            WriteJson(result, text, engine.LoadSeconds, timings, ComputeDType.Name(engineArgs.Options.ComputeDType));
+            WriteJson(result, text, engine.LoadSeconds, warmUp, timings, ComputeDType.Name(engineArgs.Options.ComputeDType));
         }
         else
         {
             if (decoder is not null) Console.Write(decoder.Flush());
             Console.WriteLine();
             Terminal.Info(string.Create(CultureInfo.InvariantCulture,
-                $"{result.Tokens.Count} tokens ({(result.FinishReason == FinishReason.Stop ? "stop" : "length")}); {ComputeDType.Name(engineArgs.Options.ComputeDType)}; load {engine.LoadSeconds:F2} s; " +
+                $"{result.Tokens.Count} tokens ({(result.FinishReason == FinishReason.Stop ? "stop" : "length")}); {ComputeDType.Name(engineArgs.Options.ComputeDType)}; load {engine.LoadSeconds:F2} s; warm-up {warmUp:F2} s; " +
                 $"prefill {timings.PrefillTokens} tokens at {timings.PrefillTokensPerSecond:F1} tok/s; decode {timings.DecodeTokens} tokens at {timings.DecodeTokensPerSecond:F1} tok/s"));
         }
         return 0;
@@ -138,7 +139,7 @@ internal static class GenerateCommand
     }
 
     /// <summary>The --json answer: exactly one object on stdout.</summary>
-    private static void WriteJson(GenerationResult result, string text, double loadSeconds, GenerationTimings timings, string dtype)
+    private static void WriteJson(GenerationResult result, string text, double loadSeconds, double warmUpSeconds, GenerationTimings timings, string dtype)
     {
         using var stdout = Console.OpenStandardOutput();
         using var w = new Utf8JsonWriter(stdout);
@@ -150,6 +151,7 @@ internal static class GenerateCommand
         w.WriteString("finish_reason", result.FinishReason == FinishReason.Stop ? "stop" : "length");
         w.WriteStartObject("timings");
         w.WriteNumber("load_s", Math.Round(loadSeconds, 4));
+        w.WriteNumber("warmup_s", Math.Round(warmUpSeconds, 4)); // compiling the step loop before the prompt (0 on a cluster)
         w.WriteNumber("prefill_tokens", timings.PrefillTokens);
         w.WriteNumber("prefill_tokens_per_s", Math.Round(timings.PrefillTokensPerSecond, 2));
         w.WriteNumber("decode_tokens", timings.DecodeTokens);

@@ -38,6 +38,9 @@ internal sealed class ClusterCliEngine : ICliEngine
 
     public GenerationTimings? LastTimings => Engine.LastTimings;
 
+    /// <summary>Not done on a cluster: its silo processes compile their code on their first steps.</summary>
+    public double WarmUp() => 0;
+
     /// <summary>
     /// Starts the cluster, activates every rank and shard (each loads its weights) and returns once all are ready. With a
     /// <paramref name="plan"/> the shards per layer and attention ranks are the plan's (the silos place by the same file).

@@ -19,6 +19,10 @@ internal interface ICliEngine : IDisposable
 
     GenerationTimings? LastTimings { get; }
 
+    /// <summary>Compiles the generation path before the first request (<see cref="LocalEngine.WarmUp"/>); returns the
+    /// seconds it took, 0 where the engine does not warm up.</summary>
+    double WarmUp();
+
     Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null);
 
     /// <summary>fp32 logits of every position; <paramref name="images"/> fill the prompt's <c>&lt;|patch|&gt;</c> positions.</summary>
@@ -38,6 +42,8 @@ internal sealed class LocalCliEngine(LocalEngine engine) : ICliEngine
     public double LoadSeconds => Engine.LoadSeconds;
 
     public GenerationTimings? LastTimings => Engine.LastTimings;
+
+    public double WarmUp() => Engine.WarmUp();
 
     public Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<GenerationRequest> requests, Action<int, SampledToken>? onToken = null) =>
         Engine.GenerateAsync(requests, onToken);

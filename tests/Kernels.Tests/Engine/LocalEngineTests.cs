@@ -103,6 +103,30 @@ public sealed class LocalEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task WarmUpLeavesNoTraceInTheEngine()
+    {
+        var weights = new ReferenceWeights(Llama4Presets.TinyMaverick, seed: 5);
+        using var engine = LocalEngine.FromModel(ModelTestData.Load(weights));
+        var request = new GenerationRequest(ModelTestData.Tokens(6, seed: 8), new SamplingParams { MaxTokens = 5, IgnoreEos = true });
+        var before = (await engine.GenerateAsync([request]))[0];
+        var timings = engine.LastTimings;
+        var core = engine.Core;
+        Assert.Equal(0, engine.WarmUpSeconds);
+
+        double seconds = engine.WarmUp();
+
+        Assert.True(seconds > 0);
+        Assert.Equal(seconds, engine.WarmUpSeconds);
+        // Its throwaway generation ran on its own core: the engine's core (and prefix cache) and last timings are the ones
+        // the real request left, and the next request generates the same tokens.
+        Assert.Same(timings, engine.LastTimings);
+        Assert.Same(core, engine.Core);
+        var after = (await engine.GenerateAsync([request]))[0];
+        Assert.Equal(before.Tokens, after.Tokens);
+        Assert.Equal(6, engine.LastTimings!.PrefillTokens);
+    }
+
+    [Fact]
     public async Task BatchedGenerationEqualsEachRequestAlone()
     {
         var weights = new ReferenceWeights(Llama4Presets.TinyMaverick, seed: 9);
