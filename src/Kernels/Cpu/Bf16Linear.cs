@@ -61,10 +61,10 @@ public static unsafe class Bf16Linear
             // decode step makes ~45 of these calls). The rounding is libtorch's (to nearest even), so the result is the same.
             long inCount = (long)batch * inF, outCount = (long)batch * outF;
             float* xs = KernelScratch.Operands(inCount), ys = KernelScratch.Results(outCount);
-            Bf16RowKernels.Widen((ushort*)TensorData.Pointer(x), xs, inCount);
+            Bf16Bits.Widen((ushort*)TensorData.Pointer(x), xs, inCount);
             Bf16MatMul.Multiply(xs, (ushort*)TensorData.Pointer(weight), ys, batch, inF, outF, pool);
             var rounded = torch.empty(shape, dtype: torch.bfloat16, device: torch.CPU);
-            Bf16RowKernels.Round(ys, (ushort*)TensorData.Pointer(rounded), outCount);
+            Bf16Bits.Round(ys, (ushort*)TensorData.Pointer(rounded), outCount);
             GC.KeepAlive(x);
             GC.KeepAlive(weight);
             return rounded;

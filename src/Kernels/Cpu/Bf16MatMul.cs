@@ -209,9 +209,6 @@ public static unsafe partial class Bf16MatMul
         }
     }
 
-    /// <summary>bf16 bits to fp32.</summary>
-    internal static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
-
     /// <summary>Dot product of a bf16 row and a natural-order fp32 row, scalar.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float DotScalar(ushort* w, float* x, int n)
@@ -219,7 +216,7 @@ public static unsafe partial class Bf16MatMul
         float sum = 0;
         for (int i = 0; i < n; i++)
         {
-            sum += ToSingle(w[i]) * x[i];
+            sum += Bf16Bits.ToSingle(w[i]) * x[i];
         }
 
         return sum;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using static Llama4Cluster.Kernels.Cpu.Bf16Bits;
 
 namespace Llama4Cluster.Kernels.Cpu;
 
@@ -88,7 +89,7 @@ internal static unsafe class Bf16PrefillSoftmax
         int j0 = lo;
         for (; j0 + 16 <= hi; j0 += 16)
         {
-            var v = RoundToBf16Values(Load16(s + j0) * vscale);
+            var v = RoundValues(Load16(s + j0) * vscale);
             Store16(s + j0, v);
             vmax = Vector512.Max(vmax, v);
         }
@@ -96,7 +97,7 @@ internal static unsafe class Bf16PrefillSoftmax
         float max = HorizontalMax(vmax);
         for (int j = j0; j < hi; j++)
         {
-            float v = Bf16(ToSingle(s[j]) * scale);
+            float v = RoundValue(ToSingle(s[j]) * scale);
             s[j] = (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16);
             max = MathF.Max(max, v);
         }
@@ -116,9 +117,9 @@ internal static unsafe class Bf16PrefillSoftmax
         var vinv = Vector512.Create(inv);
         int j2 = lo;
         for (; j2 + 16 <= hi; j2 += 16)
-            Store16(s + j2, RoundToBf16Values(DecodeAttentionExp.Exp(Load16(s + j2) - vm) * vinv));
+            Store16(s + j2, RoundValues(DecodeAttentionExp.Exp(Load16(s + j2) - vm) * vinv));
         for (int j = j2; j < hi; j++)
-            s[j] = (ushort)(BitConverter.SingleToUInt32Bits(Bf16(MathF.Exp(ToSingle(s[j]) - max) * inv)) >> 16);
+            s[j] = Round(MathF.Exp(ToSingle(s[j]) - max) * inv);
         new Span<ushort>(s, lo).Clear();
         new Span<ushort>(s + hi, m - hi).Clear();
     }
@@ -129,32 +130,5 @@ internal static unsafe class Bf16PrefillSoftmax
         var q = Vector128.Max(h.GetLower(), h.GetUpper());
         float a = MathF.Max(q.GetElement(0), q.GetElement(1)), b = MathF.Max(q.GetElement(2), q.GetElement(3));
         return MathF.Max(a, b);
-    }
-
-    private static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
-
-    /// <summary>fp32 rounded to the nearest bf16 value (ties to even), as fp32.</summary>
-    private static float Bf16(float value)
-    {
-        if (float.IsNaN(value)) return value;
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        return BitConverter.UInt32BitsToSingle((bits + 0x7FFFu + ((bits >> 16) & 1)) & 0xFFFF0000u);
-    }
-
-    private static Vector512<float> Load16(ushort* p) =>
-        (Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe()) << 16).AsSingle();
-
-    private static Vector512<float> RoundToBf16Values(Vector512<float> v)
-    {
-        var bits = v.AsUInt32();
-        var rounded = (bits + Vector512.Create(0x7FFFu) + ((bits >> 16) & Vector512<uint>.One)) & Vector512.Create(0xFFFF0000u);
-        var number = Vector512.Equals(v, v).AsUInt32();
-        return Vector512.ConditionalSelect(number, rounded, Vector512.Create(0x7FC00000u)).AsSingle();
-    }
-
-    private static void Store16(ushort* p, Vector512<float> roundedValues)
-    {
-        var high = roundedValues.AsUInt32() >> 16;
-        Vector256.Narrow(high.GetLower(), high.GetUpper()).Store(p);
     }
 }

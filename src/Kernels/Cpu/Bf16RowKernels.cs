@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
+using static Llama4Cluster.Kernels.Cpu.Bf16Bits;
 
 namespace Llama4Cluster.Kernels.Cpu;
 
@@ -28,11 +29,13 @@ public static unsafe class Bf16RowKernels
     public static torch.Tensor? RmsNorm(torch.Tensor x, torch.Tensor? weight, double eps)
     {
         ArgumentNullException.ThrowIfNull(x);
-        if (!IsCpuBf16(x) || !x.is_contiguous() || x.dim() < 1 || x.shape[^1] == 0) return null;
-        int d = checked((int)x.shape[^1]);
+        if (!IsCpuBf16(x) || !x.is_contiguous()) return null;
+        var shape = x.shape; // one native call (each read of Tensor.shape is another)
+        if (shape.Length < 1 || shape[^1] == 0) return null;
+        int d = checked((int)shape[^1]);
         if (weight is not null && (!IsCpuBf16(weight) || !weight.is_contiguous() || weight.NumberOfElements != d)) return null;
         long rows = x.NumberOfElements / d;
-        var y = torch.empty(x.shape, dtype: torch.bfloat16, device: torch.CPU);
+        var y = torch.empty(shape, dtype: torch.bfloat16, device: torch.CPU);
         ushort* px = (ushort*)TensorData.Pointer(x), py = (ushort*)TensorData.Pointer(y);
         ushort* pw = weight is null ? null : (ushort*)TensorData.Pointer(weight);
         for (long r = 0; r < rows; r++)
@@ -53,17 +56,19 @@ public static unsafe class Bf16RowKernels
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(cos);
         ArgumentNullException.ThrowIfNull(sin);
-        if (!IsCpuBf16(x) || x.dim() != 3 || x.stride(2) != 1 || x.shape[2] % 2 != 0) return null;
-        long t = x.shape[0], heads = x.shape[1];
-        int hd = checked((int)x.shape[2]);
+        if (!IsCpuBf16(x)) return null;
+        var shape = x.shape;
+        if (shape.Length != 3 || x.stride(2) != 1 || shape[2] % 2 != 0) return null;
+        long t = shape[0], heads = shape[1];
+        int hd = checked((int)shape[2]);
         foreach (var table in (ReadOnlySpan<torch.Tensor>)[cos, sin])
         {
-            if (table.device_type != DeviceType.CPU || table.dtype != torch.float32 || !table.is_contiguous()
-                || table.dim() != 2 || table.shape[0] != t || table.shape[1] != hd / 2)
-                return null;
+            if (table.device_type != DeviceType.CPU || table.dtype != torch.float32 || !table.is_contiguous()) return null;
+            var tableShape = table.shape;
+            if (tableShape.Length != 2 || tableShape[0] != t || tableShape[1] != hd / 2) return null;
         }
 
-        var y = torch.empty(x.shape, dtype: torch.bfloat16, device: torch.CPU);
+        var y = torch.empty(shape, dtype: torch.bfloat16, device: torch.CPU);
         ushort* px = (ushort*)TensorData.Pointer(x), py = (ushort*)TensorData.Pointer(y);
         float* pc = (float*)TensorData.Pointer(cos), ps = (float*)TensorData.Pointer(sin);
         long rowStride = x.stride(0), headStride = x.stride(1);
@@ -77,22 +82,6 @@ public static unsafe class Bf16RowKernels
         GC.KeepAlive(cos);
         GC.KeepAlive(sin);
         return y;
-    }
-
-    /// <summary>bf16 → fp32 (exact) for <paramref name="count"/> elements.</summary>
-    internal static void Widen(ushort* source, float* destination, long count)
-    {
-        long full = Vector256.IsHardwareAccelerated ? count & ~7L : 0;
-        for (long i = 0; i < full; i += 8) Load8(source + i).Store(destination + i);
-        for (long i = full; i < count; i++) destination[i] = ToSingle(source[i]);
-    }
-
-    /// <summary>fp32 → bf16, round to nearest even (libtorch's cast), for <paramref name="count"/> elements.</summary>
-    internal static void Round(float* source, ushort* destination, long count)
-    {
-        long full = Vector256.IsHardwareAccelerated ? count & ~7L : 0;
-        for (long i = 0; i < full; i += 8) Store8(destination + i, RoundToBf16Values(Vector256.Load(source + i)));
-        for (long i = full; i < count; i++) destination[i] = ToBf16(source[i]);
     }
 
     private static bool IsCpuBf16(torch.Tensor t) => t.device_type == DeviceType.CPU && t.dtype == torch.bfloat16;
@@ -119,15 +108,15 @@ public static unsafe class Bf16RowKernels
         var vinv = Vector256.Create(inv);
         for (int i = 0; i < full; i += 8)
         {
-            var n = RoundToBf16Values(Load8(x + i) * vinv);
-            if (w is not null) n = RoundToBf16Values(n * Load8(w + i));
+            var n = RoundValues(Load8(x + i) * vinv);
+            if (w is not null) n = RoundValues(n * Load8(w + i));
             Store8(y + i, n);
         }
 
         for (int i = full; i < d; i++)
         {
-            ushort n = ToBf16(ToSingle(x[i]) * inv);
-            y[i] = w is null ? n : ToBf16(ToSingle(n) * ToSingle(w[i]));
+            ushort n = Round(ToSingle(x[i]) * inv);
+            y[i] = w is null ? n : Round(ToSingle(n) * ToSingle(w[i]));
         }
     }
 
@@ -147,7 +136,7 @@ public static unsafe class Bf16RowKernels
             var s = Vector256.Shuffle(Vector128.Load(sin + k / 2).ToVector256Unsafe(), repeat);
             var straight = u * c;
             var crossed = Vector256.Shuffle(u, swap) * s;
-            Store8(y + k, RoundToBf16Values(straight + crossed * sign));
+            Store8(y + k, RoundValues(straight + crossed * sign));
         }
 
         for (int i = full / 2; i < hd / 2; i++)
@@ -156,34 +145,8 @@ public static unsafe class Bf16RowKernels
             float c = cos[i], s = sin[i];
             // Each product rounded to fp32 before the sum, as libtorch's separate mul and sub/add ops round them.
             float ec = e * c, os = o * s, es = e * s, oc = o * c;
-            y[2 * i] = ToBf16(ec - os);
-            y[2 * i + 1] = ToBf16(es + oc);
+            y[2 * i] = Round(ec - os);
+            y[2 * i + 1] = Round(es + oc);
         }
     }
-
-    private static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
-
-    /// <summary>fp32 → bf16, round to nearest even; NaN → the quiet NaN libtorch's scalar cast gives.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ushort ToBf16(float value)
-    {
-        if (float.IsNaN(value)) return 0x7FC0;
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16);
-    }
-
-    private static Vector256<float> Load8(ushort* p) =>
-        (Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe()) << 16).AsSingle();
-
-    /// <summary>The values rounded to bf16 (round to nearest even), still as fp32: the low 16 bits cleared.</summary>
-    private static Vector256<float> RoundToBf16Values(Vector256<float> v)
-    {
-        var bits = v.AsUInt32();
-        var rounded = (bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One)) & Vector256.Create(0xFFFF0000u);
-        var nan = Vector256.Equals(v, v).AsUInt32(); // all ones where v is a number
-        return Vector256.ConditionalSelect(nan, rounded, Vector256.Create(0x7FC00000u)).AsSingle();
-    }
-
-    private static void Store8(ushort* p, Vector256<float> roundedValues) =>
-        Vector128.Narrow((roundedValues.AsUInt32() >> 16).GetLower(), (roundedValues.AsUInt32() >> 16).GetUpper()).Store(p);
 }
