@@ -11,9 +11,11 @@ namespace Llama4Cluster.Kernels.Model;
 /// ~0.7 of the memory bandwidth where libtorch's bf16 GEMV reads ~0.27 (docs/PERFORMANCE.md); everything else, and every
 /// other dtype or device, is libtorch. Only the shape is looked at per call:
 /// <list type="bullet">
-/// <item>linear: at most <see cref="LinearRowLimit"/> rows (from ~4 rows on one matrix the kernel is arithmetic-bound —
-/// .NET 10 exposes no AVX512-BF16 dot product — and oneDNN is as fast; measured 1 row 0.70–0.76 of bandwidth, 8 rows
-/// 0.29–0.33);</item>
+/// <item>linear: at most <see cref="LinearRowLimit"/> rows. From ~4 rows on one matrix the kernel is arithmetic-bound
+/// (.NET 10 exposes no AVX512-BF16 dot product: it widens and multiplies in fp32, ~110 G multiply-adds/s on two Zen 5
+/// cores from 8 rows on, about half their fp32 FMA peak), but at 8 rows it still beats libtorch, whose oneDNN GEMM packs
+/// the weights again on every call: a batch-8 decode step ran 1.25–1.33× as fast with the 8-row linears here; at 16 rows
+/// the two were level within the noise and at 32 oneDNN was 1.3× faster (docs/PERFORMANCE.md);</item>
 /// <item>routed experts: at most <see cref="Bf16MatMul.MaxDecodeBatch"/> rows per layer (one kernel call for every
 /// expert of the layer keeps all threads busy; larger batches are GEMM-bound);</item>
 /// <item>attention (CPU, fp32 or bf16 caches): one decode token that sees its whole cache (no mask) goes to the decode
@@ -23,7 +25,7 @@ namespace Llama4Cluster.Kernels.Model;
 public sealed class KernelPolicy
 {
     /// <summary>Most rows a linear layer sends to the streaming kernel.</summary>
-    public const int LinearRowLimit = 4;
+    public const int LinearRowLimit = 8;
 
     private KernelPolicy(bool streamsBf16, bool decodeAttentionKernel, bool batchInvariant = false)
     {
