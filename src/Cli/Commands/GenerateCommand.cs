@@ -151,7 +151,7 @@ internal static class GenerateCommand
         w.WriteString("finish_reason", result.FinishReason == FinishReason.Stop ? "stop" : "length");
         w.WriteStartObject("timings");
         w.WriteNumber("load_s", Math.Round(loadSeconds, 4));
-        w.WriteNumber("warmup_s", Math.Round(warmUpSeconds, 4)); // compiling the step loop before the prompt (0 on a cluster)
+        w.WriteNumber("warmup_s", Math.Round(warmUpSeconds, 4)); // compiling the step loop before the prompt (on a cluster: in every silo)
         w.WriteNumber("prefill_tokens", timings.PrefillTokens);
         w.WriteNumber("prefill_tokens_per_s", Math.Round(timings.PrefillTokensPerSecond, 2));
         w.WriteNumber("decode_tokens", timings.DecodeTokens);

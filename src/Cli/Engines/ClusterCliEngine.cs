@@ -38,8 +38,9 @@ internal sealed class ClusterCliEngine : ICliEngine
 
     public GenerationTimings? LastTimings => Engine.LastTimings;
 
-    /// <summary>Not done on a cluster: its silo processes compile their code on their first steps.</summary>
-    public double WarmUp() => 0;
+    /// <summary>One throwaway sequence per rank through the cluster (<see cref="ClusterEngine.WarmUpAsync"/>): every silo
+    /// compiles its step code before the first request.</summary>
+    public double WarmUp() => Engine.WarmUpAsync().GetAwaiter().GetResult();
 
     /// <summary>
     /// Starts the cluster, activates every rank and shard (each loads its weights) and returns once all are ready. With a

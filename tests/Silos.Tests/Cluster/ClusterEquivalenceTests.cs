@@ -36,6 +36,20 @@ public abstract class ClusterEquivalenceTests<TFixture>(TFixture fixture) where 
     }
 
     [Fact]
+    public async Task WarmUpRunsThroughEveryRankAndLeavesTheNextGenerationUnchanged()
+    {
+        var timings = fixture.Engine.LastTimings;
+        double seconds = await fixture.Engine.WarmUpAsync();
+        Assert.True(seconds > 0);
+        Assert.Same(timings, fixture.Engine.LastTimings);
+
+        var request = new GenerationRequest(ClusterPrompts.Tokens(7, seed: 31), new SamplingParams { Temperature = 0, MaxTokens = 6, IgnoreEos = true });
+        var expected = await fixture.Local.GenerateAsync([request]);
+        var actual = await fixture.Engine.GenerateAsync([request]);
+        Assert.Equal(expected[0].Tokens, actual[0].Tokens);
+    }
+
+    [Fact]
     public async Task GreedyBatchedGenerationMatchesTheLocalEngine()
     {
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = 8, TopLogprobs = 2 };
