@@ -149,27 +149,17 @@ public sealed class ClusterEngine
         return results;
     }
 
-    /// <summary>Prompt tokens of each warm-up sequence: more rows than the CPU kernels' decode limit (32), so the prefill
-    /// paths run as well as the decode ones.</summary>
-    public const int WarmUpPromptTokens = 40;
-
     /// <summary>
     /// Runs the generation path once before the first request, so that every silo that holds a rank or a shard compiles
     /// its step code now rather than on a client's first steps (the silo processes keep .NET's tiered compilation, under
-    /// which a fresh process's first steps ran 2–4× slower here): one throwaway greedy sequence per attention rank
-    /// (<see cref="WarmUpPromptTokens"/> random tokens, two decode steps), whose results are discarded. Like any prompt,
-    /// its blocks may stay in the rank's prefix cache; <see cref="LastTimings"/> keeps its value. Returns the seconds taken.
+    /// which a fresh process's first steps ran 2–4× slower here): one throwaway sequence per attention rank
+    /// (<see cref="WarmUpRequests"/>), whose results are discarded. Like any prompt, its blocks may stay in the rank's prefix
+    /// cache; <see cref="LastTimings"/> keeps its value. Returns the seconds taken.
     /// </summary>
     public async Task<double> WarmUpAsync(CancellationToken cancellationToken = default)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        int vocab = Config.VocabSize;
-        int length = Math.Clamp(WarmUpPromptTokens, 1, Math.Max(1, Config.MaxPositionEmbeddings - 3));
-        var random = new Random(17);
-        var sampling = new SamplingParams { Temperature = 0, MaxTokens = 3, IgnoreEos = true };
-        var requests = Enumerable.Range(0, AttentionRanks)
-            .Select(_ => new GenerationRequest(RandomTokens.Prompt(random, length, Math.Min(3, vocab - 1), vocab, Vision?.PatchTokenId), sampling))
-            .ToArray();
+        var requests = WarmUpRequests.Create(AttentionRanks, Config.VocabSize, Config.MaxPositionEmbeddings, Vision?.PatchTokenId);
         await BatchGeneration.RunAsync(_backend, Limits, MaxStepTokens, requests, null, cancellationToken);
         return watch.Elapsed.TotalSeconds;
     }

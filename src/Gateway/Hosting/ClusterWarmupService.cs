@@ -1,3 +1,7 @@
+using Llama4Cluster.Core.Generation;
+using Llama4Cluster.Core.Scheduling;
+using Llama4Cluster.Gateway.Model;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 
 namespace Llama4Cluster.Gateway.Hosting;
@@ -12,7 +16,8 @@ namespace Llama4Cluster.Gateway.Hosting;
 /// <see cref="ClusterHealthMonitor"/> keeps checking.
 /// </summary>
 public sealed partial class ClusterWarmupService(
-    IClusterProbe probe, ClusterReadiness readiness, IHostApplicationLifetime lifetime, ILogger<ClusterWarmupService> logger)
+    IClusterProbe probe, ClusterReadiness readiness, IHostApplicationLifetime lifetime, ILogger<ClusterWarmupService> logger,
+    IOptions<ReadinessOptions>? options = null, IStepBackend? backend = null, ServedModel? model = null)
     : BackgroundService
 {
     public const int PermanentAttempts = 3;
@@ -44,6 +49,8 @@ public sealed partial class ClusterWarmupService(
             try
             {
                 await all;
+                LogLoaded(readiness.AttentionRanks, readiness.Shards.Count, watch.Elapsed.TotalSeconds);
+                await WarmUpGenerationAsync(stoppingToken);
                 readiness.Ready();
                 LogReady(readiness.AttentionRanks, readiness.Shards.Count, watch.Elapsed.TotalSeconds);
                 return;
@@ -83,6 +90,33 @@ public sealed partial class ClusterWarmupService(
                 return;
             }
             delay = TimeSpan.FromTicks(Math.Min(MaxDelay.Ticks, delay.Ticks * 2));
+        }
+    }
+
+    /// <summary>
+    /// The compile warm-up (<see cref="ReadinessOptions.WarmUpGeneration"/>): one throwaway sequence per rank straight through
+    /// the step backend (no scheduler, so no request or token is counted), before any client's request can arrive. Cancelled
+    /// with the host; any other failure is logged and left to the health checks that follow.
+    /// </summary>
+    private async Task WarmUpGenerationAsync(CancellationToken stoppingToken)
+    {
+        if (backend is null || model is null || options?.Value.WarmUpGeneration == false) return;
+        readiness.Waiting("compiling the step path: one throwaway sequence per attention rank");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            var requests = WarmUpRequests.Create(backend.Ranks, model.Config.VocabSize, model.MaxModelLength, model.Vision?.PatchTokenId);
+            var limits = new ModelLimits(model.Config.VocabSize, model.MaxModelLength, model.EosTokenIds, model.Vision);
+            await BatchGeneration.RunAsync(backend, limits, maxStepTokens: 8192, requests, cancellationToken: stoppingToken);
+            LogWarmedUp(requests.Length, watch.Elapsed.TotalSeconds);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogWarmUpFailed(e.Message);
         }
     }
 
@@ -127,6 +161,15 @@ public sealed partial class ClusterWarmupService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Ready: {Ranks} attention rank(s) and {Shards} expert shard(s) placed and loaded in {Seconds:F1} s")]
     private partial void LogReady(int ranks, int shards, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded: {Ranks} attention rank(s) and {Shards} expert shard(s) in {Seconds:F1} s")]
+    private partial void LogLoaded(int ranks, int shards, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Warmed up: {Sequences} throwaway sequence(s) through the cluster in {Seconds:F2} s")]
+    private partial void LogWarmedUp(int sequences, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The warm-up generation failed; serving anyway (the health checks decide readiness from here): {Message}")]
+    private partial void LogWarmUpFailed(string message);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Waiting for the cluster: {Message}")]
     private partial void LogForming(string message);

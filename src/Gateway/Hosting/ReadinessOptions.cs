@@ -25,4 +25,11 @@ public sealed class ReadinessOptions
     /// but answered a step successfully within this window counts as busy, not missing.
     /// </summary>
     public TimeSpan BusyGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Once every rank and shard has loaded, run one throwaway sequence per rank through the cluster before reporting ready
+    /// (<c>WarmUpRequests</c>: 40 prompt tokens, two decode steps), so that the processes compile their step code then and
+    /// not inside the first client's request. A warm-up that fails is logged and does not keep the gateway from ready.
+    /// </summary>
+    public bool WarmUpGeneration { get; set; } = true;
 }

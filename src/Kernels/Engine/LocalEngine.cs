@@ -192,11 +192,8 @@ public sealed class LocalEngine : IDisposable
         _stageCores.Clear();
         try
         {
-            int vocab = Model.Config.VocabSize;
-            int length = Math.Clamp(Cpu.Bf16MatMul.MaxDecodeBatch + 8, 1, Math.Max(1, Model.Config.MaxPositionEmbeddings - 3));
-            var prompt = RandomTokens.Prompt(new Random(17), length, Math.Min(3, vocab - 1), vocab, Vision?.Inputs.PatchTokenId);
-            var sampling = new SamplingParams { Temperature = 0, MaxTokens = 3, IgnoreEos = true };
-            GenerateAsync([new GenerationRequest(prompt, sampling)]).GetAwaiter().GetResult();
+            GenerateAsync(WarmUpRequests.Create(1, Model.Config.VocabSize, Model.Config.MaxPositionEmbeddings, Vision?.Inputs.PatchTokenId))
+                .GetAwaiter().GetResult();
         }
         finally
         {
