@@ -159,8 +159,7 @@ public sealed class ClusterEngine
     public async Task<double> WarmUpAsync(CancellationToken cancellationToken = default)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var requests = WarmUpRequests.Create(AttentionRanks, Config.VocabSize, Config.MaxPositionEmbeddings, Vision?.PatchTokenId);
-        await BatchGeneration.RunAsync(_backend, Limits, MaxStepTokens, requests, null, cancellationToken);
+        await WarmUpRequests.RunAsync(_backend, Limits, MaxStepTokens, cancellationToken);
         return watch.Elapsed.TotalSeconds;
     }
 

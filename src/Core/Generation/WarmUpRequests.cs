@@ -1,4 +1,5 @@
 using Llama4Cluster.Core.Sampling;
+using Llama4Cluster.Core.Scheduling;
 
 namespace Llama4Cluster.Core.Generation;
 
@@ -28,5 +29,18 @@ public static class WarmUpRequests
         return Enumerable.Range(0, count)
             .Select(_ => new GenerationRequest(RandomTokens.Prompt(random, length, Math.Min(3, vocabularySize - 1), vocabularySize, patchTokenId), sampling))
             .ToArray();
+    }
+
+    /// <summary>
+    /// One warm-up request per rank of <paramref name="backend"/> run to completion through it (<see cref="BatchGeneration"/>),
+    /// the results discarded: how a cluster warms up, from the CLI's engine or from the gateway. Returns how many ran.
+    /// </summary>
+    public static async Task<int> RunAsync(IStepBackend backend, ModelLimits limits, int maxStepTokens, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(limits);
+        var requests = Create(backend.Ranks, limits.VocabSize, limits.MaxModelLength, limits.Vision?.PatchTokenId);
+        await BatchGeneration.RunAsync(backend, limits, maxStepTokens, requests, null, cancellationToken).ConfigureAwait(false);
+        return requests.Length;
     }
 }

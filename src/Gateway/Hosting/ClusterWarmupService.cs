@@ -105,10 +105,8 @@ public sealed partial class ClusterWarmupService(
         var watch = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            var requests = WarmUpRequests.Create(backend.Ranks, model.Config.VocabSize, model.MaxModelLength, model.Vision?.PatchTokenId);
-            var limits = new ModelLimits(model.Config.VocabSize, model.MaxModelLength, model.EosTokenIds, model.Vision);
-            await BatchGeneration.RunAsync(backend, limits, maxStepTokens: 8192, requests, cancellationToken: stoppingToken);
-            LogWarmedUp(requests.Length, watch.Elapsed.TotalSeconds);
+            int sequences = await WarmUpRequests.RunAsync(backend, model.Limits, maxStepTokens: 8192, stoppingToken);
+            LogWarmedUp(sequences, watch.Elapsed.TotalSeconds);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

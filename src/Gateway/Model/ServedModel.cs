@@ -1,4 +1,5 @@
 using Llama4Cluster.Core.Config;
+using Llama4Cluster.Core.Scheduling;
 using Llama4Cluster.Core.Tokenization;
 using Llama4Cluster.Core.Vision;
 
@@ -28,4 +29,7 @@ public sealed record ServedModel(
 {
     /// <summary>The image input the checkpoint's vision tower takes; null for a text-only checkpoint (image parts get a 400).</summary>
     public VisionInputs? Vision { get; init; }
+
+    /// <summary>What requests are checked against in the scheduler: vocabulary, <see cref="MaxModelLength"/>, EOS ids, images.</summary>
+    public ModelLimits Limits => new(Config.VocabSize, MaxModelLength, EosTokenIds, Vision);
 }

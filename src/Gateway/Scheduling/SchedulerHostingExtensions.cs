@@ -29,7 +29,7 @@ public static class SchedulerHostingExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>());
         services.TryAddSingleton(sp => new ContinuousBatchScheduler(
             sp.GetRequiredService<IStepBackend>(),
-            Limits(sp.GetRequiredService<ServedModel>()),
+            sp.GetRequiredService<ServedModel>().Limits,
             sp.GetRequiredService<IOptions<SchedulerOptions>>(),
             sp.GetService<ILogger<ContinuousBatchScheduler>>() ?? NullLogger<ContinuousBatchScheduler>.Instance,
             sp.GetService<TimeProvider>()));
@@ -38,8 +38,6 @@ public static class SchedulerHostingExtensions
             sp => sp.GetRequiredService<ContinuousBatchScheduler>()));
         return services;
     }
-
-    private static ModelLimits Limits(ServedModel model) => new(model.Config.VocabSize, model.MaxModelLength, model.EosTokenIds, model.Vision);
 
     /// <summary>
     /// Registers <see cref="ClusterStepBackend"/> as the <see cref="IStepBackend"/>: <paramref name="attentionRanks"/> attention
